@@ -1,0 +1,218 @@
+//! Alerts (CONTRACT §2): kinds, severities, and deterministic ids.
+
+use crate::time::EventTime;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The value of every alert's `schema` field.
+pub const ALERT_SCHEMA: &str = "loginwatch.alert.v1";
+
+/// What an alert is about. Serialized in snake_case (`impossible_travel`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    ImpossibleTravel,
+    ConcurrentIps,
+    SharedIp,
+    AnonymizedIp,
+    LocationMismatch,
+    SessionHijack,
+    LongSession,
+    SanctionedRegion,
+    AccountRisk,
+}
+
+impl AlertKind {
+    /// Every kind, in a fixed order (metric labels, summaries).
+    pub const ALL: [AlertKind; 9] = [
+        AlertKind::ImpossibleTravel,
+        AlertKind::ConcurrentIps,
+        AlertKind::SharedIp,
+        AlertKind::AnonymizedIp,
+        AlertKind::LocationMismatch,
+        AlertKind::SessionHijack,
+        AlertKind::LongSession,
+        AlertKind::SanctionedRegion,
+        AlertKind::AccountRisk,
+    ];
+
+    /// The wire name, e.g. `"impossible_travel"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::ImpossibleTravel => "impossible_travel",
+            AlertKind::ConcurrentIps => "concurrent_ips",
+            AlertKind::SharedIp => "shared_ip",
+            AlertKind::AnonymizedIp => "anonymized_ip",
+            AlertKind::LocationMismatch => "location_mismatch",
+            AlertKind::SessionHijack => "session_hijack",
+            AlertKind::LongSession => "long_session",
+            AlertKind::SanctionedRegion => "sanctioned_region",
+            AlertKind::AccountRisk => "account_risk",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl fmt::Display for AlertKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How urgent an alert is; ordered `Low < Medium < High < Critical`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    /// One step more urgent (saturating at `Critical`).
+    pub fn raised(self) -> Self {
+        match self {
+            Severity::Low => Severity::Medium,
+            Severity::Medium => Severity::High,
+            Severity::High | Severity::Critical => Severity::Critical,
+        }
+    }
+
+    /// One step less urgent (saturating at `Low`).
+    pub fn lowered(self) -> Self {
+        match self {
+            Severity::Critical => Severity::High,
+            Severity::High => Severity::Medium,
+            Severity::Medium | Severity::Low => Severity::Low,
+        }
+    }
+
+    /// The wire name, e.g. `"high"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One alert as published (CONTRACT §2).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub schema: String,
+    pub alert_id: String,
+    pub kind: AlertKind,
+    pub severity: Severity,
+    pub account_id: String,
+    /// Event time of the newest event that triggered the alert.
+    pub event_time: EventTime,
+    /// When the alert was produced; the engine sets it to `event_time`, drivers stamp wall time.
+    pub detected_at: EventTime,
+    pub summary: String,
+    /// The triggering events, oldest first.
+    pub event_ids: Vec<String>,
+    pub evidence: serde_json::Value,
+    /// Extension: the account's 0–100 risk score when the alert was raised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk_score: Option<u8>,
+}
+
+impl Alert {
+    /// Builds an alert whose `alert_id` is derived from kind, account and event ids.
+    pub fn new(
+        kind: AlertKind,
+        severity: Severity,
+        account_id: &str,
+        event_time: EventTime,
+        summary: String,
+        event_ids: Vec<String>,
+        evidence: serde_json::Value,
+    ) -> Self {
+        Alert {
+            schema: ALERT_SCHEMA.to_owned(),
+            alert_id: alert_id(kind, account_id, &event_ids),
+            kind,
+            severity,
+            account_id: account_id.to_owned(),
+            event_time,
+            detected_at: event_time,
+            summary,
+            event_ids,
+            evidence,
+            risk_score: None,
+        }
+    }
+}
+
+/// The deterministic id of an alert: a 128-bit hash of kind, account and triggering events.
+/// The same input always yields the same id, so a replayed or redelivered alert is recognisable.
+pub fn alert_id(kind: AlertKind, account_id: &str, event_ids: &[String]) -> String {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(kind.as_str().as_bytes());
+    h.update(b"\0");
+    h.update(account_id.as_bytes());
+    for id in event_ids {
+        h.update(b"\0");
+        h.update(id.as_bytes());
+    }
+    format!("al-{:032x}", h.digest128())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_deterministic_and_distinct() {
+        let ids = vec!["e1".to_owned(), "e2".to_owned()];
+        let a = alert_id(AlertKind::ImpossibleTravel, "acct", &ids);
+        assert_eq!(a, alert_id(AlertKind::ImpossibleTravel, "acct", &ids));
+        assert_ne!(a, alert_id(AlertKind::ConcurrentIps, "acct", &ids));
+        assert_ne!(a, alert_id(AlertKind::ImpossibleTravel, "acct2", &ids));
+        assert_ne!(a, alert_id(AlertKind::ImpossibleTravel, "acct", &ids[..1]));
+    }
+
+    #[test]
+    fn serializes_per_contract() {
+        let a = Alert::new(
+            AlertKind::ImpossibleTravel,
+            Severity::High,
+            "acct-42",
+            EventTime(1_795_514_700_000),
+            "s".into(),
+            vec!["e1".into()],
+            serde_json::json!({"distance_km": 1.0}),
+        );
+        let v = serde_json::to_value(&a).unwrap();
+        assert_eq!(v["schema"], "loginwatch.alert.v1");
+        assert_eq!(v["kind"], "impossible_travel");
+        assert_eq!(v["severity"], "high");
+        assert_eq!(v["event_time"], "2026-11-24T10:05:00Z");
+        assert!(v.get("risk_score").is_none());
+        let back: Alert = serde_json::from_value(v).unwrap();
+        assert_eq!(back, a);
+    }
+
+    #[test]
+    fn kinds_round_trip() {
+        for k in AlertKind::ALL {
+            assert_eq!(AlertKind::parse(k.as_str()), Some(k));
+        }
+        assert!(Severity::Low < Severity::Critical);
+        assert_eq!(Severity::High.raised(), Severity::Critical);
+        assert_eq!(Severity::Low.lowered(), Severity::Low);
+    }
+}

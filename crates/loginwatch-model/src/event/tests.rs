@@ -1,0 +1,155 @@
+//! Decoding tests: every rejection reason and the optional fields.
+
+use super::*;
+
+const LIMIT: usize = 64 * 1024;
+
+fn ok(s: &str) -> LoginEvent {
+    decode(s.as_bytes(), LIMIT).unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+fn reason(s: &[u8]) -> RejectReason {
+    decode(s, LIMIT).expect_err("should be rejected").reason
+}
+
+#[test]
+fn minimal_event_gets_defaults_and_a_stable_id() {
+    let line = r#"{"account_id":"a1","ip":"203.0.113.9","timestamp":"2026-11-24T10:05:00Z"}"#;
+    let e = ok(line);
+    assert_eq!(e.account_id, "a1");
+    assert_eq!(e.event_type, EventType::Login);
+    assert_eq!(e.outcome, Outcome::Success);
+    assert!(e.event_id.starts_with("ev-"));
+    assert_eq!(e.event_id, ok(line).event_id);
+    let other = ok(r#"{"account_id":"a1","ip":"203.0.113.9","timestamp":"2026-11-24T10:05:01Z"}"#);
+    assert_ne!(e.event_id, other.event_id);
+}
+
+#[test]
+fn full_event() {
+    let e = ok(
+        r#"{"account_id":"a","ip":"::ffff:198.51.100.7","timestamp":1795514700000,
+        "event_id":"x1","event_type":"activity","outcome":"failure","session_id":"s",
+        "device_id":"d","user_agent":"ua","accept_language":"ko-KR,ko;q=0.9",
+        "claimed_country":"us","claimed_timezone":"America/New_York",
+        "account_created_at":"2026-11-01T00:00:00Z","extra":{"ignored":[1,2]},
+        "geo":{"lat":37.5,"lon":127.0,"country":"KR","city":"Seoul","accuracy_km":20}}"#,
+    );
+    assert_eq!(e.ip.to_string(), "198.51.100.7");
+    assert_eq!(e.timestamp.0, 1_795_514_700_000);
+    assert_eq!(e.event_id, "x1");
+    assert_eq!(e.event_type, EventType::Activity);
+    assert_eq!(e.outcome, Outcome::Failure);
+    assert_eq!(e.claimed_country.unwrap().as_str(), "US");
+    let g = e.geo.unwrap();
+    assert_eq!((g.lat, g.lon, g.accuracy_km), (37.5, 127.0, Some(20.0)));
+    assert_eq!(g.country.unwrap().as_str(), "KR");
+    assert!(e.account_created_at.is_some());
+}
+
+#[test]
+fn invalid_geo_is_ignored_not_fatal() {
+    for geo in [
+        r#""x""#,
+        "[1,2]",
+        r#"{"lat":91,"lon":0}"#,
+        r#"{"lat":"a","lon":0}"#,
+        "null",
+    ] {
+        let line = format!(r#"{{"account_id":"a","ip":"1.2.3.4","timestamp":0,"geo":{geo}}}"#);
+        assert_eq!(ok(&line).geo, None, "{geo}");
+    }
+}
+
+#[test]
+fn escaped_strings_decode() {
+    let e = ok(r#"{"account_id":"a\"b\u00e9","ip":"1.2.3.4","timestamp":0}"#);
+    assert_eq!(e.account_id, "a\"bé");
+}
+
+#[test]
+fn every_rejection_reason() {
+    let big = format!(
+        r#"{{"account_id":"{}","ip":"1.2.3.4","timestamp":0}}"#,
+        "a".repeat(LIMIT)
+    );
+    assert!(matches!(
+        reason(big.as_bytes()),
+        RejectReason::TooLarge { .. }
+    ));
+    assert_eq!(reason(b"\xff\xfe"), RejectReason::NotUtf8);
+    assert!(matches!(reason(b"{not json"), RejectReason::NotJson(_)));
+    assert!(matches!(reason(b"[1,2]"), RejectReason::NotJson(_)));
+    assert!(matches!(reason(b""), RejectReason::NotJson(_)));
+    let cases: &[(&str, &str)] = &[
+        (r#"{"ip":"1.2.3.4","timestamp":0}"#, "missing_field"),
+        (r#"{"account_id":"a","timestamp":0}"#, "missing_field"),
+        (r#"{"account_id":"a","ip":"1.2.3.4"}"#, "missing_field"),
+        (
+            r#"{"account_id":null,"ip":"1.2.3.4","timestamp":0}"#,
+            "missing_field",
+        ),
+        (
+            r#"{"account_id":"","ip":"1.2.3.4","timestamp":0}"#,
+            "bad_account_id",
+        ),
+        (
+            r#"{"account_id":7,"ip":"1.2.3.4","timestamp":0}"#,
+            "bad_account_id",
+        ),
+        (
+            r#"{"account_id":"a","ip":"1.2.3.400","timestamp":0}"#,
+            "bad_ip",
+        ),
+        (r#"{"account_id":"a","ip":42,"timestamp":0}"#, "bad_ip"),
+        (
+            r#"{"account_id":"a","ip":"1.2.3.4","timestamp":"yesterday"}"#,
+            "bad_timestamp",
+        ),
+        (
+            r#"{"account_id":"a","ip":"1.2.3.4","timestamp":-5}"#,
+            "bad_timestamp",
+        ),
+        (
+            r#"{"account_id":"a","ip":"1.2.3.4","timestamp":1.5}"#,
+            "bad_timestamp",
+        ),
+        (
+            r#"{"account_id":"a","ip":"1.2.3.4","timestamp":0,"event_type":"mfa"}"#,
+            "bad_field",
+        ),
+        (
+            r#"{"account_id":"a","ip":"1.2.3.4","timestamp":0,"outcome":"maybe"}"#,
+            "bad_field",
+        ),
+        (
+            r#"{"account_id":"a","ip":"1.2.3.4","timestamp":0,"session_id":5}"#,
+            "bad_field",
+        ),
+        (
+            r#"{"account_id":"a","ip":"1.2.3.4","timestamp":0,"claimed_country":"USA"}"#,
+            "bad_field",
+        ),
+        (
+            r#"{"account_id":"a","ip":"1.2.3.4","timestamp":0,"account_created_at":"x"}"#,
+            "bad_field",
+        ),
+    ];
+    for (line, code) in cases {
+        let r = reason(line.as_bytes());
+        assert_eq!(r.code(), *code, "{line}: {r}");
+        assert!(RejectReason::CODES.contains(&r.code()));
+    }
+    let long_id = format!(
+        r#"{{"account_id":"{}","ip":"1.2.3.4","timestamp":0}}"#,
+        "a".repeat(257)
+    );
+    assert_eq!(reason(long_id.as_bytes()), RejectReason::BadAccountId);
+}
+
+#[test]
+fn reject_keeps_original_bytes() {
+    let r = decode(b"garbage", LIMIT).unwrap_err();
+    assert_eq!(r.bytes, b"garbage");
+    assert!(r.to_string().starts_with("not a JSON object"));
+}
