@@ -7,6 +7,7 @@
 pub mod distance;
 pub mod net;
 pub mod types;
+pub mod writer;
 
 pub use distance::haversine_km;
 pub use types::{AnonFlags, Location, Login, NetInfo};
