@@ -1,0 +1,361 @@
+//! The one place where a [`LoginEvent`] becomes a [`Login`]: location (upstream hint, else the
+//! city database for routable addresses), autonomous system and anonymizer flags.
+
+use crate::asn::{AnonDb, AsnDb};
+use crate::city::CityDb;
+use crate::db::DbError;
+use crate::lists::{AsnSet, CidrSet, ListError};
+use crate::net::is_routable;
+use crate::types::{Location, Login, NetInfo};
+use loginwatch_model::{GeoHint, LoginEvent};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// The `[geoip]` configuration table (CONTRACT §4). Every database is optional.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GeoConfig {
+    /// GeoIP2/GeoLite2-City, or the flat DB-IP / ip-location-db city layout.
+    pub city: Option<PathBuf>,
+    /// GeoLite2-ASN layout.
+    pub asn: Option<PathBuf>,
+    /// GeoIP2-Anonymous-IP layout.
+    pub anonymous: Option<PathBuf>,
+}
+
+/// Why a [`Locator`] could not be opened: one variant per input, each with its path.
+#[derive(Debug, thiserror::Error)]
+pub enum GeoError {
+    #[error("[geoip] city database {}", path.display())]
+    City {
+        path: PathBuf,
+        #[source]
+        source: DbError,
+    },
+    #[error("[geoip] asn database {}", path.display())]
+    Asn {
+        path: PathBuf,
+        #[source]
+        source: DbError,
+    },
+    #[error("[geoip] anonymous database {}", path.display())]
+    Anonymous {
+        path: PathBuf,
+        #[source]
+        source: DbError,
+    },
+    #[error("[detect.anonymized_ip] cidr_lists")]
+    CidrList(#[source] ListError),
+    #[error("[detect.anonymized_ip] asn_lists")]
+    AsnList(#[source] ListError),
+}
+
+/// Resolves events into located logins. Read-only and shareable across threads; wrap it in
+/// an `Arc` (or an atomically swappable handle to reload databases).
+///
+/// Anonymizer lists (`[detect.anonymized_ip] cidr_lists` / `asn_lists`) set
+/// [`AnonFlags::hosting`](crate::AnonFlags::hosting): a plain list does not say which kind
+/// of anonymizer an entry is, and "hosting" (datacentre, VPS, VPN egress) is the broadest
+/// class that never claims more (Tor, proxy) than the list says.
+#[derive(Debug, Default)]
+pub struct Locator {
+    city: Option<CityDb>,
+    asn: Option<AsnDb>,
+    anon: Option<AnonDb>,
+    anon_cidrs: CidrSet,
+    anon_asns: AsnSet,
+    city_misses: AtomicU64,
+}
+
+impl Locator {
+    /// A locator over already-open parts; use the `with_*` methods to add anonymizer lists.
+    pub fn new(city: Option<CityDb>, asn: Option<AsnDb>, anon: Option<AnonDb>) -> Self {
+        Locator {
+            city,
+            asn,
+            anon,
+            ..Locator::default()
+        }
+    }
+
+    /// Adds networks whose addresses are flagged as anonymizers (hosting).
+    pub fn with_anon_cidrs(mut self, set: CidrSet) -> Self {
+        self.anon_cidrs = set;
+        self
+    }
+
+    /// Adds autonomous systems whose addresses are flagged as anonymizers (hosting).
+    pub fn with_anon_asns(mut self, set: AsnSet) -> Self {
+        self.anon_asns = set;
+        self
+    }
+
+    /// Opens the configured databases (memory-mapped) and reads the anonymizer list files.
+    pub fn open(
+        config: &GeoConfig,
+        anon_cidr_files: &[PathBuf],
+        anon_asn_files: &[PathBuf],
+    ) -> Result<Locator, GeoError> {
+        let city = match &config.city {
+            Some(path) => Some(CityDb::open(path).map_err(|source| GeoError::City {
+                path: path.clone(),
+                source,
+            })?),
+            None => None,
+        };
+        let asn = match &config.asn {
+            Some(path) => Some(AsnDb::open(path).map_err(|source| GeoError::Asn {
+                path: path.clone(),
+                source,
+            })?),
+            None => None,
+        };
+        let anon = match &config.anonymous {
+            Some(path) => Some(AnonDb::open(path).map_err(|source| GeoError::Anonymous {
+                path: path.clone(),
+                source,
+            })?),
+            None => None,
+        };
+        let cidrs = CidrSet::from_files(anon_cidr_files).map_err(GeoError::CidrList)?;
+        let asns = AsnSet::from_files(anon_asn_files).map_err(GeoError::AsnList)?;
+        Ok(Locator::new(city, asn, anon)
+            .with_anon_cidrs(cidrs)
+            .with_anon_asns(asns))
+    }
+
+    /// The city database, when configured.
+    pub fn city_db(&self) -> Option<&CityDb> {
+        self.city.as_ref()
+    }
+
+    /// Locates `event`. A valid upstream `geo` hint wins over the database; otherwise a
+    /// routable address is looked up in the city database. ASN and anonymizer flags are
+    /// filled for routable addresses from whatever databases and lists are configured.
+    pub fn locate(&self, event: LoginEvent) -> Login {
+        let routable = is_routable(event.ip);
+        let location = match event.geo.as_ref().and_then(hint_location) {
+            Some(loc) => Some(loc),
+            None if routable => self.lookup_city(&event),
+            None => None,
+        };
+        let net = if routable {
+            self.net_info(&event)
+        } else {
+            NetInfo {
+                anon: crate::AnonFlags {
+                    hosting: self.anon_cidrs.contains(event.ip),
+                    ..Default::default()
+                },
+                ..Default::default()
+            }
+        };
+        Login {
+            event,
+            location,
+            net,
+        }
+    }
+
+    fn lookup_city(&self, event: &LoginEvent) -> Option<Location> {
+        let db = self.city.as_ref()?;
+        let found = db.lookup(event.ip);
+        if found.is_none() {
+            self.city_misses.fetch_add(1, Ordering::Relaxed);
+        }
+        found
+    }
+
+    fn net_info(&self, event: &LoginEvent) -> NetInfo {
+        let asn = self.asn.as_ref().and_then(|db| db.lookup(event.ip));
+        let mut anon = self
+            .anon
+            .as_ref()
+            .and_then(|db| db.lookup(event.ip))
+            .unwrap_or_default();
+        let listed_asn = asn.as_ref().is_some_and(|a| self.anon_asns.contains(a.asn));
+        anon.hosting |= listed_asn || self.anon_cidrs.contains(event.ip);
+        NetInfo {
+            asn: asn.as_ref().map(|a| a.asn),
+            as_org: asn.and_then(|a| a.org),
+            anon,
+        }
+    }
+
+    /// Routable addresses, without a usable hint, that the city database could not place.
+    /// Monotonic; export it as a counter.
+    pub fn city_misses(&self) -> u64 {
+        self.city_misses.load(Ordering::Relaxed)
+    }
+}
+
+/// The hint as a location, when its coordinates are finite and in range. Accuracy defaults
+/// to 0 (unknown) and must be finite and non-negative.
+fn hint_location(hint: &GeoHint) -> Option<Location> {
+    let (lat, lon) = (hint.lat, hint.lon);
+    if !(lat.is_finite() && lon.is_finite() && lat.abs() <= 90.0 && lon.abs() <= 180.0) {
+        return None;
+    }
+    let accuracy_km = hint
+        .accuracy_km
+        .filter(|a| a.is_finite() && *a >= 0.0)
+        .unwrap_or(0.0);
+    Some(Location {
+        lat,
+        lon,
+        accuracy_km,
+        country: hint.country,
+        city: hint
+            .city
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(Arc::from),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testdb;
+    use loginwatch_model::CountryCode;
+
+    fn event(ip: &str, hint: Option<GeoHint>) -> LoginEvent {
+        let line =
+            format!(r#"{{"account_id":"a","ip":"{ip}","timestamp":"2026-01-01T00:00:00Z"}}"#);
+        let mut e = loginwatch_model::decode(line.as_bytes(), 4096).unwrap();
+        e.geo = hint;
+        e
+    }
+
+    fn locator() -> Locator {
+        Locator::new(
+            Some(CityDb::from_bytes(testdb::geoip2_city_db()).unwrap()),
+            Some(AsnDb::from_bytes(testdb::asn_db()).unwrap()),
+            Some(AnonDb::from_bytes(testdb::anon_db()).unwrap()),
+        )
+    }
+
+    fn hint(lat: f64, lon: f64) -> GeoHint {
+        GeoHint {
+            lat,
+            lon,
+            country: CountryCode::parse("FR"),
+            city: Some("Paris".into()),
+            accuracy_km: None,
+        }
+    }
+
+    #[test]
+    fn database_lookup_with_asn_and_anon() {
+        let l = locator();
+        let login = l.locate(event("175.200.1.1", None));
+        assert_eq!(login.location.unwrap().city.as_deref(), Some("Seoul"));
+        assert_eq!(login.net.asn, Some(4766));
+        assert_eq!(login.net.as_org.as_deref(), Some("Korea Telecom"));
+        assert!(!login.net.anon.any());
+        let vpn = l.locate(event("185.220.101.3", None));
+        assert!(vpn.net.anon.vpn && vpn.net.asn == Some(9009) && vpn.location.is_none());
+        assert_eq!(l.city_misses(), 1);
+    }
+
+    #[test]
+    fn a_valid_hint_wins_and_an_invalid_one_is_ignored() {
+        let l = locator();
+        let login = l.locate(event("175.200.1.1", Some(hint(48.8566, 2.3522))));
+        let loc = login.location.unwrap();
+        assert_eq!((loc.lat, loc.lon, loc.accuracy_km), (48.8566, 2.3522, 0.0));
+        assert_eq!(loc.city.as_deref(), Some("Paris"));
+        assert_eq!(loc.country, CountryCode::parse("FR"));
+        assert_eq!(
+            login.net.asn,
+            Some(4766),
+            "the network still comes from the database"
+        );
+        let bad = l.locate(event("175.200.1.1", Some(hint(f64::NAN, 2.0))));
+        assert_eq!(bad.location.unwrap().city.as_deref(), Some("Seoul"));
+        let mut h = hint(1.0, 2.0);
+        h.accuracy_km = Some(25.0);
+        let private = l.locate(event("10.0.0.1", Some(h)));
+        assert_eq!(private.location.unwrap().accuracy_km, 25.0);
+    }
+
+    #[test]
+    fn non_routable_addresses_get_no_location_and_no_miss() {
+        let l = locator();
+        for ip in [
+            "10.1.1.1",
+            "192.168.0.1",
+            "100.64.1.1",
+            "127.0.0.1",
+            "fe80::1",
+            "fd00::1",
+        ] {
+            let login = l.locate(event(ip, None));
+            assert_eq!(login.location, None, "{ip}");
+            assert_eq!(login.net, NetInfo::default(), "{ip}");
+        }
+        assert_eq!(l.city_misses(), 0);
+    }
+
+    #[test]
+    fn lists_mark_hosting() {
+        let l = Locator::default()
+            .with_anon_cidrs(CidrSet::parse("203.0.113.0/24\n9.9.9.0/24", "t").unwrap())
+            .with_anon_asns(AsnSet::parse("AS4766", "t").unwrap());
+        assert!(l.locate(event("9.9.9.9", None)).net.anon.hosting);
+        assert!(l.locate(event("203.0.113.5", None)).net.anon.hosting);
+        assert!(!l.locate(event("8.8.8.8", None)).net.anon.any());
+        let with_asn = locator().with_anon_asns(AsnSet::parse("AS4766", "t").unwrap());
+        let login = with_asn.locate(event("175.200.1.1", None));
+        assert_eq!(login.net.anon.names(), vec!["hosting"]);
+    }
+
+    #[test]
+    fn open_reports_the_failing_step_and_path() {
+        let dir = std::env::temp_dir().join(format!("lw-locator-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let city = dir.join("city.mmdb");
+        std::fs::write(&city, testdb::geoip2_city_db()).unwrap();
+        let asn = dir.join("asn.mmdb");
+        std::fs::write(&asn, testdb::asn_db()).unwrap();
+        let list = dir.join("vpn.txt");
+        std::fs::write(&list, "9.9.9.0/24\n").unwrap();
+        let mut cfg = GeoConfig {
+            city: Some(city.clone()),
+            asn: Some(asn.clone()),
+            anonymous: None,
+        };
+        let l = Locator::open(&cfg, std::slice::from_ref(&list), &[]).unwrap();
+        assert!(l.locate(event("9.9.9.9", None)).net.anon.hosting);
+        cfg.anonymous = Some(city.clone());
+        let err = Locator::open(&cfg, &[], &[]).unwrap_err();
+        assert!(
+            matches!(&err, GeoError::Anonymous { path, .. } if *path == city),
+            "{err}"
+        );
+        cfg.anonymous = None;
+        cfg.asn = Some(dir.join("missing.mmdb"));
+        let err = Locator::open(&cfg, &[], &[]).unwrap_err();
+        assert!(err.to_string().contains("missing.mmdb"), "{err}");
+        cfg.asn = None;
+        let err = Locator::open(&cfg, &[], &[dir.join("nope.txt")]).unwrap_err();
+        assert!(matches!(err, GeoError::AsnList(_)));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn config_rejects_unknown_keys() {
+        let ok: GeoConfig = toml_like(r#"{"city":"/x/city.mmdb"}"#).unwrap();
+        assert_eq!(
+            ok.city.as_deref(),
+            Some(std::path::Path::new("/x/city.mmdb"))
+        );
+        assert!(toml_like(r#"{"citty":"/x"}"#).is_err());
+    }
+
+    fn toml_like(json: &str) -> Result<GeoConfig, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+}
