@@ -11,6 +11,7 @@
 mod asn;
 mod city;
 mod db;
+pub mod demo_world;
 pub mod distance;
 pub mod lists;
 mod locator;
