@@ -5,11 +5,11 @@
 //! needs no download. The address blocks are routable public space assigned here for the
 //! demo only; they do not describe who really holds them.
 
-use crate::asn::{AnonDb, AsnDb};
-use crate::city::CityDb;
-use crate::locator::Locator;
-use crate::writer::{MmdbBuilder, Value};
-use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+mod databases;
+
+pub use databases::{anon_db, asn_db, city_db, database_bytes, locator};
+
+use ipnet::{Ipv4Net, Ipv6Net};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::OnceLock;
 
@@ -114,11 +114,11 @@ static CITIES: [DemoCity; 43] = [
 /// What kind of network a demo block belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum NetKind {
-    /// A home broadband ISP of one city (accuracy 20 km).
+    /// A home broadband ISP of one city (accuracy 20 km; ASN `RESIDENTIAL_ASN_BASE + city`).
     Residential,
     /// The mobile carrier: located at the city, accuracy 500 km (carrier hubs).
     Mobile,
-    /// A datacentre; flagged `is_hosting_provider` in the anonymizer database.
+    /// A datacentre (accuracy 50 km); flagged `is_hosting_provider` in the anonymizer database.
     Hosting,
     /// A commercial VPN exit; flagged `is_anonymous_vpn` and `is_hosting_provider`.
     Vpn,
@@ -202,51 +202,58 @@ fn block(v4_first: u8, v4_second: usize, v6_first: u16, v6_second: usize) -> (Ip
     (v4, v6)
 }
 
+impl NetKind {
+    /// The accuracy radius the demo databases give blocks of this kind.
+    pub fn accuracy_km(self) -> u16 {
+        match self {
+            NetKind::Residential => 20,
+            NetKind::Hosting | NetKind::Vpn => 50,
+            NetKind::Mobile => 500,
+            NetKind::Satellite => 1000,
+        }
+    }
+}
+
+/// Block `slot` of the IPv4 `/8` and IPv6 `/16` reserved for one kind of network.
+fn demo_net(kind: NetKind, asn: u32, org: &'static str, city: usize, slot: usize) -> DemoNetwork {
+    let (v4_first, v6_first) = match kind {
+        NetKind::Residential => (77, 0x2a10),
+        NetKind::Mobile => (78, 0x2a11),
+        _ => (79, 0x2a12),
+    };
+    let (v4, v6) = block(v4_first, slot, v6_first, slot);
+    let accuracy_km = kind.accuracy_km();
+    DemoNetwork {
+        kind,
+        asn,
+        org,
+        city,
+        accuracy_km,
+        v4,
+        v6,
+    }
+}
+
 fn build_networks() -> Vec<DemoNetwork> {
     let mut out = Vec::new();
-    for (i, _) in CITIES.iter().enumerate() {
-        let (v4, v6) = block(77, i, 0x2a10, i);
-        let asn = RESIDENTIAL_ASN_BASE + i as u32;
-        out.push(DemoNetwork {
-            kind: NetKind::Residential,
-            asn,
-            org: "Demo Home Broadband",
-            city: i,
-            accuracy_km: 20,
-            v4,
-            v6,
-        });
-        let (v4, v6) = block(78, i, 0x2a11, i);
-        out.push(DemoNetwork {
-            kind: NetKind::Mobile,
-            asn: MOBILE_ASN,
-            org: "Demo Mobile",
-            city: i,
-            accuracy_km: 500,
-            v4,
-            v6,
-        });
+    for i in 0..CITIES.len() {
+        let home = RESIDENTIAL_ASN_BASE + i as u32;
+        out.push(demo_net(
+            NetKind::Residential,
+            home,
+            "Demo Home Broadband",
+            i,
+            i,
+        ));
+        out.push(demo_net(NetKind::Mobile, MOBILE_ASN, "Demo Mobile", i, i));
     }
-    let mut k = 0;
-    for (kind, asn, org, names) in PROVIDERS {
-        for name in names {
-            let city = find_city(name).unwrap_or(0);
-            let accuracy_km = match kind {
-                NetKind::Satellite => 1000,
-                _ => 50,
-            };
-            let (v4, v6) = block(79, k, 0x2a12, k);
-            out.push(DemoNetwork {
-                kind,
-                asn,
-                org,
-                city,
-                accuracy_km,
-                v4,
-                v6,
-            });
-            k += 1;
-        }
+    let blocks = PROVIDERS
+        .iter()
+        .flat_map(|(kind, asn, org, names)| names.iter().map(move |n| (*kind, *asn, *org, *n)));
+    for (slot, (kind, asn, org, name)) in blocks.enumerate() {
+        // Every provider city is in the table (checked by a test).
+        let city = find_city(name).unwrap_or(0);
+        out.push(demo_net(kind, asn, org, city, slot));
     }
     out
 }
@@ -348,154 +355,10 @@ pub fn satellite_ip(n: u64) -> IpAddr {
     one_of(&world().satellite, n)
 }
 
-/// Fixed so that the demo databases are byte-for-byte reproducible (2026-01-01).
-const BUILD_EPOCH: u64 = 1_767_225_600;
-
-fn builder(database_type: &str, description: &str) -> MmdbBuilder {
-    MmdbBuilder::new(database_type)
-        .description("en", description)
-        .build_epoch(BUILD_EPOCH)
-}
-
-/// Writes one database with a record per block; static tables, so failure is a bug.
-fn write(mut b: MmdbBuilder, record: impl Fn(&DemoNetwork) -> Option<Value>) -> Vec<u8> {
-    for net in networks() {
-        if let Some(value) = record(net) {
-            b.insert(IpNet::V4(net.v4), value.clone());
-            b.insert(IpNet::V6(net.v6), value);
-        }
-    }
-    b.build()
-        .expect("the demo world's static tables fit an MMDB file")
-}
-
-fn city_record(net: &DemoNetwork) -> Option<Value> {
-    let c = &CITIES[net.city];
-    let names = Value::map([("en", Value::from(c.name))]);
-    Some(Value::map([
-        ("city", Value::map([("names", names)])),
-        (
-            "country",
-            Value::map([("iso_code", Value::from(c.country))]),
-        ),
-        (
-            "location",
-            Value::map([
-                ("accuracy_radius", Value::U16(net.accuracy_km)),
-                ("latitude", Value::F64(c.lat)),
-                ("longitude", Value::F64(c.lon)),
-                ("time_zone", Value::from(c.timezone)),
-            ]),
-        ),
-    ]))
-}
-
-fn asn_record(net: &DemoNetwork) -> Option<Value> {
-    let org = match net.kind {
-        NetKind::Residential => format!("{} ({})", net.org, CITIES[net.city].name),
-        _ => net.org.to_owned(),
-    };
-    Some(Value::map([
-        ("autonomous_system_number", Value::U32(net.asn)),
-        ("autonomous_system_organization", Value::from(org)),
-    ]))
-}
-
-fn anon_record(net: &DemoNetwork) -> Option<Value> {
-    let flags: &[&str] = match net.kind {
-        NetKind::Hosting => &["is_hosting_provider"],
-        NetKind::Vpn => &["is_anonymous", "is_anonymous_vpn", "is_hosting_provider"],
-        _ => return None,
-    };
-    Some(Value::map(flags.iter().map(|f| (*f, Value::Bool(true)))))
-}
-
-fn city_bytes() -> &'static [u8] {
-    static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
-    BYTES.get_or_init(|| {
-        write(
-            builder("loginwatch-Demo-City", "loginwatch demo world: cities"),
-            city_record,
-        )
-    })
-}
-
-fn asn_bytes() -> &'static [u8] {
-    static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
-    BYTES.get_or_init(|| {
-        write(
-            builder("loginwatch-Demo-ASN", "loginwatch demo world: networks"),
-            asn_record,
-        )
-    })
-}
-
-fn anon_bytes() -> &'static [u8] {
-    static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
-    let b = || {
-        builder(
-            "loginwatch-Demo-Anonymous-IP",
-            "loginwatch demo world: hosting and VPN",
-        )
-    };
-    BYTES.get_or_init(|| write(b(), anon_record))
-}
-
-/// The demo city database (GeoIP2-City layout), written once per process.
-pub fn city_db() -> CityDb {
-    CityDb::from_static(city_bytes()).expect("the demo city database reads back")
-}
-
-/// The demo ASN database (GeoLite2-ASN layout).
-pub fn asn_db() -> AsnDb {
-    AsnDb::from_static(asn_bytes()).expect("the demo ASN database reads back")
-}
-
-/// The demo anonymizer database (GeoIP2-Anonymous-IP layout): hosting and VPN blocks.
-pub fn anon_db() -> AnonDb {
-    AnonDb::from_static(anon_bytes()).expect("the demo anonymizer database reads back")
-}
-
-/// A locator over the three demo databases, without anonymizer lists.
-pub fn locator() -> Locator {
-    Locator::new(Some(city_db()), Some(asn_db()), Some(anon_db()))
-}
-
-/// The raw bytes of the demo databases (city, ASN, anonymous), e.g. to write them to files
-/// that `replay --geoip-city` can read.
-pub fn database_bytes() -> [&'static [u8]; 3] {
-    [city_bytes(), asn_bytes(), anon_bytes()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::haversine_km;
-
-    #[test]
-    fn every_city_resolves_to_itself() {
-        let (db, asn) = (city_db(), asn_db());
-        for (i, c) in cities().iter().enumerate() {
-            for n in [0, 1, 7, u64::MAX] {
-                for ip in [city_ip(i, n), city_ipv6(i, n), mobile_ip(i, n)] {
-                    let loc = db
-                        .lookup(ip)
-                        .unwrap_or_else(|| panic!("{ip} of {}", c.name));
-                    assert_eq!(loc.city.as_deref(), Some(c.name), "{ip}");
-                    assert_eq!(
-                        loc.country.map(|cc| cc.to_string()).as_deref(),
-                        Some(c.country)
-                    );
-                    assert_eq!((loc.lat, loc.lon), (c.lat, c.lon));
-                    assert!(crate::is_routable(ip), "{ip}");
-                }
-                let home = asn.lookup(city_ip(i, n)).unwrap();
-                assert_eq!(home.asn, RESIDENTIAL_ASN_BASE + i as u32);
-                assert_eq!(asn.lookup(mobile_ip(i, n)).unwrap().asn, MOBILE_ASN);
-                assert_eq!(db.lookup(mobile_ip(i, n)).unwrap().accuracy_km, 500.0);
-            }
-        }
-    }
 
     #[test]
     fn table_is_sane_and_names_the_cities_the_scenarios_need() {
@@ -538,27 +401,13 @@ mod tests {
                 );
             }
         }
+        for (_, _, _, names) in PROVIDERS {
+            assert!(names.iter().all(|n| find_city(n).is_some()), "{names:?}");
+        }
         let seoul = &CITIES[find_city("seoul").unwrap()];
         let pyongyang = &CITIES[find_city("Pyongyang").unwrap()];
         let d = haversine_km(seoul.lat, seoul.lon, pyongyang.lat, pyongyang.lon);
         assert!((d - 195.0).abs() < 5.0);
-    }
-
-    #[test]
-    fn hosting_vpn_and_satellite_blocks_are_flagged() {
-        let l = locator();
-        let (db, anon, asn) = (city_db(), anon_db(), asn_db());
-        for n in 0..50 {
-            let h = anon.lookup(hosting_ip(n)).unwrap();
-            assert!(h.hosting && !h.vpn);
-            let v = anon.lookup(vpn_ip(n)).unwrap();
-            assert!(v.vpn && v.hosting);
-            assert!(db.lookup(vpn_ip(n)).is_some());
-            assert_eq!(asn.lookup(satellite_ip(n)).unwrap().asn, SATELLITE_ASN);
-            assert_eq!(anon.lookup(satellite_ip(n)), None);
-            assert_eq!(anon.lookup(city_ip(n as usize, n)), None);
-        }
-        assert_eq!(l.city_misses(), 0);
     }
 
     #[test]
@@ -573,7 +422,5 @@ mod tests {
                 assert!(!a.v6.contains(&b.v6) && !b.v6.contains(&a.v6));
             }
         }
-        let [c, a, n] = database_bytes();
-        assert!(!c.is_empty() && !a.is_empty() && !n.is_empty());
     }
 }
