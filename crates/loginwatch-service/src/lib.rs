@@ -1,1 +1,138 @@
-//! placeholder
+//! loginwatch's Kafka driver: a consumer-group member that feeds each assigned input partition
+//! to its own [`Processor`] and publishes the alerts, at least once.
+//!
+//! How the binary uses it:
+//! ```text
+//! init_tracing(json)?;
+//! let telemetry = Telemetry::new()?;                  // registry + metrics + readiness
+//! telemetry.readiness.set("geoip", false);            // … true once the databases are loaded
+//! tracker.spawn(watch_files(watch, geo.clone(), loader, telemetry.metrics.clone(), stop.clone()));
+//! tracker.spawn(shutdown_on_signals(stop.clone()));
+//! run(service_config, Arc::new(MyFactory { geo, .. }), telemetry, stop).await?;
+//! ```
+//!
+//! Modules:
+//! - [`config`]: the `[kafka]` / `[metrics]` tables, passthrough librdkafka properties, validation.
+//! - `service`: [`run`] and the graceful shutdown.
+//! - `dispatch`: the consumer loop — rebalances, per-partition channels, pausing, commits.
+//! - `worker`: one partition's worker — process, publish, store the offset once acknowledged.
+//! - `output`: alert and dead-letter records, enqueue with backpressure, delivery with retries.
+//! - `context`: librdkafka callbacks — logs into `tracing`, statistics, rebalance hand-over.
+//! - `kafka`: building the clients (defaults < passthrough < managed properties).
+//! - [`metrics`], [`readiness`], `http`: `/metrics`, `/healthz`, `/readyz`.
+//! - [`reload`]: [`Reloadable`] values and the file watcher that reloads them.
+//! - [`redact`]: secret property values kept out of every log line.
+//! - `logging`, `signals`: [`init_tracing`] and [`shutdown_on_signals`].
+//!
+//! Delivery guarantee: an input offset is stored (and later committed) only after every alert
+//! and dead letter it caused is acknowledged by the broker, in offset order. A crash or a
+//! rebalance re-reads what was not committed; the re-read alerts carry the same `alert_id`.
+//! Producers must key login events by `account_id` so one account's events stay in one
+//! partition, in order, owned by one worker.
+
+pub mod config;
+mod context;
+mod dispatch;
+mod http;
+mod kafka;
+mod logging;
+pub mod metrics;
+mod output;
+pub mod readiness;
+pub mod redact;
+pub mod reload;
+mod service;
+mod signals;
+mod worker;
+
+pub use config::{ClientProperties, KafkaConfig, MetricsConfig, ServiceConfig};
+pub use logging::{init_tracing, LoggingError};
+pub use metrics::Metrics;
+pub use output::{
+    HEADER_ALERT_ID, HEADER_KIND, HEADER_REASON, HEADER_REASON_DETAIL, HEADER_SOURCE_OFFSET,
+    HEADER_SOURCE_PARTITION, HEADER_SOURCE_TOPIC,
+};
+pub use readiness::Readiness;
+pub use reload::{watch_files, FileWatch, Reloadable};
+pub use service::run;
+pub use signals::shutdown_on_signals;
+
+use loginwatch_model::{Alert, Reject};
+use std::net::SocketAddr;
+
+/// One partition's worth of state: bytes in, alerts (or a rejection) out. Implemented by the
+/// binary over the real pipeline (decode → locate → engine).
+pub trait Processor: Send + 'static {
+    /// Handles one input message value (empty for a message without one), pushing any alerts
+    /// onto `out` (which arrives empty). A rejection becomes a dead letter.
+    fn process(&mut self, payload: &[u8], out: &mut Vec<Alert>) -> Result<(), Reject>;
+    /// Accounts currently held in this partition's state (for a gauge); called after every
+    /// message, so it must be cheap.
+    fn tracked_accounts(&self) -> usize;
+}
+
+/// Makes a fresh [`Processor`] when a partition is assigned. The state of a revoked partition
+/// is dropped; its next owner rebuilds it from the events it reads.
+pub trait ProcessorFactory: Send + Sync + 'static {
+    /// The processor for `partition` of `topic`.
+    fn create(&self, topic: &str, partition: i32) -> Box<dyn Processor>;
+}
+
+/// Where metrics go and what `/readyz` checks; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Telemetry {
+    /// Served on `/metrics`; the binary may register more metrics on it.
+    pub registry: prometheus::Registry,
+    /// Every loginwatch metric, registered on `registry`.
+    pub metrics: Metrics,
+    /// The `/readyz` checks.
+    pub readiness: Readiness,
+}
+
+impl Telemetry {
+    /// A fresh registry with every loginwatch metric registered, and no readiness check yet.
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = prometheus::Registry::new();
+        let metrics = Metrics::register(&registry)?;
+        Ok(Telemetry {
+            registry,
+            metrics,
+            readiness: Readiness::new(),
+        })
+    }
+}
+
+/// Why [`run`] stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Every problem found by [`ServiceConfig::validate`].
+    #[error("invalid configuration:\n  {}", .0.join("\n  "))]
+    Config(Vec<String>),
+    #[error("cannot listen on {addr}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot create the kafka {role}")]
+    Client {
+        role: &'static str,
+        #[source]
+        source: rdkafka::error::KafkaError,
+    },
+    #[error("cannot subscribe to topic {topic}")]
+    Subscribe {
+        topic: String,
+        #[source]
+        source: rdkafka::error::KafkaError,
+    },
+    /// The client can no longer keep its guarantees (e.g. idempotent producer fenced).
+    #[error("fatal kafka {client} error: {reason}")]
+    Fatal {
+        client: &'static str,
+        reason: String,
+    },
+    /// A partition worker ended while still assigned (its processor panicked).
+    #[error("the worker of partition {partition} stopped unexpectedly")]
+    WorkerFailed { partition: i32 },
+}

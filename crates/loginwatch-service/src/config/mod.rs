@@ -1,0 +1,286 @@
+//! The `[kafka]` and `[metrics]` tables (CONTRACT §4) plus the service's documented extras,
+//! validated once with every problem reported at once.
+
+mod properties;
+
+pub use properties::ClientProperties;
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+/// What [`crate::run`] needs: the `[kafka]` and `[metrics]` tables of the configuration file.
+///
+/// The binary embeds [`KafkaConfig`] and [`MetricsConfig`] as its `kafka` and `metrics` fields
+/// and builds this from them.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    #[serde(default)]
+    pub kafka: KafkaConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// `[kafka]`: where events come from and alerts go, and how the driver behaves.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    /// Bootstrap servers, `host:port[,host:port...]`.
+    pub brokers: String,
+    /// Consumer group; every instance of one deployment uses the same.
+    pub group_id: String,
+    /// Login events, one JSON object per message, keyed by `account_id`.
+    pub input_topic: String,
+    /// Alerts, keyed by `account_id`, with an `alert_id` header.
+    pub alert_topic: String,
+    /// Rejected events: original bytes plus reason/source headers.
+    pub dead_letter_topic: String,
+    /// How often stored offsets are committed (also on revoke and on shutdown). Default `5s`.
+    #[serde(with = "humantime_serde")]
+    pub commit_interval: Duration,
+    /// How long shutdown may take to finish in-flight work, flush and commit. Default `30s`.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+    /// Messages queued for one partition's worker; when full, the partition is paused.
+    /// Default 1024.
+    pub partition_queue_capacity: NonZeroUsize,
+    /// Input messages of one partition whose alerts are not yet acknowledged; at the limit the
+    /// worker stops taking messages (and so its queue fills and the partition pauses).
+    /// Default 10000.
+    pub max_in_flight_per_partition: NonZeroUsize,
+    /// librdkafka statistics period: consumer lag and broker reachability. Default `5s`.
+    #[serde(with = "humantime_serde")]
+    pub statistics_interval: Duration,
+    /// librdkafka properties for both clients (TLS, SASL, `client.id`, ...).
+    pub common: ClientProperties,
+    /// librdkafka properties for the consumer only; override `common`.
+    pub consumer: ClientProperties,
+    /// librdkafka properties for the producer only; override `common`.
+    pub producer: ClientProperties,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            brokers: "localhost:9092".into(),
+            group_id: "loginwatch".into(),
+            input_topic: "logins".into(),
+            alert_topic: "login-alerts".into(),
+            dead_letter_topic: "logins-dead-letter".into(),
+            commit_interval: Duration::from_secs(5),
+            shutdown_grace: Duration::from_secs(30),
+            partition_queue_capacity: NonZeroUsize::new(1024).unwrap_or(NonZeroUsize::MIN),
+            max_in_flight_per_partition: NonZeroUsize::new(10_000).unwrap_or(NonZeroUsize::MIN),
+            statistics_interval: Duration::from_secs(5),
+            common: ClientProperties::default(),
+            consumer: ClientProperties::default(),
+            producer: ClientProperties::default(),
+        }
+    }
+}
+
+/// `[metrics]`: the HTTP listener for `/metrics`, `/healthz`, `/readyz`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Address to listen on. Default `127.0.0.1:9187`; `0.0.0.0:9187` in containers.
+    pub listen: SocketAddr,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9187)),
+        }
+    }
+}
+
+/// Properties loginwatch sets itself; setting them in a passthrough table is an error because
+/// they would break a guarantee (offsets stored only after acks, idempotence, the assignor).
+pub(crate) const MANAGED_CONSUMER: [&str; 6] = [
+    "bootstrap.servers",
+    "group.id",
+    "enable.auto.commit",
+    "enable.auto.offset.store",
+    "partition.assignment.strategy",
+    "statistics.interval.ms",
+];
+pub(crate) const MANAGED_PRODUCER: [&str; 3] = [
+    "bootstrap.servers",
+    "enable.idempotence",
+    "statistics.interval.ms",
+];
+
+impl ServiceConfig {
+    /// Every problem in the configuration, each prefixed with its full key
+    /// (`"kafka.brokers: must not be empty"`). Empty when the configuration is usable.
+    pub fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        self.kafka.check(&mut problems);
+        problems
+    }
+}
+
+impl KafkaConfig {
+    fn check(&self, p: &mut Vec<String>) {
+        if self.brokers.split(',').all(|b| b.trim().is_empty()) {
+            p.push("kafka.brokers: must not be empty".into());
+        }
+        if self.group_id.trim().is_empty() {
+            p.push("kafka.group_id: must not be empty".into());
+        }
+        for (key, topic) in [
+            ("input_topic", &self.input_topic),
+            ("alert_topic", &self.alert_topic),
+            ("dead_letter_topic", &self.dead_letter_topic),
+        ] {
+            if let Err(why) = check_topic(topic) {
+                p.push(format!("kafka.{key}: {why}"));
+            }
+        }
+        for (key, topic) in [
+            ("alert_topic", &self.alert_topic),
+            ("dead_letter_topic", &self.dead_letter_topic),
+        ] {
+            if *topic == self.input_topic {
+                p.push(format!("kafka.{key}: must differ from kafka.input_topic"));
+            }
+        }
+        for (key, d, min) in [
+            (
+                "commit_interval",
+                self.commit_interval,
+                Duration::from_millis(10),
+            ),
+            (
+                "statistics_interval",
+                self.statistics_interval,
+                Duration::from_millis(10),
+            ),
+        ] {
+            if d < min {
+                p.push(format!(
+                    "kafka.{key}: must be at least {}ms",
+                    min.as_millis()
+                ));
+            }
+        }
+        check_managed(p, "common", &self.common, &MANAGED_CONSUMER);
+        check_managed(p, "common", &self.common, &MANAGED_PRODUCER);
+        check_managed(p, "consumer", &self.consumer, &MANAGED_CONSUMER);
+        check_managed(p, "producer", &self.producer, &MANAGED_PRODUCER);
+        p.dedup();
+    }
+}
+
+fn check_managed(p: &mut Vec<String>, table: &str, props: &ClientProperties, managed: &[&str]) {
+    for (name, _) in props.iter() {
+        if managed.contains(&name) {
+            p.push(format!(
+                "kafka.{table}.{name}: set by loginwatch itself and may not be overridden"
+            ));
+        }
+    }
+}
+
+/// Kafka's topic name rules: 1–249 characters from `[a-zA-Z0-9._-]`, not `.` or `..`.
+fn check_topic(t: &str) -> Result<(), &'static str> {
+    if t.is_empty() {
+        return Err("must not be empty");
+    }
+    if t.len() > 249 {
+        return Err("must be at most 249 characters");
+    }
+    if t == "." || t == ".." {
+        return Err("must not be `.` or `..`");
+    }
+    if !t
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return Err("may only contain ASCII letters, digits, `.`, `_` and `-`");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let c: ServiceConfig = toml::from_str("").unwrap();
+        assert_eq!(c.kafka.brokers, "localhost:9092");
+        assert_eq!(c.kafka.group_id, "loginwatch");
+        assert_eq!(c.kafka.input_topic, "logins");
+        assert_eq!(c.kafka.alert_topic, "login-alerts");
+        assert_eq!(c.kafka.dead_letter_topic, "logins-dead-letter");
+        assert_eq!(c.metrics.listen.to_string(), "127.0.0.1:9187");
+        assert!(c.validate().is_empty(), "{:?}", c.validate());
+    }
+
+    #[test]
+    fn parses_extras_and_passthrough() {
+        let c: ServiceConfig = toml::from_str(
+            r#"
+            [kafka]
+            brokers = "b1:9092,b2:9092"
+            commit_interval = "250ms"
+            shutdown_grace = "10s"
+            partition_queue_capacity = 16
+            [kafka.common]
+            "security.protocol" = "SASL_SSL"
+            [kafka.producer]
+            "linger.ms" = 20
+            [metrics]
+            listen = "0.0.0.0:9187"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.kafka.commit_interval, Duration::from_millis(250));
+        assert_eq!(c.kafka.shutdown_grace, Duration::from_secs(10));
+        assert_eq!(c.kafka.partition_queue_capacity.get(), 16);
+        assert_eq!(c.kafka.common.get("security.protocol"), Some("SASL_SSL"));
+        assert_eq!(c.kafka.producer.get("linger.ms"), Some("20"));
+        assert!(c.validate().is_empty());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(toml::from_str::<ServiceConfig>("[kafka]\nbrokerz = \"x\"").is_err());
+        assert!(toml::from_str::<ServiceConfig>("[metrics]\nport = 1").is_err());
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_key() {
+        let mut c = ServiceConfig::default();
+        c.kafka.brokers = " ".into();
+        c.kafka.group_id = String::new();
+        c.kafka.alert_topic = "logins".into();
+        c.kafka.dead_letter_topic = "bad topic!".into();
+        c.kafka.commit_interval = Duration::ZERO;
+        c.kafka.consumer.set("enable.auto.commit", "true");
+        c.kafka.producer.set("enable.idempotence", "false");
+        c.kafka.common.set("sasl.password", "hunter2");
+        let problems = c.validate();
+        let expect = [
+            "kafka.brokers: must not be empty",
+            "kafka.group_id: must not be empty",
+            "kafka.alert_topic: must differ from kafka.input_topic",
+            "kafka.dead_letter_topic: may only contain",
+            "kafka.commit_interval: must be at least",
+            "kafka.consumer.enable.auto.commit: set by loginwatch",
+            "kafka.producer.enable.idempotence: set by loginwatch",
+        ];
+        for e in expect {
+            assert!(
+                problems.iter().any(|p| p.starts_with(e)),
+                "{e} in {problems:?}"
+            );
+        }
+        assert_eq!(problems.len(), expect.len(), "{problems:?}");
+        assert!(!problems.join("\n").contains("hunter2"));
+    }
+}

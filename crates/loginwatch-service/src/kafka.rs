@@ -1,0 +1,115 @@
+//! Building the two librdkafka clients from [`KafkaConfig`]: loginwatch's defaults, then the
+//! passthrough tables (`common`, then `consumer`/`producer`), then the managed properties that
+//! carry the guarantees (manual offset store, idempotence, cooperative-sticky).
+
+use crate::config::KafkaConfig;
+use crate::context::ServiceContext;
+use crate::redact::display_value;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::StreamConsumer;
+use rdkafka::producer::FutureProducer;
+use std::collections::BTreeMap;
+
+/// The consumer type the service runs.
+pub(crate) type Consumer = StreamConsumer<ServiceContext>;
+/// The producer type the service runs.
+pub(crate) type Producer = FutureProducer<ServiceContext>;
+
+/// Which client a property set is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    Consumer,
+    Producer,
+}
+
+/// The effective properties of one client, in name order.
+pub(crate) fn properties(k: &KafkaConfig, role: Role) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut put = |name: &str, value: String| {
+        out.insert(name.to_owned(), value);
+    };
+    put("client.id", "loginwatch".into());
+    match role {
+        Role::Consumer => {
+            // A new group starts at the beginning of the topic: nothing is skipped.
+            put("auto.offset.reset", "earliest".into());
+        }
+        Role::Producer => {
+            // Java clients' partitioner, so alerts of one account land where a Java producer
+            // keyed by account_id would put them.
+            put("partitioner", "murmur2_random".into());
+        }
+    }
+    let specific = match role {
+        Role::Consumer => &k.consumer,
+        Role::Producer => &k.producer,
+    };
+    for (name, value) in k.common.iter().chain(specific.iter()) {
+        put(name, value.to_owned());
+    }
+    put("bootstrap.servers", k.brokers.clone());
+    match role {
+        Role::Consumer => {
+            put("group.id", k.group_id.clone());
+            put("enable.auto.commit", "false".into());
+            put("enable.auto.offset.store", "false".into());
+            put("partition.assignment.strategy", "cooperative-sticky".into());
+            put(
+                "statistics.interval.ms",
+                k.statistics_interval.as_millis().to_string(),
+            );
+        }
+        Role::Producer => {
+            put("enable.idempotence", "true".into());
+            put("statistics.interval.ms", "0".into());
+        }
+    }
+    out
+}
+
+/// The effective properties as a `ClientConfig`.
+pub(crate) fn client_config(k: &KafkaConfig, role: Role) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    for (name, value) in properties(k, role) {
+        c.set(name, value);
+    }
+    c
+}
+
+/// One log-safe line listing the effective properties, secrets redacted.
+pub(crate) fn describe(k: &KafkaConfig, role: Role) -> String {
+    properties(k, role)
+        .iter()
+        .map(|(n, v)| format!("{n}={}", display_value(n, v)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn managed_properties_win_and_passthrough_layers() {
+        let mut k = KafkaConfig::default();
+        k.common.set("security.protocol", "SASL_SSL");
+        k.common.set("sasl.password", "hunter2");
+        k.common.set("client.id", "common");
+        k.consumer.set("client.id", "mine");
+        k.consumer.set("auto.offset.reset", "latest");
+        let c = properties(&k, Role::Consumer);
+        assert_eq!(c["client.id"], "mine");
+        assert_eq!(c["auto.offset.reset"], "latest");
+        assert_eq!(c["security.protocol"], "SASL_SSL");
+        assert_eq!(c["enable.auto.offset.store"], "false");
+        assert_eq!(c["partition.assignment.strategy"], "cooperative-sticky");
+        assert_eq!(c["group.id"], "loginwatch");
+        let p = properties(&k, Role::Producer);
+        assert_eq!(p["client.id"], "common");
+        assert_eq!(p["enable.idempotence"], "true");
+        assert!(!p.contains_key("group.id"));
+        let line = describe(&k, Role::Producer);
+        assert!(line.contains("sasl.password=[redacted]"), "{line}");
+        assert!(!line.contains("hunter2"));
+    }
+}

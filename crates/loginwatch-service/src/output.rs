@@ -1,0 +1,258 @@
+//! What one input message produces (alerts and/or a dead letter) as owned Kafka records, and
+//! getting them acknowledged: enqueue with backpressure, then await delivery, re-sending on
+//! failure until acknowledged or stopped.
+
+use crate::kafka::Producer;
+use crate::metrics::Metrics;
+use loginwatch_model::{Alert, AlertKind, EventTime, Reject};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, Headers, OwnedHeaders, OwnedMessage};
+use rdkafka::producer::{DeliveryFuture, FutureRecord};
+use rdkafka::Message;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio_util::sync::CancellationToken;
+
+/// Dead-letter header: `RejectReason::code()`, e.g. `bad_ip`.
+pub const HEADER_REASON: &str = "loginwatch.reason";
+/// Dead-letter header: the reason as a sentence.
+pub const HEADER_REASON_DETAIL: &str = "loginwatch.reason_detail";
+/// Dead-letter header: the input topic.
+pub const HEADER_SOURCE_TOPIC: &str = "loginwatch.source_topic";
+/// Dead-letter header: the input partition, decimal.
+pub const HEADER_SOURCE_PARTITION: &str = "loginwatch.source_partition";
+/// Dead-letter header: the input offset, decimal.
+pub const HEADER_SOURCE_OFFSET: &str = "loginwatch.source_offset";
+/// Alert header: the alert's deterministic id.
+pub const HEADER_ALERT_ID: &str = "alert_id";
+/// Alert header: the alert's kind, e.g. `impossible_travel`.
+pub const HEADER_KIND: &str = "kind";
+
+/// Wait between attempts when the producer queue is full (backpressure, not an error).
+const QUEUE_FULL_WAIT: Duration = Duration::from_millis(10);
+/// Wait between attempts after a failed send or delivery.
+const RETRY_WAIT: Duration = Duration::from_millis(500);
+
+/// What a record is, for metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Output {
+    Alert(AlertKind),
+    DeadLetter,
+}
+
+impl Output {
+    fn topic_label(self) -> &'static str {
+        match self {
+            Output::Alert(_) => "alert",
+            Output::DeadLetter => "dead_letter",
+        }
+    }
+}
+
+/// One record to publish, owned so it can be re-sent.
+pub(crate) struct OutRecord {
+    topic: Arc<str>,
+    key: Option<Vec<u8>>,
+    payload: Vec<u8>,
+    headers: OwnedHeaders,
+    pub what: Output,
+}
+
+impl OutRecord {
+    /// An alert keyed by `account_id`, with `alert_id` and `kind` headers; `detected_at` is
+    /// stamped with the wall clock (the engine leaves it at event time).
+    pub fn alert(topic: &Arc<str>, mut alert: Alert) -> Result<Self, serde_json::Error> {
+        alert.detected_at = now();
+        let payload = serde_json::to_vec(&alert)?;
+        let headers = OwnedHeaders::new()
+            .insert(header(HEADER_ALERT_ID, alert.alert_id.as_bytes()))
+            .insert(header(HEADER_KIND, alert.kind.as_str().as_bytes()));
+        Ok(OutRecord {
+            topic: topic.clone(),
+            key: Some(alert.account_id.into_bytes()),
+            payload,
+            headers,
+            what: Output::Alert(alert.kind),
+        })
+    }
+
+    /// A dead letter: the input's original key, bytes and headers, plus reason and source.
+    pub fn dead_letter(topic: &Arc<str>, input: &OwnedMessage, reject: &Reject) -> Self {
+        let mut headers = OwnedHeaders::new();
+        if let Some(original) = input.headers() {
+            for h in original.iter() {
+                headers = headers.insert(Header {
+                    key: h.key,
+                    value: h.value,
+                });
+            }
+        }
+        let detail = reject.reason.to_string();
+        let headers = headers
+            .insert(header(HEADER_REASON, reject.reason.code().as_bytes()))
+            .insert(header(HEADER_REASON_DETAIL, detail.as_bytes()))
+            .insert(header(HEADER_SOURCE_TOPIC, input.topic().as_bytes()))
+            .insert(header(
+                HEADER_SOURCE_PARTITION,
+                input.partition().to_string().as_bytes(),
+            ))
+            .insert(header(
+                HEADER_SOURCE_OFFSET,
+                input.offset().to_string().as_bytes(),
+            ));
+        OutRecord {
+            topic: topic.clone(),
+            key: input.key().map(<[u8]>::to_vec),
+            // The original bytes, exactly as received.
+            payload: input.payload().unwrap_or_default().to_vec(),
+            headers,
+            what: Output::DeadLetter,
+        }
+    }
+
+    fn record(&self) -> FutureRecord<'_, [u8], [u8]> {
+        let r = FutureRecord::to(&self.topic)
+            .payload(&self.payload[..])
+            .headers(self.headers.clone());
+        match &self.key {
+            Some(k) => r.key(&k[..]),
+            None => r,
+        }
+    }
+}
+
+fn header<'a>(key: &'a str, value: &'a [u8]) -> Header<'a, &'a [u8]> {
+    Header {
+        key,
+        value: Some(value),
+    }
+}
+
+fn now() -> EventTime {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    EventTime(ms)
+}
+
+/// Hands `rec` to the producer, waiting while its queue is full (this is where a slow broker
+/// pushes back on the worker). `None` when `stop` fired first.
+pub(crate) async fn enqueue(
+    producer: &Producer,
+    rec: &OutRecord,
+    metrics: &Metrics,
+    stop: &CancellationToken,
+) -> Option<DeliveryFuture> {
+    loop {
+        let wait = match producer.send_result(rec.record()) {
+            Ok(f) => return Some(f),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => QUEUE_FULL_WAIT,
+            Err((e, _)) => {
+                send_failed(metrics, rec, &e);
+                RETRY_WAIT
+            }
+        };
+        tokio::select! {
+            _ = stop.cancelled() => return None,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// Waits until every record is acknowledged, re-sending any whose delivery failed. Dropping the
+/// returned future abandons the wait (the offset is then never stored).
+pub(crate) async fn settle(
+    producer: Producer,
+    records: Vec<OutRecord>,
+    mut deliveries: Vec<DeliveryFuture>,
+    metrics: Metrics,
+) {
+    let never = CancellationToken::new();
+    for (rec, first) in records.iter().zip(deliveries.drain(..)) {
+        let mut delivery = first;
+        loop {
+            match delivery.await {
+                Ok(Ok(_)) => break,
+                Ok(Err((e, _))) => send_failed(&metrics, rec, &e),
+                Err(_canceled) => {
+                    tracing::warn!(topic = %rec.topic, "delivery report lost; sending again")
+                }
+            }
+            tokio::time::sleep(RETRY_WAIT).await;
+            match enqueue(&producer, rec, &metrics, &never).await {
+                Some(d) => delivery = d,
+                None => return,
+            }
+        }
+    }
+}
+
+fn send_failed(metrics: &Metrics, rec: &OutRecord, e: &KafkaError) {
+    metrics
+        .produce_errors
+        .with_label_values(&[rec.what.topic_label()])
+        .inc();
+    tracing::warn!(topic = %rec.topic, error = %e, "send failed; retrying");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use loginwatch_model::{RejectReason, Severity};
+    use rdkafka::message::Timestamp;
+
+    fn value<'a>(h: &'a OwnedHeaders, key: &str) -> Option<&'a [u8]> {
+        h.iter().find(|x| x.key == key).and_then(|x| x.value)
+    }
+
+    #[test]
+    fn alert_records_are_keyed_and_carry_the_id() {
+        let topic: Arc<str> = Arc::from("alerts");
+        let alert = Alert::new(
+            AlertKind::ConcurrentIps,
+            Severity::High,
+            "acct-1",
+            EventTime(1_000),
+            "s".into(),
+            vec!["e1".into()],
+            serde_json::json!({}),
+        );
+        let id = alert.alert_id.clone();
+        let r = OutRecord::alert(&topic, alert).unwrap();
+        assert_eq!(r.key.as_deref(), Some(&b"acct-1"[..]));
+        assert_eq!(value(&r.headers, HEADER_ALERT_ID), Some(id.as_bytes()));
+        assert_eq!(value(&r.headers, HEADER_KIND), Some(&b"concurrent_ips"[..]));
+        let back: Alert = serde_json::from_slice(&r.payload).unwrap();
+        assert_eq!(back.alert_id, id);
+        assert!(back.detected_at.0 > 1_000);
+    }
+
+    #[test]
+    fn dead_letters_keep_the_original_and_say_why() {
+        let topic: Arc<str> = Arc::from("dlq");
+        let original = OwnedHeaders::new().insert(header("trace", b"t1"));
+        let input = OwnedMessage::new(
+            Some(b"{not json".to_vec()),
+            Some(b"k".to_vec()),
+            "logins".into(),
+            Timestamp::NotAvailable,
+            3,
+            42,
+            Some(original),
+        );
+        let reject = Reject {
+            reason: RejectReason::NotJson("eof".into()),
+            bytes: b"{not json".to_vec(),
+        };
+        let r = OutRecord::dead_letter(&topic, &input, &reject);
+        assert_eq!(r.payload, b"{not json");
+        assert_eq!(r.key.as_deref(), Some(&b"k"[..]));
+        assert_eq!(value(&r.headers, "trace"), Some(&b"t1"[..]));
+        assert_eq!(value(&r.headers, HEADER_REASON), Some(&b"not_json"[..]));
+        assert_eq!(value(&r.headers, HEADER_SOURCE_TOPIC), Some(&b"logins"[..]));
+        assert_eq!(value(&r.headers, HEADER_SOURCE_PARTITION), Some(&b"3"[..]));
+        assert_eq!(value(&r.headers, HEADER_SOURCE_OFFSET), Some(&b"42"[..]));
+        assert!(value(&r.headers, HEADER_REASON_DETAIL).is_some());
+    }
+}
