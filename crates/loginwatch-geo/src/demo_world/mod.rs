@@ -10,6 +10,7 @@ mod databases;
 pub use databases::{anon_db, asn_db, city_db, database_bytes, locator};
 
 use ipnet::{Ipv4Net, Ipv6Net};
+use loginwatch_model::CountryCode;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::OnceLock;
 
@@ -23,6 +24,13 @@ pub struct DemoCity {
     pub lon: f64,
     /// IANA time zone, for claimed-timezone fields of generated events.
     pub timezone: &'static str,
+}
+
+impl DemoCity {
+    /// The country as a [`CountryCode`] (always valid for the built-in table).
+    pub fn country_code(&self) -> Option<CountryCode> {
+        CountryCode::parse(self.country)
+    }
 }
 
 const fn city(
@@ -391,7 +399,7 @@ mod tests {
             assert!(find_city(name).is_some(), "{name}");
         }
         for (i, a) in CITIES.iter().enumerate() {
-            assert!(a.lat.abs() <= 90.0 && a.lon.abs() <= 180.0 && a.country.len() == 2);
+            assert!(a.lat.abs() <= 90.0 && a.lon.abs() <= 180.0 && a.country_code().is_some());
             for b in &CITIES[i + 1..] {
                 assert!(
                     haversine_km(a.lat, a.lon, b.lat, b.lon) > 100.0,
