@@ -140,6 +140,23 @@ impl CityDb {
             .get_or_insert_with(offset, || self.decode(&result))
     }
 
+    /// Every `every`-th network of the database that has a valid location, at most `max` of
+    /// them, in address order: the raw material for synthetic streams whose IPs resolve here.
+    pub fn sample_networks(&self, every: usize, max: usize) -> Vec<(ipnet::IpNet, Location)> {
+        let Ok(iter) = self.reader.networks(Default::default()) else {
+            return Vec::new();
+        };
+        iter.filter_map(Result::ok)
+            .step_by(every.max(1))
+            .filter_map(|item| {
+                let net = item.network().ok()?;
+                let net = ipnet::IpNet::new(net.ip(), net.prefix()).ok()?;
+                Some((net, self.decode(&item)?))
+            })
+            .take(max)
+            .collect()
+    }
+
     fn decode(&self, result: &LookupResult<'_, DbBytes>) -> Option<Location> {
         match self.layout {
             CityLayout::GeoIp2 => {
@@ -268,6 +285,18 @@ mod tests {
         let v6 = db.lookup(ip("2a00:1450:4001::1")).unwrap();
         assert_eq!(v6.city.as_deref(), Some("Mountain View"));
         assert!(db.lookup(ip("1.1.1.1")).is_none());
+    }
+
+    #[test]
+    fn samples_located_networks() {
+        let db = CityDb::from_bytes(testdb::flat_city_db()).unwrap();
+        let all = db.sample_networks(1, usize::MAX);
+        assert!(!all.is_empty());
+        for (net, loc) in &all {
+            assert_eq!(db.lookup(net.network()).as_ref(), Some(loc), "{net}");
+        }
+        assert_eq!(db.sample_networks(1, 1).len(), 1);
+        assert!(db.sample_networks(2, usize::MAX).len() <= all.len().div_ceil(2));
     }
 
     #[test]
