@@ -1,1 +1,53 @@
-//! placeholder
+//! Detection for loginwatch: per-account windows, detectors, suppression — pure and
+//! synchronous (no async, no clock, no I/O). Time is the events' time.
+//!
+//! - [`config`]: [`EngineConfig`] (`[detect.*]`, `[exceptions]`, `[engine]`) and
+//!   [`EngineConfig::validate`].
+//! - [`engine`]: [`Engine::observe`], the one place a [`Login`](loginwatch_geo::Login) becomes
+//!   alerts, and [`EngineStats`].
+//! - [`pipeline`]: [`Pipeline`] (bytes → decode → [`Locate`] → engine), used by both drivers.
+//! - `detector` + `detectors/`: the [`Detector`](detector) extension point and the detectors
+//!   (`impossible_travel`, `concurrent_ips`, `anonymized_ip`, `sanctioned_region`).
+//! - `window`, `record`, `state`, `store`: per-account state and its bounds; `suppress`: the
+//!   cooldown; `rules`: the configuration compiled for the hot path.
+//!
+//! ## Memory bounds
+//! - **Per account**: at most `engine.max_logins_per_account` (32) records of 80 bytes plus
+//!   their event ids, spanning [`EngineConfig::window_span`] (default 30 min: the concurrent
+//!   window) plus one *anchor* record (the last located, non-anonymized login, the travel
+//!   baseline); ≤ 9 suppression entries of 40 bytes; 40 bytes of anonymizer memory once used.
+//!   An account with one login in its window costs about 250 bytes including its table slot.
+//! - **In total**: at most `engine.max_accounts` (1 000 000) accounts; the least recently seen
+//!   (by event time) are evicted in batches of 1/64; accounts idle for `engine.idle_timeout`
+//!   (7 days of event time) are forgotten. [`EngineStats::approx_state_bytes`] tracks the sum.
+
+pub mod config;
+mod detector;
+mod detectors;
+pub mod engine;
+pub mod pipeline;
+mod record;
+mod rules;
+mod state;
+mod store;
+mod suppress;
+mod window;
+
+#[cfg(test)]
+mod testkit;
+
+pub use config::{
+    AnonymizedIpConfig, ConcurrentIpsConfig, DetectConfig, EngineConfig, ExceptionsConfig,
+    ExemptGroup, ImpossibleTravelConfig, LimitsConfig, LocationMismatchConfig, LongSessionConfig,
+    SanctionedRegionConfig, SessionHijackConfig, SharedIpConfig,
+};
+pub use engine::{DropReason, Engine, EngineStats};
+pub use pipeline::{Locate, Pipeline};
+
+/// A configuration the engine cannot run with.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// Every problem found, each `"full.key.path: problem"`.
+    #[error("invalid configuration: {}", .0.join("; "))]
+    Invalid(Vec<String>),
+}

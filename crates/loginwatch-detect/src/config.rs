@@ -1,0 +1,292 @@
+//! Typed configuration of the engine: one struct per `[detect.X]` table of CONTRACT §4, plus
+//! `[exceptions]` and the `[engine]` limits, with named defaults and [`EngineConfig::validate`],
+//! which reports every problem at once, each prefixed with its full key path.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub(crate) mod validate;
+
+/// Everything the engine needs: detectors, exceptions and limits.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// `[detect.*]`
+    pub detect: DetectConfig,
+    /// `[exceptions]`
+    pub exceptions: ExceptionsConfig,
+    /// `[engine]`
+    pub engine: LimitsConfig,
+}
+
+/// `[detect]`: one table per detector. Tables for detectors this crate does not run yet are
+/// accepted (and validated) so that a contract-conforming file always loads.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectConfig {
+    pub impossible_travel: ImpossibleTravelConfig,
+    pub concurrent_ips: ConcurrentIpsConfig,
+    pub shared_ip: SharedIpConfig,
+    pub anonymized_ip: AnonymizedIpConfig,
+    pub location_mismatch: LocationMismatchConfig,
+    pub session_hijack: SessionHijackConfig,
+    pub long_session: LongSessionConfig,
+    pub sanctioned_region: SanctionedRegionConfig,
+}
+
+/// `[detect.impossible_travel]`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImpossibleTravelConfig {
+    pub enabled: bool,
+    /// Alert above this speed (km/h). Default 900.
+    pub max_speed_kmh: f64,
+    /// Ignore hops shorter than this, after subtracting both accuracy radii. Default 100.
+    pub min_distance_km: f64,
+}
+
+impl Default for ImpossibleTravelConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_speed_kmh: 900.0,
+            min_distance_km: 100.0,
+        }
+    }
+}
+
+/// `[detect.concurrent_ips]`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConcurrentIpsConfig {
+    pub enabled: bool,
+    /// Look-back window ending at (and including) each login. Default 30m.
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
+    /// Distinct host keys (IPv4 address, IPv6 /64) needed. Default 2.
+    pub min_distinct_ips: usize,
+    /// Distinct countries needed among the located logins (0 = no requirement). Default 2.
+    pub min_distinct_countries: usize,
+    /// Extension: two of the logins in different countries must also be at least this far
+    /// apart (km, after accuracy radii). 0 (default) disables the check.
+    pub min_spread_km: f64,
+}
+
+impl Default for ConcurrentIpsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            window: Duration::from_secs(30 * 60),
+            min_distinct_ips: 2,
+            min_distinct_countries: 2,
+            min_spread_km: 0.0,
+        }
+    }
+}
+
+/// `[detect.shared_ip]` (many accounts behind one network; run by a cross-account index).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SharedIpConfig {
+    pub enabled: bool,
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
+    pub min_accounts: usize,
+}
+
+impl Default for SharedIpConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            window: Duration::from_secs(24 * 3600),
+            min_accounts: 5,
+        }
+    }
+}
+
+/// `[detect.anonymized_ip]`. The list files are read by the locator (loginwatch-geo), which
+/// sets [`loginwatch_geo::AnonFlags`]; the engine only consumes the flags.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnonymizedIpConfig {
+    pub enabled: bool,
+    pub cidr_lists: Vec<PathBuf>,
+    pub asn_lists: Vec<PathBuf>,
+}
+
+impl Default for AnonymizedIpConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            cidr_lists: Vec::new(),
+            asn_lists: Vec::new(),
+        }
+    }
+}
+
+/// `[detect.location_mismatch]`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LocationMismatchConfig {
+    pub enabled: bool,
+    pub min_logins: usize,
+}
+
+impl Default for LocationMismatchConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            min_logins: 3,
+        }
+    }
+}
+
+/// `[detect.session_hijack]`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionHijackConfig {
+    pub enabled: bool,
+}
+
+impl Default for SessionHijackConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+/// `[detect.long_session]`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LongSessionConfig {
+    pub enabled: bool,
+    #[serde(with = "humantime_serde")]
+    pub min_duration: Duration,
+    #[serde(with = "humantime_serde")]
+    pub max_idle: Duration,
+}
+
+impl Default for LongSessionConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            min_duration: Duration::from_secs(24 * 3600),
+            max_idle: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// `[detect.sanctioned_region]`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SanctionedRegionConfig {
+    pub enabled: bool,
+    /// A successful login or activity located here raises a `sanctioned_region` alert.
+    /// ISO 3166-1 alpha-2. Default `["KP"]`.
+    pub countries: Vec<String>,
+    /// Extension: once an account has a successful login or activity located here, every
+    /// other alert of that account is raised one severity step. At most 32. Default
+    /// `["CN", "RU"]` (where the advisories place most DPRK IT workers).
+    pub watch_countries: Vec<String>,
+}
+
+impl Default for SanctionedRegionConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            countries: vec!["KP".into()],
+            watch_countries: vec!["CN".into(), "RU".into()],
+        }
+    }
+}
+
+/// `[exceptions]`: trusted networks and exempt accounts.
+///
+/// - A login from `trusted_cidrs` (CIDR or bare address) or `trusted_asns` (`"AS22351"` or
+///   `"22351"`) is invisible to the detectors of this crate: never a travel point, never
+///   counted for concurrent IPs, never anonymized or sanctioned.
+/// - `accounts`: account id → alert kinds it is exempt from (`["impossible_travel"]`; `"*"`
+///   means every kind). `groups`: named sets of accounts (by id or id prefix) sharing
+///   exempt kinds, e.g. frequent travellers. Exempt detectors do not run for the account.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExceptionsConfig {
+    pub trusted_cidrs: Vec<String>,
+    pub trusted_asns: Vec<String>,
+    pub accounts: BTreeMap<String, Vec<String>>,
+    pub groups: BTreeMap<String, ExemptGroup>,
+}
+
+/// `[exceptions.groups.NAME]`: accounts exempt from the same kinds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExemptGroup {
+    /// Exact account ids.
+    pub accounts: Vec<String>,
+    /// Account ids starting with any of these (e.g. `"svc-"`).
+    pub account_prefixes: Vec<String>,
+    /// Alert kinds the members are exempt from (`"*"` = all).
+    pub kinds: Vec<String>,
+}
+
+/// `[engine]`: the bounds on the engine's memory and its tolerance for late events.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Accounts tracked at once; beyond it the least recently seen (by event time) are
+    /// evicted. Default 1 000 000.
+    pub max_accounts: usize,
+    /// Successful logins kept per account; beyond it the oldest are dropped. Default 32.
+    pub max_logins_per_account: usize,
+    /// An event older than its account's newest event by more than this is counted as
+    /// too late and not used. Default 5m.
+    #[serde(with = "humantime_serde")]
+    pub max_lateness: Duration,
+    /// The same (account, kind) does not alert again within this much event time unless it
+    /// got worse. Default 1h.
+    #[serde(with = "humantime_serde")]
+    pub suppression_cooldown: Duration,
+    /// Minimum time span of logins kept per account; the span is never shorter than the
+    /// longest enabled detector window or `max_lateness`. Default: unset (that maximum).
+    #[serde(with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    pub window_horizon: Option<Duration>,
+    /// An account with no event for this long (behind the highest event time seen) is
+    /// forgotten. Default 7d.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_accounts: 1_000_000,
+            max_logins_per_account: 32,
+            max_lateness: Duration::from_secs(5 * 60),
+            suppression_cooldown: Duration::from_secs(3600),
+            window_horizon: None,
+            idle_timeout: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+impl EngineConfig {
+    /// Every problem of this configuration at once, each as `"full.key.path: problem"`.
+    /// Empty when the configuration is usable.
+    pub fn validate(&self) -> Vec<String> {
+        validate::problems(self)
+    }
+
+    /// The time span of logins kept per account (see [`LimitsConfig::window_horizon`]).
+    pub fn window_span(&self) -> Duration {
+        let d = &self.detect;
+        let concurrent = if d.concurrent_ips.enabled {
+            d.concurrent_ips.window
+        } else {
+            Duration::ZERO
+        };
+        concurrent
+            .max(self.engine.max_lateness)
+            .max(self.engine.window_horizon.unwrap_or_default())
+    }
+}

@@ -1,0 +1,65 @@
+//! The extension point: a [`Detector`] looks at one login in the context of its account and
+//! appends [`Finding`]s; the engine turns findings into alerts (exemptions, suppression,
+//! watch-country severity, counters, deterministic ids) in one place.
+//!
+//! To add a detector: write `detectors/<name>.rs` with a type implementing [`Detector`],
+//! register it in [`crate::detectors::build`] (read its config there, skip it when disabled),
+//! give it per-account memory as an `Option<Box<..>>` field of
+//! [`AccountState`](crate::state::AccountState) if it needs any (counted in `heap_bytes`), and
+//! describe its [`Escalation`] in the table of [`crate::suppress`].
+
+use crate::rules::Rules;
+use crate::state::AccountState;
+use crate::suppress::Escalation;
+use loginwatch_geo::Login;
+use loginwatch_model::{AlertKind, EventTime, Severity};
+
+/// What a detector sees for one login.
+pub(crate) struct Ctx<'a> {
+    /// Compiled configuration (the raw one is `rules.cfg`).
+    pub rules: &'a Rules,
+    pub login: &'a Login,
+    pub account: &'a str,
+    /// The login comes from `[exceptions] trusted_cidrs / trusted_asns`.
+    pub trusted: bool,
+    /// Index of this login's record in `state.window` when it was stored (a successful,
+    /// untrusted login); `None` for failures, logouts, activity and trusted logins.
+    pub inserted: Option<usize>,
+    /// The account's state, window already including this login.
+    pub state: &'a mut AccountState,
+}
+
+impl Ctx<'_> {
+    /// A successful login or activity event from an untrusted network: something the account
+    /// holder did, from somewhere that is not vouched for.
+    pub(crate) fn is_untrusted_action(&self) -> bool {
+        use loginwatch_model::{EventType, Outcome};
+        let e = &self.login.event;
+        !self.trusted
+            && e.outcome == Outcome::Success
+            && matches!(e.event_type, EventType::Login | EventType::Activity)
+    }
+}
+
+/// A candidate alert, before suppression and exemptions.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Finding {
+    pub kind: AlertKind,
+    pub severity: Severity,
+    /// Event time of the newest event involved.
+    pub time: EventTime,
+    pub summary: String,
+    /// The events involved, oldest first.
+    pub event_ids: Vec<String>,
+    /// A JSON object; the engine may add keys (e.g. `watch_countries`).
+    pub evidence: serde_json::Value,
+    pub escalation: Escalation,
+}
+
+/// One detector. Implementations are pure: no clock, no I/O, only the context.
+pub(crate) trait Detector: std::fmt::Debug + Send + Sync {
+    /// The kind of alert raised (exemptions are checked against it before `observe`).
+    fn kind(&self) -> AlertKind;
+    /// Looks at one login; may update its per-account memory; appends findings.
+    fn observe(&self, cx: &mut Ctx<'_>, out: &mut Vec<Finding>);
+}

@@ -1,0 +1,136 @@
+//! `anonymized_ip`: an account acting through a VPN, hosting/VPS, Tor or proxy network — a
+//! signal of its own, not noise (advisory red flag R5).
+//!
+//! Looks at successful logins and activity from untrusted networks whose
+//! [`AnonFlags`](loginwatch_geo::AnonFlags) are set, in arrival order, and alerts on
+//! - the **first** anonymized event the engine remembers for the account (medium; high for Tor);
+//! - a **switch**: an anonymized event whose ASN differs from the previous anonymized event's
+//!   ASN, both known (medium; high once 3 or more anonymizer ASNs were seen; Tor raises).
+//!
+//! Per-account memory: [`AnonMemory`], 40 bytes boxed, only for accounts that used an
+//! anonymizer; it remembers the last anonymizer ASN and organisation and up to 4 distinct
+//! ASNs. The evidence names the flags, ASN, organisation, and for a switch the previous one.
+
+use crate::detector::{Ctx, Detector, Finding};
+use crate::record::Record;
+use crate::suppress::Escalation;
+use loginwatch_model::{AlertKind, Severity};
+use serde_json::json;
+use std::sync::Arc;
+
+/// What an account's anonymizer use looked like so far.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct AnonMemory {
+    last_org: Option<Arc<str>>,
+    last_asn: u32,
+    asns: [u32; 4],
+    count: u8,
+}
+
+impl AnonMemory {
+    /// Remembers `asn` (0 = unknown) as the newest anonymizer network.
+    fn note(&mut self, asn: u32, org: Option<Arc<str>>) {
+        if asn != 0 && !self.asns[..usize::from(self.count)].contains(&asn) {
+            if usize::from(self.count) == self.asns.len() {
+                self.asns.rotate_left(1);
+                self.count -= 1;
+            }
+            self.asns[usize::from(self.count)] = asn;
+            self.count += 1;
+        }
+        if asn != 0 {
+            self.last_asn = asn;
+            self.last_org = org;
+        }
+    }
+}
+
+/// The anonymized-IP detector.
+#[derive(Debug)]
+pub(crate) struct AnonymizedIp;
+
+fn network(asn: Option<u32>, org: Option<&str>) -> String {
+    match (asn, org) {
+        (Some(a), Some(o)) => format!("AS{a} ({o})"),
+        (Some(a), None) => format!("AS{a}"),
+        (None, _) => "an unknown network".into(),
+    }
+}
+
+impl Detector for AnonymizedIp {
+    fn kind(&self) -> AlertKind {
+        AlertKind::AnonymizedIp
+    }
+
+    fn observe(&self, cx: &mut Ctx<'_>, out: &mut Vec<Finding>) {
+        let anon = cx.login.net.anon;
+        if !anon.any() || !cx.is_untrusted_action() {
+            return;
+        }
+        let asn = cx.login.net.asn.filter(|a| *a != 0);
+        let org = cx.login.net.as_org.clone();
+        let first = cx.state.anon.is_none();
+        let memory = cx.state.anon.get_or_insert_with(Box::default);
+        let previous = (memory.last_asn != 0).then_some(memory.last_asn);
+        let previous_org = memory.last_org.clone();
+        let switched = matches!((previous, asn), (Some(p), Some(a)) if p != a);
+        memory.note(asn.unwrap_or(0), org.clone());
+        let distinct = usize::from(memory.count);
+        if !first && !switched {
+            return;
+        }
+        let here = network(asn, org.as_deref());
+        let record = Record::from_login(cx.login);
+        let flags = anon.names();
+        let (reason, summary) = if first {
+            let s = format!(
+                "{} used an anonymizer for the first time: {} via {here} from {}",
+                cx.account,
+                flags.join(", "),
+                record.place()
+            );
+            ("first", s)
+        } else {
+            let before = network(previous, previous_org.as_deref());
+            let s = format!(
+                "{} switched anonymizer networks: {before} → {here} ({})",
+                cx.account,
+                flags.join(", ")
+            );
+            ("switch", s)
+        };
+        let mut severity = if first || distinct < 3 {
+            Severity::Medium
+        } else {
+            Severity::High
+        };
+        if anon.tor {
+            severity = severity.raised();
+        }
+        out.push(Finding {
+            kind: AlertKind::AnonymizedIp,
+            severity,
+            time: record.time,
+            summary,
+            event_ids: vec![record.event_id.to_string()],
+            evidence: json!({
+                "reason": reason,
+                "flags": flags,
+                "asn": asn,
+                "as_org": org.as_deref(),
+                "previous_asn": previous.filter(|_| switched),
+                "previous_as_org": previous_org.as_deref().filter(|_| switched),
+                "distinct_anonymizer_asns": distinct,
+                "login": record.evidence(),
+            }),
+            escalation: Escalation {
+                magnitude: distinct as f32,
+                ratio: 1.0,
+                keys: asn.into_iter().collect(),
+            },
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests;

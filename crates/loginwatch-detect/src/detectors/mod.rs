@@ -1,0 +1,92 @@
+//! The detectors, and [`build`]: the one place they are registered.
+
+pub(crate) mod anonymized;
+pub(crate) mod concurrent;
+pub(crate) mod sanctioned;
+pub(crate) mod travel;
+
+use crate::config::EngineConfig;
+use crate::detector::Detector;
+
+/// The enabled detectors, in the order they run for each login.
+pub(crate) fn build(cfg: &EngineConfig) -> Vec<Box<dyn Detector>> {
+    let d = &cfg.detect;
+    let mut out: Vec<Box<dyn Detector>> = Vec::new();
+    if d.impossible_travel.enabled {
+        out.push(Box::new(travel::ImpossibleTravel::new(
+            &d.impossible_travel,
+        )));
+    }
+    if d.concurrent_ips.enabled {
+        out.push(Box::new(concurrent::ConcurrentIps::new(&d.concurrent_ips)));
+    }
+    if d.anonymized_ip.enabled {
+        out.push(Box::new(anonymized::AnonymizedIp));
+    }
+    if d.sanctioned_region.enabled {
+        out.push(Box::new(sanctioned::SanctionedRegion));
+    }
+    out
+}
+
+/// Human numbers for summaries: three significant digits with thousands separators
+/// (`11523.4` → `"11,500"`, `57.61` → `"57.6"`).
+pub(crate) fn human(x: f64) -> String {
+    if !x.is_finite() {
+        return "∞".into();
+    }
+    if x.abs() < 100.0 {
+        let s = format!("{:.1}", x);
+        return s.strip_suffix(".0").map_or(s.clone(), str::to_owned);
+    }
+    let digits = x.abs().log10().floor() as i32;
+    let unit = 10f64.powi(digits - 2);
+    let rounded = ((x / unit).round() * unit) as i64;
+    let s = rounded.unsigned_abs().to_string();
+    let mut out = String::new();
+    #[allow(clippy::manual_is_multiple_of)] // is_multiple_of needs Rust 1.87; we support 1.85
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if rounded < 0 {
+        out.insert(0, '-');
+    }
+    out
+}
+
+/// A duration for summaries: `"45 s"`, `"12 min"`, `"3 h 5 min"`, `"2 d 4 h"`.
+pub(crate) fn human_ms(ms: i64) -> String {
+    let s = ms / 1000;
+    match s {
+        _ if s < 60 => format!("{s} s"),
+        _ if s < 3600 => format!("{} min", s / 60),
+        _ if s < 86_400 => format!("{} h {} min", s / 3600, s % 3600 / 60),
+        _ => format!("{} d {} h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
+/// Rounds to one decimal for evidence numbers.
+pub(crate) fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_numbers() {
+        assert_eq!(human(11_523.4), "11,500");
+        assert_eq!(human(57_615.0), "57,600");
+        assert_eq!(human(999.6), "1,000");
+        assert_eq!(human(57.61), "57.6");
+        assert_eq!(human(5.0), "5");
+        assert_eq!(human(f64::INFINITY), "∞");
+        assert_eq!(human_ms(720_000), "12 min");
+        assert_eq!(human_ms(11_100_000), "3 h 5 min");
+        assert_eq!(human_ms(5_000), "5 s");
+    }
+}

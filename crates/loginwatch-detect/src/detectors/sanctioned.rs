@@ -1,0 +1,76 @@
+//! `sanctioned_region`: a successful login or activity from an untrusted network located in
+//! one of `[detect.sanctioned_region] countries` (default KP). Failed logins do not count:
+//! they say where an attacker is, not where the account holder is.
+//!
+//! **Severity**: high; critical when the event's `claimed_country` is set and differs.
+//! Suppression keys: the country (a second sanctioned country re-alerts within the cooldown).
+//!
+//! The companion list `watch_countries` does not alert by itself: the engine remembers that
+//! the account was seen there and raises its other alerts one step (see `engine.rs`).
+
+use crate::detector::{Ctx, Detector, Finding};
+use crate::record::Record;
+use crate::suppress::{country_key, Escalation};
+use loginwatch_model::{AlertKind, Severity};
+use serde_json::json;
+
+/// The sanctioned-region detector.
+#[derive(Debug)]
+pub(crate) struct SanctionedRegion;
+
+impl Detector for SanctionedRegion {
+    fn kind(&self) -> AlertKind {
+        AlertKind::SanctionedRegion
+    }
+
+    fn observe(&self, cx: &mut Ctx<'_>, out: &mut Vec<Finding>) {
+        if !cx.is_untrusted_action() {
+            return;
+        }
+        let Some(country) = cx.login.location.as_ref().and_then(|l| l.country) else {
+            return;
+        };
+        if !cx.rules.sanctioned.contains(&country) {
+            return;
+        }
+        let claimed = cx.login.event.claimed_country;
+        let contradicts = claimed.is_some_and(|c| c != country);
+        let record = Record::from_login(cx.login);
+        let mut summary = format!(
+            "{} {} from {}, a sanctioned region",
+            cx.account,
+            match cx.login.event.event_type {
+                loginwatch_model::EventType::Activity => "was active",
+                _ => "logged in",
+            },
+            record.place()
+        );
+        if let Some(c) = claimed.filter(|_| contradicts) {
+            summary.push_str(&format!(" (profile claims {c})"));
+        }
+        out.push(Finding {
+            kind: AlertKind::SanctionedRegion,
+            severity: if contradicts {
+                Severity::Critical
+            } else {
+                Severity::High
+            },
+            time: record.time,
+            summary,
+            event_ids: vec![record.event_id.to_string()],
+            evidence: json!({
+                "country": country,
+                "claimed_country": claimed,
+                "login": record.evidence(),
+            }),
+            escalation: Escalation {
+                magnitude: 0.0,
+                ratio: 1.0,
+                keys: vec![country_key(country)],
+            },
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,257 @@
+//! Engine tests: lateness, duplicates, bounds, suppression, exceptions, determinism, stats.
+
+use crate::testkit::{engine_with, ev, of_kind, run, Ev};
+use crate::{DropReason, Engine, EngineConfig};
+use loginwatch_model::{Alert, AlertKind, Severity};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn hop(account: &str, n: i64) -> Vec<Ev> {
+    // Seoul, then Lagos 12 min later: impossible travel and concurrent IPs.
+    vec![
+        ev(account, &format!("{account}-{n}a"), n * 10_000, "1.1.1.1").city("Seoul"),
+        ev(
+            account,
+            &format!("{account}-{n}b"),
+            n * 10_000 + 720,
+            "2.2.2.2",
+        )
+        .city("Lagos"),
+    ]
+}
+
+fn dropped(e: &Engine, reason: DropReason) -> u64 {
+    e.stats()
+        .dropped
+        .iter()
+        .find(|(r, _)| *r == reason)
+        .map_or(0, |x| x.1)
+}
+
+#[test]
+fn too_late_events_are_counted_not_used() {
+    let mut e = engine_with(|_| {});
+    let alerts = run(
+        &mut e,
+        vec![
+            ev("a", "e1", 1000, "1.1.1.1").city("Seoul"),
+            ev("a", "e0", 1000 - 301, "2.2.2.2").city("Lagos"), // 5 min 1 s late
+        ],
+    );
+    assert!(alerts.is_empty());
+    assert_eq!(
+        (e.stats().late_dropped, dropped(&e, DropReason::TooLate)),
+        (1, 1)
+    );
+    // Within the lateness it is used.
+    let alerts = run(
+        &mut e,
+        vec![ev("a", "e00", 1000 - 299, "2.2.2.2").city("Lagos")],
+    );
+    assert_eq!(of_kind(&alerts, AlertKind::ImpossibleTravel).len(), 1);
+}
+
+#[test]
+fn redelivered_logins_are_duplicates() {
+    let mut e = engine_with(|_| {});
+    let first = run(&mut e, hop("a", 0));
+    let again = run(&mut e, hop("a", 0));
+    assert!(!first.is_empty() && again.is_empty());
+    // The first event is now 12 min behind the account's newest: too late before duplicate.
+    assert_eq!(dropped(&e, DropReason::Duplicate), 1);
+    assert_eq!(dropped(&e, DropReason::TooLate), 1);
+}
+
+#[test]
+fn failed_logins_are_ignored() {
+    let mut e = engine_with(|_| {});
+    let alerts = run(
+        &mut e,
+        vec![
+            ev("a", "e1", 0, "1.1.1.1").city("Seoul"),
+            ev("a", "e2", 60, "2.2.2.2").city("Lagos").failed(),
+            ev("a", "e3", 120, "3.3.3.3").city("Pyongyang").failed(),
+        ],
+    );
+    assert!(alerts.is_empty(), "{alerts:#?}");
+}
+
+#[test]
+fn suppression_and_worse_realerts() {
+    let mut e = engine_with(|c| c.detect.concurrent_ips.enabled = false);
+    let a = "acct";
+    let alerts = run(
+        &mut e,
+        vec![
+            ev(a, "e1", 0, "1.1.1.1").city("Seoul"),
+            ev(a, "e2", 1800, "2.2.2.2").city("Moscow"), // ~6,600 km in 30 min: alert
+            ev(a, "e3", 3600, "1.1.1.1").city("Seoul"), // back, same speed and countries: suppressed
+            ev(a, "e4", 3900, "3.3.3.3").city("Lagos"), // a new country: alert
+            ev(a, "e5", 4020, "1.1.1.1").city("Seoul"), // no new country but 2.5× faster: alert
+            ev(a, "e6", 4320, "3.3.3.3").city("Lagos"), // nothing worse: suppressed
+            ev(a, "e7", 4020 + 3601, "2.2.2.2").city("Moscow"), // cooldown over: alert
+        ],
+    );
+    let got: Vec<&str> = of_kind(&alerts, AlertKind::ImpossibleTravel)
+        .iter()
+        .map(|a| a.event_ids[1].as_str())
+        .collect();
+    assert_eq!(got, ["e2", "e4", "e5", "e7"]);
+    let s = e.stats();
+    assert_eq!(s.suppressed_alerts, 2);
+    let by = |k| s.suppressed_by_kind.iter().find(|x| x.0 == k).map(|x| x.1);
+    assert_eq!(by(AlertKind::ImpossibleTravel), Some(2));
+}
+
+#[test]
+fn evicts_least_recently_seen_at_max_accounts() {
+    let mut e = engine_with(|c| c.engine.max_accounts = 2);
+    run(&mut e, vec![ev("a", "a1", 0, "1.1.1.1").city("Seoul")]);
+    run(&mut e, vec![ev("b", "b1", 10, "1.1.1.1").city("Seoul")]);
+    run(&mut e, vec![ev("a", "a2", 20, "1.1.1.1").city("Seoul")]); // a is now the newer
+    run(&mut e, vec![ev("c", "c1", 30, "1.1.1.1").city("Seoul")]); // evicts b
+    let s = e.stats();
+    assert_eq!((s.tracked_accounts, s.evicted_accounts), (2, 1));
+    // a's window survived: a hop from its Seoul login still alerts; b starts afresh.
+    let alerts = run(
+        &mut e,
+        vec![
+            ev("a", "a3", 60, "2.2.2.2").city("Lagos"),
+            ev("b", "b2", 60, "2.2.2.2").city("Lagos"),
+        ],
+    );
+    let travel = of_kind(&alerts, AlertKind::ImpossibleTravel);
+    assert_eq!(travel.len(), 1);
+    assert_eq!(travel[0].account_id, "a");
+}
+
+#[test]
+fn idle_accounts_expire_by_event_time() {
+    let mut e = engine_with(|c| c.engine.idle_timeout = Duration::from_secs(3600));
+    run(&mut e, vec![ev("old", "o1", 0, "1.1.1.1").city("Seoul")]);
+    run(&mut e, vec![ev("new", "n1", 7200, "1.1.1.1").city("Seoul")]);
+    run(
+        &mut e,
+        vec![ev("new", "n2", 7200 + 300, "1.1.1.1").city("Seoul")],
+    );
+    let s = e.stats();
+    assert_eq!((s.tracked_accounts, s.expired_accounts), (1, 1));
+}
+
+#[test]
+fn window_is_bounded_per_account() {
+    let mut e = engine_with(|c| c.engine.max_logins_per_account = 4);
+    let logins = (0..10)
+        .map(|i| ev("a", &format!("e{i}"), i, "1.1.1.1").city("Seoul"))
+        .collect();
+    run(&mut e, logins);
+    assert_eq!(e.stats().window_overflow, 6);
+}
+
+#[test]
+fn trusted_networks_and_exempt_accounts() {
+    let mut e = engine_with(|c| {
+        c.exceptions.trusted_cidrs = vec!["5.5.5.0/24".into()];
+        c.exceptions.trusted_asns = vec!["AS22351".into()];
+        c.exceptions
+            .accounts
+            .insert("frequent".into(), vec!["impossible_travel".into()]);
+    });
+    let alerts = run(
+        &mut e,
+        vec![
+            ev("a", "e1", 0, "1.1.1.1").city("Seoul"),
+            ev("a", "e2", 60, "5.5.5.5").city("Lagos"), // trusted CIDR
+            ev("a", "e3", 120, "3.3.3.3").city("Moscow").asn(22351), // trusted ASN (in-flight Wi-Fi)
+            ev("a", "e4", 180, "4.4.4.4")
+                .city("Pyongyang")
+                .vpn()
+                .asn(22351),
+        ],
+    );
+    assert!(alerts.is_empty(), "{alerts:#?}");
+    let alerts = run(&mut e, hop("frequent", 0));
+    let kinds: Vec<AlertKind> = alerts.iter().map(|a| a.kind).collect();
+    assert_eq!(kinds, [AlertKind::ConcurrentIps]);
+}
+
+#[test]
+fn same_input_same_alert_ids() {
+    let feed = || {
+        let mut e = engine_with(|_| {});
+        let mut logins = hop("a", 0);
+        logins.extend(hop("b", 1));
+        run(&mut e, logins)
+    };
+    let (x, y): (Vec<Alert>, Vec<Alert>) = (feed(), feed());
+    assert_eq!(x.len(), 4);
+    assert_eq!(x, y);
+    let ids: std::collections::HashSet<&str> = x.iter().map(|a| a.alert_id.as_str()).collect();
+    assert_eq!(ids.len(), 4);
+}
+
+#[test]
+fn alerts_come_out_oldest_first_and_are_counted() {
+    let mut e = engine_with(|_| {});
+    let alerts = run(
+        &mut e,
+        vec![
+            ev("a", "e1", 0, "1.1.1.1").city("London"),
+            ev("a", "e3", 600, "1.1.1.2").city("London"),
+            ev("a", "e2", 300, "2.2.2.2").city("Moscow"),
+        ],
+    );
+    let times: Vec<_> = alerts.iter().map(|a| a.event_time).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+    let s = e.stats();
+    let n: u64 = s.alerts_by_kind.iter().map(|x| x.1).sum();
+    assert_eq!(n as usize, alerts.len());
+    assert_eq!(s.events, 3);
+}
+
+#[test]
+fn watch_countries_raise_other_alerts() {
+    let mut e = engine_with(|c| c.detect.concurrent_ips.enabled = false);
+    let alerts = run(
+        &mut e,
+        vec![
+            ev("a", "e0", 0, "9.9.9.9").city("Shenyang").activity(),
+            ev("a", "e1", 7200, "1.1.1.1").city("London"),
+            ev("a", "e2", 10800, "2.2.2.2").city("Moscow"), // high, raised to critical
+        ],
+    );
+    let t = of_kind(&alerts, AlertKind::ImpossibleTravel);
+    assert_eq!(t[0].severity, Severity::Critical);
+    assert_eq!(
+        t[0].evidence["watch_countries"],
+        serde_json::json!(["CN", "RU"])
+    );
+}
+
+#[test]
+fn state_bytes_are_tracked_and_compact() {
+    let mut e = engine_with(|_| {});
+    let logins = (0..1000)
+        .map(|i| ev(&format!("acct-{i}"), &format!("ev-{i:032x}"), i, "1.1.1.1").city("Seoul"))
+        .collect();
+    run(&mut e, logins);
+    let s = e.stats();
+    assert_eq!(s.approx_state_bytes, e.accounts.walk_bytes());
+    let per_account = s.approx_state_bytes / s.tracked_accounts;
+    assert!(per_account < 300, "{per_account} bytes per account");
+}
+
+#[test]
+fn invalid_config_is_refused_with_every_problem() {
+    let mut c = EngineConfig::default();
+    c.engine.max_accounts = 0;
+    c.detect.concurrent_ips.window = Duration::ZERO;
+    let err = Engine::new(Arc::new(c))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("engine.max_accounts") && err.contains("detect.concurrent_ips.window"),
+        "{err}"
+    );
+}

@@ -1,0 +1,171 @@
+//! The compact per-login record kept in an account's window (80 bytes plus the event id on the
+//! heap), instead of a whole `LoginEvent`: time, address, position as `f32`, accuracy,
+//! country, ASN, anonymizer flags, city (shared `Arc`) and event id.
+
+use loginwatch_geo::{AnonFlags, Login};
+use loginwatch_model::{CountryCode, EventTime};
+use serde_json::{json, Value};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// One successful, untrusted login of an account.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Record {
+    pub time: EventTime,
+    pub event_id: Box<str>,
+    pub city: Option<Arc<str>>,
+    pub ip: IpAddr,
+    pub lat: f32,
+    pub lon: f32,
+    /// 0 = unknown (AS0 is reserved and never announced).
+    pub asn: u32,
+    /// Accuracy radius in whole km, saturating.
+    pub accuracy_km: u16,
+    pub country: Option<CountryCode>,
+    /// [`AnonFlags`] as bits (see [`anon_bits`]).
+    pub anon: u8,
+    pub located: bool,
+}
+
+/// [`AnonFlags`] packed in a byte.
+pub(crate) fn anon_bits(f: &AnonFlags) -> u8 {
+    u8::from(f.vpn)
+        | u8::from(f.hosting) << 1
+        | u8::from(f.tor) << 2
+        | u8::from(f.proxy) << 3
+        | u8::from(f.residential_proxy) << 4
+}
+
+/// The inverse of [`anon_bits`].
+pub(crate) fn anon_flags(bits: u8) -> AnonFlags {
+    AnonFlags {
+        vpn: bits & 1 != 0,
+        hosting: bits & 2 != 0,
+        tor: bits & 4 != 0,
+        proxy: bits & 8 != 0,
+        residential_proxy: bits & 16 != 0,
+    }
+}
+
+impl Record {
+    /// The record of a login (the caller decides whether it belongs in the window).
+    pub(crate) fn from_login(login: &Login) -> Record {
+        let loc = login.location.as_ref();
+        let finite = loc.is_some_and(|l| l.lat.is_finite() && l.lon.is_finite());
+        let accuracy = loc.map_or(0.0, |l| l.accuracy_km);
+        Record {
+            time: login.event.timestamp,
+            event_id: login.event.event_id.as_str().into(),
+            city: loc.and_then(|l| l.city.clone()),
+            ip: login.event.ip,
+            lat: loc.map_or(0.0, |l| l.lat as f32),
+            lon: loc.map_or(0.0, |l| l.lon as f32),
+            asn: login.net.asn.unwrap_or(0),
+            // `as` saturates; NaN and negatives become 0.
+            accuracy_km: accuracy.ceil() as u16,
+            country: loc.and_then(|l| l.country),
+            anon: anon_bits(&login.net.anon),
+            located: finite,
+        }
+    }
+
+    /// True when an anonymizer class is set.
+    pub(crate) fn is_anon(&self) -> bool {
+        self.anon != 0
+    }
+
+    /// A located, non-anonymized login: the only kind that can be a travel baseline.
+    pub(crate) fn is_baseline(&self) -> bool {
+        self.located && !self.is_anon()
+    }
+
+    /// The ASN, if known.
+    pub(crate) fn asn(&self) -> Option<u32> {
+        (self.asn != 0).then_some(self.asn)
+    }
+
+    /// Heap bytes owned by this record (for the state-size estimate).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.event_id.len()
+    }
+
+    /// "Seoul, KR", "KR" or the address when nothing better is known.
+    pub(crate) fn place(&self) -> String {
+        match (&self.city, self.country) {
+            (Some(city), Some(c)) => format!("{city}, {c}"),
+            (Some(city), None) => city.to_string(),
+            (None, Some(c)) => c.to_string(),
+            (None, None) => self.ip.to_string(),
+        }
+    }
+
+    /// The login as alert evidence: event id, ip, timestamp, position, country, city, ASN and
+    /// anonymizer flags.
+    pub(crate) fn evidence(&self) -> Value {
+        let (lat, lon) = if self.located {
+            (json!(round4(self.lat)), json!(round4(self.lon)))
+        } else {
+            (Value::Null, Value::Null)
+        };
+        json!({
+            "event_id": &*self.event_id,
+            "ip": self.ip.to_string(),
+            "timestamp": self.time,
+            "lat": lat,
+            "lon": lon,
+            "accuracy_km": self.accuracy_km,
+            "country": self.country,
+            "city": self.city.as_deref(),
+            "asn": self.asn(),
+            "anonymizer": anon_flags(self.anon).names(),
+        })
+    }
+}
+
+/// An `f32` coordinate as a short decimal (4 places ≈ 11 m).
+fn round4(x: f32) -> f64 {
+    (f64::from(x) * 10_000.0).round() / 10_000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::ev;
+
+    #[test]
+    fn stays_compact() {
+        assert!(
+            std::mem::size_of::<Record>() <= 80,
+            "{}",
+            std::mem::size_of::<Record>()
+        );
+    }
+
+    #[test]
+    fn converts_a_login() {
+        let login = ev("a", "e1", 0, "203.0.113.9")
+            .at(37.5665, 126.978, 25.0, "KR", "Seoul")
+            .asn(4766)
+            .vpn()
+            .build();
+        let r = Record::from_login(&login);
+        assert!(r.located && r.is_anon() && !r.is_baseline());
+        assert_eq!(r.asn(), Some(4766));
+        assert_eq!(r.accuracy_km, 25);
+        assert_eq!(r.place(), "Seoul, KR");
+        let v = r.evidence();
+        assert_eq!(v["ip"], "203.0.113.9");
+        assert_eq!(v["country"], "KR");
+        assert_eq!(v["lat"], 37.5665);
+        assert_eq!(v["anonymizer"][0], "vpn");
+        assert_eq!(anon_flags(anon_bits(&login.net.anon)), login.net.anon);
+    }
+
+    #[test]
+    fn unlocated_login() {
+        let r = Record::from_login(&ev("a", "e1", 0, "10.0.0.1").build());
+        assert!(!r.located && !r.is_baseline());
+        assert_eq!(r.place(), "10.0.0.1");
+        assert!(r.evidence()["lat"].is_null());
+    }
+}

@@ -1,0 +1,230 @@
+//! The configuration compiled for the hot path: durations in milliseconds, country codes,
+//! a CIDR set for trusted networks, and the exemption table.
+
+use crate::config::validate::{parse_asn, parse_cidr, parse_kind};
+use crate::config::EngineConfig;
+use crate::ConfigError;
+use ipnet::IpNet;
+use loginwatch_geo::Login;
+use loginwatch_model::{AlertKind, CountryCode};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// A bit per [`AlertKind`] (by its position in [`AlertKind::ALL`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct KindMask(u32);
+
+impl KindMask {
+    pub(crate) const ALL: KindMask = KindMask(u32::MAX);
+
+    fn bit(kind: AlertKind) -> u32 {
+        let i = AlertKind::ALL.iter().position(|k| *k == kind).unwrap_or(31);
+        1 << i
+    }
+
+    pub(crate) fn with(self, kind: Option<AlertKind>) -> Self {
+        match kind {
+            None => Self::ALL,
+            Some(k) => KindMask(self.0 | Self::bit(k)),
+        }
+    }
+
+    pub(crate) fn contains(self, kind: AlertKind) -> bool {
+        self.0 & Self::bit(kind) != 0
+    }
+}
+
+/// Trusted networks: sorted, merged address ranges searched by binary search.
+/// (A private helper until loginwatch-geo offers a shared CIDR set.)
+#[derive(Clone, Debug, Default)]
+pub(crate) struct CidrSet {
+    v4: Vec<(u32, u32)>,
+    v6: Vec<(u128, u128)>,
+}
+
+fn merge<T: Ord + Copy>(mut ranges: Vec<(T, T)>) -> Vec<(T, T)> {
+    ranges.sort_unstable();
+    let mut out: Vec<(T, T)> = Vec::with_capacity(ranges.len());
+    for (lo, hi) in ranges {
+        match out.last_mut() {
+            Some(last) if lo <= last.1 => last.1 = last.1.max(hi),
+            _ => out.push((lo, hi)),
+        }
+    }
+    out
+}
+
+fn contains<T: Ord + Copy>(ranges: &[(T, T)], x: T) -> bool {
+    let i = ranges.partition_point(|r| r.0 <= x);
+    i > 0 && ranges[i - 1].1 >= x
+}
+
+impl CidrSet {
+    pub(crate) fn new(nets: impl IntoIterator<Item = IpNet>) -> Self {
+        let (mut v4, mut v6) = (Vec::new(), Vec::new());
+        for n in nets {
+            match n {
+                IpNet::V4(n) => v4.push((n.network().into(), n.broadcast().into())),
+                IpNet::V6(n) => v6.push((n.network().into(), n.broadcast().into())),
+            }
+        }
+        CidrSet {
+            v4: merge(v4),
+            v6: merge(v6),
+        }
+    }
+
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
+        match ip {
+            IpAddr::V4(a) => contains(&self.v4, u32::from(a)),
+            IpAddr::V6(a) => contains(&self.v6, u128::from(a)),
+        }
+    }
+}
+
+/// Per-account exemptions: exact ids and id prefixes.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Exemptions {
+    exact: HashMap<Box<str>, KindMask>,
+    prefixes: Vec<(Box<str>, KindMask)>,
+}
+
+impl Exemptions {
+    /// The kinds `account` is exempt from.
+    pub(crate) fn of(&self, account: &str) -> KindMask {
+        let mut m = self.exact.get(account).copied().unwrap_or_default();
+        for (p, k) in &self.prefixes {
+            if account.starts_with(&**p) {
+                m = KindMask(m.0 | k.0);
+            }
+        }
+        m
+    }
+
+    fn add(&mut self, account: &str, kinds: KindMask) {
+        let e = self.exact.entry(account.into()).or_default();
+        *e = KindMask(e.0 | kinds.0);
+    }
+}
+
+fn mask(kinds: &[String]) -> KindMask {
+    kinds
+        .iter()
+        .filter_map(|k| parse_kind(k))
+        .fold(KindMask::default(), KindMask::with)
+}
+
+/// [`EngineConfig`] compiled for the hot path.
+#[derive(Debug)]
+pub(crate) struct Rules {
+    pub cfg: Arc<EngineConfig>,
+    pub trusted_cidrs: CidrSet,
+    pub trusted_asns: Vec<u32>,
+    pub exemptions: Exemptions,
+    pub sanctioned: Vec<CountryCode>,
+    pub watch: Vec<CountryCode>,
+    pub span_ms: i64,
+    pub lateness_ms: i64,
+    pub cooldown_ms: i64,
+    pub idle_ms: i64,
+}
+
+fn ms(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Rules {
+    /// Validates and compiles; every problem is reported at once.
+    pub(crate) fn compile(cfg: Arc<EngineConfig>) -> Result<Rules, ConfigError> {
+        let problems = cfg.validate();
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid(problems));
+        }
+        let ex = &cfg.exceptions;
+        let mut exemptions = Exemptions::default();
+        for (account, kinds) in &ex.accounts {
+            exemptions.add(account, mask(kinds));
+        }
+        for g in ex.groups.values() {
+            let m = mask(&g.kinds);
+            g.accounts.iter().for_each(|a| exemptions.add(a, m));
+            let prefixes = g.account_prefixes.iter().map(|p| (p.as_str().into(), m));
+            exemptions.prefixes.extend(prefixes);
+        }
+        let mut trusted_asns: Vec<u32> = ex
+            .trusted_asns
+            .iter()
+            .filter_map(|a| parse_asn(a))
+            .collect();
+        trusted_asns.sort_unstable();
+        let countries = |l: &[String]| l.iter().filter_map(|c| CountryCode::parse(c)).collect();
+        let sr = &cfg.detect.sanctioned_region;
+        Ok(Rules {
+            trusted_cidrs: CidrSet::new(ex.trusted_cidrs.iter().filter_map(|c| parse_cidr(c))),
+            trusted_asns,
+            exemptions,
+            sanctioned: countries(&sr.countries),
+            watch: countries(&sr.watch_countries),
+            span_ms: ms(cfg.window_span()),
+            lateness_ms: ms(cfg.engine.max_lateness),
+            cooldown_ms: ms(cfg.engine.suppression_cooldown),
+            idle_ms: ms(cfg.engine.idle_timeout),
+            cfg,
+        })
+    }
+
+    /// True when the login comes from a trusted network (CIDR or ASN).
+    pub(crate) fn is_trusted(&self, login: &Login) -> bool {
+        let by_asn = login
+            .net
+            .asn
+            .is_some_and(|a| self.trusted_asns.binary_search(&a).is_ok());
+        by_asn || self.trusted_cidrs.contains(login.event.ip)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_set_matches_ranges() {
+        let set = CidrSet::new(
+            ["10.0.0.0/8", "10.1.0.0/16", "192.0.2.7", "2001:db8::/48"]
+                .iter()
+                .filter_map(|s| parse_cidr(s)),
+        );
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(set.contains(ip("10.255.255.255")));
+        assert!(set.contains(ip("192.0.2.7")));
+        assert!(!set.contains(ip("192.0.2.8")));
+        assert!(!set.contains(ip("11.0.0.0")));
+        assert!(set.contains(ip("2001:db8:0:ffff::1")));
+        assert!(!set.contains(ip("2001:db8:1::1")));
+        assert!(!CidrSet::default().contains(ip("10.0.0.1")));
+    }
+
+    #[test]
+    fn exemptions_by_account_group_and_prefix() {
+        let mut c = EngineConfig::default();
+        c.exceptions
+            .accounts
+            .insert("acct-1".into(), vec!["impossible_travel".into()]);
+        c.exceptions.groups.insert(
+            "travellers".into(),
+            crate::config::ExemptGroup {
+                accounts: vec!["acct-2".into()],
+                account_prefixes: vec!["svc-".into()],
+                kinds: vec!["*".into()],
+            },
+        );
+        let r = Rules::compile(Arc::new(c)).unwrap();
+        let e = &r.exemptions;
+        assert!(e.of("acct-1").contains(AlertKind::ImpossibleTravel));
+        assert!(!e.of("acct-1").contains(AlertKind::ConcurrentIps));
+        assert!(e.of("acct-2").contains(AlertKind::ConcurrentIps));
+        assert!(e.of("svc-backup").contains(AlertKind::AnonymizedIp));
+        assert_eq!(e.of("acct-3"), KindMask::default());
+    }
+}
