@@ -1,0 +1,238 @@
+//! The end-to-end scenarios, run against any Kafka-protocol broker: the in-process mock cluster
+//! by default, a real broker when `LOGINWATCH_KAFKA_BROKERS` names one.
+
+use super::*;
+
+const READ_LIMIT: Duration = Duration::from_secs(60);
+
+fn group(name: &str, env: &Env) -> String {
+    format!("{name}-{}", env.input)
+}
+
+/// Events in → alerts on the alert topic (keyed, `alert_id` header, exactly the expected ids)
+/// and dead letters with the original bytes and reason/source headers.
+pub async fn end_to_end(env: &Env) {
+    let evs = events(120, "e2e");
+    produce(&env.brokers, &env.input, &evs).await;
+    let member = start(config(env, &group("e2e", env)), Duration::ZERO);
+
+    let want = expected_ids(&evs);
+    let alerts = reader(&env.brokers, &env.alerts, env.alert_partitions);
+    let mut seen = Seen::default();
+    read_until(
+        &alerts,
+        &mut seen,
+        READ_LIMIT,
+        |s| s.alerts.len() >= want.len(),
+        true,
+    )
+    .await;
+    assert_eq!(
+        seen.alert_ids(),
+        want,
+        "the alert set is exactly the expected one"
+    );
+    for (id, copies) in &seen.alerts {
+        for (key, alert) in copies {
+            assert_eq!(key, &alert.account_id, "alert {id} keyed by account");
+            assert_eq!(alert.kind, AlertKind::ImpossibleTravel);
+        }
+    }
+
+    let rejected: Vec<&Event> = evs.iter().filter(|e| e.rejected).collect();
+    let dlq = reader(&env.brokers, &env.dead_letters, 1);
+    let mut dead = Seen::default();
+    read_until(
+        &dlq,
+        &mut dead,
+        READ_LIMIT,
+        |s| s.dead.len() >= rejected.len(),
+        false,
+    )
+    .await;
+    assert_eq!(
+        dead.dead.len(),
+        rejected.len(),
+        "one dead letter per rejected event"
+    );
+    let originals: BTreeSet<&[u8]> = rejected.iter().map(|e| &e.payload[..]).collect();
+    for (payload, h) in &dead.dead {
+        assert!(
+            originals.contains(&payload[..]),
+            "dead letter keeps the original bytes"
+        );
+        assert_eq!(h["loginwatch.reason"], "not_json");
+        assert_eq!(h["loginwatch.source_topic"], env.input);
+        let p: i32 = h["loginwatch.source_partition"].parse().expect("partition");
+        assert!((0..env.input_partitions).contains(&p));
+        let _: i64 = h["loginwatch.source_offset"].parse().expect("offset");
+    }
+
+    let m = member.telemetry.metrics.clone();
+    assert!(
+        eventually(READ_LIMIT, || m.events_consumed.get() == evs.len() as u64).await,
+        "every event counted"
+    );
+    assert_eq!(
+        m.events_rejected.with_label_values(&["not_json"]).get(),
+        rejected.len() as u64
+    );
+    assert!(eventually(READ_LIMIT, || m.dead_letters.get() == rejected.len() as u64).await);
+    assert!(
+        eventually(READ_LIMIT, || {
+            m.alerts_published
+                .with_label_values(&["impossible_travel"])
+                .get()
+                == want.len() as u64
+        })
+        .await
+    );
+    assert!(m.end_to_end_latency.get_sample_count() >= want.len() as u64);
+    assert!(
+        member.telemetry.readiness.is_ready(),
+        "{}",
+        member.telemetry.readiness.report()
+    );
+    member.stop().await;
+}
+
+/// A graceful stop commits exactly what was processed.
+pub async fn shutdown_commits(env: &Env) {
+    let evs = events(100, "sc");
+    produce(&env.brokers, &env.input, &evs).await;
+    let g = group("commit", env);
+    let member = start(config(env, &g), Duration::ZERO);
+    let alerts = reader(&env.brokers, &env.alerts, env.alert_partitions);
+    let mut seen = Seen::default();
+    let want = expected_ids(&evs);
+    read_until(
+        &alerts,
+        &mut seen,
+        READ_LIMIT,
+        |s| s.alerts.len() >= want.len(),
+        true,
+    )
+    .await;
+    let m = member.telemetry.metrics.clone();
+    assert!(
+        eventually(READ_LIMIT, || m.in_flight.get() == 0
+            && m.events_consumed.get() == evs.len() as u64)
+        .await
+    );
+    member.stop().await;
+    let hw = high_watermarks(&env.brokers, &env.input, env.input_partitions);
+    let committed = committed(&env.brokers, &g, &env.input, env.input_partitions);
+    assert_eq!(
+        committed, hw,
+        "committed offsets reach the end of every partition"
+    );
+}
+
+/// A member stopped mid-stream with no grace (in-flight work abandoned) and a second member
+/// started after it: every alert arrives, duplicates only as identical copies.
+pub async fn restart_loses_nothing(env: &Env) {
+    let evs = events(600, "rs");
+    produce(&env.brokers, &env.input, &evs).await;
+    let g = group("restart", env);
+    let mut cfg = config(env, &g);
+    cfg.kafka.shutdown_grace = Duration::ZERO;
+    let first = start(cfg, Duration::from_millis(5));
+    let alerts = reader(&env.brokers, &env.alerts, env.alert_partitions);
+    let mut seen = Seen::default();
+    read_until(
+        &alerts,
+        &mut seen,
+        READ_LIMIT,
+        |s| s.alerts.len() >= 10,
+        true,
+    )
+    .await;
+    let consumed_by_first = first.telemetry.metrics.events_consumed.get();
+    first.stop().await;
+    assert!(
+        consumed_by_first < evs.len() as u64,
+        "the first member was stopped mid-stream ({consumed_by_first} consumed)"
+    );
+
+    let second = start(config(env, &g), Duration::ZERO);
+    let want = expected_ids(&evs);
+    read_until(
+        &alerts,
+        &mut seen,
+        READ_LIMIT,
+        |s| s.alerts.len() >= want.len(),
+        true,
+    )
+    .await;
+    assert_eq!(seen.alert_ids(), want, "no alert lost, none invented");
+    for (id, copies) in &seen.alerts {
+        let (_, a) = &copies[0];
+        for (_, b) in &copies[1..] {
+            assert_eq!(
+                (&a.account_id, &a.event_ids, a.kind),
+                (&b.account_id, &b.event_ids, b.kind),
+                "a repeated {id} is the same alert"
+            );
+        }
+    }
+    second.stop().await;
+}
+
+/// Two members of one group split the partitions; together they publish the same alert set as
+/// one member alone does.
+pub async fn two_members_split(env: &Env) {
+    let g = group("pair", env);
+    let a = start(config(env, &g), Duration::ZERO);
+    let b = start(config(env, &g), Duration::ZERO);
+    let n = i64::from(env.input_partitions);
+    assert!(
+        eventually(READ_LIMIT, || a.partitions() > 0
+            && b.partitions() > 0
+            && a.partitions() + b.partitions() == n)
+        .await,
+        "partitions split: {} + {}",
+        a.partitions(),
+        b.partitions()
+    );
+    let evs = events(400, "pair");
+    produce(&env.brokers, &env.input, &evs).await;
+    let want = expected_ids(&evs);
+    let alerts = reader(&env.brokers, &env.alerts, env.alert_partitions);
+    let mut pair = Seen::default();
+    read_until(
+        &alerts,
+        &mut pair,
+        READ_LIMIT,
+        |s| s.alerts.len() >= want.len(),
+        true,
+    )
+    .await;
+    let (ca, cb) = (
+        a.telemetry.metrics.events_consumed.get(),
+        b.telemetry.metrics.events_consumed.get(),
+    );
+    assert!(ca > 0 && cb > 0, "both members worked: {ca} and {cb}");
+    a.stop().await;
+    b.stop().await;
+
+    let mut cfg = config(env, &group("single", env));
+    cfg.kafka.alert_topic = env.spare_alerts.clone();
+    let single = start(cfg, Duration::ZERO);
+    let spare = reader(&env.brokers, &env.spare_alerts, env.alert_partitions);
+    let mut alone = Seen::default();
+    read_until(
+        &spare,
+        &mut alone,
+        READ_LIMIT,
+        |s| s.alerts.len() >= want.len(),
+        true,
+    )
+    .await;
+    single.stop().await;
+    assert_eq!(pair.alert_ids(), want);
+    assert_eq!(
+        pair.alert_ids(),
+        alone.alert_ids(),
+        "pair and single member agree"
+    );
+}
