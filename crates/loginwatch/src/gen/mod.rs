@@ -1,0 +1,176 @@
+//! Reproducible synthetic login streams with planted, labelled anomalies (`loginwatch gen`).
+//!
+//! [`generate`] writes exactly `events` JSON lines (CONTRACT §1) for `accounts` accounts, in
+//! non-decreasing `timestamp` order except a documented late share, and returns the ground
+//! truth as [`Labels`]. The same [`GenConfig`] and [`World`] give the same bytes on every
+//! platform: randomness is a hand-written SplitMix64 ([`rng`]), one 8-byte generator per account.
+//!
+//! # Memory
+//! O(accounts), never O(events): one [`account::Account`] of about 64 bytes per account plus a
+//! 16-byte heap entry, so a million accounts take under 100 MB however many events are written.
+//! Events are produced in time order from a binary heap keyed by each account's next event.
+//!
+//! # The stream
+//! The stream spans `ceil(events / accounts / 7)` days, clamped to 2..28, from `start_ms`.
+//! Events per ordinary account are heavy-tailed (weights 1..20); planted accounts emit what
+//! their script needs; the total is exactly `events`. Sessions are [failed login] (6 %), login,
+//! activities 1–25 min apart, [logout] (30 %); logins carry `user_agent`, `accept_language`,
+//! `claimed_country` and `claimed_timezone`, activity events only ids, IP and session. Lines
+//! average about 260 bytes.
+//!
+//! **Ordinary accounts** live in a residential place (weighted by its number of networks),
+//! claim its country and zone, speak its language, and start sessions only in local waking
+//! hours (07:30–22:00). Each gets its own IPv4 /24 and IPv6 /64 as long as the place's space
+//! lasts ([`pools`]). Kinds (shares of ordinary accounts): one home IP (~50 %); dual stack, an
+//! IPv4 plus privacy addresses in one /64 (~24 %); mobile users (~20 %, when the home has mobile
+//! networks within 45 km in its country) who switch between home and carrier networks, all
+//! within 90 km of each other; travellers (~6 %, accounts with ≥ 14 events) who make one trip to
+//! a place ≥ 300 km away, at most 3 events there, leaving and returning no faster than 2 h plus
+//! the distance at 600 km/h ([`script::travel_ms`]), never logging in during the trip's travel.
+//! None of them should raise any alert at CONTRACT §4 defaults: a session keeps one IP and one
+//! session id; an account never shows two countries within 30 minutes; no IP or /24 is shared
+//! by 5 accounts unless a place has fewer /24s than accounts; no hosting or KP network.
+//!
+//! **Planted accounts** (`anomaly_rate` of accounts, default 2 %, dealt evenly over the account
+//! range in a cycle of the kinds the world allows, then a farm of [`plan::FARM_SIZE`] accounts;
+//! kinds whose places the world lacks are skipped and not labelled; planted events take at most
+//! half the stream, further anomalies are dropped). Each has exactly one kind, desktop browser,
+//! sessions of login + 2 activities 6–20 h apart:
+//! - `impossible_travel`: 2–4 home sessions, then a home login and, 40 min to min(3 h, distance
+//!   / 2,500 km/h) later, a login from a place in another country ≥ 2,200 km away (≥ 2,500 km/h),
+//!   then one more session there. Single hop, and more than 30 minutes between the two
+//!   countries' events, so it is not also a `concurrent_ips` case. Most logins stay at home.
+//! - `concurrent_ips`: 2–4 home sessions, then logins alternating home / another country, 1–3
+//!   min apart (A, B, A, B; B from another device), then a home session. This is also very fast
+//!   travel: a detector may report `impossible_travel` for it as well.
+//! - `session_hijack`: a home login and activity, then 20–40 min later three `activity` events
+//!   with the same `session_id` from another country and another device. Activity events feed
+//!   no travel or concurrency rule, so only the session rule should fire.
+//! - `anonymized_ip`: 4–6 sessions, each from a fresh address of a hosting network, alternating
+//!   between two hosting places of one country (or two networks of one place); claims that
+//!   country; moves no faster than travel allows.
+//! - `location_mismatch`: 4–6 sessions from CN or RU (anywhere else when the world has neither)
+//!   while claiming KR (`ko-KR`), JP (`ja-JP`) or the US with a Korean browser (`ko-KR`).
+//! - `long_session`: one login then `activity` every 20–29 min, 83 times (28–40 h) from home.
+//! - `sanctioned_region`: 3–5 sessions from a KP place, claiming KP (so nothing else fires).
+//! - `shared_ip`: a laptop farm: 6 accounts, each claiming the farm's country (a US residential
+//!   place when there is one) and with its own device, log in from one IP within 3 hours, then
+//!   3 more sessions each from it, at any hour.
+//!
+//! **Late events**: 0.1 % of ordinary accounts' events are written 5 s to 2 min after their
+//! time ([`stream::LATE_SHARE`], [`stream::MAX_LATE_MS`]); planted accounts are never late.
+//! `event_id`s are unique (a bijective mix of the sequence number); `account_id`s are
+//! `acct-000123`; session ids are unique per account and session, device ids per account.
+
+pub mod account;
+pub mod emit;
+pub mod index;
+pub mod kind;
+pub mod plan;
+pub mod planted;
+pub mod pools;
+pub mod profile;
+pub mod rng;
+pub mod script;
+pub mod stream;
+pub mod world;
+
+#[cfg(test)]
+pub(crate) mod tests;
+
+pub use kind::Kind;
+pub use world::{haversine_km, world_from_networks, NetClass, Place, PlaceWorld, World};
+
+use loginwatch_model::EventTime;
+use serde::Serialize;
+use std::io::{self, Write};
+
+/// 2026-11-02T00:00:00Z in epoch milliseconds: the default start of a generated stream.
+pub const DEFAULT_START_MS: i64 = 1_793_577_600_000;
+
+/// What to generate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GenConfig {
+    pub accounts: u64,
+    /// Exactly this many lines are written.
+    pub events: u64,
+    pub seed: u64,
+    /// Epoch milliseconds of the stream's start; default 2026-11-02T00:00:00Z.
+    pub start_ms: i64,
+    /// Share of accounts with a planted anomaly, 0..=1; default 0.02.
+    pub anomaly_rate: f64,
+}
+
+impl Default for GenConfig {
+    fn default() -> Self {
+        GenConfig {
+            accounts: 1_000,
+            events: 10_000,
+            seed: 0,
+            start_ms: DEFAULT_START_MS,
+            anomaly_rate: 0.02,
+        }
+    }
+}
+
+/// The ground truth of one planted account.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Label {
+    pub account_id: String,
+    /// Serialized as the wire name, e.g. `"impossible_travel"`.
+    pub kind: Kind,
+    /// Time of the account's first and last event.
+    pub first_event: EventTime,
+    pub last_event: EventTime,
+}
+
+impl Label {
+    fn new(id: u32, kind: Kind) -> Self {
+        Label {
+            account_id: emit::account_id(id),
+            kind,
+            first_event: EventTime(i64::MAX),
+            last_event: EventTime(i64::MIN),
+        }
+    }
+
+    fn saw(&mut self, ts: i64) {
+        self.first_event.0 = self.first_event.0.min(ts);
+        self.last_event.0 = self.last_event.0.max(ts);
+    }
+}
+
+/// Every planted account, in account order.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct Labels {
+    pub accounts: Vec<Label>,
+}
+
+impl Labels {
+    /// Writes one JSON object per line: `{"account_id","kind","first_event","last_event"}`.
+    pub fn write_jsonl(&self, out: &mut dyn Write) -> io::Result<()> {
+        for l in &self.accounts {
+            serde_json::to_writer(&mut *out, l)?;
+            out.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
+    /// Number of planted accounts of `kind`.
+    pub fn count(&self, kind: Kind) -> usize {
+        self.accounts.iter().filter(|l| l.kind == kind).count()
+    }
+}
+
+/// Writes `cfg.events` JSON lines (CONTRACT §1) drawn from `world` to `out`, in non-decreasing
+/// timestamp order except the documented late share, and returns the planted accounts.
+/// Fails with `InvalidInput` on a configuration or world it cannot use, or on a write error.
+pub fn generate(cfg: &GenConfig, world: &dyn World, out: &mut dyn Write) -> io::Result<Labels> {
+    let mut g = stream::Generator::new(cfg, world.places())?;
+    let mut w = io::BufWriter::with_capacity(1 << 16, out);
+    while g.step(&mut w)? {}
+    g.release_late(None, &mut w)?;
+    w.flush()?;
+    Ok(g.labels)
+}

@@ -1,0 +1,175 @@
+//! Session planning: what each role's next session looks like, where it happens and when it
+//! starts — in local waking hours, and never sooner than a plane could get there.
+
+use super::account::{Account, Ctx, Role, Shape, AT_ALT, FAIL_FIRST, LOGOUT_LAST, V6};
+use super::kind::Kind;
+use super::profile::{awake, HOUR_MS, MIN_MS};
+
+/// Door-to-door travel time between places `km` apart: 2 h of airports and roads plus the
+/// flight at 600 km/h, so ordinary travel stays under 600 km/h however it is measured.
+pub fn travel_ms(km: f64) -> i64 {
+    if km < 100.0 {
+        return 0;
+    }
+    2 * HOUR_MS + (km / 600.0 * HOUR_MS as f64) as i64
+}
+
+/// Events a planted account emits in total (its script's session lengths added up).
+pub fn planted_budget(kind: Kind, param: u8) -> u32 {
+    (0..)
+        .map_while(|s| planted(kind, param, s))
+        .map(|(_, len, _)| u32::from(len))
+        .sum()
+}
+
+/// The planted script: session `step` of an account of `kind` → (shape, length, from alt).
+/// `param` is the number of ordinary sessions before the anomaly (or the session count).
+pub fn planted(kind: Kind, param: u8, step: u16) -> Option<(Shape, u8, bool)> {
+    let (p, s) = (u16::from(param), step);
+    let plain = |alt| Some((Shape::Plain, 3, alt));
+    match kind {
+        Kind::ImpossibleTravel if s < p => plain(false),
+        Kind::ImpossibleTravel if s == p => Some((Shape::Hop, 5, false)),
+        Kind::ImpossibleTravel if s == p + 1 => plain(true),
+        Kind::ConcurrentIps if s < p || s == p + 1 => plain(false),
+        Kind::ConcurrentIps if s == p => Some((Shape::Burst, 4, false)),
+        Kind::SessionHijack if s < p || s == p + 1 => plain(false),
+        Kind::SessionHijack if s == p => Some((Shape::Hijack, 5, false)),
+        Kind::AnonymizedIp if s < p => plain(s % 2 == 1),
+        Kind::LocationMismatch | Kind::SanctionedRegion if s < p => plain(false),
+        Kind::SharedIp if s < 4 => plain(false),
+        Kind::LongSession if s == 0 => Some((Shape::Long, 84, false)),
+        _ => None,
+    }
+}
+
+impl Account {
+    /// Sets up session `self.step`: shape, length, flags and start time, no earlier than
+    /// `earliest` and, when it happens elsewhere than `last` (time, place), no earlier than
+    /// travel allows.
+    pub fn begin(&mut self, ctx: &mut Ctx, earliest: i64, last: Option<(i64, u32)>) {
+        let (shape, len, flags) = self.spec(ctx);
+        self.shape = shape;
+        self.flags = flags;
+        self.pos = 0;
+        self.len = len.min(self.remaining.min(255) as u8).max(1);
+        if self.len < len && shape != Shape::Plain {
+            // A special session must be whole; a truncated one becomes plain.
+            self.shape = Shape::Plain;
+            self.flags &= AT_ALT;
+        }
+        let place = self.addr_at().place;
+        let mut t = earliest;
+        if let Some((ts, from)) = last {
+            t = t.max(ts + travel_ms(ctx.idx.km(from, place)));
+        }
+        if self.role != Role::Planted(Kind::SharedIp) {
+            let jitter = self.rng.range(0, 150 * MIN_MS);
+            t = awake(t, ctx.offsets[place as usize], jitter);
+        }
+        self.next_ms = t;
+    }
+
+    /// Moves past the event just emitted; false when the account has nothing left to emit.
+    pub fn advance(&mut self, ctx: &mut Ctx) -> bool {
+        self.remaining = self.remaining.saturating_sub(1);
+        if self.remaining == 0 {
+            return false;
+        }
+        let ts = self.next_ms;
+        if self.pos + 1 < self.len {
+            let km = match self.shape {
+                Shape::Hop => ctx.idx.km(self.home.place, self.alt.place),
+                _ => 0.0,
+            };
+            self.next_ms = ts + self.gap_ms(km);
+            self.pos += 1;
+            return true;
+        }
+        let from = self.addr_at().place;
+        let gap = match self.role {
+            Role::Planted(_) => self.rng.range(6 * HOUR_MS, 20 * HOUR_MS),
+            _ => self.ordinary_gap(ctx, ts),
+        };
+        self.step = self.step.saturating_add(1);
+        self.begin(ctx, ts + gap, Some((ts, from)));
+        true
+    }
+
+    /// The gap before an ordinary account's next session: its remaining sessions spread over
+    /// what is left of the stream's span (about 3.5 events per session).
+    fn ordinary_gap(&mut self, ctx: &Ctx, now: i64) -> i64 {
+        let sessions = (f64::from(self.remaining) / 3.5).max(1.0);
+        let mean = if now < ctx.span_end {
+            (((ctx.span_end - now) as f64 / sessions) as i64).max(30 * MIN_MS)
+        } else {
+            6 * HOUR_MS
+        };
+        let g = (mean as f64 * (0.2 + 1.6 * self.rng.unit())) as i64;
+        g.max(20 * MIN_MS)
+    }
+
+    /// Shape, length and flags of the next session; may move the account to a new network.
+    fn spec(&mut self, ctx: &mut Ctx) -> (Shape, u8, u8) {
+        if let Role::Planted(kind) = self.role {
+            let (shape, len, alt) =
+                planted(kind, self.param, self.step).unwrap_or((Shape::Plain, 3, false));
+            if kind == Kind::AnonymizedIp {
+                // VPN hopping: every session from a fresh address of a hosting network.
+                let target = if alt { &mut self.alt } else { &mut self.home };
+                *target = ctx.pools.alloc(target.place);
+            }
+            return (shape, len, if alt { AT_ALT } else { 0 });
+        }
+        let r = &mut self.rng;
+        let len = 1 + r.below(6) as u8;
+        let mut flags = 0;
+        if len >= 2 && r.chance(0.06) {
+            flags |= FAIL_FIRST;
+        }
+        if len >= 3 && r.chance(0.3) {
+            flags |= LOGOUT_LAST;
+        }
+        match self.role {
+            Role::Dual if r.chance(0.5) => flags |= V6,
+            Role::Mobile if r.chance(0.55) => {
+                flags |= AT_ALT;
+                let near = ctx.idx.near_mobile(self.home.place);
+                if !near.is_empty() && r.chance(0.5) {
+                    let place = near[r.below(near.len() as u64) as usize];
+                    self.alt = ctx.pools.alloc(place);
+                }
+            }
+            Role::Traveller if self.step == u16::from(self.param) => {
+                return (Shape::Plain, len.min(3), flags | AT_ALT);
+            }
+            _ => {}
+        }
+        (Shape::Plain, len, flags)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budgets_follow_the_scripts() {
+        assert_eq!(planted_budget(Kind::ImpossibleTravel, 2), 6 + 5 + 3);
+        assert_eq!(planted_budget(Kind::ConcurrentIps, 3), 9 + 4 + 3);
+        assert_eq!(planted_budget(Kind::SessionHijack, 2), 6 + 5 + 3);
+        assert_eq!(planted_budget(Kind::AnonymizedIp, 4), 12);
+        assert_eq!(planted_budget(Kind::SharedIp, 0), 12);
+        assert_eq!(planted_budget(Kind::LongSession, 0), 84);
+        assert_eq!(planted_budget(Kind::SanctionedRegion, 3), 9);
+    }
+
+    #[test]
+    fn travel_is_plausible() {
+        assert_eq!(travel_ms(50.0), 0);
+        for km in [100.0, 800.0, 5_000.0, 19_000.0] {
+            let speed = km / (travel_ms(km) as f64 / HOUR_MS as f64);
+            assert!(speed < 600.0, "{km} km at {speed} km/h");
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! The world the generator draws from: places with coordinates and the networks that resolve
+//! there, built from the embedded demo table or from networks sampled out of a real `.mmdb`.
+
+use ipnet::IpNet;
+
+/// What kind of network a place's addresses belong to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NetClass {
+    /// Home broadband: the baseline of normal accounts.
+    Residential,
+    /// Mobile carriers: normal accounts on the move within their area.
+    Mobile,
+    /// Data centres, VPS and VPN egress: only `anonymized_ip` accounts use these.
+    Hosting,
+}
+
+/// A city and the networks of one class that resolve there.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Place {
+    pub city: String,
+    /// ISO 3166-1 alpha-2, upper case.
+    pub country: String,
+    pub lat: f64,
+    pub lon: f64,
+    pub class: NetClass,
+    pub networks: Vec<IpNet>,
+}
+
+/// Where generated IPs come from: places with coordinates and pools of IPs that resolve there.
+pub trait World {
+    /// Every place; indices into this slice are stable for one generation run.
+    fn places(&self) -> &[Place];
+}
+
+/// A [`World`] that owns its places.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PlaceWorld {
+    pub places: Vec<Place>,
+}
+
+impl World for PlaceWorld {
+    fn places(&self) -> &[Place] {
+        &self.places
+    }
+}
+
+impl World for [Place] {
+    fn places(&self) -> &[Place] {
+        self
+    }
+}
+
+impl World for Vec<Place> {
+    fn places(&self) -> &[Place] {
+        self
+    }
+}
+
+/// Networks whose coordinates lie farther than this from a place's first network start a new
+/// place of the same name (a real database has many cities called Springfield). Two addresses
+/// of one place are thus at most 50 km apart: below any sensible travel distance floor.
+pub const SAME_PLACE_KM: f64 = 25.0;
+
+/// Groups `(network, lat, lon, country, city, class)` rows into places by (country, city,
+/// class), splitting a group whose coordinates lie more than [`SAME_PLACE_KM`] apart. A place
+/// takes the coordinates of its first network; order of places follows first appearance.
+/// Rows with coordinates out of range or a country that is not two letters are skipped.
+pub fn world_from_networks<C: AsRef<str>, T: AsRef<str>>(
+    rows: &[(IpNet, f64, f64, C, T, NetClass)],
+) -> PlaceWorld {
+    let mut places: Vec<Place> = Vec::new();
+    let mut by_key: std::collections::HashMap<(String, String, NetClass), Vec<usize>> =
+        std::collections::HashMap::new();
+    for (net, lat, lon, country, city, class) in rows {
+        let country = country.as_ref().trim().to_ascii_uppercase();
+        let valid = (-90.0..=90.0).contains(lat) && (-180.0..=180.0).contains(lon);
+        if !valid || country.len() != 2 || !country.bytes().all(|b| b.is_ascii_alphabetic()) {
+            continue;
+        }
+        let key = (country.clone(), city.as_ref().to_string(), *class);
+        let group = by_key.entry(key).or_default();
+        let near = group
+            .iter()
+            .copied()
+            .find(|&i| haversine_km(places[i].lat, places[i].lon, *lat, *lon) <= SAME_PLACE_KM);
+        match near {
+            Some(i) => places[i].networks.push(net.trunc()),
+            None => {
+                group.push(places.len());
+                places.push(Place {
+                    city: city.as_ref().to_string(),
+                    country,
+                    lat: *lat,
+                    lon: *lon,
+                    class: *class,
+                    networks: vec![net.trunc()],
+                });
+            }
+        }
+    }
+    PlaceWorld { places }
+}
+
+/// Great-circle distance in km (spherical Earth, mean radius); the same formula the detector
+/// uses, repeated here so the generator needs no GeoIP crate.
+pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dl = (lon2 - lon1).to_radians();
+    let a = ((p2 - p1) / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * 6371.0088 * a.sqrt().min(1.0).asin()
+}
+
+/// Distance in km between two places.
+pub fn place_km(a: &Place, b: &Place) -> f64 {
+    haversine_km(a.lat, a.lon, b.lat, b.lon)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(s: &str) -> IpNet {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn groups_by_country_city_class_and_distance() {
+        use NetClass::*;
+        let rows = [
+            (
+                net("198.51.100.0/24"),
+                40.71,
+                -74.0,
+                "us",
+                "New York",
+                Residential,
+            ),
+            (
+                net("2001:db8::/48"),
+                40.72,
+                -74.01,
+                "US",
+                "New York",
+                Residential,
+            ),
+            (
+                net("203.0.113.0/24"),
+                40.71,
+                -74.0,
+                "US",
+                "New York",
+                Mobile,
+            ),
+            (
+                net("192.0.2.0/24"),
+                39.80,
+                -89.64,
+                "US",
+                "Springfield",
+                Residential,
+            ),
+            (
+                net("192.0.3.0/24"),
+                37.21,
+                -93.29,
+                "US",
+                "Springfield",
+                Residential,
+            ),
+            (net("192.0.4.0/24"), 95.0, 0.0, "US", "Nowhere", Residential),
+            (net("192.0.5.0/24"), 1.0, 0.0, "USA", "Bad", Residential),
+        ];
+        let w = world_from_networks(&rows);
+        let p = w.places();
+        assert_eq!(p.len(), 4);
+        assert_eq!(p[0].country, "US");
+        assert_eq!(p[0].networks.len(), 2);
+        assert_eq!(p[1].class, Mobile);
+        assert_eq!(
+            (p[2].city.as_str(), p[3].city.as_str()),
+            ("Springfield", "Springfield")
+        );
+    }
+
+    #[test]
+    fn haversine_known_distance() {
+        let d = haversine_km(51.5074, -0.1278, 40.7128, -74.006);
+        assert!((d - 5570.0).abs() < 15.0, "{d}");
+    }
+}
