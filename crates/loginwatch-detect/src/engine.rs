@@ -19,9 +19,9 @@ use std::sync::Arc;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DropReason {
     /// Older than its account's newest event by more than `engine.max_lateness`.
-    TooLate,
+    TooLate = 0,
     /// The same successful login (time and event id) is already held.
-    Duplicate,
+    Duplicate = 1,
 }
 
 impl DropReason {
@@ -76,6 +76,35 @@ fn kind_index(kind: AlertKind) -> usize {
     AlertKind::ALL.iter().position(|k| *k == kind).unwrap_or(0)
 }
 
+/// The high-water mark of event time. Idle expiry follows `confirmed`, the highest time
+/// reached by at least two different accounts, so one account with a skewed clock (a
+/// timestamp years ahead) cannot make every other account look idle and wipe the state.
+#[derive(Debug, Default)]
+struct Watermark {
+    /// Highest time seen and a hash of the account that reached it.
+    top: Option<(i64, u64)>,
+    confirmed: Option<i64>,
+}
+
+impl Watermark {
+    fn observe(&mut self, t: i64, account: &str) {
+        // FNV-1a: only compared for equality, collisions merely delay confirmation.
+        let h = account.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        let raise = |c: &mut Option<i64>, x: i64| *c = Some(c.map_or(x, |c| c.max(x)));
+        match self.top {
+            None => self.top = Some((t, h)),
+            Some((top, who)) if who == h => self.top = Some((top.max(t), h)),
+            Some((top, _)) if t > top => {
+                raise(&mut self.confirmed, top);
+                self.top = Some((t, h));
+            }
+            Some(_) => raise(&mut self.confirmed, t),
+        }
+    }
+}
+
 /// The detection engine: pure and synchronous. Feed it [`Login`]s in roughly event-time order.
 #[derive(Debug)]
 pub struct Engine {
@@ -83,8 +112,8 @@ pub struct Engine {
     detectors: Vec<Box<dyn Detector>>,
     accounts: Accounts,
     counters: Counters,
-    /// The highest event time seen (drives idle expiry).
-    watermark: Option<EventTime>,
+    /// The highest event time seen, and the one idle expiry follows.
+    watermark: Watermark,
     /// Reused buffer of findings.
     scratch: Vec<Finding>,
 }
@@ -98,7 +127,7 @@ impl Engine {
             accounts: Accounts::new(rules.cfg.engine.max_accounts),
             rules,
             counters: Counters::default(),
-            watermark: None,
+            watermark: Watermark::default(),
             scratch: Vec::new(),
         })
     }
@@ -110,16 +139,17 @@ impl Engine {
 
     /// The highest event time seen so far.
     pub fn watermark(&self) -> Option<EventTime> {
-        self.watermark
+        self.watermark.top.map(|(t, _)| EventTime(t))
     }
 
     /// Observes one login and appends the alerts it causes to `out`, oldest first.
     pub fn observe(&mut self, login: &Login, out: &mut Vec<Alert>) {
         self.counters.events += 1;
-        let t = login.event.timestamp;
-        let wm = self.watermark.map_or(t, |w| w.max(t));
-        self.watermark = Some(wm);
-        self.accounts.expire_idle(wm.0, self.rules.idle_ms);
+        let account = login.event.account_id.as_str();
+        self.watermark.observe(login.event.timestamp.0, account);
+        if let Some(wm) = self.watermark.confirmed {
+            self.accounts.expire_idle(wm, self.rules.idle_ms);
+        }
         let Engine {
             rules,
             detectors,
@@ -128,28 +158,24 @@ impl Engine {
             scratch,
             ..
         } = self;
-        let Some((state, created)) = accounts.get_or_insert(&login.event.account_id) else {
+        let Some((state, created)) = accounts.get_or_insert(account) else {
             return;
         };
-        let before = state.heap_bytes();
         if let Some(reason) = drop_reason(rules, state, created, login) {
-            let i = DropReason::ALL
-                .iter()
-                .position(|r| *r == reason)
-                .unwrap_or(0);
-            counters.dropped[i] += 1;
+            counters.dropped[reason as usize] += 1;
             return;
         }
-        state.newest = state.newest.max(t);
+        let before = state.heap_bytes();
         let trusted = rules.is_trusted(login);
+        state.newest = state.newest.max(login.event.timestamp);
         let inserted = (login.event.is_successful_login() && !trusted)
             .then(|| state.window.insert(Record::from_login(login)));
         note_watch(rules, login, trusted, state);
-        let exempt = rules.exemptions.of(&login.event.account_id);
+        let exempt = rules.exemptions.of(account);
         let mut cx = Ctx {
             rules,
             login,
-            account: &login.event.account_id,
+            account,
             trusted,
             inserted,
             state,
@@ -157,26 +183,26 @@ impl Engine {
         for d in detectors.iter().filter(|d| !exempt.contains(d.kind())) {
             d.observe(&mut cx, scratch);
         }
-        scratch.sort_by_key(|f| f.time);
-        for f in scratch.drain(..) {
-            let k = kind_index(f.kind);
-            if suppress::admit(
-                &mut state.suppress,
-                f.kind,
-                f.time,
-                &f.escalation,
-                rules.cooldown_ms,
-            ) {
-                counters.alerts[k] += 1;
-                out.push(finish(f, &login.event.account_id, state.watch_seen, rules));
-            } else {
-                counters.suppressed[k] += 1;
-            }
-        }
+        emit(rules, state, counters, scratch, account, out);
         let max_len = rules.cfg.engine.max_logins_per_account;
         counters.window_overflow += state.window.trim(state.newest, rules.span_ms, max_len);
         let after = state.heap_bytes();
         accounts.bytes = (accounts.bytes + after).saturating_sub(before);
+    }
+
+    /// Applies a new configuration (e.g. reloaded exceptions) and keeps the state. Detectors
+    /// are rebuilt; a smaller `max_accounts` evicts at once; a changed `watch_countries` list
+    /// forgets which watch countries accounts were seen in; new window bounds apply as each
+    /// account is next touched.
+    pub fn reconfigure(&mut self, config: Arc<EngineConfig>) -> Result<(), ConfigError> {
+        let rules = Rules::compile(config)?;
+        if rules.watch != self.rules.watch {
+            self.accounts.clear_watch();
+        }
+        self.accounts.set_max(rules.cfg.engine.max_accounts);
+        self.detectors = detectors::build(&rules.cfg);
+        self.rules = rules;
+        Ok(())
     }
 
     /// Counters and sizes.
@@ -234,6 +260,28 @@ fn note_watch(rules: &Rules, login: &Login, trusted: bool, state: &mut AccountSt
     let country = login.location.as_ref().and_then(|l| l.country);
     if let Some(i) = country.and_then(|c| rules.watch.iter().position(|w| *w == c)) {
         state.watch_seen |= 1 << i;
+    }
+}
+
+/// Sorts the findings by time and turns those the cooldown admits into alerts.
+fn emit(
+    rules: &Rules,
+    state: &mut AccountState,
+    counters: &mut Counters,
+    findings: &mut Vec<Finding>,
+    account: &str,
+    out: &mut Vec<Alert>,
+) {
+    findings.sort_by_key(|f| f.time);
+    for f in findings.drain(..) {
+        let k = kind_index(f.kind);
+        let cooldown = rules.cooldown_ms;
+        if suppress::admit(&mut state.suppress, f.kind, f.time, &f.escalation, cooldown) {
+            counters.alerts[k] += 1;
+            out.push(finish(f, account, state.watch_seen, rules));
+        } else {
+            counters.suppressed[k] += 1;
+        }
     }
 }
 

@@ -59,7 +59,7 @@ impl Accounts {
         let created = !self.map.contains_key(id);
         if created {
             if self.map.len() >= self.max {
-                self.evict_least_recent();
+                self.evict_least_recent((self.max / 64).max(1));
             }
             let state = AccountState::default();
             self.bytes += Self::account_bytes(id, &state);
@@ -68,9 +68,9 @@ impl Accounts {
         self.map.get_mut(id).map(|s| (s, created))
     }
 
-    /// Removes one batch of the least recently seen accounts.
-    fn evict_least_recent(&mut self) {
-        let batch = (self.max / 64).clamp(1, self.map.len().max(1));
+    /// Removes the `batch` least recently seen accounts.
+    fn evict_least_recent(&mut self, batch: usize) {
+        let batch = batch.clamp(1, self.map.len().max(1));
         let mut times: Vec<i64> = self.map.values().map(|s| s.newest.0).collect();
         if times.is_empty() {
             return;
@@ -125,6 +125,19 @@ impl Accounts {
         let before = self.map.len();
         self.remove_where(|_, s| s.newest.0 < cut);
         self.expired += (before - self.map.len()) as u64;
+    }
+
+    /// Sets the capacity, evicting the least recently seen accounts down to it.
+    pub(crate) fn set_max(&mut self, max: usize) {
+        self.max = max;
+        if self.map.len() > max {
+            self.evict_least_recent(self.map.len() - max);
+        }
+    }
+
+    /// Forgets every account's watch-country marks (the list changed).
+    pub(crate) fn clear_watch(&mut self) {
+        self.map.values_mut().for_each(|s| s.watch_seen = 0);
     }
 
     /// Bytes of the whole table, computed by walking it (tests and audits).

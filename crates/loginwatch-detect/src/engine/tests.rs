@@ -130,12 +130,70 @@ fn idle_accounts_expire_by_event_time() {
     let mut e = engine_with(|c| c.engine.idle_timeout = Duration::from_secs(3600));
     run(&mut e, vec![ev("old", "o1", 0, "1.1.1.1").city("Seoul")]);
     run(&mut e, vec![ev("new", "n1", 7200, "1.1.1.1").city("Seoul")]);
+    run(&mut e, vec![ev("other", "x1", 7200 + 300, "1.1.1.1")]);
+    let s = e.stats();
+    assert_eq!((s.tracked_accounts, s.expired_accounts), (2, 1));
+}
+
+#[test]
+fn one_skewed_clock_does_not_expire_everyone() {
+    let mut e = engine_with(|c| c.engine.idle_timeout = Duration::from_secs(3600));
+    let ten_years = 10 * 365 * 86_400;
     run(
         &mut e,
-        vec![ev("new", "n2", 7200 + 300, "1.1.1.1").city("Seoul")],
+        vec![ev("a", "a1", 0, "1.1.1.1"), ev("b", "b1", 1, "1.1.1.1")],
     );
-    let s = e.stats();
-    assert_eq!((s.tracked_accounts, s.expired_accounts), (1, 1));
+    run(
+        &mut e,
+        vec![
+            ev("skew", "s1", ten_years, "1.1.1.1"),
+            ev("skew", "s2", ten_years + 1, "1.1.1.1"),
+        ],
+    );
+    run(&mut e, vec![ev("c", "c1", 2, "1.1.1.1")]);
+    assert_eq!(e.stats().tracked_accounts, 4);
+    assert_eq!(
+        e.watermark().map(|t| t.0),
+        Some(crate::testkit::T0_MS + (ten_years + 1) * 1000)
+    );
+}
+
+#[test]
+fn reconfigure_keeps_state_and_applies_exceptions() {
+    let mut e = engine_with(|_| {});
+    run(
+        &mut e,
+        vec![
+            ev("a", "e1", 0, "1.1.1.1").city("Seoul"),
+            ev("b", "e1", 0, "1.1.1.1").city("Seoul"),
+        ],
+    );
+    let mut c = (**e.config()).clone();
+    c.exceptions.accounts.insert("a".into(), vec!["*".into()]);
+    c.engine.max_accounts = 1;
+    assert!(e.reconfigure(Arc::new(c)).is_ok());
+    assert_eq!(e.stats().tracked_accounts, 1);
+    let alerts = run(
+        &mut e,
+        vec![
+            ev("b", "e2", 60, "2.2.2.2").city("Lagos"),
+            ev("a", "e2", 60, "2.2.2.2").city("Lagos"),
+        ],
+    );
+    // "b" survived the shrink (ties go by id: "a" was evicted) and alerts; "a" is exempt.
+    assert!(
+        !alerts.is_empty() && alerts.iter().all(|x| x.account_id == "b"),
+        "{alerts:#?}"
+    );
+    let mut bad = EngineConfig::default();
+    bad.engine.max_accounts = 0;
+    assert!(e.reconfigure(Arc::new(bad)).is_err());
+}
+
+#[test]
+fn engine_can_move_to_a_worker_thread() {
+    fn send<T: Send>() {}
+    send::<Engine>();
 }
 
 #[test]
