@@ -1,0 +1,220 @@
+//! Command-line parsing (CONTRACT §3) and dispatch. Flags override the configuration file,
+//! which overrides built-in defaults.
+
+use crate::config::Config;
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Flags suspicious account logins: impossible travel, concurrent IPs, laptop farms, VPN hopping.
+#[derive(Parser, Debug)]
+#[command(name = "loginwatch", version, about)]
+pub struct Cli {
+    /// Log as JSON lines instead of readable text.
+    #[arg(long, global = true)]
+    pub log_json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a built-in scenario end to end (no broker, no download) and print what was found.
+    Demo,
+    /// Read events as JSON lines, write alerts as JSON lines, print a summary on stderr.
+    Replay(ReplayArgs),
+    /// The Kafka service: consume events, publish alerts, serve /metrics, /healthz, /readyz.
+    Run {
+        /// Configuration file (TOML).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Write a reproducible synthetic event stream with planted, labelled anomalies.
+    Gen(GenArgs),
+    /// Validate a configuration file and print every problem at once.
+    CheckConfig {
+        /// Configuration file (TOML).
+        file: PathBuf,
+    },
+}
+
+/// Flags of `replay`.
+#[derive(clap::Args, Debug)]
+pub struct ReplayArgs {
+    /// Configuration file (TOML).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Events, one JSON object per line; `-` or absent = stdin.
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Alerts, one JSON object per line; `-` or absent = stdout.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// City database (.mmdb); overrides `geoip.city`. Without one, the embedded demo database.
+    #[arg(long)]
+    pub geoip_city: Option<PathBuf>,
+    /// ASN database (.mmdb, GeoLite2-ASN layout); overrides `geoip.asn`.
+    #[arg(long)]
+    pub geoip_asn: Option<PathBuf>,
+    /// Anonymous-IP database (.mmdb); overrides `geoip.anonymous`.
+    #[arg(long)]
+    pub geoip_anonymous: Option<PathBuf>,
+    /// Where rejected lines go (JSON lines with reason and original bytes); default stderr.
+    #[arg(long)]
+    pub dead_letters: Option<PathBuf>,
+    /// Worker threads (accounts sharded by hash); overrides `replay.workers`; 0 = one per core.
+    #[arg(long)]
+    pub workers: Option<usize>,
+}
+
+/// Flags of `gen`.
+#[derive(clap::Args, Debug)]
+pub struct GenArgs {
+    /// Number of accounts.
+    #[arg(long)]
+    pub accounts: u64,
+    /// Number of events.
+    #[arg(long)]
+    pub events: u64,
+    /// Random seed; the same seed gives the same bytes.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output file; `-` or absent = stdout.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Draw IPs from this city database instead of the embedded demo database.
+    #[arg(long)]
+    pub geoip_city: Option<PathBuf>,
+    /// Write the ground truth (planted account, kind) as JSON lines here.
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// Share of accounts with a planted anomaly.
+    #[arg(long, default_value_t = 0.02)]
+    pub anomaly_rate: f64,
+}
+
+/// Entry point of the binary: parse, run, map errors to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_json);
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("loginwatch: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn dispatch(command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Demo => crate::demo::run(&mut io::stdout().lock()).map(|()| ExitCode::SUCCESS),
+        Command::Replay(args) => run_replay(args).map(|()| ExitCode::SUCCESS),
+        Command::Run { config } => run_service(config.as_deref()),
+        Command::Gen(args) => crate::gen_cmd::run(args).map(|()| ExitCode::SUCCESS),
+        Command::CheckConfig { file } => Ok(check_config(&file)),
+    }
+}
+
+/// Loads the file (or the defaults) and turns a list of problems into one error.
+pub fn load_config(path: Option<&Path>) -> Result<Config> {
+    let Some(path) = path else {
+        return Ok(Config::default());
+    };
+    Config::load(path).map_err(|problems| {
+        let lines: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+        anyhow::anyhow!(
+            "{} has {} problem(s):\n{}",
+            path.display(),
+            problems.len(),
+            lines.join("\n")
+        )
+    })
+}
+
+fn check_config(file: &Path) -> ExitCode {
+    let problems = match Config::load(file) {
+        Ok(config) => crate::wiring::check_files(&config),
+        Err(problems) => problems,
+    };
+    if problems.is_empty() {
+        println!("{}: ok", file.display());
+        return ExitCode::SUCCESS;
+    }
+    println!("{}: {} problem(s)", file.display(), problems.len());
+    for p in &problems {
+        println!("  {p}");
+    }
+    ExitCode::FAILURE
+}
+
+/// Opens `path` for reading, or stdin for `-`/absent.
+pub fn open_input(path: Option<&Path>) -> Result<Box<dyn io::BufRead>> {
+    Ok(match path {
+        None => Box::new(BufReader::with_capacity(1 << 20, io::stdin())),
+        Some(p) if p == Path::new("-") => Box::new(BufReader::with_capacity(1 << 20, io::stdin())),
+        Some(p) => Box::new(BufReader::with_capacity(
+            1 << 20,
+            File::open(p).with_context(|| format!("cannot open {}", p.display()))?,
+        )),
+    })
+}
+
+/// Opens `path` for writing, or stdout for `-`/absent.
+pub fn open_output(path: Option<&Path>) -> Result<Box<dyn Write>> {
+    Ok(match path {
+        None => Box::new(BufWriter::with_capacity(1 << 16, io::stdout())),
+        Some(p) if p == Path::new("-") => Box::new(BufWriter::with_capacity(1 << 16, io::stdout())),
+        Some(p) => Box::new(BufWriter::with_capacity(
+            1 << 16,
+            File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        )),
+    })
+}
+
+fn run_replay(args: ReplayArgs) -> Result<()> {
+    let mut config = load_config(args.config.as_deref())?;
+    if let Some(p) = args.geoip_city {
+        config.geoip.city = Some(p);
+    }
+    if let Some(p) = args.geoip_asn {
+        config.geoip.asn = Some(p);
+    }
+    if let Some(p) = args.geoip_anonymous {
+        config.geoip.anonymous = Some(p);
+    }
+    if let Some(w) = args.workers {
+        config.replay.workers = w;
+    }
+    let mut input = open_input(args.input.as_deref())?;
+    let mut output = open_output(args.output.as_deref())?;
+    let mut dead: Box<dyn Write> = match &args.dead_letters {
+        Some(p) => open_output(Some(p))?,
+        None => Box::new(io::stderr()),
+    };
+    let summary = crate::wiring::replay(&config, &mut *input, &mut *output, &mut *dead)?;
+    eprintln!("{summary}");
+    Ok(())
+}
+
+fn run_service(config: Option<&Path>) -> Result<ExitCode> {
+    let _config = load_config(config)?;
+    bail!("`loginwatch run` is not wired up in this build yet")
+}

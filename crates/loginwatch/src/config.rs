@@ -1,0 +1,279 @@
+//! The configuration file (CONTRACT §4): typed sections owned by the crates that use them,
+//! read leniently enough that one run reports every problem, each with its key.
+//!
+//! Reading goes in two passes. Structure: the TOML is deserialized into [`FileConfig`]; each
+//! error (wrong type, unknown key, bad duration) is recorded with its dotted key path, the
+//! offending key is removed so its default applies, and deserialization is retried — so a file
+//! with five mistakes yields five problems, not one. Meaning: each section's `validate()` then
+//! reports values that parse but make no sense (a zero window, a CIDR that is not one).
+
+use loginwatch_detect::{DetectConfig, EngineConfig, ExceptionsConfig, LimitsConfig};
+use loginwatch_geo::GeoConfig;
+use serde::Deserialize;
+use serde_path_to_error::{Path, Segment};
+use std::fmt;
+use std::path::Path as FsPath;
+
+/// `[input]`: limits on what is accepted as an event.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InputConfig {
+    /// Events larger than this many bytes are rejected (`too_large`).
+    pub max_event_bytes: usize,
+}
+
+impl Default for InputConfig {
+    fn default() -> Self {
+        InputConfig {
+            max_event_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// `[replay]`: the local driver.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplayConfig {
+    /// Worker threads; accounts are sharded across them by hash. 0 = one per core.
+    pub workers: usize,
+}
+
+impl Default for ReplayConfig {
+    fn default() -> Self {
+        ReplayConfig { workers: 1 }
+    }
+}
+
+/// The whole file. Every table is optional; an empty file is the default configuration.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FileConfig {
+    pub geoip: GeoConfig,
+    pub detect: DetectConfig,
+    pub exceptions: ExceptionsConfig,
+    pub engine: LimitsConfig,
+    pub input: InputConfig,
+    pub replay: ReplayConfig,
+}
+
+/// A validated configuration, ready to build the pipeline from.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    pub geoip: GeoConfig,
+    pub engine: EngineConfig,
+    pub input: InputConfig,
+    pub replay: ReplayConfig,
+}
+
+/// One thing wrong with a configuration file, with the key it concerns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// Dotted key path, e.g. `detect.concurrent_ips.window`; empty for the file as a whole.
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.key, self.message)
+        }
+    }
+}
+
+/// Upper bound on structural problems collected from one file before giving up.
+const MAX_PROBLEMS: usize = 200;
+
+impl Config {
+    /// Reads and validates a file; on failure returns every problem found.
+    pub fn load(path: &FsPath) -> Result<Config, Vec<Problem>> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            vec![Problem {
+                key: String::new(),
+                message: format!("cannot read {}: {e}", path.display()),
+            }]
+        })?;
+        Self::from_toml(&text)
+    }
+
+    /// Parses and validates TOML text; on failure returns every problem found.
+    pub fn from_toml(text: &str) -> Result<Config, Vec<Problem>> {
+        let table: toml::Table = toml::from_str(text).map_err(|e| {
+            vec![Problem {
+                key: String::new(),
+                message: format!("not valid TOML: {}", e.message()),
+            }]
+        })?;
+        let (file, mut problems) = deserialize_collecting(table);
+        let config = Config {
+            geoip: file.geoip,
+            engine: EngineConfig {
+                detect: file.detect,
+                exceptions: file.exceptions,
+                engine: file.engine,
+            },
+            input: file.input,
+            replay: file.replay,
+        };
+        problems.extend(config.validate());
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Problems with values that parse but make no sense.
+    pub fn validate(&self) -> Vec<Problem> {
+        let mut out: Vec<Problem> = self
+            .engine
+            .validate()
+            .iter()
+            .map(|s| split_problem(s))
+            .collect();
+        if self.input.max_event_bytes < 64 {
+            out.push(Problem {
+                key: "input.max_event_bytes".into(),
+                message: "must be at least 64".into(),
+            });
+        }
+        out
+    }
+}
+
+/// Splits a crate's `"key.path: message"` string into a [`Problem`].
+fn split_problem(s: &str) -> Problem {
+    match s.split_once(": ") {
+        Some((key, message)) if !key.contains(' ') => Problem {
+            key: key.to_owned(),
+            message: message.to_owned(),
+        },
+        _ => Problem {
+            key: String::new(),
+            message: s.to_owned(),
+        },
+    }
+}
+
+/// Deserializes, removing each offending key and retrying, so every structural problem shows.
+fn deserialize_collecting(mut table: toml::Table) -> (FileConfig, Vec<Problem>) {
+    let mut problems = Vec::new();
+    loop {
+        let value = toml::Value::Table(table.clone());
+        match serde_path_to_error::deserialize::<_, FileConfig>(value) {
+            Ok(file) => return (file, problems),
+            Err(err) => {
+                let message = err.inner().to_string();
+                let mut keys = path_keys(err.path());
+                if let Some(unknown) = unknown_field(&message) {
+                    if keys.last() != Some(&unknown) {
+                        keys.push(unknown);
+                    }
+                }
+                problems.push(Problem {
+                    key: keys.join("."),
+                    message: first_line(&message),
+                });
+                if keys.is_empty()
+                    || !remove_key(&mut table, &keys)
+                    || problems.len() >= MAX_PROBLEMS
+                {
+                    return (FileConfig::default(), problems);
+                }
+            }
+        }
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().to_owned()
+}
+
+fn path_keys(path: &Path) -> Vec<String> {
+    path.iter()
+        .filter_map(|seg| match seg {
+            Segment::Map { key } => Some(key.clone()),
+            Segment::Seq { index } => Some(index.to_string()),
+            Segment::Enum { variant } => Some(variant.clone()),
+            Segment::Unknown => None,
+        })
+        .collect()
+}
+
+/// The key named by serde's "unknown field `x`, expected ..." message.
+fn unknown_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    Some(rest.split('`').next()?.to_owned())
+}
+
+/// Removes the value at `keys` (table keys or array indices); false when nothing was there.
+fn remove_key(table: &mut toml::Table, keys: &[String]) -> bool {
+    let Some((last, parents)) = keys.split_last() else {
+        return false;
+    };
+    let mut current = table;
+    for key in parents {
+        if matches!(current.get(key), Some(toml::Value::Array(_))) {
+            // An array element is at fault: drop the whole array, its default applies.
+            return current.remove(key).is_some();
+        }
+        match current.get_mut(key) {
+            Some(toml::Value::Table(t)) => current = t,
+            _ => return false,
+        }
+    }
+    current.remove(last).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_the_default() {
+        let c = Config::from_toml("").expect("defaults are valid");
+        assert_eq!(c.input.max_event_bytes, 64 * 1024);
+    }
+
+    #[test]
+    fn contract_example_is_accepted() {
+        let text = include_str!("../../../config/loginwatch.toml");
+        if let Err(p) = Config::from_toml(text) {
+            panic!("config/loginwatch.toml: {p:?}");
+        }
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_key() {
+        let text = r#"
+            bogus = 1
+            [detect.impossible_travel]
+            max_speed_kmh = "fast"
+            colour = "red"
+            [detect.concurrent_ips]
+            window = "soon"
+            [input]
+            max_event_bytes = 10
+        "#;
+        let problems = Config::from_toml(text).expect_err("invalid");
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        for key in [
+            "bogus",
+            "detect.impossible_travel.max_speed_kmh",
+            "detect.impossible_travel.colour",
+            "detect.concurrent_ips.window",
+            "input.max_event_bytes",
+        ] {
+            assert!(keys.contains(&key), "{key} missing from {problems:?}");
+        }
+    }
+
+    #[test]
+    fn syntax_errors_are_one_problem() {
+        let problems = Config::from_toml("[detect\n").expect_err("invalid");
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].message.starts_with("not valid TOML"));
+    }
+}

@@ -1,0 +1,250 @@
+//! `loginwatch demo`: a built-in day of logins in the embedded demo world, played through the
+//! same pipeline as `replay`, printed so a person takes it in at a glance: who, what, from
+//! where to where, how far, how fast, why — and who stayed quiet.
+
+use crate::config::Config;
+use crate::wiring::{pipeline, SharedLocator};
+use anyhow::Result;
+use loginwatch_detect::Pipeline;
+use loginwatch_geo::demo_world::{self as world, find_city};
+use loginwatch_model::{Alert, EventTime};
+use serde_json::{json, Value};
+use std::io::Write;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// 2026-11-24T00:00:00Z, the start of the demo day.
+const DAY_START_MS: i64 = 1_795_478_400_000;
+
+/// One scripted login of the scenario.
+struct Step {
+    account: &'static str,
+    minute: i64,
+    ip: IpAddr,
+    extra: Value,
+}
+
+fn city_ip(name: &str, n: u64) -> IpAddr {
+    world::city_ip(find_city(name).unwrap_or(0), n)
+}
+
+fn step(account: &'static str, minute: i64, ip: IpAddr) -> Step {
+    Step {
+        account,
+        minute,
+        ip,
+        extra: json!({}),
+    }
+}
+
+fn with(mut s: Step, extra: Value) -> Step {
+    s.extra = extra;
+    s
+}
+
+/// The accounts of the scenario and what each is meant to show.
+pub const CAST: &[(&str, &str)] = &[
+    (
+        "alice.kr",
+        "ordinary traveller: Seoul, then Tokyo after a 2½-hour flight",
+    ),
+    (
+        "bob.us",
+        "mobile user: home broadband and a carrier network in New York",
+    ),
+    (
+        "carol.de",
+        "dual stack: IPv4 and IPv6 of one Frankfurt household",
+    ),
+    (
+        "kim.dev",
+        "impossible travel: New York, then Shenyang 40 minutes later",
+    ),
+    (
+        "park.design",
+        "concurrent IPs: Seoul, Beijing and Vladivostok within 20 minutes",
+    ),
+];
+
+/// The scripted logins, in the order they are played (event time order).
+fn scenario() -> Vec<Step> {
+    let mut steps = vec![
+        step("alice.kr", 8 * 60, city_ip("Seoul", 11)),
+        step("alice.kr", 8 * 60 + 30, city_ip("Seoul", 11)),
+        step("alice.kr", 12 * 60, city_ip("Tokyo", 3)),
+        step("bob.us", 9 * 60, city_ip("New York", 7)),
+        step(
+            "bob.us",
+            9 * 60 + 12,
+            world::mobile_ip(find_city("New York").unwrap_or(0), 1),
+        ),
+        step(
+            "bob.us",
+            9 * 60 + 30,
+            world::mobile_ip(find_city("New York").unwrap_or(0), 2),
+        ),
+        step("carol.de", 7 * 60, city_ip("Frankfurt", 5)),
+        step(
+            "carol.de",
+            7 * 60 + 2,
+            world::city_ipv6(find_city("Frankfurt").unwrap_or(0), 5),
+        ),
+        step("kim.dev", 13 * 60, city_ip("New York", 42)),
+        step("kim.dev", 13 * 60 + 40, city_ip("Shenyang", 9)),
+        step("park.design", 15 * 60, city_ip("Seoul", 77)),
+        step("park.design", 15 * 60 + 8, city_ip("Beijing", 4)),
+        step("park.design", 15 * 60 + 20, city_ip("Vladivostok", 2)),
+    ];
+    steps.push(with(
+        step("kim.dev", 13 * 60 + 41, city_ip("Shenyang", 9)),
+        json!({"outcome": "failure"}),
+    ));
+    steps.sort_by_key(|s| s.minute);
+    steps
+}
+
+/// The scenario as JSON lines (CONTRACT §1), in event-time order.
+pub fn scenario_lines() -> Vec<String> {
+    scenario()
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut event = json!({
+                "event_id": format!("demo-{i:03}"),
+                "account_id": s.account,
+                "ip": s.ip.to_string(),
+                "timestamp": EventTime(DAY_START_MS + s.minute * 60_000).to_string(),
+            });
+            if let (Value::Object(e), Value::Object(x)) = (&mut event, s.extra) {
+                e.extend(x);
+            }
+            event.to_string()
+        })
+        .collect()
+}
+
+/// Plays the scenario and returns the alerts, oldest first.
+pub fn play() -> Result<Vec<Alert>> {
+    let config = Config::default();
+    let mut pipe: Pipeline<SharedLocator> = pipeline(&config, Arc::new(world::locator()))?;
+    let mut alerts = Vec::new();
+    for line in scenario_lines() {
+        if let Err(reject) = pipe.process(line.as_bytes(), &mut alerts) {
+            anyhow::bail!("demo event rejected: {reject}");
+        }
+    }
+    Ok(alerts)
+}
+
+fn num(v: &Value, key: &str) -> Option<f64> {
+    v.get(key).and_then(Value::as_f64)
+}
+
+fn place(v: Option<&Value>) -> String {
+    let Some(v) = v else { return "?".into() };
+    let city = v.get("city").and_then(Value::as_str).unwrap_or("?");
+    let country = v.get("country").and_then(Value::as_str).unwrap_or("??");
+    format!("{city}, {country}")
+}
+
+/// One alert as a few lines for a person.
+fn describe(alert: &Alert, out: &mut dyn Write) -> std::io::Result<()> {
+    let e = &alert.evidence;
+    writeln!(
+        out,
+        "  {:<12} {:<18} {:<8} {}",
+        alert.account_id,
+        alert.kind.as_str(),
+        alert.severity.as_str(),
+        alert.event_time
+    )?;
+    if let (Some(d), Some(v)) = (num(e, "distance_km"), num(e, "speed_kmh")) {
+        writeln!(
+            out,
+            "      {} → {}: {:.0} km in {:.0} min, {:.0} km/h",
+            place(e.get("from")),
+            place(e.get("to")),
+            d,
+            num(e, "elapsed_s").unwrap_or(0.0) / 60.0,
+            v
+        )?;
+    }
+    writeln!(out, "      why: {}", alert.summary)
+}
+
+/// Runs the demo and prints the report.
+pub fn run(out: &mut dyn Write) -> Result<()> {
+    let alerts = play()?;
+    writeln!(
+        out,
+        "loginwatch demo — one day of logins in the embedded demo world"
+    )?;
+    writeln!(
+        out,
+        "(synthetic IP blocks on real city coordinates; no broker, no download)\n"
+    )?;
+    writeln!(out, "Who is in it:")?;
+    for (account, role) in CAST {
+        writeln!(out, "  {account:<12} {role}")?;
+    }
+    writeln!(out, "\nAlerts ({}):", alerts.len())?;
+    writeln!(
+        out,
+        "  {:<12} {:<18} {:<8} event time",
+        "account", "kind", "severity"
+    )?;
+    for alert in &alerts {
+        describe(alert, out)?;
+    }
+    let quiet: Vec<&str> = CAST
+        .iter()
+        .map(|(a, _)| *a)
+        .filter(|a| !alerts.iter().any(|al| al.account_id == *a))
+        .collect();
+    writeln!(out, "\nQuiet (no alert): {}", quiet.join(", "))?;
+    writeln!(
+        out,
+        "\nEvery alert as JSON: loginwatch replay < events.jsonl; see README."
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use loginwatch_model::AlertKind;
+
+    fn kinds_of(alerts: &[Alert], account: &str) -> Vec<AlertKind> {
+        alerts
+            .iter()
+            .filter(|a| a.account_id == account)
+            .map(|a| a.kind)
+            .collect()
+    }
+
+    #[test]
+    fn each_detector_fires_and_ordinary_users_stay_quiet() {
+        let alerts = play().unwrap();
+        assert!(kinds_of(&alerts, "kim.dev").contains(&AlertKind::ImpossibleTravel));
+        assert!(kinds_of(&alerts, "park.design").contains(&AlertKind::ConcurrentIps));
+        for quiet in ["alice.kr", "bob.us", "carol.de"] {
+            assert!(kinds_of(&alerts, quiet).is_empty(), "{quiet}: {alerts:#?}");
+        }
+    }
+
+    #[test]
+    fn report_names_accounts_kinds_and_numbers() {
+        let mut out = Vec::new();
+        run(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("impossible_travel") && text.contains("concurrent_ips"),
+            "{text}"
+        );
+        assert!(text.contains("New York, US → Shenyang, CN"), "{text}");
+        assert!(
+            text.contains("Quiet (no alert): alice.kr, bob.us, carol.de"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,15 @@
+//! The loginwatch binary as a library, so integration tests drive the same code as the CLI.
+//!
+//! - [`cli`]: command-line parsing and dispatch (`demo`, `replay`, `run`, `gen`, `check-config`).
+//! - [`config`]: the TOML file, typed and validated once, every problem reported at once.
+//! - [`replay`]: JSON lines in, alerts out, through the one pipeline the service uses too.
+//! - [`demo`]: the built-in scenario, printed for a person.
+//! - [`gen`]: reproducible synthetic streams with planted, labelled anomalies.
+
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod gen;
+mod gen_cmd;
+pub mod replay;
+pub mod wiring;

@@ -1,0 +1,102 @@
+//! Glue: builds the locator and the pipeline from a validated [`Config`], and drives `replay`.
+
+use crate::config::{Config, Problem};
+use crate::replay::{self, Summary};
+use anyhow::{Context, Result};
+use loginwatch_detect::{Engine, Locate, Pipeline};
+use loginwatch_geo::lists::{AsnSet, CidrSet};
+use loginwatch_geo::{demo_world, Locator, Login};
+use loginwatch_model::LoginEvent;
+use std::io::{BufRead, Write};
+use std::sync::Arc;
+
+/// The geo locator behind an `Arc`, shared by every worker of a process.
+#[derive(Clone, Debug)]
+pub struct SharedLocator(pub Arc<Locator>);
+
+impl Locate for SharedLocator {
+    fn locate(&self, event: LoginEvent) -> Login {
+        self.0.locate(event)
+    }
+}
+
+/// The configured databases, or the embedded demo world when no city database is configured.
+pub fn open_locator(config: &Config) -> Result<Locator> {
+    let anon = &config.engine.detect.anonymized_ip;
+    let geo = &config.geoip;
+    if geo.city.is_none() && geo.asn.is_none() && geo.anonymous.is_none() {
+        tracing::info!("no [geoip] databases configured: using the embedded demo world");
+        let cidrs =
+            CidrSet::from_files(&anon.cidr_lists).map_err(|e| anyhow::anyhow!(error_chain(&e)))?;
+        let asns =
+            AsnSet::from_files(&anon.asn_lists).map_err(|e| anyhow::anyhow!(error_chain(&e)))?;
+        return Ok(demo_world::locator()
+            .with_anon_cidrs(cidrs)
+            .with_anon_asns(asns));
+    }
+    Locator::open(geo, &anon.cidr_lists, &anon.asn_lists)
+        .map_err(|e| anyhow::anyhow!(error_chain(&e)))
+}
+
+/// `err` and all its sources on one line.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// A pipeline over `locator` with a fresh engine configured by `config`.
+pub fn pipeline(config: &Config, locator: Arc<Locator>) -> Result<Pipeline<SharedLocator>> {
+    let engine = Engine::new(Arc::new(config.engine.clone())).context("engine configuration")?;
+    Ok(Pipeline::new(
+        SharedLocator(locator),
+        engine,
+        config.input.max_event_bytes,
+    ))
+}
+
+/// Runs a whole replay with the configured databases.
+pub fn replay(
+    config: &Config,
+    input: &mut dyn BufRead,
+    alerts: &mut dyn Write,
+    dead: &mut dyn Write,
+) -> Result<Summary> {
+    let locator = Arc::new(open_locator(config)?);
+    let mut pipeline = pipeline(config, locator)?;
+    Ok(replay::replay(
+        &mut pipeline,
+        input,
+        alerts,
+        dead,
+        config.input.max_event_bytes,
+    )?)
+}
+
+/// `check-config`'s second pass: the files the configuration names must open.
+pub fn check_files(config: &Config) -> Vec<Problem> {
+    let anon = &config.engine.detect.anonymized_ip;
+    match Locator::open(&config.geoip, &anon.cidr_lists, &anon.asn_lists) {
+        Ok(_) => Vec::new(),
+        Err(e) => vec![Problem {
+            key: geo_error_key(&e).to_owned(),
+            message: error_chain(&e),
+        }],
+    }
+}
+
+fn geo_error_key(e: &loginwatch_geo::GeoError) -> &'static str {
+    use loginwatch_geo::GeoError::*;
+    match e {
+        City { .. } => "geoip.city",
+        Asn { .. } => "geoip.asn",
+        Anonymous { .. } => "geoip.anonymous",
+        CidrList(_) => "detect.anonymized_ip.cidr_lists",
+        AsnList(_) => "detect.anonymized_ip.asn_lists",
+    }
+}
