@@ -173,6 +173,8 @@ pub struct Member {
 }
 
 pub fn start(config: ServiceConfig, delay: Duration) -> Member {
+    // Logs show up with a failing test (or `--nocapture`); RUST_LOG filters, default `info`.
+    let _ = loginwatch_service::init_tracing(false);
     let telemetry = Telemetry::new().expect("telemetry");
     let stop = CancellationToken::new();
     let factory = Arc::new(TestFactory { delay });

@@ -1,0 +1,112 @@
+//! The end-to-end scenarios against a real Kafka-protocol broker named by
+//! `LOGINWATCH_KAFKA_BROKERS` (`host:port[,...]`): tansu in CI (`deploy/local-broker.sh`), or
+//! any Apache Kafka. Without the variable every test prints a notice and passes.
+//!
+//! ```text
+//! eval "$(deploy/local-broker.sh start)"
+//! cargo test -p loginwatch-service --test real_broker
+//! ```
+
+mod common;
+
+use common::{scenarios, Env};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Names the broker to test against.
+const BROKERS_VAR: &str = "LOGINWATCH_KAFKA_BROKERS";
+/// Every test gives up after this long instead of hanging.
+const TEST_LIMIT: Duration = Duration::from_secs(180);
+
+/// Fresh topics on the broker from `LOGINWATCH_KAFKA_BROKERS`, or `None` (with a notice).
+async fn env(test: &str) -> Option<Env> {
+    let Ok(brokers) = std::env::var(BROKERS_VAR) else {
+        // Straight to stderr: the test harness captures `eprintln!` of passing tests.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipping real-broker test {test}: set {BROKERS_VAR}=host:port to run it"
+        );
+        return None;
+    };
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let prefix = format!("lw-{test}-{}-{nanos}", std::process::id());
+    let env = Env {
+        brokers,
+        input: format!("{prefix}-logins"),
+        alerts: format!("{prefix}-alerts"),
+        dead_letters: format!("{prefix}-dead"),
+        input_partitions: 4,
+        alert_partitions: 2,
+        spare_alerts: format!("{prefix}-alerts-single"),
+    };
+    create_topics(&env).await;
+    Some(env)
+}
+
+async fn create_topics(env: &Env) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &env.brokers)
+        .create()
+        .expect("admin client");
+    let topics = [
+        (&env.input, env.input_partitions),
+        (&env.alerts, env.alert_partitions),
+        (&env.spare_alerts, env.alert_partitions),
+        (&env.dead_letters, 1),
+    ];
+    let new: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|(name, partitions)| NewTopic::new(name, *partitions, TopicReplication::Fixed(1)))
+        .collect();
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let results = admin
+        .create_topics(&new, &opts)
+        .await
+        .expect("create topics");
+    for r in results {
+        if let Err((topic, e)) = r {
+            panic!("creating topic {topic}: {e}");
+        }
+    }
+}
+
+async fn bounded(f: impl Future<Output = ()>) {
+    tokio::time::timeout(TEST_LIMIT, f)
+        .await
+        .expect("test finished in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_broker_end_to_end() {
+    if let Some(env) = env("e2e").await {
+        bounded(scenarios::end_to_end(&env)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_broker_shutdown_commits() {
+    if let Some(env) = env("commit").await {
+        bounded(scenarios::shutdown_commits(&env)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_broker_restart_loses_no_alert() {
+    if let Some(env) = env("restart").await {
+        bounded(scenarios::restart_loses_nothing(&env)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_broker_two_members() {
+    if let Some(env) = env("pair").await {
+        bounded(scenarios::two_members_split(&env)).await;
+    }
+}
