@@ -4,7 +4,7 @@
 use super::index::WorldIndex;
 use super::kind::Kind;
 use super::pools::{Addr, Pools};
-use super::profile::MIN_MS;
+use super::profile::{DESKTOP, MIN_MS};
 use super::rng::{hash, Rng};
 use std::net::IpAddr;
 
@@ -162,7 +162,7 @@ impl Account {
         let ip = pools.ip(a, iid, self.flags & V6 != 0 && a == self.home);
         let session = (what != What::Failure).then_some(u32::from(self.step) << 8 | u32::from(sub));
         let ua = if device == 1 {
-            (self.ua + 3) % 10
+            (self.ua + 3) % DESKTOP
         } else {
             self.ua
         };

@@ -13,10 +13,11 @@
 //! # The stream
 //! The stream spans `ceil(events / accounts / 7)` days, clamped to 2..28, from `start_ms`.
 //! Events per ordinary account are heavy-tailed (weights 1..20); planted accounts emit what
-//! their script needs; the total is exactly `events`. Sessions are [failed login] (6 %), login,
-//! activities 1–25 min apart, [logout] (30 %); logins carry `user_agent`, `accept_language`,
-//! `claimed_country` and `claimed_timezone`, activity events only ids, IP and session. Lines
-//! average about 260 bytes.
+//! their script needs; the total is exactly `events`. Ordinary sessions are 1–9 events:
+//! [failed login] (6 %), login, activities 1–25 min apart, [logout] (30 %). Logins carry
+//! `user_agent`, `accept_language`, `claimed_country` and `claimed_timezone`; activity and
+//! logout events only ids, IP, session and device. Lines average about 265 bytes at 20 events
+//! per account, and up to about 315 at 3 events per account (a larger share of logins).
 //!
 //! **Ordinary accounts** live in a residential place (weighted by its number of networks),
 //! claim its country and zone, speak its language, and start sessions only in local waking

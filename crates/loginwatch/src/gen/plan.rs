@@ -5,7 +5,7 @@ use super::account::{Account, Ctx, Role, Shape, NO_LABEL};
 use super::index::WorldIndex;
 use super::kind::Kind;
 use super::pools::Addr;
-use super::profile::{DESKTOP, HOUR_MS};
+use super::profile::{DESKTOP, HOUR_MS, PHONE};
 use super::rng::{hash, Rng};
 use super::script::planted_budget;
 
@@ -184,16 +184,16 @@ pub fn ordinary(ctx: &mut Ctx, mut rng: Rng, budget: u32) -> Account {
         a.role = Role::Dual;
     }
     a.ua = match a.role {
-        Role::Mobile => DESKTOP + a.rng.below(4) as u8,
+        Role::Mobile => DESKTOP + a.rng.below(u64::from(PHONE)) as u8,
         _ if a.rng.chance(0.8) => a.rng.below(u64::from(DESKTOP)) as u8,
-        _ => DESKTOP + a.rng.below(4) as u8,
+        _ => DESKTOP + a.rng.below(u64::from(PHONE)) as u8,
     };
     a
 }
 
 /// First session start of an ordinary account: spread over the first of its gaps.
 pub fn first_start(rng: &mut Rng, start: i64, span: i64, budget: u32) -> i64 {
-    let sessions = (f64::from(budget) / 3.5).max(1.0);
+    let sessions = (f64::from(budget) / 5.0).max(1.0);
     start + rng.range(0, (span as f64 / sessions) as i64)
 }
 

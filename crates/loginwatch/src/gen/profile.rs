@@ -1,8 +1,9 @@
 //! What an account says about itself: user agents, `accept_language`, the claimed time zone,
 //! and the local hour used to keep ordinary people active in their daytime.
 
-/// Desktop browsers (index < [`DESKTOP`]) then phones; realistic strings of late 2026.
-pub const USER_AGENTS: [&str; 10] = [
+/// Desktop browsers (index < [`DESKTOP`]), then phone browsers and the platform's phone apps;
+/// realistic strings of late 2026.
+pub const USER_AGENTS: [&str; 13] = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36",
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36 Edg/142.0.0.0",
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/19.1 Safari/605.1.15",
@@ -13,7 +14,13 @@ pub const USER_AGENTS: [&str; 10] = [
     "Mozilla/5.0 (Linux; Android 16; Pixel 9) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Mobile Safari/537.36",
     "Mozilla/5.0 (Linux; Android 15; SM-S928B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/141.0.0.0 Mobile Safari/537.36",
     "Mozilla/5.0 (iPad; CPU OS 19_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/19.1 Mobile/15E148 Safari/604.1",
+    "Marketplace/8.14.2 (iPhone16,2; iOS 19.1; Scale/3.00)",
+    "Marketplace/8.14.0 (Android 16; Pixel 9) okhttp/4.12.0",
+    "okhttp/4.12.0",
 ];
+
+/// Number of phone user agents (browsers and apps) after the desktop ones.
+pub const PHONE: u8 = 7;
 
 /// Number of desktop user agents at the start of [`USER_AGENTS`].
 pub const DESKTOP: u8 = 6;

@@ -97,9 +97,9 @@ impl Account {
     }
 
     /// The gap before an ordinary account's next session: its remaining sessions spread over
-    /// what is left of the stream's span (about 3.5 events per session).
+    /// what is left of the stream's span (about 5 events per session).
     fn ordinary_gap(&mut self, ctx: &Ctx, now: i64) -> i64 {
-        let sessions = (f64::from(self.remaining) / 3.5).max(1.0);
+        let sessions = (f64::from(self.remaining) / 5.0).max(1.0);
         let mean = if now < ctx.span_end {
             (((ctx.span_end - now) as f64 / sessions) as i64).max(30 * MIN_MS)
         } else {
@@ -122,7 +122,7 @@ impl Account {
             return (shape, len, if alt { AT_ALT } else { 0 });
         }
         let r = &mut self.rng;
-        let len = 1 + r.below(6) as u8;
+        let len = 1 + r.below(9) as u8;
         let mut flags = 0;
         if len >= 2 && r.chance(0.06) {
             flags |= FAIL_FIRST;

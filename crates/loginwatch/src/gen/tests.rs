@@ -281,3 +281,98 @@ fn small_and_degenerate_inputs() {
     let empty = PlaceWorld::default();
     assert!(generate(&cfg(1, 1, 1), &empty, &mut out).is_err());
 }
+
+/// Each planted kind shows its signature, and ordinary accounts show none of them.
+#[test]
+fn planted_signatures_and_quiet_ordinary_accounts() {
+    let w = toy_world();
+    let (bytes, labels) = run(&cfg(3_000, 60_000, 13), &w);
+    let evs = events(&bytes);
+    let kinds: HashMap<&str, Kind> = labels
+        .accounts
+        .iter()
+        .map(|l| (l.account_id.as_str(), l.kind))
+        .collect();
+    let mut by: HashMap<&str, Vec<&LoginEvent>> = HashMap::new();
+    for e in &evs {
+        by.entry(&e.account_id).or_default().push(e);
+    }
+    for (acct, es) in by {
+        let kind = kinds.get(acct).copied();
+        // Sessions seen from more than one IP or device.
+        let mut sessions: HashMap<&str, HashSet<(IpAddr, Option<&str>)>> = HashMap::new();
+        for e in &es {
+            if let Some(s) = &e.session_id {
+                sessions
+                    .entry(s)
+                    .or_default()
+                    .insert((e.ip, e.device_id.as_deref()));
+            }
+        }
+        let hijacked = sessions.values().any(|s| s.len() > 1);
+        assert_eq!(
+            hijacked,
+            kind == Some(Kind::SessionHijack),
+            "{acct} {kind:?}"
+        );
+        // Longest run with gaps of at most an hour.
+        let (mut run_start, mut longest) = (es[0].timestamp.millis(), 0);
+        for p in es.windows(2) {
+            let (a, b) = (p[0].timestamp.millis(), p[1].timestamp.millis());
+            if b - a > 3_600_000 {
+                run_start = b;
+            }
+            longest = longest.max(b - run_start);
+        }
+        assert_eq!(
+            longest >= 26 * 3_600_000,
+            kind == Some(Kind::LongSession),
+            "{acct}"
+        );
+        // Logins located in the claimed country.
+        let logins: Vec<_> = es
+            .iter()
+            .filter(|e| e.event_type == EventType::Login)
+            .collect();
+        let home = logins
+            .iter()
+            .filter(|e| {
+                e.claimed_country.map(|c| c.to_string()) == Some(place_of(&w, e.ip).country.clone())
+            })
+            .count();
+        let korean = logins.iter().any(|e| {
+            e.accept_language
+                .as_deref()
+                .is_some_and(|l| l.starts_with("ko"))
+                && !matches!(
+                    e.claimed_country.map(|c| c.to_string()).as_deref(),
+                    Some("KR" | "KP")
+                )
+        });
+        let mismatch = home * 2 <= logins.len() || korean;
+        assert_eq!(
+            mismatch,
+            kind == Some(Kind::LocationMismatch),
+            "{acct} {home}/{}",
+            logins.len()
+        );
+    }
+    // Farms: six accounts behind one address within a few hours.
+    let farm: HashSet<&str> = labels
+        .accounts
+        .iter()
+        .filter(|l| l.kind == Kind::SharedIp)
+        .map(|l| l.account_id.as_str())
+        .collect();
+    let mut first_at: HashMap<IpAddr, Vec<i64>> = HashMap::new();
+    let mut seen = HashSet::new();
+    for e in evs.iter().filter(|e| farm.contains(e.account_id.as_str())) {
+        if seen.insert(&e.account_id) {
+            first_at.entry(e.ip).or_default().push(e.timestamp.millis());
+        }
+    }
+    for times in first_at.values() {
+        assert_eq!(times.len(), plan::FARM_SIZE as usize);
+        assert!(times.iter().max().unwrap() - times.iter().min().unwrap() <= 3 * 3_600_000);
+    }
+}
