@@ -190,7 +190,7 @@ mod tests {
         }
         // The fourth slot wraps around to the first block.
         let a = pools.alloc(0);
-        assert_eq!(u32::from(pools.v4(a).unwrap()) >> 8, 0xC6_33_64);
+        assert_eq!(u32::from(pools.v4(a).unwrap()) >> 8, 0x00C6_3364);
     }
 
     #[test]

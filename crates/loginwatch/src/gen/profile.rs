@@ -25,11 +25,14 @@ pub const PHONE: u8 = 7;
 /// Number of desktop user agents at the start of [`USER_AGENTS`].
 pub const DESKTOP: u8 = 6;
 
+/// A zone: (easternmost longitude, IANA name, standard UTC offset in hours).
+type Zone = (f64, &'static str, f64);
+
 /// Countries with their language preference, main IANA zone and standard UTC offset (hours).
 /// Countries spanning several zones list their zones west to east with the longitude where
 /// each ends; the generator picks by the home's longitude.
 #[rustfmt::skip]
-const COUNTRIES: &[(&str, &str, &[(f64, &str, f64)])] = &[
+const COUNTRIES: &[(&str, &str, &[Zone])] = &[
     ("US", "en-US,en;q=0.9", &[(-115.0, "America/Los_Angeles", -8.0), (-101.0, "America/Denver", -7.0), (-87.0, "America/Chicago", -6.0), (180.0, "America/New_York", -5.0)]),
     ("CA", "en-CA,en;q=0.9,fr;q=0.8", &[(-115.0, "America/Vancouver", -8.0), (-90.0, "America/Winnipeg", -6.0), (180.0, "America/Toronto", -5.0)]),
     ("MX", "es-MX,es;q=0.9", &[(180.0, "America/Mexico_City", -6.0)]),
@@ -109,7 +112,7 @@ pub const SLEEP_MS: i64 = 22 * HOUR_MS;
 pub fn awake(t: i64, offset_h: f64, jitter_ms: i64) -> i64 {
     let off = (offset_h * HOUR_MS as f64) as i64;
     let local = (t + off).rem_euclid(DAY_MS);
-    if local >= WAKE_MS && local < SLEEP_MS {
+    if (WAKE_MS..SLEEP_MS).contains(&local) {
         return t;
     }
     let to_wake = (WAKE_MS - local).rem_euclid(DAY_MS);

@@ -66,7 +66,7 @@ fn events(bytes: &[u8]) -> Vec<LoginEvent> {
 }
 
 /// The place an IP belongs to in a world.
-fn place_of<'a>(w: &'a PlaceWorld, ip: IpAddr) -> &'a Place {
+fn place_of(w: &PlaceWorld, ip: IpAddr) -> &Place {
     w.places
         .iter()
         .find(|p| p.networks.iter().any(|n| n.contains(&ip)))
