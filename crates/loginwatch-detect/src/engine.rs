@@ -276,7 +276,8 @@ fn emit(
     for f in findings.drain(..) {
         let k = kind_index(f.kind);
         let cooldown = rules.cooldown_ms;
-        if suppress::admit(&mut state.suppress, f.kind, f.time, &f.escalation, cooldown) {
+        let entries = state.suppress.get_or_insert_with(Box::default);
+        if suppress::admit(entries, f.kind, f.time, &f.escalation, cooldown) {
             counters.alerts[k] += 1;
             out.push(finish(f, account, state.watch_seen, rules));
         } else {

@@ -12,14 +12,18 @@
 //!   cooldown; `rules`: the configuration compiled for the hot path.
 //!
 //! ## Memory bounds
-//! - **Per account**: at most `engine.max_logins_per_account` (32) records of 80 bytes plus
-//!   their event ids, spanning [`EngineConfig::window_span`] (default 30 min: the concurrent
-//!   window) plus one *anchor* record (the last located, non-anonymized login, the travel
-//!   baseline); ≤ 9 suppression entries of 40 bytes; 40 bytes of anonymizer memory once used.
-//!   An account with one login in its window costs about 250 bytes including its table slot.
-//! - **In total**: at most `engine.max_accounts` (1 000 000) accounts; the least recently seen
-//!   (by event time) are evicted in batches of 1/64; accounts idle for `engine.idle_timeout`
-//!   (7 days of event time) are forgotten. [`EngineStats::approx_state_bytes`] tracks the sum.
+//! - **Per account**: at most `engine.max_logins_per_account` (32) records of 88 bytes
+//!   (event ids of ≤ 22 bytes and derived `ev-…` ids stay inline; longer ones add their
+//!   length), spanning [`EngineConfig::window_span`] (default 30 min: the concurrent window)
+//!   plus one *anchor* record (the last located, non-anonymized login: the travel baseline);
+//!   ≤ 9 suppression entries of 40 bytes once the account alerted; 40 bytes of anonymizer
+//!   memory once it used one. A table slot is ~92 bytes (account ids ≤ 22 bytes inline), so
+//!   an account with one login in its window costs ~180 bytes.
+//! - **In total**: at most `engine.max_accounts` (1 000 000) accounts, so ~180 MB at default
+//!   windows for quiet accounts and at most ~3 GB if every account filled its window; the
+//!   least recently seen (by event time) are evicted in batches of 1/64; accounts idle for
+//!   `engine.idle_timeout` (7 days of event time) are forgotten.
+//!   [`EngineStats::approx_state_bytes`] tracks the estimate.
 
 pub mod config;
 mod detector;

@@ -6,15 +6,17 @@ use crate::suppress::Suppression;
 use crate::window::Window;
 use loginwatch_model::EventTime;
 
-/// Per-account state: about 72 bytes inline plus the window's records on the heap.
+/// Per-account state: 56 bytes inline plus the window's records on the heap.
 #[derive(Debug, Default)]
 pub(crate) struct AccountState {
     /// The newest event time seen for the account (least-recently-seen eviction, lateness).
     pub newest: EventTime,
     /// Successful, untrusted logins (see [`Window`] for its bounds).
     pub window: Window,
-    /// Last alert per kind, for the cooldown (see [`crate::suppress`]).
-    pub suppress: Vec<Suppression>,
+    /// Last alert per kind, for the cooldown (see [`crate::suppress`]); boxed because most
+    /// accounts never alert.
+    #[allow(clippy::box_collection)] // 8 bytes instead of 24 in every account
+    pub suppress: Option<Box<Vec<Suppression>>>,
     /// Anonymizer networks seen (anonymized_ip detector), once the account used one.
     pub anon: Option<Box<AnonMemory>>,
     /// Bit `i` set once the account had a login in `watch_countries[i]`.
@@ -25,7 +27,10 @@ impl AccountState {
     /// Heap bytes owned by this state (window, suppression entries, detector memory).
     pub(crate) fn heap_bytes(&self) -> usize {
         self.window.heap_bytes()
-            + self.suppress.capacity() * std::mem::size_of::<Suppression>()
+            + self.suppress.as_ref().map_or(0, |v| {
+                std::mem::size_of::<Vec<Suppression>>()
+                    + v.capacity() * std::mem::size_of::<Suppression>()
+            })
             + self
                 .anon
                 .as_ref()

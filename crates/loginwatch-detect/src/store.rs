@@ -11,13 +11,14 @@
 //! Both are counted (`evicted`, `expired`). The byte estimate (`approx_bytes`) is the table's
 //! slots at hashbrown's 7/8 load, account ids, and each account's heap.
 
+use crate::compact::KeyStr;
 use crate::state::AccountState;
 use std::collections::HashMap;
 
 /// Tracked accounts by id.
 #[derive(Debug)]
 pub(crate) struct Accounts {
-    map: HashMap<Box<str>, AccountState>,
+    map: HashMap<KeyStr, AccountState>,
     max: usize,
     /// Accounts evicted because the table was full.
     pub evicted: u64,
@@ -30,7 +31,7 @@ pub(crate) struct Accounts {
 }
 
 /// Estimated bytes of one table slot (key, state, control byte) at 7/8 load.
-const SLOT_BYTES: usize = (std::mem::size_of::<(Box<str>, AccountState)>() + 1) * 8 / 7;
+const SLOT_BYTES: usize = (std::mem::size_of::<(KeyStr, AccountState)>() + 1) * 8 / 7;
 
 impl Accounts {
     pub(crate) fn new(max: usize) -> Self {
@@ -49,8 +50,8 @@ impl Accounts {
     }
 
     /// Estimated bytes of one account's state with its slot and id.
-    pub(crate) fn account_bytes(id: &str, state: &AccountState) -> usize {
-        SLOT_BYTES + id.len() + state.heap_bytes()
+    pub(crate) fn account_bytes(id: &KeyStr, state: &AccountState) -> usize {
+        SLOT_BYTES + id.heap_bytes() + state.heap_bytes()
     }
 
     /// The state of `id`, created (evicting if full) when new; the flag says it was created.
@@ -61,9 +62,9 @@ impl Accounts {
             if self.map.len() >= self.max {
                 self.evict_least_recent((self.max / 64).max(1));
             }
-            let state = AccountState::default();
-            self.bytes += Self::account_bytes(id, &state);
-            self.map.insert(id.into(), state);
+            let (key, state) = (KeyStr::new(id), AccountState::default());
+            self.bytes += Self::account_bytes(&key, &state);
+            self.map.insert(key, state);
         }
         self.map.get_mut(id).map(|s| (s, created))
     }
@@ -82,24 +83,24 @@ impl Accounts {
             .map
             .iter()
             .filter(|(_, s)| s.newest.0 == cutoff)
-            .map(|(k, _)| &**k)
+            .map(|(k, _)| k.as_str())
             .collect();
         tied.sort_unstable();
-        let victims: Vec<Box<str>> = tied
+        let victims: Vec<String> = tied
             .into_iter()
             .take(batch - older)
-            .map(Box::from)
+            .map(str::to_owned)
             .collect();
         self.remove_where(|_, s| s.newest.0 < cutoff);
         for v in victims {
-            if let Some(s) = self.map.remove(&v) {
-                self.bytes = self.bytes.saturating_sub(Self::account_bytes(&v, &s));
+            if let Some((k, s)) = self.map.remove_entry(v.as_str()) {
+                self.bytes = self.bytes.saturating_sub(Self::account_bytes(&k, &s));
             }
         }
         self.evicted += batch as u64;
     }
 
-    fn remove_where(&mut self, mut pred: impl FnMut(&str, &AccountState) -> bool) {
+    fn remove_where(&mut self, mut pred: impl FnMut(&KeyStr, &AccountState) -> bool) {
         let mut freed = 0;
         self.map.retain(|k, s| {
             let go = pred(k, s);

@@ -9,7 +9,7 @@
 //!   `window_overflow`).
 //!
 //! Capacity grows by halves, not doubling, and shrinks when mostly empty, so an account with
-//! one login holds one 80-byte record.
+//! one login holds one 88-byte record.
 
 use crate::record::Record;
 use loginwatch_model::EventTime;
@@ -18,8 +18,6 @@ use loginwatch_model::EventTime;
 #[derive(Debug, Default)]
 pub(crate) struct Window {
     records: Vec<Record>,
-    /// Bytes of the records' event ids, kept up to date so the size estimate is O(1).
-    id_bytes: usize,
 }
 
 impl Window {
@@ -30,7 +28,8 @@ impl Window {
 
     /// Heap bytes: record slots plus event ids.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.records.capacity() * std::mem::size_of::<Record>() + self.id_bytes
+        let ids: usize = self.records.iter().map(Record::heap_bytes).sum();
+        self.records.capacity() * std::mem::size_of::<Record>() + ids
     }
 
     /// True when a record with this time and event id is already held (a redelivery).
@@ -39,7 +38,7 @@ impl Window {
         self.records[from..]
             .iter()
             .take_while(|r| r.time == time)
-            .any(|r| &*r.event_id == event_id)
+            .any(|r| r.event_id.is(event_id))
     }
 
     /// Inserts in time order (after records of equal time); returns its index.
@@ -49,17 +48,11 @@ impl Window {
             let grow = (self.records.len() / 2).max(1);
             self.records.reserve_exact(grow);
         }
-        self.id_bytes += record.heap_bytes();
         self.records.insert(at, record);
         at
     }
 
     fn drain(&mut self, range: std::ops::Range<usize>) {
-        let gone: usize = self.records[range.clone()]
-            .iter()
-            .map(Record::heap_bytes)
-            .sum();
-        self.id_bytes -= gone;
         self.records.drain(range);
     }
 
@@ -101,8 +94,8 @@ mod tests {
         Record::from_login(&e.build())
     }
 
-    fn ids(w: &Window) -> Vec<&str> {
-        w.records().iter().map(|r| &*r.event_id).collect()
+    fn ids(w: &Window) -> Vec<String> {
+        w.records().iter().map(|r| r.event_id.to_string()).collect()
     }
 
     #[test]
@@ -144,6 +137,5 @@ mod tests {
         assert_eq!(w.trim(newest, 3_600_000, 4), 6);
         assert_eq!(ids(&w), ["e6", "e7", "e8", "e9"]);
         assert!(w.records.capacity() <= 16);
-        assert_eq!(w.id_bytes, 8);
     }
 }

@@ -296,7 +296,8 @@ fn state_bytes_are_tracked_and_compact() {
     let s = e.stats();
     assert_eq!(s.approx_state_bytes, e.accounts.walk_bytes());
     let per_account = s.approx_state_bytes / s.tracked_accounts;
-    assert!(per_account < 300, "{per_account} bytes per account");
+    // One login with a derived event id, in the window: the performance issue asks ≤ 200.
+    assert!(per_account <= 200, "{per_account} bytes per account");
 }
 
 #[test]
