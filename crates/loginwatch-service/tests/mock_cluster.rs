@@ -66,3 +66,64 @@ async fn two_members_split_partitions_and_agree_with_one() {
     let (_cluster, env) = cluster();
     bounded(scenarios::two_members_split(&env)).await;
 }
+
+/// The alert topic becomes unavailable (no leader): workers stop at their in-flight limit,
+/// partitions pause instead of buffering, and everything flows once the topic is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unavailable_alert_topic_pauses_consumption() {
+    let (cluster, env) = cluster();
+    bounded(async {
+        for p in 0..env.alert_partitions {
+            cluster
+                .partition_leader(&env.alerts, p, None)
+                .expect("leaderless");
+        }
+        // Only alert-raising events: every message waits on the unavailable topic.
+        let evs: Vec<_> = common::events(300, "bp")
+            .into_iter()
+            .filter(|e| e.alert_id.is_some())
+            .collect();
+        common::produce(&env.brokers, &env.input, &evs).await;
+        let mut cfg = common::config(&env, "backpressure");
+        cfg.kafka.max_in_flight_per_partition = std::num::NonZeroUsize::new(4).expect("4");
+        cfg.kafka.partition_queue_capacity = std::num::NonZeroUsize::new(2).expect("2");
+        let member = common::start(cfg, Duration::ZERO);
+        let m = member.telemetry.metrics.clone();
+        let limit = 4 * 4; // partitions × in-flight limit
+        assert!(
+            common::eventually(Duration::from_secs(30), || m.partition_pauses.get() > 0).await,
+            "a full worker pauses its partition"
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let consumed = m.events_consumed.get();
+        assert!(
+            consumed <= limit as u64,
+            "consumption stopped at the limit: {consumed}"
+        );
+        assert!(
+            m.in_flight.get() <= limit,
+            "in flight: {}",
+            m.in_flight.get()
+        );
+
+        for p in 0..env.alert_partitions {
+            cluster
+                .partition_leader(&env.alerts, p, Some(1))
+                .expect("leader back");
+        }
+        let want = common::expected_ids(&evs);
+        let alerts = common::reader(&env.brokers, &env.alerts, env.alert_partitions);
+        let mut seen = common::Seen::default();
+        common::read_until(
+            &alerts,
+            &mut seen,
+            Duration::from_secs(60),
+            |s| s.alerts.len() >= want.len(),
+            true,
+        )
+        .await;
+        assert_eq!(seen.alert_ids(), want, "nothing lost while paused");
+        member.stop().await;
+    })
+    .await;
+}
