@@ -33,7 +33,8 @@
 //! by 5 accounts unless a place has fewer /24s than accounts; no hosting or KP network.
 //!
 //! **Planted accounts** (`anomaly_rate` of accounts, default 2 %, dealt evenly over the account
-//! range in a cycle of the kinds the world allows, then a farm of [`plan::FARM_SIZE`] accounts;
+//! range in a cycle: each kind the world allows twice, then a farm of [`plan::FARM_SIZE`]
+//! accounts (with all kinds: 2 of 20 planted accounts per single kind, 6 of 20 in farms);
 //! kinds whose places the world lacks are skipped and not labelled; planted events take at most
 //! half the stream, further anomalies are dropped). Each has exactly one kind, desktop browser,
 //! sessions of login + 2 activities 6–20 h apart:

@@ -12,6 +12,9 @@ use super::script::planted_budget;
 /// Accounts per laptop farm: above the `shared_ip` default of 5 accounts.
 pub const FARM_SIZE: u64 = 6;
 
+/// How many times each single kind is dealt before a farm closes the cycle.
+const SINGLE_ROUNDS: u64 = 2;
+
 /// Planted events may take at most this share of the stream; further anomalies are dropped.
 pub const MAX_PLANTED_SHARE: f64 = 0.5;
 
@@ -46,8 +49,10 @@ impl Cast {
         }
     }
 
+    /// Each single kind twice, then a farm: farms get 6 of every 20 planted accounts when
+    /// all kinds are available.
     fn cycle(&self) -> u64 {
-        self.singles.len() as u64 + if self.farms { FARM_SIZE } else { 0 }
+        SINGLE_ROUNDS * self.singles.len() as u64 + if self.farms { FARM_SIZE } else { 0 }
     }
 
     /// The planted slot number of account `i`, if it is planted (slots spread evenly).
@@ -65,8 +70,8 @@ impl Cast {
             return None;
         }
         let p = slot % len;
-        if p < n {
-            return Some((self.singles[p as usize], 0));
+        if p < SINGLE_ROUNDS * n {
+            return Some((self.singles[(p % n) as usize], 0));
         }
         if slot - p + len <= self.planted {
             return Some((Kind::SharedIp, slot / len));
@@ -89,12 +94,6 @@ impl Cast {
             self.planted = (self.planted as f64 * cap as f64 / total as f64) as u64;
             self.planted = self.planted.saturating_sub(1);
         }
-    }
-
-    /// Disables farms (the world has no residential IPv4 or IPv6 to share).
-    pub fn without_farms(mut self) -> Self {
-        self.farms = false;
-        self
     }
 }
 
