@@ -114,8 +114,13 @@ pub fn events(n: usize, seed: &str) -> Vec<Event> {
                 "alert": alert,
             });
             Event {
-                alert_id: alert
-                    .then(|| alert_id(AlertKind::ImpossibleTravel, &account, &[event_id.clone()])),
+                alert_id: alert.then(|| {
+                    alert_id(
+                        AlertKind::ImpossibleTravel,
+                        &account,
+                        std::slice::from_ref(&event_id),
+                    )
+                }),
                 key: account,
                 payload: payload.to_string().into_bytes(),
                 rejected: false,
