@@ -25,6 +25,7 @@
 //!   `engine.idle_timeout` (7 days of event time) are forgotten.
 //!   [`EngineStats::approx_state_bytes`] tracks the estimate.
 
+mod compact;
 pub mod config;
 mod detector;
 mod detectors;
