@@ -43,6 +43,19 @@ async fn bounded(f: impl Future<Output = ()>) {
         .expect("test finished in time");
 }
 
+/// Not a test of its own: the member process that `two_member_processes` starts (a no-op
+/// when run normally).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn child_member_process() {
+    common::process::member_if_requested().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_member_processes() {
+    let (_cluster, env) = cluster();
+    bounded(scenarios::two_processes(&env, "child_member_process")).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_in_alerts_and_dead_letters_out() {
     let (_cluster, env) = cluster();

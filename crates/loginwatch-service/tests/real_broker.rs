@@ -110,3 +110,17 @@ async fn real_broker_two_members() {
         bounded(scenarios::two_members_split(&env)).await;
     }
 }
+
+/// Not a test of its own: the member process that `real_broker_two_processes` starts (a no-op
+/// when run normally).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn child_member_process() {
+    common::process::member_if_requested().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_broker_two_processes() {
+    if let Some(env) = env("procs").await {
+        bounded(scenarios::two_processes(&env, "child_member_process")).await;
+    }
+}

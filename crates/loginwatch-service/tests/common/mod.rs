@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod process;
 pub mod scenarios;
 
 use loginwatch_model::{alert::alert_id, Alert, AlertKind, EventTime, Reject, RejectReason};
@@ -179,7 +180,12 @@ pub struct Member {
 
 pub fn start(config: ServiceConfig, delay: Duration) -> Member {
     // Logs show up with a failing test (or `--nocapture`); RUST_LOG filters, default `info`.
-    let _ = loginwatch_service::init_tracing(false);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
     let telemetry = Telemetry::new().expect("telemetry");
     let stop = CancellationToken::new();
     let factory = Arc::new(TestFactory { delay });

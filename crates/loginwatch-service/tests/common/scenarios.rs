@@ -88,6 +88,34 @@ pub async fn end_to_end(env: &Env) {
         .await
     );
     assert!(m.end_to_end_latency.get_sample_count() >= want.len() as u64);
+    let registry = member.telemetry.registry.clone();
+    let lag_zero = || {
+        let families = registry.gather();
+        let Some(lag) = families
+            .iter()
+            .find(|f| f.name() == "loginwatch_consumer_lag_messages")
+        else {
+            return false;
+        };
+        let series = lag.get_metric();
+        series.len() == env.input_partitions as usize
+            && series.iter().all(|s| s.get_gauge().get_value() == 0.0)
+    };
+    assert!(
+        eventually(READ_LIMIT, lag_zero).await,
+        "lag of every partition reaches 0"
+    );
+    let tracked: i64 = (0..env.input_partitions)
+        .map(|p| {
+            m.tracked_accounts
+                .with_label_values(&[&p.to_string()])
+                .get()
+        })
+        .sum();
+    assert_eq!(
+        tracked, 25,
+        "every account is tracked by the partition that carries it"
+    );
     assert!(
         member.telemetry.readiness.is_ready(),
         "{}",
@@ -235,4 +263,64 @@ pub async fn two_members_split(env: &Env) {
         alone.alert_ids(),
         "pair and single member agree"
     );
+}
+
+/// Two members in two processes (this test binary re-run as `child_test`): they split the
+/// partitions, publish every alert, report over HTTP, and stop cleanly on SIGTERM, committing.
+pub async fn two_processes(env: &Env, child_test: &str) {
+    let g = group("procs", env);
+    let a = super::process::spawn_member(env, &g, child_test);
+    let b = super::process::spawn_member(env, &g, child_test);
+    let n = f64::from(env.input_partitions);
+    let assigned = |m: &super::process::ChildMember| m.metric("loginwatch_partitions_assigned");
+    assert!(
+        eventually(READ_LIMIT, || match (assigned(&a), assigned(&b)) {
+            (Some(x), Some(y)) => x > 0.0 && y > 0.0 && x + y == n,
+            _ => false,
+        })
+        .await,
+        "partitions split between the processes"
+    );
+    for m in [&a, &b] {
+        assert!(
+            eventually(READ_LIMIT, || m
+                .get("/readyz")
+                .is_some_and(|(code, _)| code == 200))
+            .await,
+            "/readyz turns 200"
+        );
+        assert_eq!(m.get("/healthz").map(|(code, _)| code), Some(200));
+    }
+    let evs = events(300, "procs");
+    produce(&env.brokers, &env.input, &evs).await;
+    let want = expected_ids(&evs);
+    let alerts = reader(&env.brokers, &env.alerts, env.alert_partitions);
+    let mut seen = Seen::default();
+    read_until(
+        &alerts,
+        &mut seen,
+        READ_LIMIT,
+        |s| s.alerts.len() >= want.len(),
+        true,
+    )
+    .await;
+    assert_eq!(seen.alert_ids(), want);
+    let consumed = |m: &super::process::ChildMember| {
+        m.metric("loginwatch_events_consumed_total").unwrap_or(0.0)
+    };
+    assert!(
+        eventually(READ_LIMIT, || consumed(&a) + consumed(&b)
+            >= evs.len() as f64)
+        .await,
+        "every event consumed"
+    );
+    assert!(
+        consumed(&a) > 0.0 && consumed(&b) > 0.0,
+        "both processes worked"
+    );
+    a.terminate().await;
+    b.terminate().await;
+    let hw = high_watermarks(&env.brokers, &env.input, env.input_partitions);
+    let committed = committed(&env.brokers, &g, &env.input, env.input_partitions);
+    assert_eq!(committed, hw, "SIGTERM commits what was processed");
 }
