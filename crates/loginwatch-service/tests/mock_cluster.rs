@@ -140,3 +140,68 @@ async fn unavailable_alert_topic_pauses_consumption() {
     })
     .await;
 }
+
+/// Panics on a payload of `boom`; otherwise a [`common::TestProcessor`].
+struct Panicky(Box<dyn loginwatch_service::Processor>);
+
+impl loginwatch_service::Processor for Panicky {
+    fn process(
+        &mut self,
+        payload: &[u8],
+        out: &mut Vec<loginwatch_model::Alert>,
+    ) -> Result<(), loginwatch_model::Reject> {
+        assert_ne!(payload, b"boom", "processor bug");
+        self.0.process(payload, out)
+    }
+    fn tracked_accounts(&self) -> usize {
+        self.0.tracked_accounts()
+    }
+}
+
+struct PanickyFactory;
+
+impl loginwatch_service::ProcessorFactory for PanickyFactory {
+    fn create(&self, topic: &str, partition: i32) -> Box<dyn loginwatch_service::Processor> {
+        let inner = common::TestFactory {
+            delay: Duration::ZERO,
+        };
+        Box::new(Panicky(inner.create(topic, partition)))
+    }
+}
+
+/// A processor that panics stops the service with an error (so the orchestrator restarts it)
+/// instead of leaving its partition silently stuck; the message's offset is never committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_processor_stops_the_service_with_an_error() {
+    let (_cluster, env) = cluster();
+    bounded(async {
+        let mut evs = vec![common::Event {
+            key: "acct-1".into(),
+            payload: b"boom".to_vec(),
+            alert_id: None,
+            rejected: false,
+        }];
+        evs.extend(common::events(50, "after").into_iter().map(|mut e| {
+            e.key = "acct-1".into(); // same partition as the panic
+            e
+        }));
+        common::produce(&env.brokers, &env.input, &evs).await;
+        let g = "panicky";
+        let member =
+            common::start_with(common::config(&env, g), std::sync::Arc::new(PanickyFactory));
+        let result = member.task.await.expect("service task");
+        assert!(
+            matches!(
+                result,
+                Err(loginwatch_service::ServiceError::WorkerFailed { .. })
+            ),
+            "{result:?}"
+        );
+        let committed = common::committed(&env.brokers, g, &env.input, env.input_partitions);
+        assert!(
+            committed.iter().all(|o| *o <= 0),
+            "nothing past the panic committed: {committed:?}"
+        );
+    })
+    .await;
+}

@@ -179,6 +179,10 @@ pub struct Member {
 }
 
 pub fn start(config: ServiceConfig, delay: Duration) -> Member {
+    start_with(config, Arc::new(TestFactory { delay }))
+}
+
+pub fn start_with(config: ServiceConfig, factory: Arc<dyn ProcessorFactory>) -> Member {
     // Logs show up with a failing test (or `--nocapture`); RUST_LOG filters, default `info`.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -188,7 +192,6 @@ pub fn start(config: ServiceConfig, delay: Duration) -> Member {
         .try_init();
     let telemetry = Telemetry::new().expect("telemetry");
     let stop = CancellationToken::new();
-    let factory = Arc::new(TestFactory { delay });
     let task = tokio::spawn(loginwatch_service::run(
         config,
         factory,
