@@ -174,11 +174,11 @@ impl Dispatcher {
             queue.push_back(input);
             return Ok(());
         }
-        if !self.handles.contains_key(&p) {
-            // A message implies the partition is ours; its Assigned change may still be queued.
-            self.start_worker(p);
-        }
         let Some(h) = self.handles.get(&p) else {
+            // Changes are applied before every dispatch and librdkafka hands out no message of
+            // a partition before assigning it, so this is a stale message of a revoked
+            // partition: its next owner reads it.
+            tracing::debug!(partition = p, "message of a partition not owned; skipped");
             return Ok(());
         };
         match h.tx.try_send(input) {
