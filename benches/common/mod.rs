@@ -1,0 +1,136 @@
+//! Shared setup of the criterion benches: generated lines (the project's own generator, so the
+//! shapes are the ones `loginwatch gen` writes), the worlds and locators they resolve in, and
+//! the borrowed "bare parse" struct that is the floor of every processor.
+//!
+//! Included by each bench with `#[path = "common/mod.rs"] mod common;`; not every bench uses
+//! every item.
+#![allow(dead_code)]
+
+use ipnet::IpNet;
+use loginwatch::gen::{generate, world_from_networks, GenConfig, NetClass, PlaceWorld};
+use loginwatch_geo::demo_world::{self, NetKind};
+use loginwatch_geo::{CityDb, Locator};
+use serde::Deserialize;
+use std::borrow::Cow;
+use std::path::PathBuf;
+
+/// Environment variable naming a DB-IP (or GeoLite2) city `.mmdb`; the real-database groups
+/// are skipped with a printed note when it is unset. `DBIP=$(benches/fetch-dbip.sh)`.
+pub const DBIP_ENV: &str = "LOGINWATCH_DBIP";
+
+/// Same sampling as `loginwatch gen --geoip-city` (crates/loginwatch/src/gen_cmd.rs).
+const SAMPLE_EVERY: usize = 40;
+const SAMPLE_MAX: usize = 100_000;
+
+/// One row of `world_from_networks`.
+type Row = (IpNet, f64, f64, String, String, NetClass);
+
+/// The embedded demo world, classified as `loginwatch gen` does without a database.
+pub fn demo_places() -> PlaceWorld {
+    let cities = demo_world::cities();
+    let rows: Vec<Row> = demo_world::networks()
+        .iter()
+        .filter_map(|n| {
+            let class = match n.kind {
+                NetKind::Residential => NetClass::Residential,
+                NetKind::Mobile => NetClass::Mobile,
+                NetKind::Hosting | NetKind::Vpn => NetClass::Hosting,
+                NetKind::Satellite => return None,
+            };
+            let c = cities.get(n.city)?;
+            let (country, name) = (c.country.to_owned(), c.name.to_owned());
+            Some((IpNet::V4(n.v4), c.lat, c.lon, country, name, class))
+        })
+        .collect();
+    world_from_networks(&rows)
+}
+
+/// Places sampled from a real city database, as `loginwatch gen --geoip-city` does.
+pub fn db_places(db: &CityDb) -> PlaceWorld {
+    let rows: Vec<Row> = db
+        .sample_networks(SAMPLE_EVERY, SAMPLE_MAX)
+        .into_iter()
+        .filter_map(|(net, loc)| {
+            let country = loc.country?.to_string();
+            let city = loc.city.as_deref().unwrap_or("").to_owned();
+            Some((net, loc.lat, loc.lon, country, city, NetClass::Residential))
+        })
+        .collect();
+    world_from_networks(&rows)
+}
+
+/// `events` generated lines (without newlines) over `accounts` accounts, seed 1.
+pub fn lines(world: &PlaceWorld, accounts: u64, events: u64) -> Vec<Vec<u8>> {
+    let cfg = GenConfig {
+        accounts,
+        events,
+        seed: 1,
+        ..GenConfig::default()
+    };
+    let mut buf = Vec::with_capacity(events as usize * 300);
+    generate(&cfg, world, &mut buf).expect("generating into memory cannot fail");
+    buf.split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+/// Total bytes of `lines`, for the printed context line.
+pub fn total_bytes(lines: &[Vec<u8>]) -> usize {
+    lines.iter().map(Vec::len).sum()
+}
+
+/// The DB-IP city database named by [`DBIP_ENV`], or a printed note and `None`.
+pub fn dbip(group: &str) -> Option<(PathBuf, CityDb)> {
+    let Some(path) = std::env::var_os(DBIP_ENV).map(PathBuf::from) else {
+        eprintln!("note: {DBIP_ENV} is not set: skipping {group} over DB-IP (DBIP=$(benches/fetch-dbip.sh))");
+        return None;
+    };
+    match CityDb::open(&path) {
+        Ok(db) => Some((path, db)),
+        Err(e) => {
+            eprintln!(
+                "note: cannot open {}: {e}: skipping {group}",
+                path.display()
+            );
+            None
+        }
+    }
+}
+
+/// A locator over the city database at `path` only (no ASN / anonymous databases), as
+/// `replay --geoip-city` builds it.
+pub fn dbip_locator(path: &std::path::Path) -> Locator {
+    let db = CityDb::open(path).expect("opened once already");
+    Locator::new(Some(db), None, None)
+}
+
+/// The floor: every field of a generated line as borrowed text, nothing validated. `Cow` with
+/// `borrow` stays borrowed unless a string has escapes (generated lines have none).
+#[derive(Deserialize)]
+pub struct BareEvent<'a> {
+    #[serde(borrow)]
+    pub event_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub account_id: Cow<'a, str>,
+    #[serde(borrow)]
+    pub timestamp: Cow<'a, str>,
+    #[serde(borrow)]
+    pub ip: Cow<'a, str>,
+    #[serde(borrow)]
+    pub event_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub outcome: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub session_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub device_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub user_agent: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub accept_language: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub claimed_country: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub claimed_timezone: Option<Cow<'a, str>>,
+}

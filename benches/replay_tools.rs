@@ -1,0 +1,136 @@
+//! Not a criterion bench: two small file-driven tools that `benches/replay-harness.sh` runs
+//! next to `loginwatch replay` over the same generated file. Registered as a `[[bench]]`
+//! (harness = false) so it builds with the release profile and adds no example to the crate.
+//!
+//! - `bare-parse FILE`: the floor. Reads lines exactly as `replay` does (1 MiB `BufReader`,
+//!   `replay::read_bounded_line`) and does one borrowed `serde_json` parse per line into
+//!   `BareEvent`; nothing else. Prints `bare-parse: N lines in S s (R events/s)` on stderr.
+//! - `state FILE [CITY_MMDB]`: one `Pipeline` over the file (default configuration, alerts
+//!   serialized and discarded), then the engine's own estimate (`EngineStats`:
+//!   tracked accounts, `approx_state_bytes`) and the process's `VmRSS`/`RssAnon` before and
+//!   after, from `/proc/self/status`.
+//!
+//! `cargo bench` runs every bench target with `--bench`; without a subcommand this prints a
+//! note and exits successfully.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use loginwatch::config::Config;
+use loginwatch::replay::read_bounded_line;
+use loginwatch::wiring;
+use std::fs::File;
+use std::io::{BufReader, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+const MAX_EVENT_BYTES: usize = 64 * 1024;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["bare-parse", file] => bare_parse(file.into()),
+        ["state", file] => state(file.into(), None),
+        ["state", file, city] => state(file.into(), Some(city.into())),
+        _ => {
+            eprintln!("replay_tools: no subcommand (bare-parse FILE | state FILE [CITY_MMDB]); nothing to do");
+            return;
+        }
+    };
+    if let Err(e) = result {
+        eprintln!("replay_tools: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn open(file: &PathBuf) -> std::io::Result<BufReader<File>> {
+    Ok(BufReader::with_capacity(1 << 20, File::open(file)?))
+}
+
+fn bare_parse(file: PathBuf) -> std::io::Result<()> {
+    let mut input = open(&file)?;
+    let started = Instant::now();
+    let (mut lines, mut ok, mut bytes) = (0u64, 0u64, 0u64);
+    let mut line = Vec::with_capacity(1024);
+    while read_bounded_line(&mut input, &mut line, MAX_EVENT_BYTES)? {
+        lines += 1;
+        bytes += line.len() as u64;
+        if let Ok(ev) = serde_json::from_slice::<common::BareEvent<'_>>(&line) {
+            ok += 1;
+            std::hint::black_box(ev);
+        }
+    }
+    let secs = started.elapsed().as_secs_f64().max(1e-9);
+    eprintln!(
+        "bare-parse: {lines} lines in {secs:.2} s ({:.0} events/s, {:.0} MB/s); parsed {ok}",
+        lines as f64 / secs,
+        bytes as f64 / secs / 1e6
+    );
+    Ok(())
+}
+
+/// `VmRSS` and `RssAnon` of this process in bytes (0 where unavailable). `RssAnon` leaves
+/// out the memory-mapped database pages, which grow with the distinct IPs looked up.
+fn rss() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    };
+    (field("VmRSS:"), field("RssAnon:"))
+}
+
+fn state(file: PathBuf, city: Option<PathBuf>) -> std::io::Result<()> {
+    let mut config = Config::default();
+    config.geoip.city = city;
+    let other = |e: anyhow::Error| std::io::Error::other(format!("{e:#}"));
+    let locator = Arc::new(wiring::open_locator(&config).map_err(other)?);
+    let mut pipeline = wiring::pipeline(&config, locator).map_err(other)?;
+    let mut input = open(&file)?;
+    let (rss0, anon0) = rss();
+    let started = Instant::now();
+    let (mut lines, mut alerts_n) = (0u64, 0u64);
+    let (mut line, mut alerts, mut json) = (Vec::new(), Vec::new(), Vec::new());
+    while read_bounded_line(&mut input, &mut line, MAX_EVENT_BYTES)? {
+        lines += 1;
+        alerts.clear();
+        let _ = pipeline.process(&line, &mut alerts);
+        for a in &alerts {
+            json.clear();
+            serde_json::to_writer(&mut json, a)?;
+            json.write_all(b"\n")?;
+            alerts_n += 1;
+        }
+    }
+    let secs = started.elapsed().as_secs_f64().max(1e-9);
+    let (rss1, anon1) = rss();
+    let s = pipeline.engine().stats();
+    let per = |b: u64| b as f64 / s.tracked_accounts.max(1) as f64;
+    eprintln!(
+        "state: {lines} lines in {secs:.2} s ({:.0} events/s), {alerts_n} alerts",
+        lines as f64 / secs
+    );
+    eprintln!(
+        "state: tracked_accounts {} evicted {} expired {} approx_state_bytes {} ({:.0} per account)",
+        s.tracked_accounts,
+        s.evicted_accounts,
+        s.expired_accounts,
+        s.approx_state_bytes,
+        per(s.approx_state_bytes as u64)
+    );
+    eprintln!(
+        "state: rss_before {rss0} rss_after {rss1} anon_before {anon0} anon_after {anon1} anon_growth {} ({:.0} per account)",
+        anon1.saturating_sub(anon0),
+        per(anon1.saturating_sub(anon0))
+    );
+    Ok(())
+}
