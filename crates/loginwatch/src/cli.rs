@@ -35,6 +35,15 @@ pub enum Command {
     },
     /// Write a reproducible synthetic event stream with planted, labelled anomalies.
     Gen(GenArgs),
+    /// Precision and recall of an alert file against a label file (as `gen --labels` writes).
+    Score {
+        /// Labels: JSON lines with `account_id` and `kind`.
+        #[arg(long)]
+        labels: PathBuf,
+        /// Alerts: JSON lines as `replay` writes them.
+        #[arg(long)]
+        alerts: PathBuf,
+    },
     /// Validate a configuration file and print every problem at once.
     CheckConfig {
         /// Configuration file (TOML).
@@ -129,6 +138,12 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Replay(args) => run_replay(args).map(|()| ExitCode::SUCCESS),
         Command::Run { config } => run_service(config.as_deref()),
         Command::Gen(args) => crate::gen_cmd::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Score { labels, alerts } => {
+            let labels = crate::score::read_jsonl(&mut *open_input(Some(&labels))?)?;
+            let alerts = crate::score::read_jsonl(&mut *open_input(Some(&alerts))?)?;
+            print!("{}", crate::score::score(&labels, &alerts));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::CheckConfig { file } => Ok(check_config(&file)),
     }
 }
@@ -178,7 +193,7 @@ pub fn open_input(path: Option<&Path>) -> Result<Box<dyn io::BufRead>> {
 }
 
 /// Opens `path` for writing, or stdout for `-`/absent.
-pub fn open_output(path: Option<&Path>) -> Result<Box<dyn Write>> {
+pub fn open_output(path: Option<&Path>) -> Result<Box<dyn Write + Send>> {
     Ok(match path {
         None => Box::new(BufWriter::with_capacity(1 << 16, io::stdout())),
         Some(p) if p == Path::new("-") => Box::new(BufWriter::with_capacity(1 << 16, io::stdout())),
@@ -205,7 +220,7 @@ fn run_replay(args: ReplayArgs) -> Result<()> {
     }
     let mut input = open_input(args.input.as_deref())?;
     let mut output = open_output(args.output.as_deref())?;
-    let mut dead: Box<dyn Write> = match &args.dead_letters {
+    let mut dead: Box<dyn Write + Send> = match &args.dead_letters {
         Some(p) => open_output(Some(p))?,
         None => Box::new(io::stderr()),
     };

@@ -22,7 +22,8 @@ pub fn world_for(db: Option<&Path>) -> Result<PlaceWorld> {
             let cities = demo_world::cities();
             demo_world::networks()
                 .iter()
-                .filter_map(|n| {
+                .flat_map(|n| [(n, IpNet::V4(n.v4)), (n, IpNet::V6(n.v6))])
+                .filter_map(|(n, net)| {
                     let class = match n.kind {
                         NetKind::Residential => NetClass::Residential,
                         NetKind::Mobile => NetClass::Mobile,
@@ -31,7 +32,7 @@ pub fn world_for(db: Option<&Path>) -> Result<PlaceWorld> {
                     };
                     let c = cities.get(n.city)?;
                     Some((
-                        IpNet::V4(n.v4),
+                        net,
                         c.lat,
                         c.lon,
                         c.country.to_owned(),

@@ -5,6 +5,9 @@
 //! - [`replay`]: JSON lines in, alerts out, through the one pipeline the service uses too.
 //! - [`demo`]: the built-in scenario, printed for a person.
 //! - [`gen`]: reproducible synthetic streams with planted, labelled anomalies.
+//! - [`score`]: precision and recall of alerts against labels.
+//! - [`sharded`]: `replay` across worker threads, accounts sharded by hash.
+//! - [`wiring`]: builds the locator and pipelines from a configuration.
 
 pub mod cli;
 pub mod config;
@@ -12,4 +15,6 @@ pub mod demo;
 pub mod gen;
 mod gen_cmd;
 pub mod replay;
+pub mod score;
+pub mod sharded;
 pub mod wiring;

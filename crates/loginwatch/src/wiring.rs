@@ -60,21 +60,28 @@ pub fn pipeline(config: &Config, locator: Arc<Locator>) -> Result<Pipeline<Share
     ))
 }
 
-/// Runs a whole replay with the configured databases.
+/// Runs a whole replay with the configured databases, on `replay.workers` threads.
 pub fn replay(
     config: &Config,
     input: &mut dyn BufRead,
-    alerts: &mut dyn Write,
-    dead: &mut dyn Write,
+    alerts: &mut (dyn Write + Send),
+    dead: &mut (dyn Write + Send),
 ) -> Result<Summary> {
     let locator = Arc::new(open_locator(config)?);
-    let mut pipeline = pipeline(config, locator)?;
-    Ok(replay::replay(
-        &mut pipeline,
-        input,
-        alerts,
-        dead,
-        config.input.max_event_bytes,
+    let max = config.input.max_event_bytes;
+    let workers = match config.replay.workers {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    if workers == 1 {
+        let mut pipeline = pipeline(config, locator)?;
+        return Ok(replay::replay(&mut pipeline, input, alerts, dead, max)?);
+    }
+    let pipelines = (0..workers)
+        .map(|_| pipeline(config, Arc::clone(&locator)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(crate::sharded::replay_sharded(
+        pipelines, input, alerts, dead, max,
     )?)
 }
 
