@@ -13,7 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod gen;
-mod gen_cmd;
+pub mod gen_cmd;
 pub mod replay;
 pub mod score;
 pub mod sharded;
