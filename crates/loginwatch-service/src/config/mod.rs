@@ -167,6 +167,13 @@ impl KafkaConfig {
                 ));
             }
         }
+        for (table, props) in [
+            ("common", &self.common),
+            ("consumer", &self.consumer),
+            ("producer", &self.producer),
+        ] {
+            check_known(p, table, props);
+        }
         check_managed(p, "common", &self.common, &MANAGED_CONSUMER);
         check_managed(p, "common", &self.common, &MANAGED_PRODUCER);
         check_managed(p, "consumer", &self.consumer, &MANAGED_CONSUMER);
@@ -181,6 +188,23 @@ fn check_managed(p: &mut Vec<String>, table: &str, props: &ClientProperties, man
             p.push(format!(
                 "kafka.{table}.{name}: set by loginwatch itself and may not be overridden"
             ));
+        }
+    }
+}
+
+/// Asks librdkafka whether each property exists and its value is acceptable, one property at
+/// a time so every bad one is reported (no client is created, nothing connects).
+fn check_known(p: &mut Vec<String>, table: &str, props: &ClientProperties) {
+    let redactor = props.redactor();
+    for (name, value) in props.iter() {
+        let mut one = rdkafka::ClientConfig::new();
+        one.set(name, value);
+        if let Err(e) = one.create_native_config() {
+            let why = match &e {
+                rdkafka::error::KafkaError::ClientConfig(_, desc, _, _) => desc.clone(),
+                other => other.to_string(),
+            };
+            p.push(format!("kafka.{table}.{name}: {}", redactor.scrub(&why)));
         }
     }
 }
@@ -264,6 +288,9 @@ mod tests {
         c.kafka.consumer.set("enable.auto.commit", "true");
         c.kafka.producer.set("enable.idempotence", "false");
         c.kafka.common.set("sasl.password", "hunter2");
+        c.kafka.common.set("no.such.property", "1");
+        c.kafka.producer.set("linger.ms", "hunter2");
+        c.kafka.producer.set("sasl.password", "hunter2");
         let problems = c.validate();
         let expect = [
             "kafka.brokers: must not be empty",
@@ -273,6 +300,8 @@ mod tests {
             "kafka.commit_interval: must be at least",
             "kafka.consumer.enable.auto.commit: set by loginwatch",
             "kafka.producer.enable.idempotence: set by loginwatch",
+            "kafka.common.no.such.property: ",
+            "kafka.producer.linger.ms: ",
         ];
         for e in expect {
             assert!(
