@@ -117,6 +117,7 @@ pub async fn run(
         fatal,
     );
     let result = dispatcher.run(&shutdown).await;
+    readiness.set(CHECK_ASSIGNMENT, false);
     match &result {
         Ok(()) => tracing::info!(grace = ?k.shutdown_grace, "shutting down"),
         Err(e) => tracing::error!(error = %e, "stopping after an error"),
@@ -134,7 +135,6 @@ pub async fn run(
         workers.wait().await;
     }
     finish_kafka(shared, deadline).await;
-    readiness.set(CHECK_ASSIGNMENT, false);
     http_stop.cancel();
     tasks.close();
     tasks.wait().await;
