@@ -248,7 +248,7 @@ pub struct LimitsConfig {
     #[serde(with = "humantime_serde")]
     pub suppression_cooldown: Duration,
     /// Minimum time span of logins kept per account; the span is never shorter than the
-    /// longest enabled detector window or `max_lateness`. Default: unset (that maximum).
+    /// concurrent_ips window plus `max_lateness`. Default: unset (35 min at defaults).
     #[serde(with = "humantime_serde", skip_serializing_if = "Option::is_none")]
     pub window_horizon: Option<Duration>,
     /// An account with no event for this long (behind the highest event time seen) is
@@ -285,8 +285,7 @@ impl EngineConfig {
         } else {
             Duration::ZERO
         };
-        concurrent
-            .max(self.engine.max_lateness)
-            .max(self.engine.window_horizon.unwrap_or_default())
+        // A login up to `max_lateness` late still looks `window` back from its own time.
+        (concurrent + self.engine.max_lateness).max(self.engine.window_horizon.unwrap_or_default())
     }
 }

@@ -184,8 +184,7 @@ impl Engine {
             d.observe(&mut cx, scratch);
         }
         emit(rules, state, counters, scratch, account, out);
-        let max_len = rules.cfg.engine.max_logins_per_account;
-        counters.window_overflow += state.window.trim(state.newest, rules.span_ms, max_len);
+        counters.window_overflow += state.window.trim(state.newest, &rules.bounds);
         let after = state.heap_bytes();
         accounts.bytes = (accounts.bytes + after).saturating_sub(before);
     }

@@ -14,12 +14,13 @@
 //! ## Memory bounds
 //! - **Per account**: at most `engine.max_logins_per_account` (32) records of 88 bytes
 //!   (event ids of ≤ 22 bytes and derived `ev-…` ids stay inline; longer ones add their
-//!   length), spanning [`EngineConfig::window_span`] (default 30 min: the concurrent window)
-//!   plus one *anchor* record (the last located, non-anonymized login: the travel baseline);
-//!   ≤ 9 suppression entries of 40 bytes once the account alerted; 40 bytes of anonymizer
-//!   memory once it used one. A table slot is ~92 bytes (account ids ≤ 22 bytes inline), so
-//!   an account with one login in its window costs ~180 bytes.
-//! - **In total**: at most `engine.max_accounts` (1 000 000) accounts, so ~180 MB at default
+//!   length), spanning [`EngineConfig::window_span`] (default 35 min: the concurrent window
+//!   plus `max_lateness`) plus one *anchor* record (the travel baseline, kept at most 22.3 h
+//!   at 900 km/h; see `window.rs`); ≤ 9 suppression entries of 40 bytes once the account
+//!   alerted; 40 bytes of anonymizer memory once it used one. A table slot is ~92 bytes
+//!   (account ids ≤ 22 bytes inline). So a quiet account costs ~180 bytes with one login in
+//!   the last 22 h and ~270 bytes with several.
+//! - **In total**: at most `engine.max_accounts` (1 000 000) accounts, so ~180–270 MB at default
 //!   windows for quiet accounts and at most ~3 GB if every account filled its window; the
 //!   least recently seen (by event time) are evicted in batches of 1/64; accounts idle for
 //!   `engine.idle_timeout` (7 days of event time) are forgotten.

@@ -3,6 +3,7 @@
 
 use crate::config::validate::{parse_asn, parse_cidr, parse_kind};
 use crate::config::EngineConfig;
+use crate::window::Bounds;
 use crate::ConfigError;
 use loginwatch_geo::lists::{AsnSet, CidrSet};
 use loginwatch_geo::Login;
@@ -78,10 +79,22 @@ pub(crate) struct Rules {
     pub exemptions: Exemptions,
     pub sanctioned: Vec<CountryCode>,
     pub watch: Vec<CountryCode>,
-    pub span_ms: i64,
+    pub bounds: Bounds,
     pub lateness_ms: i64,
     pub cooldown_ms: i64,
     pub idle_ms: i64,
+}
+
+/// How long a travel baseline can matter: beyond half the Earth's circumference at
+/// `max_speed_kmh`, no hop from it can be too fast (0 when impossible_travel is off).
+fn anchor_ms(cfg: &EngineConfig) -> i64 {
+    let t = &cfg.detect.impossible_travel;
+    if !t.enabled {
+        return 0;
+    }
+    let half_earth_km = std::f64::consts::PI * loginwatch_geo::distance::EARTH_RADIUS_KM;
+    // `as` saturates for a tiny speed.
+    (half_earth_km / t.max_speed_kmh * 3_600_000.0).ceil() as i64
 }
 
 fn ms(d: std::time::Duration) -> i64 {
@@ -122,7 +135,12 @@ impl Rules {
             exemptions,
             sanctioned: countries(&sr.countries),
             watch: countries(&sr.watch_countries),
-            span_ms: ms(cfg.window_span()),
+            bounds: Bounds {
+                span_ms: ms(cfg.window_span()),
+                lateness_ms: ms(cfg.engine.max_lateness),
+                anchor_ms: anchor_ms(&cfg),
+                max_len: cfg.engine.max_logins_per_account,
+            },
             lateness_ms: ms(cfg.engine.max_lateness),
             cooldown_ms: ms(cfg.engine.suppression_cooldown),
             idle_ms: ms(cfg.engine.idle_timeout),

@@ -1,15 +1,19 @@
 //! One account's successful logins, ordered by event time and bounded.
 //!
-//! Bounds (applied by [`Window::trim`] after each event):
+//! Bounds (applied by [`Window::trim`] after each event, see [`Bounds`]):
 //! - **time span**: records older than `newest - span` are dropped, where `span` is
-//!   [`EngineConfig::window_span`](crate::EngineConfig::window_span) — except the *anchor*, the
-//!   newest located, non-anonymized record before that cut, which stays as the travel baseline
-//!   for the next login however much later it comes;
+//!   [`EngineConfig::window_span`](crate::EngineConfig::window_span) (the concurrent_ips window
+//!   plus `max_lateness`: 35 min at defaults) — except the *anchor*: the newest located,
+//!   non-anonymized record older than `newest - max_lateness`. Every login still accepted
+//!   (the next one, or one up to `max_lateness` late) may need it as its travel baseline, so
+//!   it stays until it is older than half the Earth's circumference at `max_speed_kmh`
+//!   (22.3 h at 900 km/h), when no hop from it can be too fast any more;
 //! - **entries**: at most `max_logins_per_account`; beyond it the oldest go (counted as
 //!   `window_overflow`).
 //!
-//! Capacity grows by halves, not doubling, and shrinks when mostly empty, so an account with
-//! one login holds one 88-byte record.
+//! So a quiet account holds one record (its last login) once its previous login is more than
+//! 22.3 h older, and two (last login plus anchor) while it logs in several times a day.
+//! Capacity is kept close to the length (88 bytes a record).
 
 use crate::record::Record;
 use loginwatch_model::EventTime;
@@ -56,13 +60,16 @@ impl Window {
         self.records.drain(range);
     }
 
-    /// Applies both bounds; returns how many records went because of `max_len`.
-    pub(crate) fn trim(&mut self, newest: EventTime, span_ms: i64, max_len: usize) -> u64 {
-        let cut = newest.0.saturating_sub(span_ms);
+    /// Applies the bounds; returns how many records went because of `max_len`.
+    pub(crate) fn trim(&mut self, newest: EventTime, b: &Bounds) -> u64 {
+        let cut = newest.0.saturating_sub(b.span_ms);
         let first_in = self.records.partition_point(|r| r.time.0 < cut);
-        let anchor = self.records[..first_in]
+        let late_cut = newest.0.saturating_sub(b.lateness_ms);
+        let before_late = self.records.partition_point(|r| r.time.0 < late_cut);
+        let anchor = self.records[..before_late.min(first_in)]
             .iter()
-            .rposition(Record::is_baseline);
+            .rposition(Record::is_baseline)
+            .filter(|&i| newest.0.saturating_sub(self.records[i].time.0) <= b.anchor_ms);
         // Drop everything before the cut except the anchor.
         let drop_before = anchor.unwrap_or(first_in);
         self.drain(0..drop_before);
@@ -71,13 +78,27 @@ impl Window {
             let stale = first_in - drop_before - 1;
             self.drain(1..1 + stale);
         }
-        let overflow = self.records.len().saturating_sub(max_len);
+        let overflow = self.records.len().saturating_sub(b.max_len);
         self.drain(0..overflow);
-        if self.records.capacity() > 4 && self.records.len() * 4 <= self.records.capacity() {
-            self.records.shrink_to(self.records.len() * 2);
+        let (len, cap) = (self.records.len(), self.records.capacity());
+        if cap > len && (cap <= 4 || len * 2 <= cap) {
+            self.records.shrink_to(len + len / 4);
         }
         overflow as u64
     }
+}
+
+/// The limits [`Window::trim`] applies (compiled from the configuration).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Bounds {
+    /// Keep every record this close to the newest.
+    pub span_ms: i64,
+    /// Events up to this much older than the newest are still accepted.
+    pub lateness_ms: i64,
+    /// Keep the anchor while it is at most this old (0 when impossible_travel is off).
+    pub anchor_ms: i64,
+    /// At most this many records.
+    pub max_len: usize,
 }
 
 #[cfg(test)]
@@ -117,14 +138,46 @@ mod tests {
         w.insert(rec("old-unlocated", 10, None));
         w.insert(rec("recent", 1000, None));
         let newest = w.records()[2].time;
-        assert_eq!(w.trim(newest, 100_000, 32), 0);
+        let b = |span_ms, max_len| Bounds {
+            span_ms,
+            lateness_ms: 1000,
+            anchor_ms: i64::MAX,
+            max_len,
+        };
+        assert_eq!(w.trim(newest, &b(100_000, 32)), 0);
         assert_eq!(ids(&w), ["old-located", "recent"]);
         // Without a baseline-capable record before the cut, nothing old stays.
         let mut w = Window::default();
         w.insert(rec("old-unlocated", 10, None));
         w.insert(rec("recent", 1000, None));
-        w.trim(newest, 100_000, 32);
+        w.trim(newest, &b(100_000, 32));
         assert_eq!(ids(&w), ["recent"]);
+    }
+
+    #[test]
+    fn anchor_is_kept_only_while_it_can_matter() {
+        let fill = || {
+            let mut w = Window::default();
+            w.insert(rec("seoul", 0, Some("Seoul")));
+            w.insert(rec("busan", 1000, Some("Busan")));
+            w
+        };
+        let newest = fill().records()[1].time;
+        let b = |anchor_ms| Bounds {
+            span_ms: 100_000,
+            lateness_ms: 5_000,
+            anchor_ms,
+            max_len: 32,
+        };
+        // A login late by up to 5 s would land after "seoul": it stays as its baseline...
+        let mut w = fill();
+        w.trim(newest, &b(i64::MAX));
+        assert_eq!(ids(&w), ["seoul", "busan"]);
+        // ...unless it is too old for any hop from it to be too fast.
+        let mut w = fill();
+        w.trim(newest, &b(500_000));
+        assert_eq!(ids(&w), ["busan"]);
+        assert_eq!(w.records.capacity(), 1);
     }
 
     #[test]
@@ -134,7 +187,13 @@ mod tests {
             w.insert(rec(&format!("e{i}"), i, None));
         }
         let newest = w.records()[9].time;
-        assert_eq!(w.trim(newest, 3_600_000, 4), 6);
+        let b = Bounds {
+            span_ms: 3_600_000,
+            lateness_ms: 0,
+            anchor_ms: 0,
+            max_len: 4,
+        };
+        assert_eq!(w.trim(newest, &b), 6);
         assert_eq!(ids(&w), ["e6", "e7", "e8", "e9"]);
         assert!(w.records.capacity() <= 16);
     }
