@@ -6,7 +6,12 @@
 //! register it in [`crate::detectors::build`] (read its config there, skip it when disabled),
 //! give it per-account memory as an `Option<Box<..>>` field of
 //! [`AccountState`](crate::state::AccountState) if it needs any (counted in `heap_bytes`), and
-//! describe its [`Escalation`] in the table of [`crate::suppress`].
+//! describe its [`Escalation`] in the table of [`crate::suppress`]. Test it through the engine
+//! with the builders of `testkit` (see `detectors/travel/tests.rs` for the table style).
+//!
+//! A cross-account detector (shared_ip) keeps its bounded index as a field of
+//! [`Engine`](crate::Engine), not in the account state; give [`Ctx`] a `&mut` to it and build
+//! it in `Engine::new`.
 
 use crate::rules::Rules;
 use crate::state::AccountState;

@@ -106,7 +106,6 @@ impl Watermark {
 }
 
 /// The detection engine: pure and synchronous. Feed it [`Login`]s in roughly event-time order.
-#[derive(Debug)]
 pub struct Engine {
     rules: Rules,
     detectors: Vec<Box<dyn Detector>>,
@@ -204,6 +203,11 @@ impl Engine {
         Ok(())
     }
 
+    /// Accounts currently tracked; O(1), for a gauge updated per message.
+    pub fn tracked_accounts(&self) -> usize {
+        self.accounts.len()
+    }
+
     /// Counters and sizes.
     pub fn stats(&self) -> EngineStats {
         let c = &self.counters;
@@ -227,6 +231,18 @@ impl Engine {
             alerts_by_kind: by_kind(&c.alerts),
             approx_state_bytes: self.accounts.bytes,
         }
+    }
+}
+
+impl std::fmt::Debug for Engine {
+    /// A summary: the state of a million accounts is not for a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kinds: Vec<AlertKind> = self.detectors.iter().map(|d| d.kind()).collect();
+        f.debug_struct("Engine")
+            .field("detectors", &kinds)
+            .field("tracked_accounts", &self.accounts.len())
+            .field("watermark", &self.watermark())
+            .finish_non_exhaustive()
     }
 }
 

@@ -6,7 +6,7 @@
 //! - [`engine`]: [`Engine::observe`], the one place a [`Login`](loginwatch_geo::Login) becomes
 //!   alerts, and [`EngineStats`].
 //! - [`pipeline`]: [`Pipeline`] (bytes → decode → [`Locate`] → engine), used by both drivers.
-//! - `detector` + `detectors/`: the [`Detector`](detector) extension point and the detectors
+//! - `detector` + `detectors/`: the `Detector` extension point and the detectors
 //!   (`impossible_travel`, `concurrent_ips`, `anonymized_ip`, `sanctioned_region`).
 //! - `window`, `record`, `state`, `store`: per-account state and its bounds; `suppress`: the
 //!   cooldown; `rules`: the configuration compiled for the hot path.

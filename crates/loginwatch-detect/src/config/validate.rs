@@ -274,6 +274,11 @@ mod tests {
         assert_eq!(c.detect.impossible_travel.max_speed_kmh, 900.0);
         let bad = serde_json::from_str::<EngineConfig>(r#"{"detect":{"travel":{}}}"#);
         assert!(bad.is_err());
+        let c = from_json(r#"{"engine":{"window_horizon":"2h","idle_timeout":"1d"}}"#);
+        assert_eq!(c.engine.window_horizon, Some(Duration::from_secs(7200)));
+        assert_eq!(c.window_span(), Duration::from_secs(7200));
+        let text = serde_json::to_string(&c).unwrap_or_default();
+        assert_eq!(from_json(&text), c);
     }
 
     fn from_json(json: &str) -> EngineConfig {

@@ -282,3 +282,39 @@ fn public_rule_thresholds() {
     assert_eq!(hop(3600, "Moscow"), 1); // ~2,500 km in 1 h
     assert_eq!(hop(4 * 3600, "Moscow"), 0); // ~620 km/h
 }
+
+mod properties {
+    use super::super::{Hop, ImpossibleTravel};
+    use crate::config::ImpossibleTravelConfig;
+    use crate::record::Record;
+    use crate::testkit::ev;
+    use proptest::prelude::*;
+
+    fn point(id: &str, secs: i64, ip: &str, (lat, lon, acc): (f64, f64, f64)) -> Record {
+        Record::from_login(&ev("a", id, secs, ip).at(lat, lon, acc, "ZZ", "X").build())
+    }
+
+    fn coord() -> impl Strategy<Value = (f64, f64, f64)> {
+        (-90.0f64..=90.0, -180.0f64..=180.0, 0.0f64..200.0)
+    }
+
+    proptest! {
+        #[test]
+        fn alerts_obey_thresholds_and_shorter_times_only_add(
+            p in coord(), q in coord(), secs in 0i64..200_000
+        ) {
+            let d = ImpossibleTravel::new(&ImpossibleTravelConfig::default());
+            let a = point("a", 0, "192.0.2.1", p);
+            let b = point("b", secs, "198.51.100.1", q);
+            if let Some(Hop { distance_km, speed_kmh, .. }) = d.hop(&a, &b) {
+                prop_assert!(distance_km >= 100.0 && speed_kmh > 900.0);
+                prop_assert!(secs < 23 * 3600, "a hop over 22.3 h can never be too fast");
+                let sooner = point("b", secs / 2, "198.51.100.1", q);
+                prop_assert!(d.hop(&a, &sooner).is_some());
+            }
+            // Same host: never.
+            let same = point("b", secs, "192.0.2.1", q);
+            prop_assert!(d.hop(&a, &same).is_none());
+        }
+    }
+}
