@@ -114,6 +114,10 @@ pub struct AnonymizedIpConfig {
     pub enabled: bool,
     pub cidr_lists: Vec<PathBuf>,
     pub asn_lists: Vec<PathBuf>,
+    /// Extension: alert on an account's first anonymized login (low for VPN/hosting/proxy,
+    /// medium for residential proxies, high for Tor). `false` keeps only the alerts on
+    /// switching anonymizer networks. Default true.
+    pub alert_on_first: bool,
 }
 
 impl Default for AnonymizedIpConfig {
@@ -122,6 +126,7 @@ impl Default for AnonymizedIpConfig {
             enabled: true,
             cidr_lists: Vec::new(),
             asn_lists: Vec::new(),
+            alert_on_first: true,
         }
     }
 }

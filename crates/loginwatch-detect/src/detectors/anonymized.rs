@@ -3,9 +3,11 @@
 //!
 //! Looks at successful logins and activity from untrusted networks whose
 //! [`AnonFlags`](loginwatch_geo::AnonFlags) are set, in arrival order, and alerts on
-//! - the **first** anonymized event the engine remembers for the account (medium; high for Tor);
+//! - the **first** anonymized event the engine remembers for the account (unless
+//!   `alert_on_first = false`): low for VPN, hosting and proxy networks (corporate VPNs look
+//!   the same), medium for residential proxies, high for Tor;
 //! - a **switch**: an anonymized event whose ASN differs from the previous anonymized event's
-//!   ASN, both known (medium; high once 3 or more anonymizer ASNs were seen; Tor raises).
+//!   ASN, both known: medium; high once 3 or more anonymizer ASNs were seen; Tor raises.
 //!
 //! Per-account memory: [`AnonMemory`], 40 bytes boxed, only for accounts that used an
 //! anonymizer; it remembers the last anonymizer ASN and organisation and up to 4 distinct
@@ -47,7 +49,9 @@ impl AnonMemory {
 
 /// The anonymized-IP detector.
 #[derive(Debug)]
-pub(crate) struct AnonymizedIp;
+pub(crate) struct AnonymizedIp {
+    pub alert_on_first: bool,
+}
 
 fn network(asn: Option<u32>, org: Option<&str>) -> String {
     match (asn, org) {
@@ -76,7 +80,7 @@ impl Detector for AnonymizedIp {
         let switched = matches!((previous, asn), (Some(p), Some(a)) if p != a);
         memory.note(asn.unwrap_or(0), org.clone());
         let distinct = usize::from(memory.count);
-        if !first && !switched {
+        if !(first && self.alert_on_first) && !switched {
             return;
         }
         let here = network(asn, org.as_deref());
@@ -99,14 +103,17 @@ impl Detector for AnonymizedIp {
             );
             ("switch", s)
         };
-        let mut severity = if first || distinct < 3 {
-            Severity::Medium
-        } else {
-            Severity::High
+        let severity = match (first, distinct >= 3) {
+            (true, _) if anon.residential_proxy => Severity::Medium,
+            (true, _) => Severity::Low,
+            (false, false) => Severity::Medium,
+            (false, true) => Severity::High,
         };
-        if anon.tor {
-            severity = severity.raised();
-        }
+        let severity = if anon.tor {
+            severity.raised().raised()
+        } else {
+            severity
+        };
         out.push(Finding {
             kind: AlertKind::AnonymizedIp,
             severity,

@@ -21,7 +21,9 @@ pub(crate) fn build(cfg: &EngineConfig) -> Vec<Box<dyn Detector>> {
         out.push(Box::new(concurrent::ConcurrentIps::new(&d.concurrent_ips)));
     }
     if d.anonymized_ip.enabled {
-        out.push(Box::new(anonymized::AnonymizedIp));
+        out.push(Box::new(anonymized::AnonymizedIp {
+            alert_on_first: d.anonymized_ip.alert_on_first,
+        }));
     }
     if d.sanctioned_region.enabled {
         out.push(Box::new(sanctioned::SanctionedRegion));

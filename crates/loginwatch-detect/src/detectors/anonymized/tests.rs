@@ -40,7 +40,7 @@ fn table() {
                 ev(a, "e1", 0, "1.1.1.1").city("Amsterdam").vpn().asn(9009),
                 ev(a, "e2", 60, "1.1.1.2").city("Amsterdam").vpn().asn(9009),
             ],
-            vec![("first", Medium)],
+            vec![("first", Low)],
         ),
         (
             "Tor is high",
@@ -61,7 +61,7 @@ fn table() {
                     .asn(9009), // back: suppressed
                 ev(a, "e4", 180, "3.3.3.3").city("Paris").vpn().asn(16276),
             ],
-            vec![("first", Medium), ("switch", Medium), ("switch", High)],
+            vec![("first", Low), ("switch", Medium), ("switch", High)],
         ),
         (
             "failed logins are ignored",
@@ -71,7 +71,7 @@ fn table() {
         (
             "activity through an anonymizer counts",
             vec![ev(a, "e1", 0, "1.1.1.1").vpn().asn(9009).activity()],
-            vec![("first", Medium)],
+            vec![("first", Low)],
         ),
     ];
     for (name, logins, want) in cases {
@@ -114,4 +114,19 @@ fn evidence_names_flags_asn_and_org() {
     );
     assert_eq!(v["as_org"], "Org 60068");
     assert_eq!(x[1].event_ids, ["e2"]);
+}
+
+#[test]
+fn switches_only_when_first_is_off() {
+    let mut e = engine_with(|c| c.detect.anonymized_ip.alert_on_first = false);
+    let alerts = run(
+        &mut e,
+        vec![
+            ev("a", "e1", 0, "1.1.1.1").vpn().asn(9009),
+            ev("a", "e2", 60, "2.2.2.2").vpn().asn(60068),
+        ],
+    );
+    let x = of_kind(&alerts, AlertKind::AnonymizedIp);
+    assert_eq!(x.len(), 1);
+    assert_eq!(x[0].evidence["reason"], "switch");
 }
