@@ -80,7 +80,8 @@ impl Detector for AnonymizedIp {
         let switched = matches!((previous, asn), (Some(p), Some(a)) if p != a);
         memory.note(asn.unwrap_or(0), org.clone());
         let distinct = usize::from(memory.count);
-        if !(first && self.alert_on_first) && !switched {
+        let report_first = first && self.alert_on_first;
+        if !(report_first || switched) {
             return;
         }
         let here = network(asn, org.as_deref());
