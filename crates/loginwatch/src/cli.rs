@@ -2,7 +2,7 @@
 //! which overrides built-in defaults.
 
 use crate::config::Config;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Write};
@@ -109,26 +109,14 @@ pub struct GenArgs {
 /// Entry point of the binary: parse, run, map errors to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.log_json);
+    // Only fails when a subscriber is already installed, which is harmless.
+    let _ = loginwatch_service::init_tracing(cli.log_json);
     match dispatch(cli.command) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("loginwatch: {err:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-fn init_tracing(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(io::stderr);
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
     }
 }
 
@@ -230,6 +218,6 @@ fn run_replay(args: ReplayArgs) -> Result<()> {
 }
 
 fn run_service(config: Option<&Path>) -> Result<ExitCode> {
-    let _config = load_config(config)?;
-    bail!("`loginwatch run` is not wired up in this build yet")
+    crate::run_cmd::run_service(load_config(config)?)?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -9,6 +9,7 @@
 
 use loginwatch_detect::{DetectConfig, EngineConfig, ExceptionsConfig, LimitsConfig};
 use loginwatch_geo::GeoConfig;
+use loginwatch_service::{KafkaConfig, MetricsConfig, ServiceConfig};
 use serde::Deserialize;
 use serde_path_to_error::{Path, Segment};
 use std::fmt;
@@ -54,6 +55,8 @@ pub struct FileConfig {
     pub engine: LimitsConfig,
     pub input: InputConfig,
     pub replay: ReplayConfig,
+    pub kafka: KafkaConfig,
+    pub metrics: MetricsConfig,
 }
 
 /// A validated configuration, ready to build the pipeline from.
@@ -63,6 +66,8 @@ pub struct Config {
     pub engine: EngineConfig,
     pub input: InputConfig,
     pub replay: ReplayConfig,
+    /// `[kafka]` and `[metrics]`: the service (`loginwatch run`).
+    pub service: ServiceConfig,
 }
 
 /// One thing wrong with a configuration file, with the key it concerns.
@@ -116,6 +121,10 @@ impl Config {
             },
             input: file.input,
             replay: file.replay,
+            service: ServiceConfig {
+                kafka: file.kafka,
+                metrics: file.metrics,
+            },
         };
         problems.extend(config.validate());
         if problems.is_empty() {

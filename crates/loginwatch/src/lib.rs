@@ -5,6 +5,7 @@
 //! - [`replay`]: JSON lines in, alerts out, through the one pipeline the service uses too.
 //! - [`demo`]: the built-in scenario, printed for a person.
 //! - [`gen`]: reproducible synthetic streams with planted, labelled anomalies.
+//! - [`run_cmd`]: `run`, the Kafka service over the same pipeline, one per partition.
 //! - [`score`]: precision and recall of alerts against labels.
 //! - [`sharded`]: `replay` across worker threads, accounts sharded by hash.
 //! - [`wiring`]: builds the locator and pipelines from a configuration.
@@ -15,6 +16,7 @@ pub mod demo;
 pub mod gen;
 pub mod gen_cmd;
 pub mod replay;
+pub mod run_cmd;
 pub mod score;
 pub mod sharded;
 pub mod wiring;
