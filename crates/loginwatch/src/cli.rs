@@ -153,9 +153,16 @@ pub fn load_config(path: Option<&Path>) -> Result<Config> {
 }
 
 fn check_config(file: &Path) -> ExitCode {
-    let problems = match Config::load(file) {
-        Ok(config) => crate::wiring::check_files(&config),
-        Err(problems) => problems,
+    let problems = match std::fs::read_to_string(file) {
+        Ok(text) => {
+            let (config, mut problems) = Config::check_toml(&text);
+            problems.extend(crate::wiring::check_files(&config));
+            problems
+        }
+        Err(e) => vec![crate::config::Problem {
+            key: String::new(),
+            message: format!("cannot read {}: {e}", file.display()),
+        }],
     };
     if problems.is_empty() {
         println!("{}: ok", file.display());

@@ -105,12 +105,27 @@ impl Config {
 
     /// Parses and validates TOML text; on failure returns every problem found.
     pub fn from_toml(text: &str) -> Result<Config, Vec<Problem>> {
-        let table: toml::Table = toml::from_str(text).map_err(|e| {
-            vec![Problem {
-                key: String::new(),
-                message: format!("not valid TOML: {}", e.message()),
-            }]
-        })?;
+        let (config, problems) = Self::check_toml(text);
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Parses leniently: the configuration with defaults in place of every bad value, and the
+    /// list of problems (empty when the text is valid).
+    pub fn check_toml(text: &str) -> (Config, Vec<Problem>) {
+        let table: toml::Table = match toml::from_str(text) {
+            Ok(t) => t,
+            Err(e) => {
+                let problem = Problem {
+                    key: String::new(),
+                    message: format!("not valid TOML: {}", e.message()),
+                };
+                return (Config::default(), vec![problem]);
+            }
+        };
         let (file, mut problems) = deserialize_collecting(table);
         let config = Config {
             geoip: file.geoip,
@@ -127,11 +142,7 @@ impl Config {
             },
         };
         problems.extend(config.validate());
-        if problems.is_empty() {
-            Ok(config)
-        } else {
-            Err(problems)
-        }
+        (config, problems)
     }
 
     /// Problems with values that parse but make no sense.
@@ -140,6 +151,7 @@ impl Config {
             .engine
             .validate()
             .iter()
+            .chain(self.service.validate().iter())
             .map(|s| split_problem(s))
             .collect();
         if self.input.max_event_bytes < 64 {
@@ -265,6 +277,8 @@ mod tests {
             window = "soon"
             [input]
             max_event_bytes = 10
+            [kafka]
+            brokers = ""
         "#;
         let problems = Config::from_toml(text).expect_err("invalid");
         let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
@@ -274,6 +288,7 @@ mod tests {
             "detect.impossible_travel.colour",
             "detect.concurrent_ips.window",
             "input.max_event_bytes",
+            "kafka.brokers",
         ] {
             assert!(keys.contains(&key), "{key} missing from {problems:?}");
         }
