@@ -34,6 +34,10 @@ pub struct DetectConfig {
     pub session_hijack: SessionHijackConfig,
     pub long_session: LongSessionConfig,
     pub sanctioned_region: SanctionedRegionConfig,
+    /// Extension: `[detect.new_account]`.
+    pub new_account: NewAccountConfig,
+    /// Extension: `[detect.account_risk]`.
+    pub account_risk: AccountRiskConfig,
 }
 
 /// `[detect.impossible_travel]`
@@ -86,14 +90,31 @@ impl Default for ConcurrentIpsConfig {
     }
 }
 
-/// `[detect.shared_ip]` (many accounts behind one network; run by a cross-account index).
+/// `[detect.shared_ip]` (many accounts behind one network; run by the cross-account
+/// [`SharedIndex`](crate::SharedIndex)).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SharedIpConfig {
     pub enabled: bool,
+    /// Accounts count while their last login on the network is at most this old. Default 24h.
     #[serde(with = "humantime_serde")]
     pub window: Duration,
+    /// Distinct accounts per IPv4 address / IPv6 /64, or per IPv4 /24 / IPv6 /48. Default 5.
     pub min_accounts: usize,
+    /// Extension: also count IPv4 /24s (CONTRACT §4). Default true.
+    pub prefixes: bool,
+    /// Extension: also count IPv6 /48s (one site for businesses, but a pool of thousands of
+    /// households at residential ISPs). Default false. The IPv6 host level is the /64.
+    pub ipv6_prefix_48: bool,
+    /// Extension: count logins from anonymizer networks (commercial VPN exits carry thousands
+    /// of unrelated users; those are the anonymized_ip detector's job). Default false.
+    pub include_anonymized: bool,
+    /// Extension: accounts remembered per network (enough to decide and list them); beyond
+    /// it the least recently seen make room. Default 64.
+    pub max_accounts_per_network: usize,
+    /// Extension: networks (addresses and prefixes) in the index of one process; beyond it the
+    /// least recently used are evicted. Default 2 000 000.
+    pub max_networks: usize,
 }
 
 impl Default for SharedIpConfig {
@@ -102,6 +123,11 @@ impl Default for SharedIpConfig {
             enabled: true,
             window: Duration::from_secs(24 * 3600),
             min_accounts: 5,
+            prefixes: true,
+            ipv6_prefix_48: false,
+            include_anonymized: false,
+            max_accounts_per_network: 64,
+            max_networks: 2_000_000,
         }
     }
 }
@@ -136,7 +162,20 @@ impl Default for AnonymizedIpConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct LocationMismatchConfig {
     pub enabled: bool,
+    /// Located, non-anonymized successful logins (or Korean-first logins) needed before the
+    /// country (or language) rule judges. Default 3.
     pub min_logins: usize,
+    /// Extension: share of those logins outside `claimed_country` that alerts. Default 0.6.
+    pub min_outside_share: f64,
+    /// Extension: alert when most logins prefer Korean (`ko` first in `accept_language`)
+    /// while the claimed country is neither KR nor KP. Default true.
+    pub korean_language: bool,
+    /// Extension: active hours (clock hours with at least one login or activity event)
+    /// needed before the working-hours rule judges. Default 24.
+    pub min_active_hours: usize,
+    /// Extension: share of active hours in the claimed zone's night (00:00–06:00 local) that
+    /// alerts; 0 disables the rule. Default 0.5.
+    pub min_night_share: f64,
 }
 
 impl Default for LocationMismatchConfig {
@@ -144,6 +183,10 @@ impl Default for LocationMismatchConfig {
         Self {
             enabled: true,
             min_logins: 3,
+            min_outside_share: 0.6,
+            korean_language: true,
+            min_active_hours: 24,
+            min_night_share: 0.5,
         }
     }
 }
@@ -153,11 +196,20 @@ impl Default for LocationMismatchConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct SessionHijackConfig {
     pub enabled: bool,
+    /// Extension: sessions remembered per account (fingerprints only). Default 8.
+    pub max_sessions: usize,
+    /// Extension: also alert when a session moves to another ASN in the same country (mobile
+    /// users hand over between Wi-Fi and carrier networks mid-session). Default false.
+    pub alert_on_asn_change: bool,
 }
 
 impl Default for SessionHijackConfig {
     fn default() -> Self {
-        Self { enabled: true }
+        Self {
+            enabled: true,
+            max_sessions: 8,
+            alert_on_asn_change: false,
+        }
     }
 }
 
@@ -170,6 +222,9 @@ pub struct LongSessionConfig {
     pub min_duration: Duration,
     #[serde(with = "humantime_serde")]
     pub max_idle: Duration,
+    /// Extension: alert when one UTC day has activity in at least this many of its 24 hourly
+    /// buckets; 0 disables the rule. Default 20.
+    pub min_active_hours: u32,
 }
 
 impl Default for LongSessionConfig {
@@ -178,6 +233,50 @@ impl Default for LongSessionConfig {
             enabled: true,
             min_duration: Duration::from_secs(24 * 3600),
             max_idle: Duration::from_secs(3600),
+            min_active_hours: 20,
+        }
+    }
+}
+
+/// `[detect.new_account]` (extension): while an account is younger than `max_age` (from the
+/// events' `account_created_at`), every alert of it is raised one severity step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NewAccountConfig {
+    pub enabled: bool,
+    /// Default 30d.
+    #[serde(with = "humantime_serde")]
+    pub max_age: Duration,
+}
+
+impl Default for NewAccountConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_age: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
+
+/// `[detect.account_risk]` (extension): the per-account 0–100 score carried on every alert,
+/// and an `account_risk` alert when it reaches `threshold` (see `risk.rs` for the rule).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountRiskConfig {
+    pub enabled: bool,
+    /// Signals older than this no longer count. Default 7d.
+    #[serde(with = "humantime_serde")]
+    pub horizon: Duration,
+    /// Default 70.
+    pub threshold: u8,
+}
+
+impl Default for AccountRiskConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            horizon: Duration::from_secs(7 * 24 * 3600),
+            threshold: 70,
         }
     }
 }

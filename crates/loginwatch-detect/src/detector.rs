@@ -9,15 +9,17 @@
 //! describe its [`Escalation`] in the table of [`crate::suppress`]. Test it through the engine
 //! with the builders of `testkit` (see `detectors/travel/tests.rs` for the table style).
 //!
-//! A cross-account detector (shared_ip) keeps its bounded index as a field of
-//! [`Engine`](crate::Engine), not in the account state; give [`Ctx`] a `&mut` to it and build
-//! it in `Engine::new`.
+//! A cross-account detector (shared_ip) keeps its bounded index outside the account state:
+//! the [`SharedIndex`] is shared by every engine of a process (`Arc`), reached through
+//! [`Ctx::shared`]; alerts it raises for accounts other than the observed one go to
+//! [`Ctx::others`].
 
 use crate::rules::Rules;
+use crate::shared::SharedIndex;
 use crate::state::AccountState;
 use crate::suppress::Escalation;
 use loginwatch_geo::Login;
-use loginwatch_model::{AlertKind, EventTime, Severity};
+use loginwatch_model::{Alert, AlertKind, EventTime, Severity};
 
 /// What a detector sees for one login.
 pub(crate) struct Ctx<'a> {
@@ -32,6 +34,12 @@ pub(crate) struct Ctx<'a> {
     pub inserted: Option<usize>,
     /// The account's state, window already including this login.
     pub state: &'a mut AccountState,
+    /// The account's newest event time before this event (`None` for a new account).
+    pub prev_newest: Option<i64>,
+    /// The process's cross-account index.
+    pub shared: &'a SharedIndex,
+    /// Finished alerts for other accounts (shared_ip members), emitted as they are.
+    pub others: &'a mut Vec<Alert>,
 }
 
 impl Ctx<'_> {
@@ -43,6 +51,18 @@ impl Ctx<'_> {
         !self.trusted
             && e.outcome == Outcome::Success
             && matches!(e.event_type, EventType::Login | EventType::Activity)
+    }
+
+    /// Counts a signal towards the account's risk score without an alert (e.g. another
+    /// engine alerted this account's laptop farm).
+    pub(crate) fn note_risk(&mut self, kind: AlertKind, severity: Severity, time: i64) {
+        let risk = &self.rules.cfg.detect.account_risk;
+        if risk.enabled {
+            let horizon = crate::rules::ms(risk.horizon);
+            let memory = self.state.extra().risk.get_or_insert_with(Box::default);
+            memory.note(kind, severity, time, horizon);
+            memory.update_score(time, horizon);
+        }
     }
 }
 

@@ -8,9 +8,11 @@
 use crate::detector::{Ctx, Detector, Finding};
 use crate::record::Record;
 use crate::rules::Rules;
+use crate::shared::SharedIndex;
 use crate::state::AccountState;
 use crate::store::Accounts;
-use crate::{detectors, suppress, ConfigError, EngineConfig};
+use crate::{detectors, ConfigError, EngineConfig};
+use emit::{emit, note_new_account, note_watch};
 use loginwatch_geo::Login;
 use loginwatch_model::{Alert, AlertKind, EventTime};
 use std::sync::Arc;
@@ -72,6 +74,8 @@ struct Counters {
     suppressed: [u64; AlertKind::ALL.len()],
 }
 
+mod emit;
+
 fn kind_index(kind: AlertKind) -> usize {
     AlertKind::ALL.iter().position(|k| *k == kind).unwrap_or(0)
 }
@@ -115,12 +119,30 @@ pub struct Engine {
     watermark: Watermark,
     /// Reused buffer of findings.
     scratch: Vec<Finding>,
+    /// The cross-account index (shared_ip), shared with the process's other engines.
+    shared: Arc<SharedIndex>,
+    /// Reused buffer of alerts for other accounts.
+    others: Vec<Alert>,
 }
 
 impl Engine {
-    /// An engine for `config`; fails with every configuration problem at once.
+    /// An engine for `config` with its own cross-account index — right when it is the only
+    /// engine; engines that share the work of one process must share one index (see
+    /// [`Engine::with_shared_index`]). Fails with every configuration problem at once.
     pub fn new(config: Arc<EngineConfig>) -> Result<Engine, ConfigError> {
+        let index = Arc::new(SharedIndex::for_config(&config));
+        Engine::with_shared_index(config, index)
+    }
+
+    /// An engine for `config` using `index` for the cross-account detector (shared_ip): give
+    /// every engine of a process (replay workers, Kafka partitions) the same `Arc`, so a
+    /// laptop farm whose accounts land on different engines is still seen whole.
+    pub fn with_shared_index(
+        config: Arc<EngineConfig>,
+        index: Arc<SharedIndex>,
+    ) -> Result<Engine, ConfigError> {
         let rules = Rules::compile(config)?;
+        index.set_max_networks(rules.cfg.detect.shared_ip.max_networks);
         Ok(Engine {
             detectors: detectors::build(&rules.cfg),
             accounts: Accounts::new(rules.cfg.engine.max_accounts),
@@ -128,7 +150,14 @@ impl Engine {
             counters: Counters::default(),
             watermark: Watermark::default(),
             scratch: Vec::new(),
+            shared: index,
+            others: Vec::new(),
         })
+    }
+
+    /// The cross-account index this engine uses.
+    pub fn shared_index(&self) -> &Arc<SharedIndex> {
+        &self.shared
     }
 
     /// The configuration in use.
@@ -148,6 +177,11 @@ impl Engine {
         self.watermark.observe(login.event.timestamp.0, account);
         if let Some(wm) = self.watermark.confirmed {
             self.accounts.expire_idle(wm, self.rules.idle_ms);
+            if self.rules.cfg.detect.shared_ip.enabled {
+                let keep = crate::rules::ms(self.rules.cfg.detect.shared_ip.window);
+                self.shared
+                    .maintain(wm, keep.saturating_add(self.rules.lateness_ms));
+            }
         }
         let Engine {
             rules,
@@ -155,6 +189,8 @@ impl Engine {
             accounts,
             counters,
             scratch,
+            shared,
+            others,
             ..
         } = self;
         let Some((state, created)) = accounts.get_or_insert(account) else {
@@ -166,7 +202,9 @@ impl Engine {
         }
         let before = state.heap_bytes();
         let trusted = rules.is_trusted(login);
+        let prev_newest = (!created).then_some(state.newest.0);
         state.newest = state.newest.max(login.event.timestamp);
+        note_new_account(rules, login, state);
         let inserted = (login.event.is_successful_login() && !trusted)
             .then(|| state.window.insert(Record::from_login(login)));
         note_watch(rules, login, trusted, state);
@@ -178,11 +216,18 @@ impl Engine {
             trusted,
             inserted,
             state,
+            prev_newest,
+            shared,
+            others,
         };
         for d in detectors.iter().filter(|d| !exempt.contains(d.kind())) {
             d.observe(&mut cx, scratch);
         }
-        emit(rules, state, counters, scratch, account, out);
+        emit(rules, state, counters, scratch, login, out);
+        for a in others.drain(..) {
+            counters.alerts[kind_index(a.kind)] += 1;
+            out.push(a);
+        }
         counters.window_overflow += state.window.trim(state.newest, &rules.bounds);
         let after = state.heap_bytes();
         accounts.bytes = (accounts.bytes + after).saturating_sub(before);
@@ -198,9 +243,17 @@ impl Engine {
             self.accounts.clear_watch();
         }
         self.accounts.set_max(rules.cfg.engine.max_accounts);
+        self.shared
+            .set_max_networks(rules.cfg.detect.shared_ip.max_networks);
         self.detectors = detectors::build(&rules.cfg);
         self.rules = rules;
         Ok(())
+    }
+
+    /// The state of an account (tests of detectors' memory bounds).
+    #[cfg(test)]
+    pub(crate) fn state_of(&mut self, id: &str) -> Option<&AccountState> {
+        self.accounts.get_or_insert(id).map(|(s, _)| &*s)
     }
 
     /// Accounts currently tracked; O(1), for a gauge updated per message.
@@ -259,72 +312,6 @@ fn drop_reason(
     }
     (login.event.is_successful_login() && state.window.contains(t, &login.event.event_id))
         .then_some(DropReason::Duplicate)
-}
-
-/// Remembers a successful login or activity in a watch country.
-fn note_watch(rules: &Rules, login: &Login, trusted: bool, state: &mut AccountState) {
-    use loginwatch_model::{EventType, Outcome};
-    let e = &login.event;
-    if rules.watch.is_empty()
-        || trusted
-        || e.outcome != Outcome::Success
-        || e.event_type == EventType::Logout
-    {
-        return;
-    }
-    let country = login.location.as_ref().and_then(|l| l.country);
-    if let Some(i) = country.and_then(|c| rules.watch.iter().position(|w| *w == c)) {
-        state.watch_seen |= 1 << i;
-    }
-}
-
-/// Sorts the findings by time and turns those the cooldown admits into alerts.
-fn emit(
-    rules: &Rules,
-    state: &mut AccountState,
-    counters: &mut Counters,
-    findings: &mut Vec<Finding>,
-    account: &str,
-    out: &mut Vec<Alert>,
-) {
-    findings.sort_by_key(|f| f.time);
-    for f in findings.drain(..) {
-        let k = kind_index(f.kind);
-        let cooldown = rules.cooldown_ms;
-        let entries = state.suppress.get_or_insert_with(Box::default);
-        if suppress::admit(entries, f.kind, f.time, &f.escalation, cooldown) {
-            counters.alerts[k] += 1;
-            out.push(finish(f, account, state.watch_seen, rules));
-        } else {
-            counters.suppressed[k] += 1;
-        }
-    }
-}
-
-/// Turns an admitted finding into an alert: watch-country raise, deterministic id.
-fn finish(mut f: Finding, account: &str, watch_seen: u32, rules: &Rules) -> Alert {
-    if watch_seen != 0 && f.kind != AlertKind::SanctionedRegion {
-        f.severity = f.severity.raised();
-        let seen: Vec<&str> = rules
-            .watch
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| watch_seen & (1 << i) != 0)
-            .map(|(_, c)| c.as_str())
-            .collect();
-        if let Some(obj) = f.evidence.as_object_mut() {
-            obj.insert("watch_countries".into(), seen.into());
-        }
-    }
-    Alert::new(
-        f.kind,
-        f.severity,
-        account,
-        f.time,
-        f.summary,
-        f.event_ids,
-        f.evidence,
-    )
 }
 
 #[cfg(test)]

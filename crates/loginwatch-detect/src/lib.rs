@@ -33,22 +33,27 @@ mod detectors;
 pub mod engine;
 pub mod pipeline;
 mod record;
+mod risk;
 mod rules;
+pub mod shared;
 mod state;
 mod store;
 mod suppress;
+mod tz;
 mod window;
 
 #[cfg(test)]
 mod testkit;
 
 pub use config::{
-    AnonymizedIpConfig, ConcurrentIpsConfig, DetectConfig, EngineConfig, ExceptionsConfig,
-    ExemptGroup, ImpossibleTravelConfig, LimitsConfig, LocationMismatchConfig, LongSessionConfig,
-    SanctionedRegionConfig, SessionHijackConfig, SharedIpConfig,
+    AccountRiskConfig, AnonymizedIpConfig, ConcurrentIpsConfig, DetectConfig, EngineConfig,
+    ExceptionsConfig, ExemptGroup, ImpossibleTravelConfig, LimitsConfig, LocationMismatchConfig,
+    LongSessionConfig, NewAccountConfig, SanctionedRegionConfig, SessionHijackConfig,
+    SharedIpConfig,
 };
 pub use engine::{DropReason, Engine, EngineStats};
 pub use pipeline::{Locate, Pipeline};
+pub use shared::{SharedIndex, SharedIndexStats};
 
 /// A configuration the engine cannot run with.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

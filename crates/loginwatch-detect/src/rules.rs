@@ -97,7 +97,7 @@ fn anchor_ms(cfg: &EngineConfig) -> i64 {
     (half_earth_km / t.max_speed_kmh * 3_600_000.0).ceil() as i64
 }
 
-fn ms(d: std::time::Duration) -> i64 {
+pub(crate) fn ms(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 

@@ -117,6 +117,32 @@ impl Ev {
         self
     }
 
+    pub fn session(mut self, id: &str) -> Ev {
+        self.0.event.session_id = Some(id.into());
+        self
+    }
+
+    pub fn device(mut self, id: &str) -> Ev {
+        self.0.event.device_id = Some(id.into());
+        self
+    }
+
+    pub fn lang(mut self, accept_language: &str) -> Ev {
+        self.0.event.accept_language = Some(accept_language.into());
+        self
+    }
+
+    pub fn tz(mut self, zone: &str) -> Ev {
+        self.0.event.claimed_timezone = Some(zone.into());
+        self
+    }
+
+    /// `account_created_at` = T0 + `secs`.
+    pub fn created(mut self, secs: i64) -> Ev {
+        self.0.event.account_created_at = Some(EventTime(T0_MS + secs * 1000));
+        self
+    }
+
     pub fn build(self) -> Login {
         self.0
     }

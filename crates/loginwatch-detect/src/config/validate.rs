@@ -118,15 +118,59 @@ fn detect(p: &mut Problems, c: &EngineConfig) {
         "must be > 1",
     );
     p.check(
-        d.location_mismatch.min_logins > 0,
+        d.shared_ip.max_accounts_per_network >= d.shared_ip.min_accounts,
+        "detect.shared_ip.max_accounts_per_network",
+        "must be at least min_accounts",
+    );
+    p.check(
+        d.shared_ip.max_networks > 0,
+        "detect.shared_ip.max_networks",
+        "must be > 0",
+    );
+    let lm = &d.location_mismatch;
+    p.check(
+        lm.min_logins > 0,
         "detect.location_mismatch.min_logins",
         "must be > 0",
+    );
+    let share = |x: f64| x.is_finite() && (0.0..=1.0).contains(&x);
+    p.check(
+        share(lm.min_outside_share) && lm.min_outside_share > 0.0,
+        "detect.location_mismatch.min_outside_share",
+        "must be a number in (0, 1]",
+    );
+    p.check(
+        share(lm.min_night_share),
+        "detect.location_mismatch.min_night_share",
+        "must be a number in [0, 1]",
+    );
+    p.check(
+        lm.min_active_hours > 0,
+        "detect.location_mismatch.min_active_hours",
+        "must be > 0",
+    );
+    p.check(
+        (1..=64).contains(&d.session_hijack.max_sessions),
+        "detect.session_hijack.max_sessions",
+        "must be between 1 and 64",
     );
     p.positive(
         "detect.long_session.min_duration",
         d.long_session.min_duration,
     );
     p.positive("detect.long_session.max_idle", d.long_session.max_idle);
+    p.check(
+        d.long_session.min_active_hours <= 24,
+        "detect.long_session.min_active_hours",
+        "must be at most 24",
+    );
+    p.positive("detect.new_account.max_age", d.new_account.max_age);
+    p.positive("detect.account_risk.horizon", d.account_risk.horizon);
+    p.check(
+        (1..=100).contains(&d.account_risk.threshold),
+        "detect.account_risk.threshold",
+        "must be between 1 and 100",
+    );
     let sr = &d.sanctioned_region;
     p.countries("detect.sanctioned_region.countries", &sr.countries);
     p.countries(

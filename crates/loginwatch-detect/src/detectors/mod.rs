@@ -2,7 +2,11 @@
 
 pub(crate) mod anonymized;
 pub(crate) mod concurrent;
+pub(crate) mod location;
+pub(crate) mod long_session;
 pub(crate) mod sanctioned;
+pub(crate) mod session;
+pub(crate) mod shared_ip;
 pub(crate) mod travel;
 
 use crate::config::EngineConfig;
@@ -27,6 +31,20 @@ pub(crate) fn build(cfg: &EngineConfig) -> Vec<Box<dyn Detector>> {
     }
     if d.sanctioned_region.enabled {
         out.push(Box::new(sanctioned::SanctionedRegion));
+    }
+    if d.shared_ip.enabled {
+        out.push(Box::new(shared_ip::SharedIp::new(&d.shared_ip)));
+    }
+    if d.location_mismatch.enabled {
+        out.push(Box::new(location::LocationMismatch::new(
+            &d.location_mismatch,
+        )));
+    }
+    if d.session_hijack.enabled {
+        out.push(Box::new(session::SessionHijack::new(&d.session_hijack)));
+    }
+    if d.long_session.enabled {
+        out.push(Box::new(long_session::LongSession::new(&d.long_session)));
     }
     out
 }

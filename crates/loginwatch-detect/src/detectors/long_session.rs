@@ -1,0 +1,200 @@
+//! `long_session`: an account that never stops working (advisory red flag R3: accounts
+//! logged in continuously for a day or more — shifts of several people behind one identity).
+//!
+//! Successful logins and `activity` events (from any network: a trusted office does not make a
+//! 30-hour session normal) form *runs*: a gap longer than `max_idle` (1h) ends a run. Alerts:
+//! - **continuous**: a run has lasted `min_duration` (24h) — once per run;
+//! - **active_hours**: one UTC day has events in at least `min_active_hours` (20) of its 24
+//!   hourly buckets — once per day (0 disables).
+//!
+//! Medium; high when both hold at once. Evidence: run start, last event, duration, events in
+//! the run, the active hours of the day (as a list) and the bucket count.
+//!
+//! Memory: an [`ActivityRun`] of 32 bytes in the account's `Extra`, created at its second
+//! event (the first one's time is the account's `newest`).
+
+use super::human_ms;
+use crate::config::LongSessionConfig;
+use crate::detector::{Ctx, Detector, Finding};
+use crate::record::Record;
+use crate::suppress::Escalation;
+use loginwatch_model::{AlertKind, EventTime, EventType, Outcome, Severity};
+use serde_json::json;
+
+const DAY_MS: i64 = 86_400_000;
+const HOUR_MS: i64 = 3_600_000;
+
+/// The current run of activity and the hourly buckets of the current UTC day.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct ActivityRun {
+    start: i64,
+    last: i64,
+    events: u32,
+    /// The UTC day (days since epoch) of `mask`.
+    day: i32,
+    /// Bit h: an event in hour h (UTC) of `day`.
+    mask: u32,
+    /// The day whose active-hours alert was raised (`i32::MIN` = none).
+    reported_day: i32,
+    reported_run: bool,
+}
+
+impl ActivityRun {
+    pub(crate) fn heap_bytes(&self) -> usize {
+        0
+    }
+
+    fn mark(&mut self, t: i64) {
+        let day = i32::try_from(t.div_euclid(DAY_MS)).unwrap_or(i32::MAX);
+        if day > self.day {
+            (self.day, self.mask) = (day, 0);
+        }
+        if day == self.day {
+            self.mask |= 1 << (t.rem_euclid(DAY_MS) / HOUR_MS);
+        }
+    }
+}
+
+/// The long-session detector.
+#[derive(Debug)]
+pub(crate) struct LongSession {
+    min_ms: i64,
+    idle_ms: i64,
+    min_hours: u32,
+}
+
+fn ms(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl LongSession {
+    pub(crate) fn new(c: &LongSessionConfig) -> Self {
+        LongSession {
+            min_ms: ms(c.min_duration),
+            idle_ms: ms(c.max_idle),
+            min_hours: c.min_active_hours,
+        }
+    }
+
+    /// Advances the run with an event at `t`; `None` until the account's second event.
+    fn advance<'a>(&self, cx: &'a mut Ctx<'_>, t: i64) -> Option<&'a mut ActivityRun> {
+        let has = cx.state.extra.as_ref().is_some_and(|x| x.run.is_some());
+        let prev = cx.prev_newest?;
+        let run = if has {
+            cx.state.extra().run.as_mut()?
+        } else {
+            let start = if t - prev <= self.idle_ms { prev } else { t };
+            let mut r = ActivityRun {
+                start,
+                last: start,
+                events: u32::from(start != t),
+                day: i32::MIN,
+                reported_day: i32::MIN,
+                ..ActivityRun::default()
+            };
+            r.mark(start);
+            cx.state.extra().run.insert(r)
+        };
+        if t > run.last.saturating_add(self.idle_ms) {
+            (run.start, run.last, run.events, run.reported_run) = (t, t, 0, false);
+        }
+        run.last = run.last.max(t);
+        run.events = run.events.saturating_add(1);
+        run.mark(t);
+        Some(run)
+    }
+}
+
+impl Detector for LongSession {
+    fn kind(&self) -> AlertKind {
+        AlertKind::LongSession
+    }
+
+    fn observe(&self, cx: &mut Ctx<'_>, out: &mut Vec<Finding>) {
+        let e = &cx.login.event;
+        let active = matches!(e.event_type, EventType::Login | EventType::Activity);
+        if !active || e.outcome != Outcome::Success {
+            return;
+        }
+        let t = e.timestamp.0;
+        let (account, login) = (cx.account, cx.login);
+        let (min_ms, min_hours) = (self.min_ms, self.min_hours);
+        let Some(run) = self.advance(cx, t) else {
+            return;
+        };
+        let continuous = !run.reported_run && run.last - run.start >= min_ms;
+        let hours = run.mask.count_ones();
+        let busy_day = min_hours > 0 && hours >= min_hours && run.reported_day != run.day;
+        if !(continuous || busy_day) {
+            return;
+        }
+        run.reported_run |= continuous;
+        if busy_day {
+            run.reported_day = run.day;
+        }
+        let run = run.clone();
+        out.push(finding(account, login, &run, continuous, busy_day));
+    }
+}
+
+fn finding(
+    account: &str,
+    login: &loginwatch_geo::Login,
+    run: &ActivityRun,
+    continuous: bool,
+    busy_day: bool,
+) -> Finding {
+    let record = Record::from_login(login);
+    let duration = run.last - run.start;
+    let hours: Vec<u32> = (0..24).filter(|h| run.mask & (1 << h) != 0).collect();
+    let mut reasons = Vec::new();
+    let mut parts = Vec::new();
+    if continuous {
+        reasons.push("continuous");
+        parts.push(format!(
+            "has been active without a break longer than the idle limit for {}",
+            human_ms(duration)
+        ));
+    }
+    if busy_day {
+        reasons.push("active_hours");
+        parts.push(format!(
+            "was active in {} of the 24 hours of one UTC day",
+            hours.len()
+        ));
+    }
+    let severity = if continuous && busy_day {
+        Severity::High
+    } else {
+        Severity::Medium
+    };
+    Finding {
+        kind: AlertKind::LongSession,
+        severity,
+        time: record.time,
+        summary: format!("{account} {}", parts.join(" and ")),
+        event_ids: vec![record.event_id.to_string()],
+        evidence: json!({
+            "reasons": reasons,
+            "run_start": EventTime(run.start),
+            "last_event": EventTime(run.last),
+            "duration_s": duration / 1000,
+            "events_in_run": run.events,
+            "utc_day": EventTime(i64::from(run.day) * DAY_MS),
+            "active_hours_utc": hours,
+            "active_hour_count": hours.len(),
+            "login": record.evidence(),
+        }),
+        escalation: Escalation {
+            magnitude: 0.0,
+            ratio: 1.0,
+            keys: vec![
+                run.day as u32,
+                u32::from(continuous) << 31 | run.start as u32 >> 1,
+            ],
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;

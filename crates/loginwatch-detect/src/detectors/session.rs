@@ -1,0 +1,200 @@
+//! `session_hijack`: one `session_id` used from somewhere else than where it started
+//! (advisory red flag R8, stolen session cookies).
+//!
+//! The first successful login or activity event of a session (from an untrusted network)
+//! sets its fingerprint: ASN, country, device (each filled in later if unknown at first). A
+//! later event of the same session alerts when
+//! - **device**: both carry a `device_id` and they differ (high);
+//! - **country**: both are located in different countries and neither came through an
+//!   anonymizer (VPN egress flips countries mid-session; that is anonymized_ip's business)
+//!   (high; critical together with a device change);
+//! - **asn** (only with `alert_on_asn_change = true`): the same country but another ASN, neither
+//!   anonymized (medium). Off by default: phones hand sessions over between Wi-Fi and carrier
+//!   networks all day.
+//!
+//! Each reason alerts once per session. Activity events count (a stolen cookie is used, not
+//! logged in with). Evidence: the session id, the reasons, the original fingerprint and first
+//! time, the new network and device, the event.
+//!
+//! Memory: at most `max_sessions` (8) fingerprints of 40 bytes (hashes, not ids) per account,
+//! the least recently seen make room.
+
+use crate::config::SessionHijackConfig;
+use crate::detector::{Ctx, Detector, Finding};
+use crate::record::Record;
+use loginwatch_model::{AlertKind, CountryCode, Severity};
+use serde_json::json;
+
+const DEVICE: u8 = 1;
+const COUNTRY: u8 = 2;
+const ASN: u8 = 4;
+
+/// One session's fingerprint.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct SessionFp {
+    sid: u64,
+    first: i64,
+    last: i64,
+    asn: u32,
+    /// Hash of the first `device_id` (0 = none seen).
+    device: u32,
+    country: Option<CountryCode>,
+    anon: bool,
+    reported: u8,
+}
+
+/// FNV-1a, 64 bits (only compared for equality; a collision merges two sessions).
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+fn device_hash(d: Option<&str>) -> u32 {
+    d.map_or(0, |d| (fnv(d) as u32) | 1)
+}
+
+/// The session-hijack detector.
+#[derive(Debug)]
+pub(crate) struct SessionHijack {
+    max_sessions: usize,
+    asn_change: bool,
+}
+
+impl SessionHijack {
+    pub(crate) fn new(c: &SessionHijackConfig) -> Self {
+        SessionHijack {
+            max_sessions: c.max_sessions,
+            asn_change: c.alert_on_asn_change,
+        }
+    }
+
+    fn reasons(&self, fp: &SessionFp, now: &SessionFp) -> u8 {
+        let mut r = 0;
+        if fp.device != 0 && now.device != 0 && fp.device != now.device {
+            r |= DEVICE;
+        }
+        let plain = !fp.anon && !now.anon;
+        let countries = fp.country.zip(now.country);
+        if plain && countries.is_some_and(|(a, b)| a != b) {
+            r |= COUNTRY;
+        }
+        let same_country = countries.is_none_or(|(a, b)| a == b);
+        let asns = fp.asn != 0 && now.asn != 0 && fp.asn != now.asn;
+        if self.asn_change && plain && same_country && asns {
+            r |= ASN;
+        }
+        r
+    }
+}
+
+impl Detector for SessionHijack {
+    fn kind(&self) -> AlertKind {
+        AlertKind::SessionHijack
+    }
+
+    fn observe(&self, cx: &mut Ctx<'_>, out: &mut Vec<Finding>) {
+        let e = &cx.login.event;
+        let Some(session) = e.session_id.as_deref() else {
+            return;
+        };
+        if !cx.is_untrusted_action() {
+            return;
+        }
+        let t = e.timestamp.0;
+        let now = SessionFp {
+            sid: fnv(session),
+            first: t,
+            last: t,
+            asn: cx.login.net.asn.unwrap_or(0),
+            device: device_hash(e.device_id.as_deref()),
+            country: cx.login.location.as_ref().and_then(|l| l.country),
+            anon: cx.login.net.anon.any(),
+            reported: 0,
+        };
+        let list = &mut cx.state.extra().sessions;
+        let Some(fp) = list.iter_mut().find(|f| f.sid == now.sid) else {
+            if list.len() >= self.max_sessions {
+                if let Some(i) = (0..list.len()).min_by_key(|&i| list[i].last) {
+                    list.swap_remove(i);
+                }
+            }
+            list.push(now);
+            return;
+        };
+        fp.last = fp.last.max(t);
+        let r = self.reasons(fp, &now);
+        fp.device = if fp.device == 0 {
+            now.device
+        } else {
+            fp.device
+        };
+        fp.asn = if fp.asn == 0 { now.asn } else { fp.asn };
+        fp.country = fp.country.or(now.country);
+        let new = r & !fp.reported;
+        fp.reported |= r;
+        if new != 0 {
+            let fp = fp.clone();
+            out.push(finding(cx, session, &fp, &now, r));
+        }
+    }
+}
+
+fn finding(cx: &Ctx<'_>, session: &str, fp: &SessionFp, now: &SessionFp, r: u8) -> Finding {
+    let record = Record::from_login(cx.login);
+    let reasons: Vec<&str> = [(DEVICE, "device"), (COUNTRY, "country"), (ASN, "asn")]
+        .into_iter()
+        .filter_map(|(b, n)| (r & b != 0).then_some(n))
+        .collect();
+    let severity = match r {
+        _ if r & DEVICE != 0 && r & COUNTRY != 0 => Severity::Critical,
+        _ if r & (DEVICE | COUNTRY) != 0 => Severity::High,
+        _ => Severity::Medium,
+    };
+    let place =
+        |c: Option<CountryCode>| c.map_or("an unknown country".to_owned(), |c| c.to_string());
+    let summary = format!(
+        "{}'s session {session} started in {} and was used from {} ({}, {})",
+        cx.account,
+        place(fp.country),
+        place(now.country),
+        record.ip,
+        if r & DEVICE != 0 {
+            "another device"
+        } else {
+            "same device"
+        }
+    );
+    let fingerprint = |f: &SessionFp| {
+        json!({
+            "asn": (f.asn != 0).then_some(f.asn),
+            "country": f.country,
+            "device_fp": (f.device != 0).then(|| format!("{:08x}", f.device)),
+            "anonymized": f.anon,
+        })
+    };
+    Finding {
+        kind: AlertKind::SessionHijack,
+        severity,
+        time: record.time,
+        summary,
+        event_ids: vec![record.event_id.to_string()],
+        evidence: json!({
+            "session_id": session,
+            "reasons": reasons,
+            "session_first_seen": loginwatch_model::EventTime(fp.first),
+            "original": fingerprint(fp),
+            "now": fingerprint(now),
+            "device_id": cx.login.event.device_id.as_deref(),
+            "login": record.evidence(),
+        }),
+        escalation: crate::suppress::Escalation {
+            magnitude: r.count_ones() as f32,
+            ratio: 1.0,
+            keys: vec![fp.sid as u32, u32::from(r) << 24],
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,187 @@
+//! From findings to alerts, in one place: watch-country and new-account severity raises, the
+//! cooldown, the risk score carried on every alert, and the `account_risk` alert.
+
+use super::Counters;
+use crate::detector::Finding;
+use crate::rules::{ms, Rules};
+use crate::state::AccountState;
+use crate::suppress;
+use loginwatch_geo::Login;
+use loginwatch_model::{Alert, AlertKind, EventTime, Severity};
+use serde_json::json;
+
+/// Remembers a successful login or activity in a watch country.
+pub(super) fn note_watch(rules: &Rules, login: &Login, trusted: bool, state: &mut AccountState) {
+    use loginwatch_model::{EventType, Outcome};
+    let e = &login.event;
+    if rules.watch.is_empty()
+        || trusted
+        || e.outcome != Outcome::Success
+        || e.event_type == EventType::Logout
+    {
+        return;
+    }
+    let country = login.location.as_ref().and_then(|l| l.country);
+    if let Some(i) = country.and_then(|c| rules.watch.iter().position(|w| *w == c)) {
+        state.watch_seen |= 1 << i;
+    }
+}
+
+/// Remembers until when the account counts as new (`[detect.new_account]`), from the event's
+/// `account_created_at`; memory is only created for a new account.
+pub(super) fn note_new_account(rules: &Rules, login: &Login, state: &mut AccountState) {
+    let cfg = &rules.cfg.detect.new_account;
+    let Some(created) = login.event.account_created_at.filter(|_| cfg.enabled) else {
+        return;
+    };
+    let until = created.0.saturating_add(ms(cfg.max_age));
+    if login.event.timestamp.0 < until {
+        state.extra().new_until = until;
+    } else if let Some(x) = state.extra.as_mut() {
+        x.new_until = 0;
+    }
+}
+
+/// Sorts the findings by time and turns those the cooldown admits into alerts, each with the
+/// account's risk score; adds an `account_risk` alert when the score reaches the threshold.
+pub(super) fn emit(
+    rules: &Rules,
+    state: &mut AccountState,
+    counters: &mut Counters,
+    findings: &mut Vec<Finding>,
+    login: &Login,
+    out: &mut Vec<Alert>,
+) {
+    let account = login.event.account_id.as_str();
+    findings.sort_by_key(|f| f.time);
+    for mut f in findings.drain(..) {
+        let k = super::kind_index(f.kind);
+        raise(&mut f, state, rules);
+        let score = note_risk(rules, state, f.kind, f.severity, f.time.0);
+        let entries = state.suppress.get_or_insert_with(Box::default);
+        if suppress::admit(entries, f.kind, f.time, &f.escalation, rules.cooldown_ms) {
+            counters.alerts[k] += 1;
+            let mut alert = finish(f, account);
+            alert.risk_score = score;
+            out.push(alert);
+        } else {
+            counters.suppressed[k] += 1;
+        }
+    }
+    if let Some(alert) = risk_alert(rules, state, login) {
+        counters.alerts[super::kind_index(AlertKind::AccountRisk)] += 1;
+        out.push(alert);
+    }
+}
+
+/// Watch-country and new-account raises, each one step, noted in the evidence.
+fn raise(f: &mut Finding, state: &AccountState, rules: &Rules) {
+    if state.watch_seen != 0 && f.kind != AlertKind::SanctionedRegion {
+        f.severity = f.severity.raised();
+        let seen: Vec<&str> = rules
+            .watch
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| state.watch_seen & (1 << i) != 0)
+            .map(|(_, c)| c.as_str())
+            .collect();
+        if let Some(obj) = f.evidence.as_object_mut() {
+            obj.insert("watch_countries".into(), seen.into());
+        }
+    }
+    if state.is_new(f.time.0) {
+        f.severity = f.severity.raised();
+        let until = state.extra.as_ref().map_or(0, |x| x.new_until);
+        if let Some(obj) = f.evidence.as_object_mut() {
+            obj.insert("new_account_until".into(), json!(EventTime(until)));
+        }
+    }
+}
+
+/// Counts a signal and returns the account's score (`None` when risk scoring is off).
+fn note_risk(
+    rules: &Rules,
+    state: &mut AccountState,
+    kind: AlertKind,
+    sev: Severity,
+    time: i64,
+) -> Option<u8> {
+    let cfg = &rules.cfg.detect.account_risk;
+    if !cfg.enabled {
+        return None;
+    }
+    let horizon = ms(cfg.horizon);
+    let memory = state.extra().risk.get_or_insert_with(Box::default);
+    memory.note(kind, sev, time, horizon);
+    Some(memory.update_score(time, horizon))
+}
+
+/// The `account_risk` alert when the score has just reached the threshold.
+fn risk_alert(rules: &Rules, state: &mut AccountState, login: &Login) -> Option<Alert> {
+    let cfg = &rules.cfg.detect.account_risk;
+    let account = login.event.account_id.as_str();
+    let memory = state.extra.as_mut()?.risk.as_mut()?;
+    let t = login.event.timestamp.0;
+    let horizon = ms(cfg.horizon);
+    let score = memory.update_score(t, horizon);
+    let crossed = score >= cfg.threshold && !memory.above;
+    memory.above = score >= cfg.threshold;
+    let exempt = rules
+        .exemptions
+        .of(account)
+        .contains(AlertKind::AccountRisk);
+    if !cfg.enabled || !crossed || exempt {
+        return None;
+    }
+    let parts = memory.contributions(t, horizon);
+    let names: Vec<&str> = parts.iter().map(|p| p.0.as_str()).collect();
+    let summary = format!(
+        "{account}'s risk score reached {score} (threshold {}) from {}",
+        cfg.threshold,
+        names.join(", ")
+    );
+    let contributions: Vec<_> = parts
+        .iter()
+        .map(|(k, s, last, points)| {
+            json!({"kind": k, "severity": s, "last_seen": EventTime(*last),
+                   "points": (points * 10.0).round() / 10.0})
+        })
+        .collect();
+    let evidence = json!({
+        "score": score,
+        "threshold": cfg.threshold,
+        "horizon_s": horizon / 1000,
+        "contributions": contributions,
+    });
+    let severity = if score >= 90 {
+        Severity::Critical
+    } else {
+        Severity::High
+    };
+    let ids = vec![login.event.event_id.clone()];
+    let time = login.event.timestamp;
+    let mut alert = Alert::new(
+        AlertKind::AccountRisk,
+        severity,
+        account,
+        time,
+        summary,
+        ids,
+        evidence,
+    );
+    alert.risk_score = Some(score);
+    Some(alert)
+}
+
+/// Turns an admitted finding into an alert with its deterministic id.
+fn finish(f: Finding, account: &str) -> Alert {
+    Alert::new(
+        f.kind,
+        f.severity,
+        account,
+        f.time,
+        f.summary,
+        f.event_ids,
+        f.evidence,
+    )
+}

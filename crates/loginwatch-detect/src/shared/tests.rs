@@ -1,0 +1,76 @@
+//! The index's keys and bounds.
+
+use super::*;
+
+fn visit(index: &SharedIndex, key: NetKey, account: &str, time: i64, cap: usize) -> usize {
+    let v = Visit {
+        account,
+        event_id: "e",
+        time,
+        host: 1,
+        risk: 0,
+        new_account: false,
+    };
+    index.visit(key, &v, 1000, cap, |m| m.len())
+}
+
+fn key(ip: &str, v4: u8, v6: u8) -> NetKey {
+    NetKey::of(ip.parse().unwrap(), v4, v6)
+}
+
+#[test]
+fn keys_group_prefixes_and_print_as_networks() {
+    assert_eq!(key("8.8.4.4", 24, 48), key("8.8.4.200", 24, 48));
+    assert_ne!(key("8.8.4.4", 32, 64), key("8.8.4.5", 32, 64));
+    assert_eq!(key("8.8.4.4", 24, 48).net().to_string(), "8.8.4.0/24");
+    assert_eq!(
+        key("::ffff:8.8.4.4", 32, 64).net().to_string(),
+        "8.8.4.4/32"
+    );
+    let v6 = key("2001:db8:1:2:3:4:5:6", 32, 64);
+    assert_eq!(v6, key("2001:db8:1:2::9", 32, 64));
+    assert_eq!(v6.net().to_string(), "2001:db8:1:2::/64");
+    assert_eq!(
+        key("2001:db8:1:2::9", 24, 48).net().to_string(),
+        "2001:db8:1::/48"
+    );
+    assert_ne!(
+        v6.fingerprint(),
+        key("2001:db8:1:3::", 32, 64).fingerprint()
+    );
+}
+
+#[test]
+fn members_per_network_are_capped_and_expire() {
+    let index = SharedIndex::new(100);
+    let k = key("8.8.4.4", 32, 64);
+    for i in 0..10 {
+        visit(&index, k, &format!("a{i}"), i, 4);
+    }
+    assert_eq!(visit(&index, k, "a9", 10, 4), 4);
+    let s = index.stats();
+    assert_eq!((s.networks, s.members, s.member_overflow), (1, 4, 6));
+    // 1 000 ms window: a visit at 2 000 leaves only the visitor.
+    assert_eq!(visit(&index, k, "b", 2000, 4), 1);
+    assert_eq!(index.stats().members, 1);
+}
+
+#[test]
+fn networks_are_capped_and_expire_behind_the_watermark() {
+    let index = SharedIndex::new(64);
+    for i in 0..200u32 {
+        let ip = std::net::Ipv4Addr::from(0x0808_0000 + i).to_string();
+        visit(&index, key(&ip, 32, 64), "a", i64::from(i), 4);
+    }
+    let s = index.stats();
+    assert!(s.networks <= 64 && s.evicted >= 136, "{s:?}");
+    assert_eq!(
+        s.approx_bytes,
+        s.networks * NETWORK_BYTES + s.members * MEMBER_BYTES
+    );
+    index.maintain(10_000, 1000); // schedules the first sweep
+    index.maintain(10_100, 1000);
+    let s = index.stats();
+    assert_eq!((s.networks, s.members), (0, 0), "{s:?}");
+    assert!(s.expired > 0);
+}
