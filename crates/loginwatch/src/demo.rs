@@ -64,7 +64,84 @@ pub const CAST: &[(&str, &str)] = &[
         "park.design",
         "concurrent IPs: Seoul, Beijing and Vladivostok within 20 minutes",
     ),
+    (
+        "farm.1 … farm.6",
+        "laptop farm: six \"US workers\" behind one Dallas home IP",
+    ),
+    (
+        "lee.ops",
+        "session hijack: a Seoul session reused from Shenyang on another device",
+    ),
+    (
+        "night.shift",
+        "long session: active without a break for 26 hours",
+    ),
+    (
+        "sato.jp",
+        "location mismatch: claims Japan, logs in from Shenyang",
+    ),
+    (
+        "jason.us",
+        "location mismatch: claims the US with a Korean-first browser",
+    ),
 ];
+
+/// The accounts that must stay quiet.
+const QUIET: [&str; 3] = ["alice.kr", "bob.us", "carol.de"];
+
+/// The laptop farm's accounts.
+const FARM: [&str; 6] = ["farm.1", "farm.2", "farm.3", "farm.4", "farm.5", "farm.6"];
+
+/// Steps of the accounts added for shared_ip, session_hijack, long_session and
+/// location_mismatch.
+fn red_flags() -> Vec<Step> {
+    let mut steps = Vec::new();
+    let us = json!({"claimed_country": "US", "claimed_timezone": "America/Chicago"});
+    for (i, account) in FARM.iter().enumerate() {
+        let minute = 10 * 60 + 25 * i as i64;
+        steps.push(with(
+            step(account, minute, city_ip("Dallas", 500)),
+            us.clone(),
+        ));
+    }
+    let session = |device: &str| json!({"session_id": "lee-7f3a", "device_id": device});
+    steps.push(with(
+        step("lee.ops", 16 * 60, city_ip("Seoul", 31)),
+        session("lee-laptop"),
+    ));
+    let mut reuse = session("unknown-pc");
+    reuse["event_type"] = json!("activity");
+    for m in [16 * 60 + 35, 16 * 60 + 50] {
+        steps.push(with(
+            step("lee.ops", m, city_ip("Shenyang", 12)),
+            reuse.clone(),
+        ));
+    }
+    let ny = || city_ip("New York", 77);
+    steps.push(with(
+        step("night.shift", 60, ny()),
+        json!({"session_id": "n-1"}),
+    ));
+    for k in 1..=(26 * 60 / 25) {
+        let activity = json!({"event_type": "activity", "session_id": "n-1"});
+        steps.push(with(step("night.shift", 60 + 25 * k, ny()), activity));
+    }
+    let jp = json!({"claimed_country": "JP", "claimed_timezone": "Asia/Tokyo", "accept_language": "ja-JP"});
+    for m in [2 * 60, 6 * 60, 11 * 60] {
+        steps.push(with(
+            step("sato.jp", m, city_ip("Shenyang", 40)),
+            jp.clone(),
+        ));
+    }
+    let ko = json!({"claimed_country": "US", "accept_language": "ko-KR,ko;q=0.9,en-US;q=0.8"});
+    for m in [14 * 60, 17 * 60, 20 * 60] {
+        steps.push(with(
+            step("jason.us", m, city_ip("Chicago", 58)),
+            ko.clone(),
+        ));
+    }
+    steps
+}
 
 /// The scripted logins, in the order they are played (event time order).
 fn scenario() -> Vec<Step> {
@@ -99,6 +176,26 @@ fn scenario() -> Vec<Step> {
         step("kim.dev", 13 * 60 + 41, city_ip("Shenyang", 9)),
         json!({"outcome": "failure"}),
     ));
+    let claims = [
+        (
+            "alice.kr",
+            json!({"claimed_country": "KR", "accept_language": "ko-KR"}),
+        ),
+        (
+            "bob.us",
+            json!({"claimed_country": "US", "claimed_timezone": "America/New_York"}),
+        ),
+        (
+            "carol.de",
+            json!({"claimed_country": "DE", "accept_language": "de-DE"}),
+        ),
+    ];
+    for s in steps.iter_mut() {
+        if let Some((_, c)) = claims.iter().find(|(a, _)| *a == s.account) {
+            s.extra = c.clone();
+        }
+    }
+    steps.extend(red_flags());
     steps.sort_by_key(|s| s.minute);
     steps
 }
@@ -196,9 +293,9 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
     for alert in &alerts {
         describe(alert, out)?;
     }
-    let quiet: Vec<&str> = CAST
+    let quiet: Vec<&str> = QUIET
         .iter()
-        .map(|(a, _)| *a)
+        .copied()
         .filter(|a| !alerts.iter().any(|al| al.account_id == *a))
         .collect();
     writeln!(out, "\nQuiet (no alert): {}", quiet.join(", "))?;
@@ -227,9 +324,31 @@ mod tests {
         let alerts = play().unwrap();
         assert!(kinds_of(&alerts, "kim.dev").contains(&AlertKind::ImpossibleTravel));
         assert!(kinds_of(&alerts, "park.design").contains(&AlertKind::ConcurrentIps));
-        for quiet in ["alice.kr", "bob.us", "carol.de"] {
+        for quiet in QUIET {
             assert!(kinds_of(&alerts, quiet).is_empty(), "{quiet}: {alerts:#?}");
         }
+        for member in FARM {
+            assert_eq!(
+                kinds_of(&alerts, member),
+                vec![AlertKind::SharedIp],
+                "{member}: {alerts:#?}"
+            );
+        }
+        let expect = [
+            ("lee.ops", AlertKind::SessionHijack),
+            ("night.shift", AlertKind::LongSession),
+            ("sato.jp", AlertKind::LocationMismatch),
+            ("jason.us", AlertKind::LocationMismatch),
+        ];
+        for (account, kind) in expect {
+            assert!(
+                kinds_of(&alerts, account).contains(&kind),
+                "{account}: {alerts:#?}"
+            );
+        }
+        let kinds: std::collections::BTreeSet<AlertKind> = alerts.iter().map(|a| a.kind).collect();
+        assert!(kinds.len() >= 7, "{kinds:?}");
+        assert!(alerts.iter().all(|a| a.risk_score.is_some()));
     }
 
     #[test]
