@@ -5,7 +5,7 @@
 use crate::config::Config;
 use crate::wiring::{pipeline, SharedLocator};
 use anyhow::Result;
-use loginwatch_detect::Pipeline;
+use loginwatch_detect::{Pipeline, SharedIndex};
 use loginwatch_geo::demo_world::{self as world, find_city};
 use loginwatch_model::{Alert, EventTime};
 use serde_json::{json, Value};
@@ -223,7 +223,8 @@ pub fn scenario_lines() -> Vec<String> {
 /// Plays the scenario and returns the alerts, oldest first.
 pub fn play() -> Result<Vec<Alert>> {
     let config = Config::default();
-    let mut pipe: Pipeline<SharedLocator> = pipeline(&config, Arc::new(world::locator()))?;
+    let shared = Arc::new(SharedIndex::for_config(&config.engine));
+    let mut pipe: Pipeline<SharedLocator> = pipeline(&config, Arc::new(world::locator()), shared)?;
     let mut alerts = Vec::new();
     for line in scenario_lines() {
         if let Err(reject) = pipe.process(line.as_bytes(), &mut alerts) {

@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::wiring::open_locator;
 use anyhow::{Context, Result};
-use loginwatch_detect::{Engine, Locate, Pipeline};
+use loginwatch_detect::{Engine, Locate, Pipeline, SharedIndex};
 use loginwatch_geo::{Locator, Login};
 use loginwatch_model::{Alert, AlertKind, LoginEvent, Reject};
 use loginwatch_service::readiness::CHECK_GEOIP;
@@ -87,6 +87,8 @@ impl Drop for PartitionProcessor {
 /// Builds a fresh pipeline for each assigned partition.
 struct Factory {
     config: Config,
+    /// One cross-account index for every partition's engine.
+    shared: Arc<SharedIndex>,
     locator: Reloadable<Locator>,
     metrics: Metrics,
 }
@@ -99,7 +101,10 @@ impl ProcessorFactory for Factory {
             "building the engine of an assigned partition"
         );
         // The configuration was validated at start-up, so this cannot fail.
-        let engine = match Engine::new(Arc::new(self.config.engine.clone())) {
+        let engine = match Engine::with_shared_index(
+            Arc::new(self.config.engine.clone()),
+            Arc::clone(&self.shared),
+        ) {
             Ok(engine) => engine,
             Err(e) => unreachable!("validated engine configuration rejected: {e}"),
         };
@@ -193,6 +198,7 @@ pub async fn serve(config: Config, stop: CancellationToken) -> Result<()> {
     }
     let service = config.service.clone();
     let factory = Arc::new(Factory {
+        shared: Arc::new(SharedIndex::for_config(&config.engine)),
         metrics: telemetry.metrics.clone(),
         config,
         locator,

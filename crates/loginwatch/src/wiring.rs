@@ -3,7 +3,7 @@
 use crate::config::{Config, Problem};
 use crate::replay::{self, Summary};
 use anyhow::{Context, Result};
-use loginwatch_detect::{Engine, Locate, Pipeline};
+use loginwatch_detect::{Engine, Locate, Pipeline, SharedIndex};
 use loginwatch_geo::lists::{AsnSet, CidrSet};
 use loginwatch_geo::{demo_world, Locator, Login};
 use loginwatch_model::LoginEvent;
@@ -50,9 +50,15 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
     text
 }
 
-/// A pipeline over `locator` with a fresh engine configured by `config`.
-pub fn pipeline(config: &Config, locator: Arc<Locator>) -> Result<Pipeline<SharedLocator>> {
-    let engine = Engine::new(Arc::new(config.engine.clone())).context("engine configuration")?;
+/// A pipeline over `locator` with a fresh engine configured by `config`, using `shared` for
+/// the cross-account detector: every pipeline of a process gets the same index.
+pub fn pipeline(
+    config: &Config,
+    locator: Arc<Locator>,
+    shared: Arc<SharedIndex>,
+) -> Result<Pipeline<SharedLocator>> {
+    let engine = Engine::with_shared_index(Arc::new(config.engine.clone()), shared)
+        .context("engine configuration")?;
     Ok(Pipeline::new(
         SharedLocator(locator),
         engine,
@@ -73,12 +79,13 @@ pub fn replay(
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
+    let shared = Arc::new(SharedIndex::for_config(&config.engine));
     if workers == 1 {
-        let mut pipeline = pipeline(config, locator)?;
+        let mut pipeline = pipeline(config, locator, shared)?;
         return Ok(replay::replay(&mut pipeline, input, alerts, dead, max)?);
     }
     let pipelines = (0..workers)
-        .map(|_| pipeline(config, Arc::clone(&locator)))
+        .map(|_| pipeline(config, Arc::clone(&locator), Arc::clone(&shared)))
         .collect::<Result<Vec<_>>>()?;
     Ok(crate::sharded::replay_sharded(
         pipelines, input, alerts, dead, max,
