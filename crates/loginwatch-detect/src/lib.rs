@@ -7,7 +7,12 @@
 //!   alerts, and [`EngineStats`].
 //! - [`pipeline`]: [`Pipeline`] (bytes → decode → [`Locate`] → engine), used by both drivers.
 //! - `detector` + `detectors/`: the `Detector` extension point and the detectors
-//!   (`impossible_travel`, `concurrent_ips`, `anonymized_ip`, `sanctioned_region`).
+//!   (`impossible_travel`, `concurrent_ips`, `anonymized_ip`, `sanctioned_region`,
+//!   `shared_ip`, `location_mismatch`, `session_hijack`, `long_session`).
+//! - [`shared`]: [`SharedIndex`], the cross-account index of shared_ip, one per process,
+//!   shared by its engines ([`Engine::with_shared_index`]).
+//! - `risk`: the per-account risk score and `account_risk`; `engine/emit.rs`: severity raises
+//!   (watch countries, new accounts), cooldown, risk, in one place; `tz`: claimed-zone hours.
 //! - `window`, `record`, `state`, `store`: per-account state and its bounds; `suppress`: the
 //!   cooldown; `rules`: the configuration compiled for the hot path.
 //!
@@ -25,6 +30,14 @@
 //!   least recently seen (by event time) are evicted in batches of 1/64; accounts idle for
 //!   `engine.idle_timeout` (7 days of event time) are forgotten.
 //!   [`EngineStats::approx_state_bytes`] tracks the estimate.
+//! - **Later detectors, per account**: one boxed `Extra` (8 bytes until needed) created at the
+//!   first event carrying a claim, session or a second event: 216 bytes (location profile 96,
+//!   activity run 32, new-account mark) plus 40 per remembered session (≤ 8) plus 80 of risk
+//!   memory once the account raised a signal — so an active account costs ~450–800 bytes.
+//! - **Cross-account** ([`SharedIndex`], per process, not per engine): ~190 bytes per network
+//!   seen by one account plus ~90 per further account (≤ 64 per network), at most
+//!   `detect.shared_ip.max_networks` (2 000 000) networks, forgotten after `window`;
+//!   [`SharedIndexStats::approx_bytes`] tracks it.
 
 mod compact;
 pub mod config;

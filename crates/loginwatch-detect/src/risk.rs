@@ -137,7 +137,8 @@ mod tests {
         use AlertKind::*;
         use Severity::*;
         // (signals as (kind, severity, time in days), score at day `now`)
-        let table: &[(&[(AlertKind, Severity, i64)], i64, u8)] = &[
+        type Signals<'a> = &'a [(AlertKind, Severity, i64)];
+        let table: &[(Signals, i64, u8)] = &[
             (&[], 0, 0),
             (&[(AnonymizedIp, Low, 0)], 0, 8),
             (&[(LocationMismatch, High, 0), (SharedIp, Medium, 0)], 0, 75),

@@ -7,6 +7,14 @@
 //! | concurrent_ips | distinct IPs, ratio 1 (one more IP) | the countries in the window |
 //! | anonymized_ip | distinct anonymizer ASNs, ratio 1 | the anonymizer ASN |
 //! | sanctioned_region | — | the sanctioned country |
+//! | shared_ip | accounts on the network, ratio 2 (twice as many) | the network |
+//! | location_mismatch | rules that hold, ratio 1 | the rules and the countries seen |
+//! | session_hijack | reasons, ratio 1 | the session and its reasons |
+//! | long_session | — | the UTC day and the run |
+//!
+//! The later detectors also remember what they alerted (each member once per network, each
+//! rule once per claim, each reason once per session, each run and day once), so the cooldown
+//! is a second guard for them.
 //!
 //! A re-alert restarts the cooldown and merges its keys into the entry. The state is at most
 //! one 40-byte entry per kind per account, lives in the account, and expired entries are

@@ -29,6 +29,7 @@ const CITIES: &[(&str, f64, f64, &str)] = &[
 ];
 
 /// A login under construction.
+#[derive(Clone)]
 pub struct Ev(Login);
 
 /// A successful login of `account` at `T0 + secs` from `ip`, not located.

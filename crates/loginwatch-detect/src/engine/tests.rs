@@ -318,3 +318,87 @@ fn invalid_config_is_refused_with_every_problem() {
         "{err}"
     );
 }
+
+#[test]
+fn new_accounts_are_raised_one_step_and_risk_adds_up() {
+    // A 5-day-old account claiming Japan from Shenyang: medium + watch (CN) + new = critical.
+    let logins = |created_days: i64| -> Vec<crate::testkit::Ev> {
+        (0..3)
+            .map(|i| {
+                ev("n", &format!("n{i}"), i * 3600, "8.8.4.4")
+                    .city("Shenyang")
+                    .claims("JP")
+                    .created(-created_days * 86_400)
+            })
+            .collect()
+    };
+    let mut e = engine_with(|_| {});
+    let alerts = run(&mut e, logins(5));
+    let m = of_kind(&alerts, AlertKind::LocationMismatch);
+    assert_eq!(m[0].severity, Severity::Critical, "{alerts:#?}");
+    assert!(m[0].evidence.get("new_account_until").is_some());
+    let mut e = engine_with(|_| {});
+    let alerts = run(&mut e, logins(60));
+    assert_eq!(
+        of_kind(&alerts, AlertKind::LocationMismatch)[0].severity,
+        Severity::High
+    );
+    let mut e = engine_with(|c| c.detect.new_account.enabled = false);
+    let alerts = run(&mut e, logins(5));
+    assert_eq!(
+        of_kind(&alerts, AlertKind::LocationMismatch)[0].severity,
+        Severity::High
+    );
+    // Every alert carries the score: location_mismatch critical = 30 × 2 = 60 (< 70).
+    assert!(alerts.iter().all(|a| a.risk_score.is_some()));
+    let mut e = engine_with(|_| {});
+    let alerts = run(&mut e, logins(5));
+    assert_eq!(alerts.last().and_then(|a| a.risk_score), Some(60));
+    assert!(of_kind(&alerts, AlertKind::AccountRisk).is_empty());
+}
+
+#[test]
+fn account_risk_fires_once_when_red_flags_add_up() {
+    // Claimed JP from Shenyang (high: 45) and a session reused on another device (high: 45).
+    let mut e = engine_with(|_| {});
+    let mut logins: Vec<crate::testkit::Ev> = (0..3)
+        .map(|i| {
+            ev("r", &format!("r{i}"), i * 60, "8.8.4.4")
+                .city("Shenyang")
+                .claims("JP")
+                .session("s")
+                .device("d1")
+        })
+        .collect();
+    logins.push(
+        ev("r", "r9", 600, "8.8.4.4")
+            .city("Shenyang")
+            .session("s")
+            .device("d2")
+            .activity(),
+    );
+    logins.push(
+        ev("r", "r10", 700, "8.8.4.4")
+            .city("Shenyang")
+            .session("s")
+            .device("d3")
+            .activity(),
+    );
+    let alerts = run(&mut e, logins.clone());
+    let risk = of_kind(&alerts, AlertKind::AccountRisk);
+    assert_eq!(risk.len(), 1, "{alerts:#?}");
+    assert!(risk[0].risk_score.unwrap_or(0) >= 70);
+    assert_eq!(risk[0].event_ids, vec!["r9".to_owned()]);
+    assert_eq!(
+        risk[0].evidence["contributions"].as_array().map(Vec::len),
+        Some(2)
+    );
+    let mut e = engine_with(|c| {
+        c.exceptions
+            .accounts
+            .insert("r".into(), vec!["account_risk".into()]);
+    });
+    let again = run(&mut e, logins);
+    assert!(of_kind(&again, AlertKind::AccountRisk).is_empty());
+    assert!(!of_kind(&again, AlertKind::SessionHijack).is_empty());
+}

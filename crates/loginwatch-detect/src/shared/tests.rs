@@ -74,3 +74,17 @@ fn networks_are_capped_and_expire_behind_the_watermark() {
     assert_eq!((s.networks, s.members), (0, 0), "{s:?}");
     assert!(s.expired > 0);
 }
+
+#[test]
+#[allow(clippy::assertions_on_constants)] // the documented numbers, checked where they live
+fn documented_sizes_hold() {
+    assert!(
+        NETWORK_BYTES + MEMBER_BYTES <= 190,
+        "{NETWORK_BYTES} + {MEMBER_BYTES}"
+    );
+    assert!(MEMBER_BYTES <= 96, "{MEMBER_BYTES}");
+    let extra = std::mem::size_of::<crate::state::Extra>();
+    assert!(extra <= 216, "{extra}");
+    assert!(std::mem::size_of::<crate::detectors::session::SessionFp>() <= 40);
+    assert!(std::mem::size_of::<crate::risk::RiskMemory>() <= 80);
+}

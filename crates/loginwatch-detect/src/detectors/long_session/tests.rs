@@ -49,14 +49,14 @@ fn twenty_of_twenty_four_hours_in_a_utc_day() {
         v.push(ev("h", &format!("h{h}a"), t, "8.8.4.4").activity());
         v.push(ev("h", &format!("h{h}b"), t + 1200, "8.8.4.4").activity());
     }
+    let mut e = engine_with(|c| c.detect.long_session.min_active_hours = 22);
+    assert!(long(&run(&mut e, v.clone())).is_empty());
     let mut e = engine_with(|_| {});
     let l = run(&mut e, v);
     let l = long(&l);
     assert_eq!(l.len(), 1, "{l:#?}");
     assert_eq!(l[0].evidence["reasons"][0], "active_hours");
     assert_eq!(l[0].evidence["active_hour_count"], 20);
-    let mut e = engine_with(|c| c.detect.long_session.min_active_hours = 22);
-    assert!(long(&run(&mut e, vec![])).is_empty());
 }
 
 #[test]

@@ -67,7 +67,8 @@ fn a_farm_on_one_address_alerts_each_account_once_naming_the_address() {
 
 #[test]
 fn quiet_cases_stay_quiet() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut EngineConfig)>, Vec<Ev>)> = vec![
+    type Tweak = Box<dyn Fn(&mut EngineConfig)>;
+    let cases: Vec<(&str, Tweak, Vec<Ev>)> = vec![
         (
             "four accounts",
             Box::new(|_| {}),
