@@ -81,7 +81,7 @@ pub mod world;
 pub(crate) mod tests;
 
 pub use kind::Kind;
-pub use world::{haversine_km, world_from_networks, NetClass, Place, PlaceWorld, World};
+pub use world::{world_from_networks, NetClass, Place, PlaceWorld, World};
 
 use loginwatch_model::EventTime;
 use serde::Serialize;

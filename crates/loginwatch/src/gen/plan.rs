@@ -3,7 +3,7 @@
 
 use super::account::{Account, Ctx, Role, Shape, NO_LABEL};
 use super::index::WorldIndex;
-use super::kind::Kind;
+use super::kind::{Kind, PLANTED};
 use super::pools::Addr;
 use super::profile::{DESKTOP, HOUR_MS, PHONE};
 use super::rng::{hash, Rng};
@@ -34,7 +34,7 @@ pub struct Cast {
 impl Cast {
     /// Deals planted slots for `accounts` accounts at `rate`, with the kinds the world allows.
     pub fn new(idx: &WorldIndex, accounts: u64, rate: f64, seed: u64) -> Self {
-        let singles = Kind::ALL
+        let singles = PLANTED
             .into_iter()
             .filter(|&k| k != Kind::SharedIp && available(idx, k))
             .collect();
@@ -113,6 +113,7 @@ fn available(idx: &WorldIndex, kind: Kind) -> bool {
         Kind::AnonymizedIp => !idx.hosting.is_empty(),
         Kind::SanctionedRegion => !idx.kp.is_empty(),
         Kind::SharedIp | Kind::LocationMismatch | Kind::LongSession => true,
+        Kind::AccountRisk => false,
     }
 }
 
@@ -123,7 +124,7 @@ pub fn param(seed: u64, slot: u64, kind: Kind) -> u8 {
         Kind::ImpossibleTravel | Kind::ConcurrentIps | Kind::SessionHijack => 2 + (r % 3) as u8,
         Kind::AnonymizedIp | Kind::LocationMismatch => 4 + (r % 3) as u8,
         Kind::SanctionedRegion => 3 + (r % 3) as u8,
-        Kind::SharedIp | Kind::LongSession => 0,
+        Kind::SharedIp | Kind::LongSession | Kind::AccountRisk => 0,
     }
 }
 
@@ -218,7 +219,7 @@ mod tests {
         let kinds: Vec<_> = planted.iter().filter_map(|&s| cast.kind(s)).collect();
         let farm = |f| kinds.iter().filter(|k| **k == (Kind::SharedIp, f)).count();
         assert_eq!(farm(0), FARM_SIZE as usize);
-        for k in Kind::ALL {
+        for k in PLANTED {
             assert!(kinds.iter().any(|x| x.0 == k), "{k:?}");
         }
         // Every farm is complete.

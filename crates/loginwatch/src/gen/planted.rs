@@ -93,6 +93,8 @@ fn places(
             let home = idx.pick_home(rng);
             Some((home, None, country(home), false))
         }
+        // Never planted (not in `PLANTED`): it summarises the other kinds.
+        Kind::AccountRisk => None,
     }
 }
 

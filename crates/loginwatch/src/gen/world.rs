@@ -2,6 +2,7 @@
 //! there, built from the embedded demo table or from networks sampled out of a real `.mmdb`.
 
 use ipnet::IpNet;
+use loginwatch_geo::haversine_km;
 
 /// What kind of network a place's addresses belong to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -99,15 +100,6 @@ pub fn world_from_networks<C: AsRef<str>, T: AsRef<str>>(
         }
     }
     PlaceWorld { places }
-}
-
-/// Great-circle distance in km (spherical Earth, mean radius); the same formula the detector
-/// uses, repeated here so the generator needs no GeoIP crate.
-pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
-    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
-    let dl = (lon2 - lon1).to_radians();
-    let a = ((p2 - p1) / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
-    2.0 * 6371.0088 * a.sqrt().min(1.0).asin()
 }
 
 /// Distance in km between two places.
