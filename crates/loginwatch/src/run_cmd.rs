@@ -12,6 +12,7 @@ use loginwatch_service::{
     run, shutdown_on_signals, watch_files, FileWatch, Metrics, Processor, ProcessorFactory,
     Reloadable, Telemetry,
 };
+use prometheus::{IntGauge, Registry};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -121,10 +122,37 @@ impl ProcessorFactory for Factory {
     }
 }
 
-/// Exports the locator's cumulative miss count as a counter until `stop`.
-async fn export_geoip_misses(
+/// Process-wide numbers no partition owns, exported every [`GEOIP_POLL`].
+struct ProcessGauges {
+    shared_networks: IntGauge,
+    shared_bytes: IntGauge,
+}
+
+impl ProcessGauges {
+    fn register(registry: &Registry) -> Result<Self> {
+        let shared_networks = IntGauge::new(
+            "loginwatch_shared_ip_networks",
+            "Networks tracked by the process-wide shared_ip index",
+        )?;
+        let shared_bytes = IntGauge::new(
+            "loginwatch_shared_ip_state_bytes",
+            "Estimated bytes held by the shared_ip index",
+        )?;
+        registry.register(Box::new(shared_networks.clone()))?;
+        registry.register(Box::new(shared_bytes.clone()))?;
+        Ok(ProcessGauges {
+            shared_networks,
+            shared_bytes,
+        })
+    }
+}
+
+/// Exports the locator's cumulative miss count and the shared index's size until `stop`.
+async fn export_process_metrics(
     locator: Reloadable<Locator>,
+    shared: Arc<SharedIndex>,
     metrics: Metrics,
+    gauges: ProcessGauges,
     stop: CancellationToken,
 ) {
     let mut last = 0u64;
@@ -138,6 +166,13 @@ async fn export_geoip_misses(
         let delta = if now >= last { now - last } else { now };
         metrics.geoip_misses.inc_by(delta);
         last = now;
+        let stats = shared.stats();
+        gauges
+            .shared_networks
+            .set(i64::try_from(stats.networks).unwrap_or(i64::MAX));
+        gauges
+            .shared_bytes
+            .set(i64::try_from(stats.approx_bytes).unwrap_or(i64::MAX));
     }
 }
 
@@ -174,9 +209,13 @@ pub async fn serve(config: Config, stop: CancellationToken) -> Result<()> {
     let locator = Reloadable::new(open_locator(&config)?);
     telemetry.readiness.set(CHECK_GEOIP, true);
     let tracker = TaskTracker::new();
-    tracker.spawn(export_geoip_misses(
+    let shared = Arc::new(SharedIndex::for_config(&config.engine));
+    let gauges = ProcessGauges::register(&telemetry.registry)?;
+    tracker.spawn(export_process_metrics(
         locator.clone(),
+        Arc::clone(&shared),
         telemetry.metrics.clone(),
+        gauges,
         stop.clone(),
     ));
     let paths = geoip_files(&config);
@@ -198,7 +237,7 @@ pub async fn serve(config: Config, stop: CancellationToken) -> Result<()> {
     }
     let service = config.service.clone();
     let factory = Arc::new(Factory {
-        shared: Arc::new(SharedIndex::for_config(&config.engine)),
+        shared,
         metrics: telemetry.metrics.clone(),
         config,
         locator,
