@@ -62,15 +62,25 @@ async fn produce(brokers: &str, topic: &str, bytes: &[u8]) {
         .set("bootstrap.servers", brokers)
         .create()
         .expect("producer");
+    // Enqueue everything, then wait for every delivery: awaiting each send in turn would
+    // take a broker round trip per event.
+    let mut deliveries = Vec::new();
     for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         let v: serde_json::Value = serde_json::from_slice(line).expect("event");
         let key = v["account_id"].as_str().expect("account").to_owned();
         let rec = FutureRecord::to(topic).key(&key).payload(line);
-        producer
-            .send(rec, Duration::from_secs(10))
-            .await
+        deliveries.push(
+            producer
+                .send_result(rec)
+                .map_err(|(e, _)| e)
+                .expect("enqueue"),
+        );
+    }
+    for d in deliveries {
+        d.await
+            .expect("delivery future")
             .map_err(|(e, _)| e)
-            .expect("send");
+            .expect("delivered");
     }
     producer.flush(Duration::from_secs(10)).expect("flush");
 }
@@ -130,6 +140,10 @@ async fn parity(brokers: &str, suffix: &str) {
     k.alert_topic = alerts.clone();
     k.dead_letter_topic = dead;
     k.commit_interval = Duration::from_millis(200);
+    k.shutdown_grace = Duration::from_secs(10);
+    // A fresh group joins faster with short session timeouts.
+    k.consumer.set("session.timeout.ms", "6000");
+    k.consumer.set("heartbeat.interval.ms", "300");
     config.service.metrics.listen = "127.0.0.1:0".parse().expect("addr");
     let stop = CancellationToken::new();
     let service = tokio::spawn(serve(config, stop.clone()));
