@@ -4,7 +4,7 @@
 //! table grows from empty to `ACCOUNTS` entries as it does in a replay.
 //!
 //! Variants: `all` (default configuration), `window_only` (every detector disabled: the
-//! table, window insert/trim and bookkeeping), and each detector alone.
+//! table, window insert/trim and bookkeeping), and each of the eight detectors alone.
 //!
 //! `cargo bench -p loginwatch --bench engine`
 
@@ -30,6 +30,18 @@ fn logins() -> Vec<Login> {
         .collect()
 }
 
+/// Every detector the engine registers (`crates/loginwatch-detect/src/detectors/mod.rs`).
+const DETECTORS: [&str; 8] = [
+    "impossible_travel",
+    "concurrent_ips",
+    "anonymized_ip",
+    "sanctioned_region",
+    "shared_ip",
+    "location_mismatch",
+    "session_hijack",
+    "long_session",
+];
+
 /// The default configuration with only the detectors `keep` names enabled.
 fn config(keep: &[&str]) -> EngineConfig {
     let mut c = EngineConfig::default();
@@ -38,6 +50,10 @@ fn config(keep: &[&str]) -> EngineConfig {
     d.concurrent_ips.enabled = keep.contains(&"concurrent_ips");
     d.anonymized_ip.enabled = keep.contains(&"anonymized_ip");
     d.sanctioned_region.enabled = keep.contains(&"sanctioned_region");
+    d.shared_ip.enabled = keep.contains(&"shared_ip");
+    d.location_mismatch.enabled = keep.contains(&"location_mismatch");
+    d.session_hijack.enabled = keep.contains(&"session_hijack");
+    d.long_session.enabled = keep.contains(&"long_session");
     c
 }
 
@@ -70,20 +86,10 @@ fn bench(c: &mut Criterion) {
     );
     drop(probe);
 
-    let variants: [(&str, Arc<EngineConfig>); 6] = [
-        ("all", all),
-        ("window_only", Arc::new(config(&[]))),
-        (
-            "impossible_travel",
-            Arc::new(config(&["impossible_travel"])),
-        ),
-        ("concurrent_ips", Arc::new(config(&["concurrent_ips"]))),
-        ("anonymized_ip", Arc::new(config(&["anonymized_ip"]))),
-        (
-            "sanctioned_region",
-            Arc::new(config(&["sanctioned_region"])),
-        ),
-    ];
+    let mut variants = vec![("all", all), ("window_only", Arc::new(config(&[])))];
+    for name in DETECTORS {
+        variants.push((name, Arc::new(config(&[name]))));
+    }
     let mut g = c.benchmark_group("engine/observe");
     g.sample_size(10);
     g.throughput(Throughput::Elements(logins.len() as u64));

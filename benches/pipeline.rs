@@ -14,6 +14,7 @@ mod common;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use loginwatch::config::Config;
 use loginwatch::wiring;
+use loginwatch_detect::SharedIndex;
 use loginwatch_geo::{demo_world, Locator};
 use std::hint::black_box;
 use std::sync::Arc;
@@ -29,7 +30,11 @@ fn group(c: &mut Criterion, name: &str, locator: Locator, lines: &[Vec<u8>]) {
     g.throughput(Throughput::Elements(lines.len() as u64));
     g.bench_function("bytes_to_alerts", |b| {
         b.iter_batched_ref(
-            || wiring::pipeline(&config, Arc::clone(&locator)).expect("default config is valid"),
+            || {
+                // A fresh cross-account index per run, as `wiring::replay` makes one per replay.
+                let shared = Arc::new(SharedIndex::for_config(&config.engine));
+                wiring::pipeline(&config, Arc::clone(&locator), shared).expect("valid config")
+            },
             |pipeline| {
                 let mut alerts = Vec::new();
                 let mut json = Vec::with_capacity(1 << 16);

@@ -19,6 +19,7 @@ mod common;
 use loginwatch::config::Config;
 use loginwatch::replay::read_bounded_line;
 use loginwatch::wiring;
+use loginwatch_detect::SharedIndex;
 use std::fs::File;
 use std::io::{BufReader, Write};
 use std::path::PathBuf;
@@ -94,7 +95,8 @@ fn state(file: PathBuf, city: Option<PathBuf>) -> std::io::Result<()> {
     config.geoip.city = city;
     let other = |e: anyhow::Error| std::io::Error::other(format!("{e:#}"));
     let locator = Arc::new(wiring::open_locator(&config).map_err(other)?);
-    let mut pipeline = wiring::pipeline(&config, locator).map_err(other)?;
+    let shared = Arc::new(SharedIndex::for_config(&config.engine));
+    let mut pipeline = wiring::pipeline(&config, locator, shared).map_err(other)?;
     let mut input = open(&file)?;
     let (rss0, anon0) = rss();
     let started = Instant::now();

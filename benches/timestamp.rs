@@ -15,7 +15,7 @@ fn bench(c: &mut Criterion) {
     let stamps: Vec<String> = lines
         .iter()
         .filter_map(|l| serde_json::from_slice::<common::BareEvent<'_>>(l).ok())
-        .map(|e| e.timestamp.into_owned())
+        .map(|e| e.timestamp.to_owned())
         .collect();
     assert!(
         stamps.iter().all(|s| EventTime::parse_rfc3339(s).is_some()),
