@@ -6,7 +6,7 @@ use loginwatch::gen::{generate, GenConfig};
 use loginwatch::gen_cmd::world_for;
 use loginwatch::score::{score, AlertLine, LabelLine};
 use loginwatch::wiring::replay;
-use loginwatch_model::Alert;
+use loginwatch_model::{Alert, AlertKind};
 use std::collections::BTreeSet;
 
 fn stream() -> (Vec<u8>, Vec<LabelLine>) {
