@@ -10,6 +10,12 @@ use loginwatch_model::{decode, Alert, LoginEvent, Reject};
 pub trait Locate {
     /// Locates one event (never fails: an unknown place is `location: None`).
     fn locate(&self, event: LoginEvent) -> Login;
+
+    /// Locates one event with access to this locator's own state (e.g. a per-worker cache);
+    /// must answer as [`Locate::locate`] does. The pipeline calls this one.
+    fn locate_mut(&mut self, event: LoginEvent) -> Login {
+        self.locate(event)
+    }
 }
 
 impl<F: Fn(LoginEvent) -> Login> Locate for F {
@@ -40,7 +46,7 @@ impl<L: Locate> Pipeline<L> {
     /// returned as a [`Reject`] (reason plus original bytes) for the dead-letter output.
     pub fn process(&mut self, bytes: &[u8], out: &mut Vec<Alert>) -> Result<(), Reject> {
         let event = decode(bytes, self.max_event_bytes)?;
-        let login = self.locator.locate(event);
+        let login = self.locator.locate_mut(event);
         self.engine.observe(&login, out);
         Ok(())
     }

@@ -9,6 +9,7 @@
 //! - [`demo_world`]: the embedded synthetic world of `loginwatch demo` and `loginwatch gen`.
 
 mod asn;
+mod cache;
 mod city;
 mod db;
 pub mod demo_world;
@@ -22,6 +23,7 @@ pub mod types;
 pub mod writer;
 
 pub use asn::{AnonDb, AsnDb, AsnInfo};
+pub use cache::IpCache;
 pub use city::{CityDb, CityLayout};
 pub use db::DbError;
 pub use distance::haversine_km;

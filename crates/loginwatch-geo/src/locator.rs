@@ -2,6 +2,7 @@
 //! city database for routable addresses), autonomous system and anonymizer flags.
 
 use crate::asn::{AnonDb, AsnDb};
+use crate::cache::IpCache;
 use crate::city::CityDb;
 use crate::db::DbError;
 use crate::lists::{AsnSet, CidrSet, ListError};
@@ -159,6 +160,27 @@ impl Locator {
         }
     }
 
+    /// [`Locator::locate`] through a worker's own [`IpCache`]: the same answer, without the
+    /// database walks when the address was resolved recently. Events with an upstream hint
+    /// and unroutable addresses bypass the cache (they need no city lookup).
+    pub fn locate_cached(&self, event: LoginEvent, cache: &mut IpCache) -> Login {
+        if event.geo.is_some() || !is_routable(event.ip) {
+            return self.locate(event);
+        }
+        let (location, net, hit) = cache.get_or_insert_with(event.ip, || {
+            (self.lookup_city(&event), self.net_info(&event))
+        });
+        if hit && location.is_none() && self.city.is_some() {
+            // Counted per lookup, as without the cache.
+            self.city_misses.fetch_add(1, Ordering::Relaxed);
+        }
+        Login {
+            event,
+            location,
+            net,
+        }
+    }
+
     fn lookup_city(&self, event: &LoginEvent) -> Option<Location> {
         let db = self.city.as_ref()?;
         let found = db.lookup(event.ip);
@@ -279,6 +301,33 @@ mod tests {
         h.accuracy_km = Some(25.0);
         let private = l.locate(event("10.0.0.1", Some(h)));
         assert_eq!(private.location.unwrap().accuracy_km, 25.0);
+    }
+
+    #[test]
+    fn the_cache_answers_as_the_locator_does_and_counts_misses_alike() {
+        let (plain, cached) = (locator(), locator());
+        let mut cache = IpCache::new(4);
+        let ips = [
+            "175.200.1.1",
+            "2.2.2.2",
+            "175.200.1.1",
+            "10.0.0.1",
+            "2.2.2.2",
+            "2001:db8::1",
+            "175.200.1.2",
+        ];
+        for ip in ips.iter().chain(&ips) {
+            let a = plain.locate(event(ip, None));
+            let b = cached.locate_cached(event(ip, None), &mut cache);
+            assert_eq!(a, b, "{ip}");
+        }
+        let hinted = event("175.200.1.1", Some(hint(48.8566, 2.3522)));
+        assert_eq!(
+            plain.locate(hinted.clone()),
+            cached.locate_cached(hinted, &mut cache)
+        );
+        assert_eq!(plain.city_misses(), cached.city_misses());
+        assert!(cache.counts().0 > 0);
     }
 
     #[test]

@@ -5,18 +5,44 @@ use crate::replay::{self, Summary};
 use anyhow::{Context, Result};
 use loginwatch_detect::{Engine, Locate, Pipeline, SharedIndex};
 use loginwatch_geo::lists::{AsnSet, CidrSet};
-use loginwatch_geo::{demo_world, Locator, Login};
+use loginwatch_geo::{demo_world, IpCache, Locator, Login};
 use loginwatch_model::LoginEvent;
 use std::io::{BufRead, Write};
 use std::sync::Arc;
 
-/// The geo locator behind an `Arc`, shared by every worker of a process.
-#[derive(Clone, Debug)]
-pub struct SharedLocator(pub Arc<Locator>);
+/// Slots of each worker's [`IpCache`] (about 100 bytes each).
+const IP_CACHE_SLOTS: usize = 1 << 16;
+
+/// The geo locator behind an `Arc`, shared by every worker of a process, with this worker's
+/// own address cache in front of it.
+#[derive(Debug)]
+pub struct SharedLocator {
+    locator: Arc<Locator>,
+    cache: IpCache,
+}
+
+impl SharedLocator {
+    /// `locator` with an empty cache.
+    pub fn new(locator: Arc<Locator>) -> SharedLocator {
+        SharedLocator {
+            locator,
+            cache: IpCache::new(IP_CACHE_SLOTS),
+        }
+    }
+
+    /// The shared locator.
+    pub fn locator(&self) -> &Arc<Locator> {
+        &self.locator
+    }
+}
 
 impl Locate for SharedLocator {
     fn locate(&self, event: LoginEvent) -> Login {
-        self.0.locate(event)
+        self.locator.locate(event)
+    }
+
+    fn locate_mut(&mut self, event: LoginEvent) -> Login {
+        self.locator.locate_cached(event, &mut self.cache)
     }
 }
 
@@ -60,7 +86,7 @@ pub fn pipeline(
     let engine = Engine::with_shared_index(Arc::new(config.engine.clone()), shared)
         .context("engine configuration")?;
     Ok(Pipeline::new(
-        SharedLocator(locator),
+        SharedLocator::new(locator),
         engine,
         config.input.max_event_bytes,
     ))
