@@ -103,6 +103,10 @@ pub struct SharedIpConfig {
     pub min_accounts: usize,
     /// Extension: also count IPv4 /24s (CONTRACT §4). Default true.
     pub prefixes: bool,
+    /// Extension: distinct accounts needed at the prefix level (/24, /48). Unrelated neighbours
+    /// share an ISP's /24 far more often than an address, so the default is 10 (twice
+    /// `min_accounts`'s default): at 5, a 1M-account stream put ordinary users over it.
+    pub prefix_min_accounts: usize,
     /// Extension: also count IPv6 /48s (one site for businesses, but a pool of thousands of
     /// households at residential ISPs). Default false. The IPv6 host level is the /64.
     pub ipv6_prefix_48: bool,
@@ -124,6 +128,7 @@ impl Default for SharedIpConfig {
             window: Duration::from_secs(24 * 3600),
             min_accounts: 5,
             prefixes: true,
+            prefix_min_accounts: 10,
             ipv6_prefix_48: false,
             include_anonymized: false,
             max_accounts_per_network: 64,

@@ -11,8 +11,8 @@ use std::io::Write;
 use std::path::Path;
 
 /// Networks sampled from a real database: every `SAMPLE_EVERY`-th, at most `SAMPLE_MAX`.
-const SAMPLE_EVERY: usize = 40;
-const SAMPLE_MAX: usize = 100_000;
+const SAMPLE_EVERY: usize = 4;
+const SAMPLE_MAX: usize = 1_000_000;
 
 /// The embedded demo world, or places sampled from the city database at `db`.
 pub fn world_for(db: Option<&Path>) -> Result<PlaceWorld> {

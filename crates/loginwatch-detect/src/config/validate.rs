@@ -118,9 +118,17 @@ fn detect(p: &mut Problems, c: &EngineConfig) {
         "must be > 1",
     );
     p.check(
-        d.shared_ip.max_accounts_per_network >= d.shared_ip.min_accounts,
+        d.shared_ip.prefix_min_accounts > 1,
+        "detect.shared_ip.prefix_min_accounts",
+        "must be > 1",
+    );
+    p.check(
+        d.shared_ip.max_accounts_per_network
+            >= d.shared_ip
+                .min_accounts
+                .max(d.shared_ip.prefix_min_accounts),
         "detect.shared_ip.max_accounts_per_network",
-        "must be at least min_accounts",
+        "must be at least min_accounts and prefix_min_accounts",
     );
     p.check(
         d.shared_ip.max_networks > 0,

@@ -10,8 +10,9 @@
 //! than the network's newest.
 //!
 //! **Rule.** When a host holds `min_accounts` (5) or more accounts, each of them gets one
-//! `shared_ip` alert for it; when a prefix holds `min_accounts` or more accounts over at least
-//! two hosts, each of them not yet alerted gets one for the prefix. So a farm on one address
+//! `shared_ip` alert for it; when a prefix holds `prefix_min_accounts` (10) or more accounts over
+//! at least two hosts, each of them not yet alerted gets one for the prefix (a higher bar:
+//! unrelated neighbours share an ISP's /24 far more often than an address). So a farm on one address
 //! raises one alert per account, naming the address, never a second one for its /24 or /64:
 //! the "already alerted" mark lives in the prefix entry, shared by both levels. Later
 //! accounts joining an alerted network get their own alert as they log in.
@@ -46,6 +47,7 @@ use serde_json::{json, Value};
 pub(crate) struct SharedIp {
     window_ms: i64,
     min: usize,
+    prefix_min: usize,
     max_members: usize,
     prefixes: bool,
     ipv6_48: bool,
@@ -66,6 +68,7 @@ impl SharedIp {
         SharedIp {
             window_ms: i64::try_from(c.window.as_millis()).unwrap_or(i64::MAX),
             min: c.min_accounts,
+            prefix_min: c.prefix_min_accounts,
             max_members: c.max_accounts_per_network,
             prefixes: c.prefixes,
             ipv6_48: c.ipv6_prefix_48,
@@ -105,7 +108,7 @@ impl SharedIp {
                 }
             }
             let hosts = m.iter().any(|x| x.host != m[0].host);
-            let enough = m.len() >= min && hosts;
+            let enough = m.len() >= self.prefix_min && hosts;
             pick(m, v.account, prefix, false, |_| enough)
         })
     }

@@ -153,8 +153,16 @@ fn quiet_cases_stay_quiet() {
 
 #[test]
 fn prefixes_and_ipv6_hosts() {
-    // Five accounts on five addresses of one /24: one low alert each, for the /24.
+    // Five neighbours on five addresses of one /24 are below the prefix bar (10) …
     let mut e = engine_with(|_| {});
+    assert!(shared(&run(&mut e, farm(5, 0, |i| format!("8.8.4.{}", i + 1)))).is_empty());
+    // … ten are over it; and with the bar at five: one low alert each, for the /24.
+    let mut e = engine_with(|_| {});
+    assert_eq!(
+        shared(&run(&mut e, farm(10, 0, |i| format!("8.8.4.{}", i + 1)))).len(),
+        10
+    );
+    let mut e = engine_with(|c| c.detect.shared_ip.prefix_min_accounts = 5);
     let alerts = run(&mut e, farm(5, 0, |i| format!("8.8.4.{}", i + 1)));
     let s = shared(&alerts);
     assert_eq!(s.len(), 5);
@@ -198,13 +206,16 @@ fn stream() -> Vec<Ev> {
 
 #[test]
 fn engines_sharing_an_index_give_the_alerts_of_one_engine_in_any_interleaving() {
-    let one = run(&mut engine_with(|_| {}), stream());
+    let five = |c: &mut EngineConfig| c.detect.shared_ip.prefix_min_accounts = 5;
+    let one = run(&mut engine_with(five), stream());
     assert_eq!(accounts(&shared(&one)).len(), 13, "{one:#?}");
     let logins: Vec<_> = stream().into_iter().map(Ev::build).collect();
     let shard = |a: &str| a.bytes().map(usize::from).sum::<usize>();
     for order in [false, true] {
         let index = Arc::new(SharedIndex::new(1000));
-        let cfg = Arc::new(EngineConfig::default());
+        let mut cfg = EngineConfig::default();
+        five(&mut cfg);
+        let cfg = Arc::new(cfg);
         let mut engines: Vec<Engine> = (0..3)
             .map(|_| Engine::with_shared_index(cfg.clone(), index.clone()).unwrap())
             .collect();
