@@ -13,7 +13,13 @@
 
 use crate::compact::KeyStr;
 use crate::state::AccountState;
-use std::collections::HashMap;
+// hashbrown rather than std's map: its default hasher (foldhash) is several times cheaper
+// than SipHash on short account ids, and `entry_ref` finds or creates an account with one
+// hash and no key allocation on the hit path. Account ids come from the input, so a
+// flooding attacker could aim for collisions; foldhash is seeded per process, and
+// `max_accounts` bounds the table either way.
+use hashbrown::hash_map::EntryRef;
+use hashbrown::HashMap;
 
 /// Tracked accounts by id.
 #[derive(Debug)]
@@ -57,16 +63,17 @@ impl Accounts {
     /// The state of `id`, created (evicting if full) when new; the flag says it was created.
     /// (`None` cannot happen: the account was just inserted.)
     pub(crate) fn get_or_insert(&mut self, id: &str) -> Option<(&mut AccountState, bool)> {
-        let created = !self.map.contains_key(id);
-        if created {
-            if self.map.len() >= self.max {
-                self.evict_least_recent((self.max / 64).max(1));
-            }
-            let (key, state) = (KeyStr::new(id), AccountState::default());
-            self.bytes += Self::account_bytes(&key, &state);
-            self.map.insert(key, state);
+        if self.map.len() >= self.max && !self.map.contains_key(id) {
+            self.evict_least_recent((self.max / 64).max(1));
         }
-        self.map.get_mut(id).map(|s| (s, created))
+        Some(match self.map.entry_ref(id) {
+            EntryRef::Occupied(e) => (e.into_mut(), false),
+            EntryRef::Vacant(v) => {
+                let (key, state) = (KeyStr::new(id), AccountState::default());
+                self.bytes += Self::account_bytes(&key, &state);
+                (v.insert_with_key(key, state), true)
+            }
+        })
     }
 
     /// Removes the `batch` least recently seen accounts.
