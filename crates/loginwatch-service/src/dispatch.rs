@@ -99,6 +99,8 @@ impl Dispatcher {
                 Some(u) = self.unparking.next(), if !self.unparking.is_empty() => self.unpark(u),
                 _ = commit.tick() => {
                     self.apply_changes();
+                    // A worker that died with nothing more to be sent would go unnoticed.
+                    self.check_workers()?;
                     if let Err(e) = self.consumer().commit_consumer_state(CommitMode::Async) {
                         if !is_no_offset(&e) {
                             tracing::warn!(error = %e, "periodic commit failed");
@@ -164,6 +166,19 @@ impl Dispatcher {
                 generation,
             },
         );
+    }
+
+    /// Fails when a worker's queue closed while its partition is still owned: the worker ended
+    /// on its own (its processor panicked).
+    fn check_workers(&self) -> Result<(), ServiceError> {
+        match self
+            .handles
+            .iter()
+            .find(|(_, h)| h.tx.is_closed() && !h.stop.is_cancelled())
+        {
+            Some((p, _)) => Err(ServiceError::WorkerFailed { partition: *p }),
+            None => Ok(()),
+        }
     }
 
     /// Hands `input` to its worker, or parks it and pauses the partition if the worker is full.
