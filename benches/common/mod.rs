@@ -6,9 +6,7 @@
 //! every item.
 #![allow(dead_code)]
 
-use ipnet::IpNet;
-use loginwatch::gen::{generate, world_from_networks, GenConfig, NetClass, PlaceWorld};
-use loginwatch_geo::demo_world::{self, NetKind};
+use loginwatch::gen::{generate, GenConfig, PlaceWorld};
 use loginwatch_geo::{CityDb, Locator};
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -17,46 +15,9 @@ use std::path::PathBuf;
 /// are skipped with a printed note when it is unset. `DBIP=$(benches/fetch-dbip.sh)`.
 pub const DBIP_ENV: &str = "LOGINWATCH_DBIP";
 
-/// Same sampling as `loginwatch gen --geoip-city` (crates/loginwatch/src/gen_cmd.rs).
-const SAMPLE_EVERY: usize = 40;
-const SAMPLE_MAX: usize = 100_000;
-
-/// One row of `world_from_networks`.
-type Row = (IpNet, f64, f64, String, String, NetClass);
-
-/// The embedded demo world, classified as `loginwatch gen` does without a database.
-pub fn demo_places() -> PlaceWorld {
-    let cities = demo_world::cities();
-    let rows: Vec<Row> = demo_world::networks()
-        .iter()
-        .filter_map(|n| {
-            let class = match n.kind {
-                NetKind::Residential => NetClass::Residential,
-                NetKind::Mobile => NetClass::Mobile,
-                NetKind::Hosting | NetKind::Vpn => NetClass::Hosting,
-                NetKind::Satellite => return None,
-            };
-            let c = cities.get(n.city)?;
-            let (country, name) = (c.country.to_owned(), c.name.to_owned());
-            Some((IpNet::V4(n.v4), c.lat, c.lon, country, name, class))
-        })
-        .collect();
-    world_from_networks(&rows)
-}
-
-/// Places sampled from a real city database, as `loginwatch gen --geoip-city` does.
-pub fn db_places(db: &CityDb) -> PlaceWorld {
-    let rows: Vec<Row> = db
-        .sample_networks(SAMPLE_EVERY, SAMPLE_MAX)
-        .into_iter()
-        .filter_map(|(net, loc)| {
-            let country = loc.country?.to_string();
-            let city = loc.city.as_deref().unwrap_or("").to_owned();
-            Some((net, loc.lat, loc.lon, country, city, NetClass::Residential))
-        })
-        .collect();
-    world_from_networks(&rows)
-}
+/// The worlds `loginwatch gen` draws from: the embedded demo world, or a real database.
+#[allow(unused_imports)] // not every bench uses both
+pub use loginwatch::gen_cmd::{db_places, demo_places};
 
 /// `events` generated lines (without newlines) over `accounts` accounts, seed 1.
 pub fn lines(world: &PlaceWorld, accounts: u64, events: u64) -> Vec<Vec<u8>> {
