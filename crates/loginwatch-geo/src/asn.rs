@@ -1,12 +1,11 @@
 //! Network lookups: the autonomous system of an address (GeoLite2-ASN layout) and its
 //! anonymizer classes (GeoIP2-Anonymous-IP layout).
 
-use crate::db::{check_keys, open_mapped, DbBytes, DbError, Num, OffsetCache};
+use crate::db::{check_keys, DbBytes, DbError, Num, OffsetCache};
 use crate::types::AnonFlags;
 use maxminddb::Reader;
 use serde::Deserialize;
 use std::net::IpAddr;
-use std::path::Path;
 use std::sync::Arc;
 
 /// The autonomous system announcing an address.
@@ -70,21 +69,6 @@ struct AnonRecord {
 const CACHE_CAPACITY: usize = 1 << 16;
 
 impl AsnDb {
-    /// Memory-maps the database at `path`.
-    pub fn open(path: impl AsRef<Path>) -> Result<Self, DbError> {
-        Self::from_reader(open_mapped(path.as_ref())?)
-    }
-
-    /// A database held in memory.
-    pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, DbError> {
-        Self::from_reader(Reader::from_source(DbBytes::Owned(bytes))?)
-    }
-
-    /// A database embedded in the binary or built once for the process.
-    pub fn from_static(bytes: &'static [u8]) -> Result<Self, DbError> {
-        Self::from_reader(Reader::from_source(DbBytes::Static(bytes))?)
-    }
-
     fn from_reader(reader: Reader<DbBytes>) -> Result<Self, DbError> {
         check_keys(&reader, &["autonomous_system_number"], "GeoLite2-ASN")?;
         let db = AsnDb {
@@ -118,21 +102,6 @@ impl AsnDb {
 }
 
 impl AnonDb {
-    /// Memory-maps the database at `path`.
-    pub fn open(path: impl AsRef<Path>) -> Result<Self, DbError> {
-        Self::from_reader(open_mapped(path.as_ref())?)
-    }
-
-    /// A database held in memory.
-    pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, DbError> {
-        Self::from_reader(Reader::from_source(DbBytes::Owned(bytes))?)
-    }
-
-    /// A database embedded in the binary or built once for the process.
-    pub fn from_static(bytes: &'static [u8]) -> Result<Self, DbError> {
-        Self::from_reader(Reader::from_source(DbBytes::Static(bytes))?)
-    }
-
     fn from_reader(reader: Reader<DbBytes>) -> Result<Self, DbError> {
         let keys = [
             "is_anonymous",
@@ -165,6 +134,9 @@ impl AnonDb {
         })
     }
 }
+
+crate::db::constructors!(AsnDb);
+crate::db::constructors!(AnonDb);
 
 #[cfg(test)]
 mod tests {

@@ -1,14 +1,13 @@
 //! City lookups over a GeoIP2/GeoLite2-City database or a flat DB-IP / ip-location-db city
 //! database; the layout is detected when the file is opened.
 
-use crate::db::{open_mapped, DbBytes, DbError, Num, OffsetCache};
+use crate::db::{DbBytes, DbError, Num, OffsetCache};
 use crate::types::Location;
 use loginwatch_model::CountryCode;
 use maxminddb::{LookupResult, Reader};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use std::net::IpAddr;
-use std::path::Path;
 use std::sync::Arc;
 
 /// How a city database lays out its records.
@@ -94,21 +93,6 @@ struct Probe {
 }
 
 impl CityDb {
-    /// Memory-maps the database at `path` and detects its layout.
-    pub fn open(path: impl AsRef<Path>) -> Result<Self, DbError> {
-        Self::from_reader(open_mapped(path.as_ref())?)
-    }
-
-    /// A database held in memory (e.g. written by [`crate::writer`]).
-    pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, DbError> {
-        Self::from_reader(Reader::from_source(DbBytes::Owned(bytes))?)
-    }
-
-    /// A database embedded in the binary or built once for the process.
-    pub fn from_static(bytes: &'static [u8]) -> Result<Self, DbError> {
-        Self::from_reader(Reader::from_source(DbBytes::Static(bytes))?)
-    }
-
     fn from_reader(reader: Reader<DbBytes>) -> Result<Self, DbError> {
         let layout = detect_layout(&reader).ok_or_else(|| DbError::Layout {
             database_type: reader.metadata().database_type.clone(),
@@ -224,6 +208,8 @@ fn detect_layout(reader: &Reader<DbBytes>) -> Option<CityLayout> {
     }
     None
 }
+
+crate::db::constructors!(CityDb);
 
 #[cfg(test)]
 mod tests {
