@@ -5,6 +5,8 @@
 //! missing from the table disables the rule for that account (it never guesses). `Etc/GMT±N`
 //! and `UTC` are understood too. Add zones to [`ZONES`] as users claim them.
 
+use loginwatch_model::time::{civil_from_days, days_from_civil};
+
 /// Daylight-saving rules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Dst {
@@ -123,29 +125,6 @@ pub(crate) fn local_hour(id: u8, t_ms: i64) -> Option<u8> {
     Some(local.rem_euclid(86_400_000).div_euclid(3_600_000) as u8)
 }
 
-/// (year, month 1–12, day) of a day count since 1970-01-01 (H. Hinnant's algorithm).
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-/// Days since 1970-01-01 of a civil date (inverse of [`civil`]).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
-}
-
 /// The day (days since epoch) of the `n`-th Sunday of a month (n = 0: the last one).
 fn sunday(y: i64, m: u32, n: i64) -> i64 {
     // 1970-01-01 was a Thursday: weekday 0 = Sunday is (days + 4) mod 7.
@@ -161,7 +140,7 @@ fn sunday(y: i64, m: u32, n: i64) -> i64 {
 
 fn in_dst(rule: Dst, t_ms: i64, std_ms: i64) -> bool {
     const DAY: i64 = 86_400_000;
-    let (y, _, _) = civil(t_ms.div_euclid(DAY));
+    let (y, _, _) = civil_from_days(t_ms.div_euclid(DAY));
     // Transition instants in UTC: 02:00 local standard time, or 01:00 UTC in the EU.
     let at = |day: i64, local_h: i64| day * DAY + local_h * 3_600_000 - std_ms;
     match rule {
@@ -212,10 +191,10 @@ mod tests {
     #[test]
     fn civil_round_trips() {
         for d in [-1000, 0, 19_000, 20_781, 40_000] {
-            let (y, m, dd) = civil(d);
+            let (y, m, dd) = civil_from_days(d);
             assert_eq!(days_from_civil(y, m, dd), d);
         }
-        assert_eq!(civil(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
         // 2026-03-08 is the second Sunday of March 2026.
         assert_eq!(sunday(2026, 3, 2), days_from_civil(2026, 3, 8));
         assert_eq!(sunday(2026, 10, 0), days_from_civil(2026, 10, 25));
