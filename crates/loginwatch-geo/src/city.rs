@@ -8,7 +8,6 @@ use maxminddb::{LookupResult, Reader};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use std::net::IpAddr;
-use std::sync::Arc;
 
 /// How a city database lays out its records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -172,21 +171,8 @@ fn location(
     country: Option<&str>,
     city: Option<&str>,
 ) -> Option<Location> {
-    let (lat, lon) = (lat.0, lon.0);
-    if !(lat.is_finite() && lon.is_finite() && lat.abs() <= 90.0 && lon.abs() <= 180.0) {
-        return None;
-    }
-    let accuracy_km = accuracy
-        .map(|a| a.0)
-        .filter(|a| a.is_finite() && *a >= 0.0)
-        .unwrap_or(0.0);
-    Some(Location {
-        lat,
-        lon,
-        accuracy_km,
-        country: country.and_then(CountryCode::parse),
-        city: city.filter(|c| !c.is_empty()).map(Arc::from),
-    })
+    let country = country.and_then(CountryCode::parse);
+    Location::checked(lat.0, lon.0, accuracy.map(|a| a.0), country, city)
 }
 
 /// MaxMind's own city databases by name; anything else by the keys of its first records.
@@ -253,7 +239,7 @@ mod tests {
         let db = CityDb::from_bytes(testdb::geoip2_city_db()).unwrap();
         let a = db.lookup(ip("175.192.0.1")).unwrap();
         let b = db.lookup(ip("175.255.0.1")).unwrap();
-        assert!(Arc::ptr_eq(
+        assert!(std::sync::Arc::ptr_eq(
             a.city.as_ref().unwrap(),
             b.city.as_ref().unwrap()
         ));

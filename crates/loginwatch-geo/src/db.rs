@@ -153,7 +153,35 @@ impl<T: Clone> OffsetCache<T> {
     }
 
     /// Number of cached entries.
-    #[cfg(test)]
+    /// The three ways to open a database type that has `fn from_reader(Reader<DbBytes>)`:
+/// memory-mapped from a path, from owned bytes, from static bytes.
+macro_rules! constructors {
+    ($t:ty) => {
+        impl $t {
+            /// Memory-maps the database at `path`.
+            pub fn open(path: impl AsRef<std::path::Path>) -> Result<Self, $crate::db::DbError> {
+                Self::from_reader($crate::db::open_mapped(path.as_ref())?)
+            }
+
+            /// A database held in memory (e.g. written by [`crate::writer`]).
+            pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, $crate::db::DbError> {
+                Self::from_reader(maxminddb::Reader::from_source($crate::db::DbBytes::Owned(
+                    bytes,
+                ))?)
+            }
+
+            /// A database embedded in the binary or built once for the process.
+            pub fn from_static(bytes: &'static [u8]) -> Result<Self, $crate::db::DbError> {
+                Self::from_reader(maxminddb::Reader::from_source(
+                    $crate::db::DbBytes::Static(bytes),
+                )?)
+            }
+        }
+    };
+}
+pub(crate) use constructors;
+
+#[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.shards
             .iter()
@@ -187,31 +215,3 @@ mod tests {
         assert!(matches!(err, DbError::Invalid(_)));
     }
 }
-
-/// The three ways to open a database type that has `fn from_reader(Reader<DbBytes>)`:
-/// memory-mapped from a path, from owned bytes, from static bytes.
-macro_rules! constructors {
-    ($t:ty) => {
-        impl $t {
-            /// Memory-maps the database at `path`.
-            pub fn open(path: impl AsRef<std::path::Path>) -> Result<Self, $crate::db::DbError> {
-                Self::from_reader($crate::db::open_mapped(path.as_ref())?)
-            }
-
-            /// A database held in memory (e.g. written by [`crate::writer`]).
-            pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, $crate::db::DbError> {
-                Self::from_reader(maxminddb::Reader::from_source($crate::db::DbBytes::Owned(
-                    bytes,
-                ))?)
-            }
-
-            /// A database embedded in the binary or built once for the process.
-            pub fn from_static(bytes: &'static [u8]) -> Result<Self, $crate::db::DbError> {
-                Self::from_reader(maxminddb::Reader::from_source(
-                    $crate::db::DbBytes::Static(bytes),
-                )?)
-            }
-        }
-    };
-}
-pub(crate) use constructors;

@@ -12,7 +12,6 @@ use loginwatch_model::{GeoHint, LoginEvent};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 /// The `[geoip]` configuration table (CONTRACT §4). Every database is optional.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,25 +215,8 @@ impl Locator {
 /// The hint as a location, when its coordinates are finite and in range. Accuracy defaults
 /// to 0 (unknown) and must be finite and non-negative.
 fn hint_location(hint: &GeoHint) -> Option<Location> {
-    let (lat, lon) = (hint.lat, hint.lon);
-    if !(lat.is_finite() && lon.is_finite() && lat.abs() <= 90.0 && lon.abs() <= 180.0) {
-        return None;
-    }
-    let accuracy_km = hint
-        .accuracy_km
-        .filter(|a| a.is_finite() && *a >= 0.0)
-        .unwrap_or(0.0);
-    Some(Location {
-        lat,
-        lon,
-        accuracy_km,
-        country: hint.country,
-        city: hint
-            .city
-            .as_deref()
-            .filter(|c| !c.is_empty())
-            .map(Arc::from),
-    })
+    let city = hint.city.as_deref();
+    Location::checked(hint.lat, hint.lon, hint.accuracy_km, hint.country, city)
 }
 
 #[cfg(test)]

@@ -15,6 +15,31 @@ pub struct Location {
     pub city: Option<Arc<str>>,
 }
 
+impl Location {
+    /// A location when the coordinates are finite and in range; the accuracy radius counts
+    /// only when finite and non-negative (0 = unknown otherwise); an empty city is no city.
+    pub fn checked(
+        lat: f64,
+        lon: f64,
+        accuracy_km: Option<f64>,
+        country: Option<CountryCode>,
+        city: Option<&str>,
+    ) -> Option<Location> {
+        if !(lat.is_finite() && lon.is_finite() && lat.abs() <= 90.0 && lon.abs() <= 180.0) {
+            return None;
+        }
+        Some(Location {
+            lat,
+            lon,
+            accuracy_km: accuracy_km
+                .filter(|a| a.is_finite() && *a >= 0.0)
+                .unwrap_or(0.0),
+            country,
+            city: city.filter(|c| !c.is_empty()).map(Arc::from),
+        })
+    }
+}
+
 /// Anonymizer classes of an address (GeoIP2-Anonymous-IP layout, ASN or CIDR lists).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct AnonFlags {
