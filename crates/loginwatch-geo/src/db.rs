@@ -153,7 +153,17 @@ impl<T: Clone> OffsetCache<T> {
     }
 
     /// Number of cached entries.
-    /// The three ways to open a database type that has `fn from_reader(Reader<DbBytes>)`:
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.read().unwrap_or_else(PoisonError::into_inner).len())
+            .sum()
+    }
+}
+
+/// The three ways to open a database type that has `fn from_reader(Reader<DbBytes>)`:
 /// memory-mapped from a path, from owned bytes, from static bytes.
 macro_rules! constructors {
     ($t:ty) => {
@@ -180,15 +190,6 @@ macro_rules! constructors {
     };
 }
 pub(crate) use constructors;
-
-#[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.read().unwrap_or_else(PoisonError::into_inner).len())
-            .sum()
-    }
-}
 
 #[cfg(test)]
 mod tests {
