@@ -153,7 +153,6 @@ impl<T: Clone> OffsetCache<T> {
     }
 
     /// Number of cached entries.
-
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.shards
