@@ -1,6 +1,9 @@
 //! Criterion: `loginwatch_model::decode` of generated ~300-byte lines (JSON → validated
 //! `LoginEvent`: UTF-8 check, borrowed parse, IP and RFC 3339 parsing, owned strings).
 //!
+//! Two variants: `decode` (a new `LoginEvent` per line) and `decode_into` (one event decoded
+//! into again, as the pipeline does, reusing its string buffers).
+//!
 //! `cargo bench -p loginwatch --bench decode`; compare with `--bench bare_parse` (the floor).
 
 #[path = "common/mod.rs"]
@@ -25,6 +28,18 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             for line in &lines {
                 let _ = black_box(loginwatch_model::decode(black_box(line), 64 * 1024));
+            }
+        })
+    });
+    let mut event = loginwatch_model::decode(&lines[0], 64 * 1024).expect("generated line");
+    g.bench_function("loginwatch_model::decode_into", |b| {
+        b.iter(|| {
+            for line in &lines {
+                let _ = black_box(loginwatch_model::decode_into(
+                    black_box(line),
+                    64 * 1024,
+                    &mut event,
+                ));
             }
         })
     });

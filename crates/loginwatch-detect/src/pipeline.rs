@@ -3,7 +3,7 @@
 
 use crate::Engine;
 use loginwatch_geo::Login;
-use loginwatch_model::{decode, Alert, LoginEvent, Reject};
+use loginwatch_model::{decode, decode_into, Alert, LoginEvent, Reject};
 
 /// Turns an event into a located [`Login`]. The binary implements it over the GeoIP locator;
 /// any `Fn(LoginEvent) -> Login` closure is one too.
@@ -30,6 +30,8 @@ pub struct Pipeline<L: Locate> {
     locator: L,
     engine: Engine,
     max_event_bytes: usize,
+    /// The previous event, decoded into again so its string buffers are reused.
+    spare: Option<LoginEvent>,
 }
 
 impl<L: Locate> Pipeline<L> {
@@ -39,15 +41,26 @@ impl<L: Locate> Pipeline<L> {
             locator,
             engine,
             max_event_bytes,
+            spare: None,
         }
     }
 
     /// Processes one message; alerts are appended to `out`, oldest first. A bad message is
     /// returned as a [`Reject`] (reason plus original bytes) for the dead-letter output.
     pub fn process(&mut self, bytes: &[u8], out: &mut Vec<Alert>) -> Result<(), Reject> {
-        let event = decode(bytes, self.max_event_bytes)?;
+        let event = match self.spare.take() {
+            Some(mut event) => match decode_into(bytes, self.max_event_bytes, &mut event) {
+                Ok(()) => event,
+                Err(reject) => {
+                    self.spare = Some(event);
+                    return Err(reject);
+                }
+            },
+            None => decode(bytes, self.max_event_bytes)?,
+        };
         let login = self.locator.locate_mut(event);
         self.engine.observe(&login, out);
+        self.spare = Some(login.event);
         Ok(())
     }
 

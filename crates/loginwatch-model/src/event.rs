@@ -128,13 +128,28 @@ pub const MAX_ACCOUNT_ID_BYTES: usize = 256;
 
 /// Decodes one message. `max_bytes` is the configured size limit.
 pub fn decode(bytes: &[u8], max_bytes: usize) -> Result<LoginEvent, Reject> {
-    decode_inner(bytes, max_bytes).map_err(|reason| Reject {
-        reason,
-        bytes: bytes.to_vec(),
-    })
+    checked(bytes, max_bytes)
+        .map(Checked::into_event)
+        .map_err(|reason| reject(reason, bytes))
 }
 
-fn decode_inner(bytes: &[u8], max_bytes: usize) -> Result<LoginEvent, RejectReason> {
+/// Decodes one message into `event`, reusing its strings' buffers: the hot path of a
+/// pipeline, which allocates nothing per event once its buffers have grown. On error `event`
+/// is left unchanged.
+pub fn decode_into(bytes: &[u8], max_bytes: usize, event: &mut LoginEvent) -> Result<(), Reject> {
+    let c = checked(bytes, max_bytes).map_err(|reason| reject(reason, bytes))?;
+    c.write_into(event);
+    Ok(())
+}
+
+fn reject(reason: RejectReason, bytes: &[u8]) -> Reject {
+    Reject {
+        reason,
+        bytes: bytes.to_vec(),
+    }
+}
+
+fn checked(bytes: &[u8], max_bytes: usize) -> Result<Checked<'_>, RejectReason> {
     if bytes.len() > max_bytes {
         return Err(RejectReason::TooLarge {
             size: bytes.len(),
@@ -311,10 +326,13 @@ fn bad(field: &'static str, problem: impl Into<String>) -> RejectReason {
 }
 
 /// An optional string field: absent or null is `None`; any other non-string is an error.
-fn opt_str(field: &'static str, v: Option<Any<'_>>) -> Result<Option<String>, RejectReason> {
+fn opt_str<'a>(
+    field: &'static str,
+    v: Option<Any<'a>>,
+) -> Result<Option<Cow<'a, str>>, RejectReason> {
     match v {
         None | Some(Any::Null) => Ok(None),
-        Some(Any::Str(s)) => Ok(Some(s.into_owned())),
+        Some(Any::Str(s)) => Ok(Some(s)),
         Some(other) => Err(bad(
             field,
             format!("must be a string, got {}", other.describe()),
@@ -371,11 +389,83 @@ impl RawGeo<'_> {
     }
 }
 
-impl RawEvent<'_> {
-    fn validate(self) -> Result<LoginEvent, RejectReason> {
+/// A validated event whose strings still borrow from the message where they can.
+struct Checked<'a> {
+    account_id: Cow<'a, str>,
+    ip: IpAddr,
+    timestamp: EventTime,
+    event_id: Cow<'a, str>,
+    event_type: EventType,
+    outcome: Outcome,
+    session_id: Option<Cow<'a, str>>,
+    device_id: Option<Cow<'a, str>>,
+    user_agent: Option<Cow<'a, str>>,
+    accept_language: Option<Cow<'a, str>>,
+    claimed_country: Option<CountryCode>,
+    claimed_timezone: Option<Cow<'a, str>>,
+    account_created_at: Option<EventTime>,
+    geo: Option<GeoHint>,
+}
+
+/// `dst = src`, keeping `dst`'s buffer.
+fn put(dst: &mut String, src: &str) {
+    dst.clear();
+    dst.push_str(src);
+}
+
+/// `dst = src`, keeping `dst`'s buffer when both are present.
+fn put_opt(dst: &mut Option<String>, src: Option<Cow<'_, str>>) {
+    match (dst.as_mut(), src) {
+        (_, None) => *dst = None,
+        (Some(d), Some(s)) => put(d, &s),
+        (None, Some(s)) => *dst = Some(s.into_owned()),
+    }
+}
+
+impl Checked<'_> {
+    fn into_event(self) -> LoginEvent {
+        let own = |s: Option<Cow<'_, str>>| s.map(Cow::into_owned);
+        LoginEvent {
+            account_id: self.account_id.into_owned(),
+            ip: self.ip,
+            timestamp: self.timestamp,
+            event_id: self.event_id.into_owned(),
+            event_type: self.event_type,
+            outcome: self.outcome,
+            session_id: own(self.session_id),
+            device_id: own(self.device_id),
+            user_agent: own(self.user_agent),
+            accept_language: own(self.accept_language),
+            claimed_country: self.claimed_country,
+            claimed_timezone: own(self.claimed_timezone),
+            account_created_at: self.account_created_at,
+            geo: self.geo,
+        }
+    }
+
+    fn write_into(self, e: &mut LoginEvent) {
+        put(&mut e.account_id, &self.account_id);
+        e.ip = self.ip;
+        e.timestamp = self.timestamp;
+        put(&mut e.event_id, &self.event_id);
+        e.event_type = self.event_type;
+        e.outcome = self.outcome;
+        put_opt(&mut e.session_id, self.session_id);
+        put_opt(&mut e.device_id, self.device_id);
+        put_opt(&mut e.user_agent, self.user_agent);
+        put_opt(&mut e.accept_language, self.accept_language);
+        e.claimed_country = self.claimed_country;
+        put_opt(&mut e.claimed_timezone, self.claimed_timezone);
+        e.account_created_at = self.account_created_at;
+        e.geo = self.geo;
+    }
+}
+
+impl<'a> RawEvent<'a> {
+    fn validate(self) -> Result<Checked<'a>, RejectReason> {
         let account_id = match self.account_id {
             None | Some(Any::Null) => return Err(RejectReason::MissingField("account_id")),
-            Some(Any::Str(s)) if !s.is_empty() && s.len() <= MAX_ACCOUNT_ID_BYTES => s.into_owned(),
+            Some(Any::Str(s)) if !s.is_empty() && s.len() <= MAX_ACCOUNT_ID_BYTES => s,
             Some(_) => return Err(RejectReason::BadAccountId),
         };
         let ip = match self.ip {
@@ -424,16 +514,16 @@ impl RawEvent<'_> {
         let device_id = opt_str("device_id", self.device_id)?;
         let event_id = match opt_str("event_id", self.event_id)? {
             Some(id) => id,
-            None => derive_event_id(
+            None => Cow::Owned(derive_event_id(
                 &account_id,
                 ip,
                 timestamp,
                 event_type,
                 outcome,
                 session_id.as_deref(),
-            ),
+            )),
         };
-        Ok(LoginEvent {
+        Ok(Checked {
             account_id,
             ip,
             timestamp,

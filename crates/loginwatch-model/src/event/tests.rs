@@ -153,3 +153,24 @@ fn reject_keeps_original_bytes() {
     assert_eq!(r.bytes, b"garbage");
     assert!(r.to_string().starts_with("not a JSON object"));
 }
+
+#[test]
+fn decode_into_reuses_the_event_and_matches_decode() {
+    let lines = [
+        r#"{"account_id":"a","ip":"::ffff:198.51.100.7","timestamp":1795514700000,
+        "event_id":"x1","session_id":"s","device_id":"d","user_agent":"ua",
+        "accept_language":"ko","claimed_country":"us","claimed_timezone":"Asia/Seoul",
+        "geo":{"lat":37.5,"lon":127.0}}"#,
+        r#"{"account_id":"b\u00e9","ip":"203.0.113.9","timestamp":"2026-11-24T10:05:00Z"}"#,
+        r#"{"account_id":"c","ip":"2001:db8::1","timestamp":0,"session_id":"t","device_id":null}"#,
+    ];
+    let mut reused = ok(lines[1]);
+    for line in lines.iter().chain(lines.iter().rev()) {
+        decode_into(line.as_bytes(), LIMIT, &mut reused).unwrap();
+        assert_eq!(reused, ok(line), "{line}");
+    }
+    let before = reused.clone();
+    let err = decode_into(b"{\"ip\":1}", LIMIT, &mut reused).unwrap_err();
+    assert_eq!(err.reason.code(), "missing_field");
+    assert_eq!(reused, before, "a rejected message leaves the event unchanged");
+}
