@@ -100,7 +100,7 @@ pub fn read_bounded_line<R: BufRead + ?Sized>(
             return Ok(any);
         }
         any = true;
-        let (used, done) = match memchr_newline(chunk) {
+        let (used, done) = match memchr::memchr(b'\n', chunk) {
             Some(i) => (i + 1, true),
             None => (chunk.len(), false),
         };
@@ -115,10 +115,6 @@ pub fn read_bounded_line<R: BufRead + ?Sized>(
             return Ok(true);
         }
     }
-}
-
-fn memchr_newline(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&c| c == b'\n')
 }
 
 /// Runs every line of `input` through `pipeline`, writing alerts and dead letters.
