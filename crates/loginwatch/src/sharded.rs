@@ -40,13 +40,13 @@ struct Output {
 /// when absent or escaped (such lines all go to shard 0, where the decoder judges them).
 pub fn account_key(line: &[u8]) -> Option<&[u8]> {
     const KEY: &[u8] = b"\"account_id\"";
-    let at = line.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    let at = memchr::memmem::find(line, KEY)? + KEY.len();
     let rest = &line[at..];
     let colon = rest.iter().position(|&c| !c.is_ascii_whitespace())?;
     let rest = rest.get(colon..)?.strip_prefix(b":")?;
     let open = rest.iter().position(|&c| !c.is_ascii_whitespace())?;
     let rest = rest.get(open..)?.strip_prefix(b"\"")?;
-    let end = rest.iter().position(|&c| c == b'"' || c == b'\\')?;
+    let end = memchr::memchr2(b'"', b'\\', rest)?;
     (rest[end] == b'"').then_some(&rest[..end])
 }
 
