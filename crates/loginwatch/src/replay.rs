@@ -1,7 +1,7 @@
 //! `loginwatch replay`: JSON lines in, alert JSON lines out, dead letters kept, a summary at
 //! the end. Reads in a streaming fashion: memory is the engine's bounded state plus one line.
 
-use loginwatch_detect::{Locate, Pipeline};
+use loginwatch_detect::{Engine, Locate, Pipeline};
 use loginwatch_model::{Alert, Reject};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -18,6 +18,11 @@ pub struct Summary {
     pub alerts: BTreeMap<&'static str, u64>,
     pub suppressed: u64,
     pub tracked_accounts: u64,
+    /// The engines' own estimate of their per-account state, in bytes.
+    pub state_bytes: u64,
+    /// The process-wide shared_ip index: networks held and estimated bytes.
+    pub shared_networks: u64,
+    pub shared_bytes: u64,
     pub elapsed: Duration,
 }
 
@@ -25,6 +30,21 @@ impl Summary {
     /// Rejected lines, all reasons together.
     pub fn rejected_total(&self) -> u64 {
         self.rejected.values().sum()
+    }
+
+    /// Adds an engine's end-of-run counters (suppressed alerts, accounts, state bytes).
+    pub fn add_engine(&mut self, engine: &Engine) {
+        let stats = engine.stats();
+        self.suppressed += stats.suppressed_alerts;
+        self.tracked_accounts += stats.tracked_accounts as u64;
+        self.state_bytes += stats.approx_state_bytes as u64;
+    }
+
+    /// Records the shared_ip index's size (once per process: engines share it).
+    pub fn add_shared_index(&mut self, engine: &Engine) {
+        let shared = engine.shared_index().stats();
+        self.shared_networks = shared.networks as u64;
+        self.shared_bytes = shared.approx_bytes as u64;
     }
 
     /// Alerts written, all kinds together.
@@ -66,7 +86,16 @@ impl fmt::Display for Summary {
             list(&self.alerts)
         )?;
         writeln!(f, "  suppressed alerts: {}", self.suppressed)?;
-        write!(f, "  tracked accounts at end: {}", self.tracked_accounts)
+        writeln!(f, "  tracked accounts at end: {}", self.tracked_accounts)?;
+        let mb = |b: u64| b as f64 / 1e6;
+        write!(
+            f,
+            "  state (estimate): accounts {:.1} MB ({} B per account), shared_ip index {:.1} MB ({} networks)",
+            mb(self.state_bytes),
+            self.state_bytes / self.tracked_accounts.max(1),
+            mb(self.shared_bytes),
+            self.shared_networks
+        )
     }
 }
 
@@ -151,9 +180,8 @@ pub fn replay<L: Locate>(
     }
     alerts_out.flush()?;
     dead_letters.flush()?;
-    let stats = pipeline.engine().stats();
-    summary.suppressed = stats.suppressed_alerts;
-    summary.tracked_accounts = stats.tracked_accounts as u64;
+    summary.add_engine(pipeline.engine());
+    summary.add_shared_index(pipeline.engine());
     summary.elapsed = started.elapsed();
     Ok(summary)
 }

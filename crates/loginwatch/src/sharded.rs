@@ -180,9 +180,10 @@ pub fn replay_sharded(
         summary.lines = lines;
         summary.blank_lines = blank;
         for p in &finished {
-            let stats = p.engine().stats();
-            summary.suppressed += stats.suppressed_alerts;
-            summary.tracked_accounts += stats.tracked_accounts as u64;
+            summary.add_engine(p.engine());
+        }
+        if let Some(p) = finished.first() {
+            summary.add_shared_index(p.engine());
         }
         summary.elapsed = started.elapsed();
         Ok(summary)
