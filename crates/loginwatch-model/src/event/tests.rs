@@ -174,3 +174,16 @@ fn decode_into_reuses_the_event_and_matches_decode() {
     assert_eq!(err.reason.code(), "missing_field");
     assert_eq!(reused, before, "a rejected message leaves the event unchanged");
 }
+
+#[test]
+fn deep_nesting_is_rejected_not_a_crash() {
+    for (open, close) in [("[", "]"), ("{\"a\":", "}")] {
+        let depth = 20_000;
+        let line = format!(
+            r#"{{"account_id":"a","ip":"1.2.3.4","timestamp":0,"x":{}1{}}}"#,
+            open.repeat(depth),
+            close.repeat(depth)
+        );
+        let _ = decode(line.as_bytes(), 1 << 20);
+    }
+}
