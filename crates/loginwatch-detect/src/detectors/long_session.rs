@@ -40,10 +40,6 @@ pub(crate) struct ActivityRun {
 }
 
 impl ActivityRun {
-    pub(crate) fn heap_bytes(&self) -> usize {
-        0
-    }
-
     fn mark(&mut self, t: i64) {
         let day = i32::try_from(t.div_euclid(DAY_MS)).unwrap_or(i32::MAX);
         if day > self.day {
@@ -78,7 +74,7 @@ impl LongSession {
 
     /// Advances the run with an event at `t`; `None` until the account's second event.
     fn advance<'a>(&self, cx: &'a mut Ctx<'_>, t: i64) -> Option<&'a mut ActivityRun> {
-        let has = cx.state.extra.as_ref().is_some_and(|x| x.run.is_some());
+        let has = cx.state.extra_ref().is_some_and(|x| x.run.is_some());
         let prev = cx.prev_newest?;
         let run = if has {
             cx.state.extra().run.as_mut()?

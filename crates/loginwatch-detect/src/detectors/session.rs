@@ -113,16 +113,15 @@ impl Detector for SessionHijack {
             reported: 0,
         };
         let list = &mut cx.state.extra().sessions;
-        let Some(fp) = list.iter_mut().find(|f| f.sid == now.sid) else {
+        let Some(fp) = list.as_mut_slice().iter_mut().find(|f| f.sid == now.sid) else {
             if list.len() >= self.max_sessions {
-                if let Some(i) = (0..list.len()).min_by_key(|&i| list[i].last) {
+                let slice = list.as_slice();
+                if let Some(i) = (0..slice.len()).min_by_key(|&i| slice[i].last) {
                     list.swap_remove(i);
                 }
             }
-            // One slot at a time: the default growth (4 at once) costs 96 bytes in every
-            // account, most of which see one or two sessions.
-            list.reserve_exact(1);
-            list.push(now);
+            // The first inline; then one slot at a time (most accounts see one or two).
+            list.insert(list.len(), now, |_| 1);
             return;
         };
         fp.last = fp.last.max(t);
