@@ -157,6 +157,6 @@ mod tests {
     fn sizes() {
         assert_eq!(size_of::<AccountState>(), 24);
         assert_eq!(Memory::SIZE, 96);
-        const { assert!(Extra::SIZE <= 192) };
+        const { assert!(Extra::SIZE <= 160) };
     }
 }
