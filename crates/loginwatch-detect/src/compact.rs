@@ -289,12 +289,12 @@ mod tests {
     }
 
     #[test]
-    fn small_list_of_records_is_no_bigger_than_a_record() {
+    fn small_lists_are_no_bigger_than_their_element() {
+        use crate::detectors::session::SessionFp;
         use crate::record::Record;
-        assert_eq!(
-            std::mem::size_of::<Small<Record>>(),
-            std::mem::size_of::<Record>()
-        );
+        use std::mem::size_of;
+        assert_eq!(size_of::<Small<Record>>(), size_of::<Record>());
+        assert_eq!(size_of::<Small<SessionFp>>(), size_of::<SessionFp>());
     }
 
     proptest! {

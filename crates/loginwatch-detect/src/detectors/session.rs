@@ -17,7 +17,8 @@
 //! time, the new network and device, the event.
 //!
 //! Memory: at most `max_sessions` (8) fingerprints of 40 bytes (hashes, not ids) per account,
-//! the least recently seen make room.
+//! the least recently seen make room; the first is inline in the account's `Extra`, more are
+//! on the heap (exact capacity).
 
 use crate::config::SessionHijackConfig;
 use crate::detector::{Ctx, Detector, Finding};
