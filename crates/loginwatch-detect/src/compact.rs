@@ -1,6 +1,7 @@
-//! Compact strings for per-account state, where every byte is paid a million times:
+//! Compact values for per-account state, where every byte is paid a million times:
 //! [`KeyStr`] (account ids: up to 22 bytes inline, no heap) and [`EventId`] (the same, plus
-//! derived ids `ev-<32 hex digits>` packed into 16 bytes). Both are 24 bytes.
+//! derived ids `ev-<32 hex digits>` packed into 16 bytes), both 24 bytes; and [`Small`], a
+//! list that holds its first element inline and needs the heap only from the second.
 
 use std::borrow::Borrow;
 use std::fmt;
@@ -130,6 +131,121 @@ impl fmt::Debug for EventId {
     }
 }
 
+/// A list whose only element, the usual case (most accounts hold one window record and one
+/// session), lives inline: no allocation, no 24-byte `Vec` header. From two elements on it is
+/// a `Vec` whose capacity the caller controls; it returns inline when it shrinks to one.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) enum Small<T> {
+    #[default]
+    Empty,
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> Small<T> {
+    pub(crate) fn as_slice(&self) -> &[T] {
+        match self {
+            Small::Empty => &[],
+            Small::One(x) => std::slice::from_ref(x),
+            Small::Many(v) => v,
+        }
+    }
+
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [T] {
+        match self {
+            Small::Empty => &mut [],
+            Small::One(x) => std::slice::from_mut(x),
+            Small::Many(v) => v,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    /// Heap bytes of the element slots (0 while inline).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        match self {
+            Small::Many(v) => v.capacity() * std::mem::size_of::<T>(),
+            _ => 0,
+        }
+    }
+
+    /// Inserts `x` at `at` (≤ len). Going to the heap, the `Vec` gets room for exactly two;
+    /// when full, it first grows by `grow(len)` (at least 1).
+    pub(crate) fn insert(&mut self, at: usize, x: T, grow: impl FnOnce(usize) -> usize) {
+        *self = match std::mem::take(self) {
+            Small::Empty => Small::One(x),
+            Small::One(first) => {
+                let mut v = Vec::with_capacity(2);
+                v.push(first);
+                v.insert(at.min(1), x);
+                Small::Many(v)
+            }
+            Small::Many(mut v) => {
+                if v.len() == v.capacity() {
+                    v.reserve_exact(grow(v.len()).max(1));
+                }
+                v.insert(at.min(v.len()), x);
+                Small::Many(v)
+            }
+        };
+    }
+
+    /// Removes the elements in `range` (clamped to the length).
+    pub(crate) fn remove_range(&mut self, range: std::ops::Range<usize>) {
+        let len = self.len();
+        let (from, to) = (range.start.min(len), range.end.min(len));
+        if from >= to {
+            return;
+        }
+        match self {
+            Small::Many(v) => {
+                v.drain(from..to);
+                self.settle();
+            }
+            _ => *self = Small::Empty,
+        }
+    }
+
+    /// Removes element `i` (< len), replacing it with the last one.
+    pub(crate) fn swap_remove(&mut self, i: usize) {
+        match self {
+            Small::Many(v) if i < v.len() => {
+                v.swap_remove(i);
+                self.settle();
+            }
+            Small::One(_) if i == 0 => *self = Small::Empty,
+            _ => {}
+        }
+    }
+
+    /// Shrinks the heap capacity to `cap` (not below the length).
+    pub(crate) fn shrink_to(&mut self, cap: usize) {
+        if let Small::Many(v) = self {
+            v.shrink_to(cap);
+        }
+    }
+
+    /// The heap capacity (1 inline, 0 when empty).
+    pub(crate) fn capacity(&self) -> usize {
+        match self {
+            Small::Empty => 0,
+            Small::One(_) => 1,
+            Small::Many(v) => v.capacity(),
+        }
+    }
+
+    /// Back inline (freeing the heap) once at most one element is left.
+    fn settle(&mut self) {
+        if let Small::Many(v) = self {
+            if v.len() <= 1 {
+                *self = v.pop().map_or(Small::Empty, Small::One);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +268,33 @@ mod tests {
         let upper = EventId::new("ev-0123456789ABCDEF0123456789ABCDEF");
         assert_eq!(upper.to_string(), "ev-0123456789ABCDEF0123456789ABCDEF");
         assert_eq!(upper.heap_bytes(), 35);
+    }
+
+    #[test]
+    fn small_lists_go_inline_and_back() {
+        let mut l: Small<u32> = Small::default();
+        l.insert(0, 2, |n| n / 2);
+        assert!(matches!(l, Small::One(2)) && l.heap_bytes() == 0);
+        l.insert(0, 1, |n| n / 2);
+        l.insert(2, 3, |n| n / 2);
+        assert_eq!(l.as_slice(), [1, 2, 3]);
+        assert_eq!((l.capacity(), l.heap_bytes()), (3, 12));
+        l.remove_range(0..2);
+        assert!(matches!(l, Small::One(3)));
+        l.insert(1, 4, |n| n / 2);
+        l.swap_remove(0);
+        assert_eq!(l.as_slice(), [4]);
+        l.swap_remove(0);
+        assert!(matches!(l, Small::Empty) && l.len() == 0);
+    }
+
+    #[test]
+    fn small_lists_are_no_bigger_than_their_element() {
+        use crate::detectors::session::SessionFp;
+        use crate::record::Record;
+        use std::mem::size_of;
+        assert_eq!(size_of::<Small<Record>>(), size_of::<Record>());
+        assert_eq!(size_of::<Small<SessionFp>>(), size_of::<SessionFp>());
     }
 
     proptest! {

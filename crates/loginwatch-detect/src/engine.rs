@@ -206,7 +206,7 @@ impl Engine {
         state.newest = state.newest.max(login.event.timestamp);
         note_new_account(rules, login, state);
         let inserted = (login.event.is_successful_login() && !trusted)
-            .then(|| state.window.insert(Record::from_login(login)));
+            .then(|| state.window_mut().insert(Record::from_login(login)));
         note_watch(rules, login, trusted, state);
         let exempt = rules.exemptions.of(account);
         let mut cx = Ctx {
@@ -228,7 +228,10 @@ impl Engine {
             counters.alerts[kind_index(a.kind)] += 1;
             out.push(a);
         }
-        counters.window_overflow += state.window.trim(state.newest, &rules.bounds);
+        let newest = state.newest;
+        if let Some(w) = state.window_if_any() {
+            counters.window_overflow += w.trim(newest, &rules.bounds);
+        }
         let after = state.heap_bytes();
         accounts.bytes = (accounts.bytes + after).saturating_sub(before);
     }
@@ -310,7 +313,7 @@ fn drop_reason(
     if !created && t.0 < state.newest.0.saturating_sub(rules.lateness_ms) {
         return Some(DropReason::TooLate);
     }
-    (login.event.is_successful_login() && state.window.contains(t, &login.event.event_id))
+    (login.event.is_successful_login() && state.window().contains(t, &login.event.event_id))
         .then_some(DropReason::Duplicate)
 }
 

@@ -17,8 +17,8 @@
 //! is a second guard for them.
 //!
 //! A re-alert restarts the cooldown and merges its keys into the entry. The state is at most
-//! one 40-byte entry per kind per account, lives in the account, and expired entries are
-//! dropped when the account next alerts.
+//! one 40-byte entry per kind per account, lives in the account's rare box (see `state.rs`),
+//! and expired entries are dropped when the account next alerts.
 
 use loginwatch_model::{AlertKind, CountryCode, EventTime};
 

@@ -13,33 +13,41 @@
 //!
 //! So a quiet account holds one record (its last login) once its previous login is more than
 //! 22.3 h older, and two (last login plus anchor) while it logs in several times a day.
-//! Capacity is kept close to the length (88 bytes a record).
+//! A single record is kept inline (see [`Small`]: no allocation); from two on they are on the
+//! heap with the capacity kept close to the length (88 bytes a record).
 
+use crate::compact::Small;
 use crate::record::Record;
 use loginwatch_model::EventTime;
 
 /// Logins of one account, oldest first; equal times keep arrival order.
 #[derive(Debug, Default)]
 pub(crate) struct Window {
-    records: Vec<Record>,
+    records: Small<Record>,
 }
 
 impl Window {
     /// The records, oldest first.
     pub(crate) fn records(&self) -> &[Record] {
-        &self.records
+        self.records.as_slice()
     }
 
-    /// Heap bytes: record slots plus event ids.
+    /// An empty window (for accounts without detector memory).
+    pub(crate) const EMPTY: Window = Window {
+        records: Small::Empty,
+    };
+
+    /// Heap bytes: record slots beyond the inline one, plus event ids.
     pub(crate) fn heap_bytes(&self) -> usize {
-        let ids: usize = self.records.iter().map(Record::heap_bytes).sum();
-        self.records.capacity() * std::mem::size_of::<Record>() + ids
+        let ids: usize = self.records().iter().map(Record::heap_bytes).sum();
+        self.records.heap_bytes() + ids
     }
 
     /// True when a record with this time and event id is already held (a redelivery).
     pub(crate) fn contains(&self, time: EventTime, event_id: &str) -> bool {
-        let from = self.records.partition_point(|r| r.time < time);
-        self.records[from..]
+        let records = self.records();
+        let from = records.partition_point(|r| r.time < time);
+        records[from..]
             .iter()
             .take_while(|r| r.time == time)
             .any(|r| r.event_id.is(event_id))
@@ -47,29 +55,26 @@ impl Window {
 
     /// Inserts in time order (after records of equal time); returns its index.
     pub(crate) fn insert(&mut self, record: Record) -> usize {
-        let at = self.records.partition_point(|r| r.time <= record.time);
-        if self.records.len() == self.records.capacity() {
-            let grow = (self.records.len() / 2).max(1);
-            self.records.reserve_exact(grow);
-        }
-        self.records.insert(at, record);
+        let at = self.records().partition_point(|r| r.time <= record.time);
+        self.records.insert(at, record, |len| len / 2);
         at
     }
 
     fn drain(&mut self, range: std::ops::Range<usize>) {
-        self.records.drain(range);
+        self.records.remove_range(range);
     }
 
     /// Applies the bounds; returns how many records went because of `max_len`.
     pub(crate) fn trim(&mut self, newest: EventTime, b: &Bounds) -> u64 {
         let cut = newest.0.saturating_sub(b.span_ms);
-        let first_in = self.records.partition_point(|r| r.time.0 < cut);
+        let records = self.records();
+        let first_in = records.partition_point(|r| r.time.0 < cut);
         let late_cut = newest.0.saturating_sub(b.lateness_ms);
-        let before_late = self.records.partition_point(|r| r.time.0 < late_cut);
-        let anchor = self.records[..before_late.min(first_in)]
+        let before_late = records.partition_point(|r| r.time.0 < late_cut);
+        let anchor = records[..before_late.min(first_in)]
             .iter()
             .rposition(Record::is_baseline)
-            .filter(|&i| newest.0.saturating_sub(self.records[i].time.0) <= b.anchor_ms);
+            .filter(|&i| newest.0.saturating_sub(records[i].time.0) <= b.anchor_ms);
         // Drop everything before the cut except the anchor.
         let drop_before = anchor.unwrap_or(first_in);
         self.drain(0..drop_before);
@@ -177,7 +182,7 @@ mod tests {
         let mut w = fill();
         w.trim(newest, &b(500_000));
         assert_eq!(ids(&w), ["busan"]);
-        assert_eq!(w.records.capacity(), 1);
+        assert!(matches!(w.records, Small::One(_)));
     }
 
     #[test]

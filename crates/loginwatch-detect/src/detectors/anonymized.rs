@@ -9,8 +9,8 @@
 //! - a **switch**: an anonymized event whose ASN differs from the previous anonymized event's
 //!   ASN, both known: medium; high once 3 or more anonymizer ASNs were seen; Tor raises.
 //!
-//! Per-account memory: [`AnonMemory`], 40 bytes boxed, only for accounts that used an
-//! anonymizer; it remembers the last anonymizer ASN and organisation and up to 4 distinct
+//! Per-account memory: [`AnonMemory`], 40 bytes in the account's rare box, only for accounts
+//! that used an anonymizer; it remembers the last anonymizer ASN and organisation and up to 4 distinct
 //! ASNs. The evidence names the flags, ASN, organisation, and for a switch the previous one.
 
 use crate::detector::{Ctx, Detector, Finding};
@@ -73,8 +73,9 @@ impl Detector for AnonymizedIp {
         }
         let asn = cx.login.net.asn.filter(|a| *a != 0);
         let org = cx.login.net.as_org.clone();
-        let first = cx.state.anon.is_none();
-        let memory = cx.state.anon.get_or_insert_with(Box::default);
+        let rare = cx.state.extra().rare();
+        let first = rare.anon.is_none();
+        let memory = rare.anon.get_or_insert_with(AnonMemory::default);
         let previous = (memory.last_asn != 0).then_some(memory.last_asn);
         let previous_org = memory.last_org.clone();
         let switched = matches!((previous, asn), (Some(p), Some(a)) if p != a);

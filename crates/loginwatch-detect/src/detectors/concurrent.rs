@@ -140,7 +140,7 @@ impl Detector for ConcurrentIps {
 
     fn observe(&self, cx: &mut Ctx<'_>, out: &mut Vec<Finding>) {
         let Some(i) = cx.inserted else { return };
-        let records = cx.state.window.records();
+        let records = cx.state.window().records();
         let Some(cur) = records.get(i) else { return };
         let from = cur.time.0.saturating_sub(self.window_ms);
         let start = records[..i].partition_point(|r| r.time.0 < from);

@@ -19,7 +19,8 @@
 //! rule, one step up when two or more hold. Evidence: claimed values, the share of located
 //! logins per country, the 24-hour histogram in the claimed zone, the counts, the login.
 //!
-//! Memory: a [`Profile`] of 96 bytes in the account's `Extra`; counts halve past 4096.
+//! Memory: a [`Profile`] of 72 bytes in the account's `Extra` (the hour counts packed in 13
+//! bits each, see [`Hours`]); counts halve past 4096.
 
 use super::round1;
 use crate::config::LocationMismatchConfig;
@@ -44,11 +45,12 @@ pub(crate) struct Profile {
     reported: u8,
     located: u16,
     outside: u16,
-    /// Up to 4 countries outside the claimed one, with their login counts.
-    others: [(Option<CountryCode>, u16); 4],
+    /// Up to 4 countries outside the claimed one (see [`code`]), with their login counts.
+    other_cc: [[u8; 2]; 4],
+    other_n: [u16; 4],
     language: u16,
     korean: u16,
-    hours: [u16; 24],
+    hours: Hours,
     /// The last hour counted (hours since the epoch).
     last_hour: u32,
 }
@@ -57,12 +59,13 @@ impl Profile {
     fn claim(&mut self, country: Option<CountryCode>, zone: u8) {
         if country.is_some() && country != self.claimed {
             self.claimed = country;
-            (self.located, self.outside, self.others) = (0, 0, Default::default());
+            (self.located, self.outside) = (0, 0);
+            (self.other_cc, self.other_n) = Default::default();
             self.reported &= !(COUNTRY | LANGUAGE);
         }
         if zone != 0 && zone != self.zone {
             self.zone = zone;
-            self.hours = [0; 24];
+            self.hours = Hours::default();
             self.reported &= !NIGHT;
         }
     }
@@ -71,35 +74,93 @@ impl Profile {
         if self.located >= CAP {
             self.located /= 2;
             self.outside /= 2;
-            self.others.iter_mut().for_each(|o| o.1 /= 2);
+            self.other_n.iter_mut().for_each(|n| *n /= 2);
         }
         self.located += 1;
         if Some(c) == self.claimed {
             return;
         }
         self.outside += 1;
-        if let Some(o) = self.others.iter_mut().find(|o| o.0 == Some(c)) {
-            o.1 += 1;
-        } else if let Some(o) = self.others.iter_mut().min_by_key(|o| o.1) {
-            *o = (Some(c), 1);
+        if let Some(i) = self.other_cc.iter().position(|o| *o == code(c)) {
+            self.other_n[i] += 1;
+        } else if let Some(i) = (0..4).min_by_key(|&i| self.other_n[i]) {
+            (self.other_cc[i], self.other_n[i]) = (code(c), 1);
         }
+    }
+
+    /// The countries outside the claimed one, with their login counts.
+    fn others(&self) -> impl Iterator<Item = (CountryCode, u16)> + '_ {
+        let known = |(cc, n): (&[u8; 2], &u16)| {
+            let c = std::str::from_utf8(cc).ok().and_then(CountryCode::parse)?;
+            Some((c, *n))
+        };
+        self.other_cc.iter().zip(&self.other_n).filter_map(known)
     }
 
     fn observe_hour(&mut self, hour: u8) {
-        if self.hours.iter().map(|h| u32::from(*h)).sum::<u32>() >= u32::from(CAP) {
-            self.hours.iter_mut().for_each(|h| *h /= 2);
+        let mut hours = self.hours.counts();
+        if hours.iter().map(|h| u32::from(*h)).sum::<u32>() >= u32::from(CAP) {
+            hours.iter_mut().for_each(|h| *h /= 2);
         }
-        if let Some(h) = self.hours.get_mut(usize::from(hour)) {
+        if let Some(h) = hours.get_mut(usize::from(hour)) {
             *h += 1;
         }
+        self.hours = Hours::from_counts(&hours);
     }
 
     fn active(&self) -> u32 {
-        self.hours.iter().map(|h| u32::from(*h)).sum()
+        self.hours.counts().iter().map(|h| u32::from(*h)).sum()
     }
 
     fn night(&self) -> u32 {
-        self.hours[..6].iter().map(|h| u32::from(*h)).sum()
+        self.hours.counts()[..6].iter().map(|h| u32::from(*h)).sum()
+    }
+}
+
+/// A country as its two ASCII bytes (`[0, 0]` = none), 2 bytes where an
+/// `Option<CountryCode>` beside a count takes 4.
+fn code(c: CountryCode) -> [u8; 2] {
+    match c.as_str().as_bytes() {
+        [a, b] => [*a, *b],
+        _ => [0; 2],
+    }
+}
+
+/// Bits per hour count: counts never exceed [`CAP`] = 4096 < 2^13 (the histogram halves once
+/// its total reaches `CAP`, before the next count).
+const HOUR_BITS: usize = 13;
+
+/// The 24 hour counts, 13 bits each, in 39 bytes instead of 48.
+#[derive(Clone, Debug, PartialEq)]
+struct Hours([u8; 39]);
+
+impl Default for Hours {
+    fn default() -> Self {
+        Hours([0; 39])
+    }
+}
+
+impl Hours {
+    fn counts(&self) -> [u16; 24] {
+        std::array::from_fn(|i| {
+            let (byte, shift) = (i * HOUR_BITS / 8, i * HOUR_BITS % 8);
+            let word = (0..3)
+                .filter_map(|k| self.0.get(byte + k).map(|b| u32::from(*b) << (8 * k)))
+                .fold(0, |w, b| w | b);
+            ((word >> shift) & 0x1fff) as u16
+        })
+    }
+
+    fn from_counts(counts: &[u16; 24]) -> Hours {
+        let mut out = Hours::default();
+        for (i, &n) in counts.iter().enumerate() {
+            let (byte, shift) = (i * HOUR_BITS / 8, i * HOUR_BITS % 8);
+            let bits = (u32::from(n) & 0x1fff) << shift;
+            for (k, b) in out.0.iter_mut().skip(byte).take(3).enumerate() {
+                *b |= (bits >> (8 * k)) as u8;
+            }
+        }
+        out
     }
 }
 
@@ -162,7 +223,7 @@ impl LocationMismatch {
         let is_login = e.event_type == EventType::Login;
         let zone = e.claimed_timezone.as_deref().map_or(0, tz::zone_id);
         let brings = is_login && (e.claimed_country.is_some() || zone != 0);
-        let has = cx.state.extra.as_ref().is_some_and(|x| x.profile.is_some());
+        let has = cx.state.extra_ref().is_some_and(|x| x.profile.is_some());
         if !brings && !has {
             return None;
         }
@@ -237,7 +298,7 @@ fn country_shares(p: &Profile) -> Map<String, Value> {
             json!(round1(100.0 * f64::from(home) / total)),
         );
     }
-    for (c, n) in p.others.iter().filter_map(|(c, n)| c.map(|c| (c, *n))) {
+    for (c, n) in p.others() {
         m.insert(c.to_string(), json!(round1(100.0 * f64::from(n) / total)));
     }
     m
@@ -291,11 +352,11 @@ fn finding(account: &str, login: &loginwatch_geo::Login, p: &Profile, r: u8) -> 
         "accept_language": login.event.accept_language.as_deref(),
         "active_hours": p.active(),
         "night_share": round1(100.0 * f64::from(p.night()) / f64::from(p.active().max(1))) / 100.0,
-        "hours_local": p.hours,
+        "hours_local": p.hours.counts(),
         "login": record.evidence(),
     });
     let mut keys: Vec<u32> = vec![u32::from(r) << 16];
-    keys.extend(p.others.iter().filter_map(|o| o.0).map(country_key));
+    keys.extend(p.others().map(|(c, _)| country_key(c)));
     Finding {
         kind: AlertKind::LocationMismatch,
         severity,

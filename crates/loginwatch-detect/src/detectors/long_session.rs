@@ -10,8 +10,8 @@
 //! Medium; high when both hold at once. Evidence: run start, last event, duration, events in
 //! the run, the active hours of the day (as a list) and the bucket count.
 //!
-//! Memory: an [`ActivityRun`] of 32 bytes in the account's `Extra`, created at its second
-//! event (the first one's time is the account's `newest`).
+//! Memory: an [`ActivityRun`] of 32 bytes (the hour mask in 3 bytes) in the account's
+//! `Extra`, created at its second event (the first one's time is the account's `newest`).
 
 use super::human_ms;
 use crate::config::LongSessionConfig;
@@ -32,25 +32,29 @@ pub(crate) struct ActivityRun {
     events: u32,
     /// The UTC day (days since epoch) of `mask`.
     day: i32,
-    /// Bit h: an event in hour h (UTC) of `day`.
-    mask: u32,
+    /// Bit h: an event in hour h (UTC) of `day` (24 bits, little-endian; see `mask`).
+    hours: [u8; 3],
     /// The day whose active-hours alert was raised (`i32::MIN` = none).
     reported_day: i32,
     reported_run: bool,
 }
 
 impl ActivityRun {
-    pub(crate) fn heap_bytes(&self) -> usize {
-        0
+    /// Bit h: an event in hour h (UTC) of `day`.
+    fn mask(&self) -> u32 {
+        let [a, b, c] = self.hours;
+        u32::from_le_bytes([a, b, c, 0])
     }
 
     fn mark(&mut self, t: i64) {
         let day = i32::try_from(t.div_euclid(DAY_MS)).unwrap_or(i32::MAX);
         if day > self.day {
-            (self.day, self.mask) = (day, 0);
+            (self.day, self.hours) = (day, [0; 3]);
         }
         if day == self.day {
-            self.mask |= 1 << (t.rem_euclid(DAY_MS) / HOUR_MS);
+            let mask = self.mask() | 1 << (t.rem_euclid(DAY_MS) / HOUR_MS);
+            let [a, b, c, _] = mask.to_le_bytes();
+            self.hours = [a, b, c];
         }
     }
 }
@@ -78,7 +82,7 @@ impl LongSession {
 
     /// Advances the run with an event at `t`; `None` until the account's second event.
     fn advance<'a>(&self, cx: &'a mut Ctx<'_>, t: i64) -> Option<&'a mut ActivityRun> {
-        let has = cx.state.extra.as_ref().is_some_and(|x| x.run.is_some());
+        let has = cx.state.extra_ref().is_some_and(|x| x.run.is_some());
         let prev = cx.prev_newest?;
         let run = if has {
             cx.state.extra().run.as_mut()?
@@ -123,7 +127,7 @@ impl Detector for LongSession {
             return;
         };
         let continuous = !run.reported_run && run.last - run.start >= min_ms;
-        let hours = run.mask.count_ones();
+        let hours = run.mask().count_ones();
         let busy_day = min_hours > 0 && hours >= min_hours && run.reported_day != run.day;
         if !(continuous || busy_day) {
             return;
@@ -146,7 +150,7 @@ fn finding(
 ) -> Finding {
     let record = Record::from_login(login);
     let duration = run.last - run.start;
-    let hours: Vec<u32> = (0..24).filter(|h| run.mask & (1 << h) != 0).collect();
+    let hours: Vec<u32> = (0..24).filter(|h| run.mask() & (1 << h) != 0).collect();
     let mut reasons = Vec::new();
     let mut parts = Vec::new();
     if continuous {

@@ -17,7 +17,8 @@
 //! time, the new network and device, the event.
 //!
 //! Memory: at most `max_sessions` (8) fingerprints of 40 bytes (hashes, not ids) per account,
-//! the least recently seen make room.
+//! the least recently seen make room; the first is inline in the account's `Extra`, more are
+//! on the heap (exact capacity).
 
 use crate::config::SessionHijackConfig;
 use crate::detector::{Ctx, Detector, Finding};
@@ -113,13 +114,15 @@ impl Detector for SessionHijack {
             reported: 0,
         };
         let list = &mut cx.state.extra().sessions;
-        let Some(fp) = list.iter_mut().find(|f| f.sid == now.sid) else {
+        let Some(fp) = list.as_mut_slice().iter_mut().find(|f| f.sid == now.sid) else {
             if list.len() >= self.max_sessions {
-                if let Some(i) = (0..list.len()).min_by_key(|&i| list[i].last) {
+                let slice = list.as_slice();
+                if let Some(i) = (0..slice.len()).min_by_key(|&i| slice[i].last) {
                     list.swap_remove(i);
                 }
             }
-            list.push(now);
+            // The first inline; then one slot at a time (most accounts see one or two).
+            list.insert(list.len(), now, |_| 1);
             return;
         };
         fp.last = fp.last.max(t);

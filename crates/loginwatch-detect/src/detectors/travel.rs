@@ -174,7 +174,7 @@ impl Detector for ImpossibleTravel {
 
     fn observe(&self, cx: &mut Ctx<'_>, out: &mut Vec<Finding>) {
         let Some(i) = cx.inserted else { return };
-        let records = cx.state.window.records();
+        let records = cx.state.window().records();
         let Some(cur) = records.get(i).filter(|r| r.located) else {
             return;
         };

@@ -36,9 +36,9 @@ pub(super) fn note_new_account(rules: &Rules, login: &Login, state: &mut Account
     };
     let until = created.0.saturating_add(ms(cfg.max_age));
     if login.event.timestamp.0 < until {
-        state.extra().new_until = until;
-    } else if let Some(x) = state.extra.as_mut() {
-        x.new_until = 0;
+        state.extra().rare().new_until = until;
+    } else if let Some(r) = state.extra_mut().and_then(|x| x.rare.as_mut()) {
+        r.new_until = 0;
     }
 }
 
@@ -58,7 +58,7 @@ pub(super) fn emit(
         let k = super::kind_index(f.kind);
         raise(&mut f, state, rules);
         let score = note_risk(rules, state, f.kind, f.severity, f.time.0);
-        let entries = state.suppress.get_or_insert_with(Box::default);
+        let entries = &mut state.extra().rare().suppress;
         if suppress::admit(entries, f.kind, f.time, &f.escalation, rules.cooldown_ms) {
             counters.alerts[k] += 1;
             let mut alert = finish(f, account);
@@ -91,7 +91,7 @@ fn raise(f: &mut Finding, state: &AccountState, rules: &Rules) {
     }
     if state.is_new(f.time.0) {
         f.severity = f.severity.raised();
-        let until = state.extra.as_ref().map_or(0, |x| x.new_until);
+        let until = state.rare().map_or(0, |r| r.new_until);
         if let Some(obj) = f.evidence.as_object_mut() {
             obj.insert("new_account_until".into(), json!(EventTime(until)));
         }
@@ -120,7 +120,7 @@ fn note_risk(
 fn risk_alert(rules: &Rules, state: &mut AccountState, login: &Login) -> Option<Alert> {
     let cfg = &rules.cfg.detect.account_risk;
     let account = login.event.account_id.as_str();
-    let memory = state.extra.as_mut()?.risk.as_mut()?;
+    let memory = state.extra_mut()?.risk.as_mut()?;
     let t = login.event.timestamp.0;
     let horizon = ms(cfg.horizon);
     let score = memory.update_score(t, horizon);

@@ -305,6 +305,29 @@ fn state_bytes_are_tracked_and_compact() {
 }
 
 #[test]
+fn state_bytes_of_accounts_with_claims_and_sessions() {
+    let mut e = engine_with(|_| {});
+    let logins = (0..1000)
+        .map(|i| {
+            let ip = format!("1.{}.{}.1", i / 256, i % 256);
+            ev(&format!("acct-{i}"), &format!("e{i}"), i, &ip)
+                .city("Seoul")
+                .claims("KR")
+                .tz("Asia/Seoul")
+                .lang("ko-KR")
+                .session(&format!("s{i}"))
+                .device("d")
+        })
+        .collect();
+    run(&mut e, logins);
+    let s = e.stats();
+    assert_eq!(s.approx_state_bytes, e.accounts.walk_bytes());
+    // Slot 56 + window box 96 (the login inline) + detector memory 160 (profile and the
+    // session inline): what every account of the generated benchmark streams pays.
+    assert_eq!(s.approx_state_bytes / s.tracked_accounts, 312);
+}
+
+#[test]
 fn invalid_config_is_refused_with_every_problem() {
     let mut c = EngineConfig::default();
     c.engine.max_accounts = 0;

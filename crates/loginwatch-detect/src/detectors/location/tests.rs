@@ -194,3 +194,19 @@ fn prefers_korean_reads_the_first_language_only() {
     assert!(!prefers_korean("kok-IN"));
     assert!(!prefers_korean(""));
 }
+
+proptest::proptest! {
+    #[test]
+    fn hour_counts_round_trip(v in proptest::array::uniform24(0u16..=4096)) {
+        proptest::prop_assert_eq!(super::Hours::from_counts(&v).counts(), v);
+    }
+}
+
+#[test]
+fn profile_is_compact() {
+    assert!(std::mem::size_of::<super::Profile>() <= 72);
+    assert_eq!(
+        std::mem::size_of::<Option<super::Profile>>(),
+        std::mem::size_of::<super::Profile>()
+    );
+}

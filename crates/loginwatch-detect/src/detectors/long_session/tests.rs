@@ -89,3 +89,9 @@ fn ordinary_days_and_gaps_stay_quiet() {
     let mut e = engine_with(|c| c.detect.long_session.enabled = false);
     assert!(long(&run(&mut e, worker(25 * 60, 30))).is_empty());
 }
+
+#[test]
+fn run_is_compact() {
+    use super::ActivityRun;
+    assert!(std::mem::size_of::<Option<ActivityRun>>() <= 32);
+}

@@ -134,6 +134,6 @@ fn sessions_per_account_are_bounded() {
         .collect();
     assert!(hijacks(&run(&mut e, logins)).is_empty());
     let state = e.state_of("a").unwrap();
-    let sessions = state.extra.as_ref().map_or(0, |x| x.sessions.len());
+    let sessions = state.extra_ref().map_or(0, |x| x.sessions.len());
     assert_eq!(sessions, 8);
 }
