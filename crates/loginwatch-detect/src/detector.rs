@@ -4,8 +4,9 @@
 //!
 //! To add a detector: write `detectors/<name>.rs` with a type implementing [`Detector`],
 //! register it in [`crate::detectors::build`] (read its config there, skip it when disabled),
-//! give it per-account memory as an `Option<Box<..>>` field of
-//! [`AccountState`](crate::state::AccountState) if it needs any (counted in `heap_bytes`), and
+//! give it per-account memory as a field of [`Extra`](crate::state::Extra) (the box of the
+//! detectors' memory, created when first needed; `Option` or boxed when few accounts need it,
+//! and counted in its `heap_bytes`) if it needs any, and
 //! describe its [`Escalation`] in the table of [`crate::suppress`]. Test it through the engine
 //! with the builders of `testkit` (see `detectors/travel/tests.rs` for the table style).
 //!

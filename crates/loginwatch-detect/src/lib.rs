@@ -17,23 +17,23 @@
 //!   cooldown; `rules`: the configuration compiled for the hot path.
 //!
 //! ## Memory bounds
-//! - **Per account**: at most `engine.max_logins_per_account` (32) records of 88 bytes
-//!   (event ids of ≤ 22 bytes and derived `ev-…` ids stay inline; longer ones add their
-//!   length), spanning [`EngineConfig::window_span`] (default 35 min: the concurrent window
-//!   plus `max_lateness`) plus one *anchor* record (the travel baseline, kept at most 22.3 h
-//!   at 900 km/h; see `window.rs`); ≤ 9 suppression entries of 40 bytes once the account
-//!   alerted; 40 bytes of anonymizer memory once it used one. A table slot is ~92 bytes
-//!   (account ids ≤ 22 bytes inline). So a quiet account costs ~180 bytes with one login in
-//!   the last 22 h and ~270 bytes with several.
-//! - **In total**: at most `engine.max_accounts` (1 000 000) accounts, so ~180–270 MB at default
-//!   windows for quiet accounts and at most ~3 GB if every account filled its window; the
-//!   least recently seen (by event time) are evicted in batches of 1/64; accounts idle for
+//! - **Per account**: a 24-byte table slot (plus the account id inline when ≤ 22 bytes; about
+//!   56 bytes a slot at the table's load) pointing to one 96-byte box holding the window's
+//!   first record; further records (88 bytes, at most `engine.max_logins_per_account` = 32)
+//!   spanning [`EngineConfig::window_span`] (default 35 min: the concurrent window plus
+//!   `max_lateness`) plus one *anchor* record (the travel baseline, kept at most 22.3 h at
+//!   900 km/h; see `window.rs`). So a quiet account costs **152 bytes** with one login in the
+//!   last 22 h, 88 more per further login in the window.
+//! - **Later detectors, per account**: one 160-byte box created at the first event carrying a
+//!   claim, a session or needing the detectors' memory (location profile, activity run, the
+//!   first session fingerprint inline): an account with claims and a session costs **312
+//!   bytes**; each further remembered session 40 (≤ `max_sessions` = 8), 80 of risk memory
+//!   once it raised a signal, ≤ 9 suppression entries of 40 bytes once it alerted, 40 of
+//!   anonymizer memory once it used one. Worst case ~3.6 KB (a full window and every box).
+//! - **In total**: at most `engine.max_accounts` (1 000 000) accounts; the least recently
+//!   seen (by event time) are evicted in batches of 1/64; accounts idle for
 //!   `engine.idle_timeout` (7 days of event time) are forgotten.
 //!   [`EngineStats::approx_state_bytes`] tracks the estimate.
-//! - **Later detectors, per account**: one boxed `Extra` (8 bytes until needed) created at the
-//!   first event carrying a claim, session or a second event: 216 bytes (location profile 96,
-//!   activity run 32, new-account mark) plus 40 per remembered session (≤ 8) plus 80 of risk
-//!   memory once the account raised a signal — so an active account costs ~450–800 bytes.
 //! - **Cross-account** ([`SharedIndex`], per process, not per engine): ~190 bytes per network
 //!   seen by one account plus ~90 per further account (≤ 64 per network), at most
 //!   `detect.shared_ip.max_networks` (2 000 000) networks, forgotten after `window`;
