@@ -1,6 +1,8 @@
 //! Criterion: GeoIP per event. `CityDb::lookup` (mmdb tree walk + decode of the needed fields,
-//! behind the database's own per-record cache) and `Locator::locate` (city + ASN + anonymizer
-//! lookups, routability, building the `Login`). `locate` takes the event by value, so each
+//! behind the database's own per-record cache), `Locator::locate` (city + ASN + anonymizer
+//! lookups, routability, building the `Login`) and `Locator::locate_cached` (the same through
+//! a worker's network cache as `replay` sizes it, empty at the start of each pass over the
+//! events, so its misses are counted too). `locate` takes the event by value, so each
 //! iteration clones it; `clone_event` measures that clone alone, to subtract.
 //!
 //! Groups: `geoip/demo` (the embedded demo world with its city, ASN and anonymous databases)
@@ -13,8 +15,9 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use loginwatch_geo::{demo_world, CityDb, Locator};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use loginwatch::wiring::IP_CACHE_SLOTS;
+use loginwatch_geo::{demo_world, CityDb, IpCache, Locator};
 use loginwatch_model::LoginEvent;
 use std::hint::black_box;
 
@@ -34,6 +37,12 @@ fn group(c: &mut Criterion, name: &str, db: &CityDb, locator: &Locator, events: 
         "{name}: {} events, {found} resolve in the city database",
         events.len()
     );
+    let mut cache = IpCache::new(IP_CACHE_SLOTS);
+    for e in events {
+        locator.locate_cached(e.clone(), &mut cache);
+    }
+    let (hits, misses) = cache.counts();
+    eprintln!("{name}: network cache, one pass: {hits} hits, {misses} misses");
     let mut g = c.benchmark_group(name);
     g.throughput(Throughput::Elements(events.len() as u64));
     g.bench_function("CityDb::lookup", |b| {
@@ -49,6 +58,17 @@ fn group(c: &mut Criterion, name: &str, db: &CityDb, locator: &Locator, events: 
                 black_box(locator.locate(e.clone()));
             }
         })
+    });
+    g.bench_function("Locator::locate_cached (with clone)", |b| {
+        b.iter_batched_ref(
+            || IpCache::new(IP_CACHE_SLOTS),
+            |cache| {
+                for e in events {
+                    black_box(locator.locate_cached(e.clone(), cache));
+                }
+            },
+            BatchSize::PerIteration,
+        )
     });
     g.bench_function("clone_event", |b| {
         b.iter(|| {

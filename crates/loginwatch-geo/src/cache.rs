@@ -4,9 +4,9 @@
 //! network: the next address of the same ISP range hits although it was never seen.
 //!
 //! Two parts, both bounded and allocated up front:
-//! - network tables (IPv4, IPv6): buckets of [`WAYS`] `(network, mask, answer index)` entries,
-//!   a bucket chosen by the address's /24 (IPv4) or /64 (IPv6), so an entry is 12 or 36 bytes
-//!   and a lookup reads one bucket;
+//! - network tables (IPv4, IPv6): buckets of [`WAYS`] `(network, host bits, answer index)` entries,
+//!   a bucket chosen by the address's /24 (IPv4) or /64 (IPv6), so an entry is 8 or 20 bytes
+//!   and a lookup reads one bucket (32 bytes for IPv4);
 //! - the distinct answers, stored once and found again by the database records they came from.
 //!
 //! Owned by one worker, so hits take no lock and touch no shared cache line but the answer's.
@@ -60,15 +60,17 @@ impl Bits for u128 {
     }
 }
 
-/// Networks of one bucket, most recently inserted first. An empty way has mask 0 and
-/// network 1, which no address matches.
+/// Networks of one bucket, most recently inserted first. A way is its network (host bits
+/// zero) and a packed `(answer index + 1) << 8 | host bits`; 0 marks an empty way.
 #[derive(Clone, Copy)]
-#[repr(align(64))]
+#[repr(align(32))]
 struct Bucket<K> {
     net: [K; WAYS],
-    mask: [K; WAYS],
-    answer: [u32; WAYS],
+    meta: [u32; WAYS],
 }
+
+/// The largest answer index a way can hold.
+const MAX_ANSWER: usize = (1 << 24) - 2;
 
 struct Table<K> {
     buckets: Box<[Bucket<K>]>,
@@ -79,8 +81,7 @@ impl<K: Bits> Table<K> {
     fn empty() -> Bucket<K> {
         Bucket {
             net: [K::ONE; WAYS],
-            mask: [K::mask(u32::MAX); WAYS],
-            answer: [0; WAYS],
+            meta: [0; WAYS],
         }
     }
 
@@ -108,23 +109,22 @@ impl<K: Bits> Table<K> {
     fn get(&self, ip: K) -> Option<u32> {
         let b = &self.buckets[self.index(ip)];
         (0..WAYS)
-            .find(|&w| ip & b.mask[w] == b.net[w])
-            .map(|w| b.answer[w])
+            .find(|&w| b.meta[w] != 0 && ip & K::mask(b.meta[w] & 0xff) == b.net[w])
+            .map(|w| (b.meta[w] >> 8) - 1)
     }
 
     fn insert(&mut self, ip: K, host_bits: u32, answer: u32) {
         let i = self.index(ip);
         let b = &mut self.buckets[i];
         b.net.rotate_right(1);
-        b.mask.rotate_right(1);
-        b.answer.rotate_right(1);
-        let mask = K::mask(host_bits);
-        (b.net[0], b.mask[0], b.answer[0]) = (ip & mask, mask, answer);
+        b.meta.rotate_right(1);
+        b.net[0] = ip & K::mask(host_bits);
+        b.meta[0] = (answer + 1) << 8 | host_bits;
     }
 }
 
-/// A worker's network → answer cache. Memory: 16 bytes per IPv4 network entry, 48 per IPv6
-/// one, and at most as many distinct answers as IPv4 entries (about 100 bytes each).
+/// A worker's network → answer cache. Memory: 8 bytes per IPv4 network entry, 24 per IPv6
+/// one, and distinct answers (about 100 bytes each) up to a quarter of the IPv4 entries.
 pub struct IpCache {
     v4: Table<u32>,
     v6: Table<u128>,
@@ -149,7 +149,8 @@ impl std::fmt::Debug for IpCache {
 
 impl IpCache {
     /// A cache of about `slots` IPv4 networks (rounded up to a power of two), a quarter as
-    /// many IPv6 networks, and up to `slots` distinct answers.
+    /// many IPv6 networks, and a quarter as many distinct answers (when those run out, the
+    /// whole cache starts over).
     pub fn new(slots: usize) -> IpCache {
         let v4 = slots.max(1).next_power_of_two().div_ceil(WAYS);
         IpCache {
@@ -157,7 +158,7 @@ impl IpCache {
             v6: Table::new(v4 / 4),
             answers: Vec::new(),
             index: HashMap::new(),
-            max_answers: slots.max(1),
+            max_answers: (slots / 4).clamp(1, MAX_ANSWER),
             hits: 0,
             misses: 0,
         }
@@ -290,7 +291,7 @@ mod tests {
 
     #[test]
     fn a_full_answer_table_starts_over() {
-        let mut c = IpCache::new(2);
+        let mut c = IpCache::new(8);
         c.insert(ip("192.0.2.1"), 0, key(1), || place("A"));
         c.insert(ip("2001:db8::1"), 0, key(2), || place("B"));
         let third = c.insert(ip("198.51.100.1"), 0, key(3), || place("C"));
