@@ -4,9 +4,9 @@
 //! network: the next address of the same ISP range hits although it was never seen.
 //!
 //! Two parts, both bounded and allocated up front:
-//! - network tables (IPv4, IPv6): buckets of [`WAYS`] `(network, host bits, answer index)` entries,
-//!   a bucket chosen by the address's /24 (IPv4) or /64 (IPv6), so an entry is 8 or 20 bytes
-//!   and a lookup reads one bucket (32 bytes for IPv4);
+//! - network tables (IPv4, IPv6): buckets of [`WAYS`] `(network, host bits, answer index)`
+//!   entries, a bucket chosen by the address's /24 (IPv4) or /64 (IPv6), so an entry is 8 or
+//!   20 bytes and a lookup reads one bucket (32 bytes for IPv4);
 //! - the distinct answers, stored once and found again by the database records they came from.
 //!
 //! Owned by one worker, so hits take no lock and touch no shared cache line but the answer's.
