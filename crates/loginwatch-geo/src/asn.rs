@@ -3,7 +3,7 @@
 
 use crate::db::{check_keys, DbBytes, DbError, Num, OffsetCache};
 use crate::types::AnonFlags;
-use maxminddb::Reader;
+use maxminddb::{LookupResult, Reader};
 use serde::Deserialize;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -87,16 +87,25 @@ impl AsnDb {
     pub fn lookup(&self, ip: IpAddr) -> Option<AsnInfo> {
         let result = self.reader.lookup(ip.to_canonical()).ok()?;
         let offset = result.offset()?;
-        self.cache.get_or_insert_with(offset, || {
-            let r: AsnRecord = result.decode().ok()??;
-            let asn = r.autonomous_system_number?.0;
-            let asn = (asn.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&asn))
-                .then_some(asn as u32)?;
-            let org = r.autonomous_system_organization.filter(|o| !o.is_empty());
-            Some(AsnInfo {
-                asn,
-                org: org.map(Arc::from),
-            })
+        self.cache
+            .get_or_insert_with(offset, || Self::decode(&result))
+    }
+
+    /// The tree walk for `ip` (canonical form), to decode with [`AsnDb::decode`] or not.
+    pub(crate) fn walk(&self, ip: IpAddr) -> Option<LookupResult<'_, DbBytes>> {
+        self.reader.lookup(ip).ok()
+    }
+
+    /// The AS of a walk's record; `None` without one or without a valid number.
+    pub(crate) fn decode(result: &LookupResult<'_, DbBytes>) -> Option<AsnInfo> {
+        let r: AsnRecord = result.decode().ok()??;
+        let asn = r.autonomous_system_number?.0;
+        let asn = (asn.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&asn))
+            .then_some(asn as u32)?;
+        let org = r.autonomous_system_organization.filter(|o| !o.is_empty());
+        Some(AsnInfo {
+            asn,
+            org: org.map(Arc::from),
         })
     }
 }
@@ -123,7 +132,16 @@ impl AnonDb {
     /// The anonymizer classes of `ip`; `None` when the database has no record for it (the
     /// database lists only anonymizers, so that means "none known").
     pub fn lookup(&self, ip: IpAddr) -> Option<AnonFlags> {
-        let result = self.reader.lookup(ip.to_canonical()).ok()?;
+        Self::decode(&self.reader.lookup(ip.to_canonical()).ok()?)
+    }
+
+    /// The tree walk for `ip` (canonical form), to decode with [`AnonDb::decode`] or not.
+    pub(crate) fn walk(&self, ip: IpAddr) -> Option<LookupResult<'_, DbBytes>> {
+        self.reader.lookup(ip).ok()
+    }
+
+    /// The classes of a walk's record; `None` without one.
+    pub(crate) fn decode(result: &LookupResult<'_, DbBytes>) -> Option<AnonFlags> {
         let r: AnonRecord = result.decode().ok()??;
         Some(AnonFlags {
             vpn: r.is_anonymous_vpn,

@@ -123,6 +123,11 @@ impl CityDb {
             .get_or_insert_with(offset, || self.decode(&result))
     }
 
+    /// The tree walk for `ip` (canonical form), to decode with [`CityDb::decode`] or not.
+    pub(crate) fn walk(&self, ip: IpAddr) -> Option<LookupResult<'_, DbBytes>> {
+        self.reader.lookup(ip).ok()
+    }
+
     /// Every `every`-th network of the database that has a valid location, at most `max` of
     /// them, in address order: the raw material for synthetic streams whose IPs resolve here.
     pub fn sample_networks(&self, every: usize, max: usize) -> Vec<(ipnet::IpNet, Location)> {
@@ -140,7 +145,8 @@ impl CityDb {
             .collect()
     }
 
-    fn decode(&self, result: &LookupResult<'_, DbBytes>) -> Option<Location> {
+    /// The location of a walk's record; `None` without one or without valid coordinates.
+    pub(crate) fn decode(&self, result: &LookupResult<'_, DbBytes>) -> Option<Location> {
         match self.layout {
             CityLayout::GeoIp2 => {
                 let r: GeoIp2Record = result.decode().ok()??;

@@ -1,13 +1,14 @@
 //! What the `.mmdb` readers share: where the bytes live (memory map, static, owned), opening
 //! errors, a lenient number type, and a bounded cache keyed by a record's data-section offset.
 
-use maxminddb::{MaxMindDbError, Reader};
+use maxminddb::{LookupResult, MaxMindDbError, Reader};
 use memmap2::Mmap;
 use serde::de::{self, Deserializer, IgnoredAny, Visitor};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::fs::File;
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::{PoisonError, RwLock};
 
@@ -80,6 +81,20 @@ pub(crate) fn check_keys(
         });
     }
     Ok(())
+}
+
+/// How many low bits of `ip` (canonical form) the network matched by `walk` leaves free:
+/// every address that shares the others walks to the same record (or to none). 0, the
+/// address alone, when the walk failed or matched a network of the other IP version.
+pub(crate) fn host_bits(ip: IpAddr, walk: Option<&LookupResult<'_, DbBytes>>) -> u32 {
+    let Some(net) = walk.and_then(|r| r.network().ok()) else {
+        return 0;
+    };
+    match (ip.is_ipv4(), net.is_ipv4()) {
+        (true, true) => 32u32.saturating_sub(net.prefix().into()),
+        (false, false) => 128u32.saturating_sub(net.prefix().into()),
+        _ => 0,
+    }
 }
 
 /// A number stored as any MMDB numeric type, or as a decimal string.

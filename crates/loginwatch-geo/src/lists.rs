@@ -216,6 +216,33 @@ impl CidrSet {
         i > 0 && self.ranges[i - 1].1 >= x
     }
 
+    /// How many low bits of `ip` can change without changing [`CidrSet::contains`]: the
+    /// largest aligned block around `ip` lies wholly inside one range or one gap. Counted in
+    /// the bits of `ip`'s canonical form (at most 32 for IPv4).
+    pub(crate) fn uniform_host_bits(&self, ip: IpAddr) -> u32 {
+        let (x, width) = match ip.to_canonical() {
+            IpAddr::V4(a) => (mapped(a), 32),
+            IpAddr::V6(a) => (u128::from(a), 128),
+        };
+        let i = self.ranges.partition_point(|r| r.0 <= x);
+        let (lo, hi) = match i.checked_sub(1).map(|j| self.ranges[j]) {
+            Some((start, end)) if end >= x => (start, end),
+            before => (
+                before.map_or(0, |(_, end)| end + 1),
+                self.ranges.get(i).map_or(u128::MAX, |r| r.0 - 1),
+            ),
+        };
+        let mut bits = 0;
+        while bits < width {
+            let m = u128::MAX >> (127 - bits);
+            if x & !m < lo || x | m > hi {
+                break;
+            }
+            bits += 1;
+        }
+        bits
+    }
+
     /// Number of disjoint address ranges after merging.
     pub fn range_count(&self) -> usize {
         self.ranges.len()

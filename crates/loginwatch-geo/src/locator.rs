@@ -1,15 +1,16 @@
 //! The one place where a [`LoginEvent`] becomes a [`Login`]: location (upstream hint, else the
 //! city database for routable addresses), autonomous system and anonymizer flags.
 
-use crate::asn::{AnonDb, AsnDb};
-use crate::cache::IpCache;
+use crate::asn::{AnonDb, AsnDb, AsnInfo};
+use crate::cache::{Answer, AnswerKey, IpCache};
 use crate::city::CityDb;
-use crate::db::DbError;
+use crate::db::{host_bits, DbError};
 use crate::lists::{AsnSet, CidrSet, ListError};
 use crate::net::is_routable;
-use crate::types::{Location, Login, NetInfo};
+use crate::types::{AnonFlags, Location, Login, NetInfo};
 use loginwatch_model::{GeoHint, LoginEvent};
 use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -160,16 +161,18 @@ impl Locator {
     }
 
     /// [`Locator::locate`] through a worker's own [`IpCache`]: the same answer, without the
-    /// database walks when the address was resolved recently. Events with an upstream hint
-    /// and unroutable addresses bypass the cache (they need no city lookup).
+    /// database walks when an address of the same network was resolved recently. Events with
+    /// an upstream hint and unroutable addresses bypass the cache (they need no city lookup).
     pub fn locate_cached(&self, event: LoginEvent, cache: &mut IpCache) -> Login {
         if event.geo.is_some() || !is_routable(event.ip) {
             return self.locate(event);
         }
-        let (location, net, hit) = cache.get_or_insert_with(event.ip, || {
-            (self.lookup_city(&event), self.net_info(&event))
-        });
-        if hit && location.is_none() && self.city.is_some() {
+        let ip = event.ip.to_canonical();
+        let (location, net) = match cache.get(ip) {
+            Some(answer) => answer,
+            None => self.resolve(ip, cache),
+        };
+        if location.is_none() && self.city.is_some() {
             // Counted per lookup, as without the cache.
             self.city_misses.fetch_add(1, Ordering::Relaxed);
         }
@@ -178,6 +181,38 @@ impl Locator {
             location,
             net,
         }
+    }
+
+    /// Walks every configured database for `ip` (canonical) and caches the answer for the
+    /// narrowest of the matched networks and of the anonymizer list's uniform block: every
+    /// address in it walks to the same records and has the same list membership.
+    fn resolve(&self, ip: IpAddr, cache: &mut IpCache) -> Answer {
+        // Outer `None`: the database is not configured and so does not narrow the network.
+        let city = self.city.as_ref().map(|db| db.walk(ip));
+        let asn = self.asn.as_ref().map(|db| db.walk(ip));
+        let anon = self.anon.as_ref().map(|db| db.walk(ip));
+        let listed = self.anon_cidrs.contains(ip);
+        let bits = [&city, &asn, &anon]
+            .into_iter()
+            .flatten()
+            .map(|w| host_bits(ip, w.as_ref()))
+            .fold(self.anon_cidrs.uniform_host_bits(ip), u32::min);
+        let (city, asn, anon) = (city.flatten(), asn.flatten(), anon.flatten());
+        let key = AnswerKey {
+            city: city.as_ref().and_then(|w| w.offset()),
+            asn: asn.as_ref().and_then(|w| w.offset()),
+            anon: anon.as_ref().and_then(|w| w.offset()),
+            listed,
+        };
+        cache.insert(ip, bits, key, || {
+            let location = match (&self.city, &city) {
+                (Some(db), Some(w)) if w.has_data() => db.decode(w),
+                _ => None,
+            };
+            let asn = asn.as_ref().filter(|w| w.has_data()).and_then(AsnDb::decode);
+            let anon = anon.as_ref().filter(|w| w.has_data()).and_then(AnonDb::decode);
+            (location, self.net_from(asn, anon, listed))
+        })
     }
 
     fn lookup_city(&self, event: &LoginEvent) -> Option<Location> {
@@ -191,13 +226,15 @@ impl Locator {
 
     fn net_info(&self, event: &LoginEvent) -> NetInfo {
         let asn = self.asn.as_ref().and_then(|db| db.lookup(event.ip));
-        let mut anon = self
-            .anon
-            .as_ref()
-            .and_then(|db| db.lookup(event.ip))
-            .unwrap_or_default();
+        let anon = self.anon.as_ref().and_then(|db| db.lookup(event.ip));
+        self.net_from(asn, anon, self.anon_cidrs.contains(event.ip))
+    }
+
+    /// The network from the ASN and anonymizer records and the CIDR lists' verdict.
+    fn net_from(&self, asn: Option<AsnInfo>, anon: Option<AnonFlags>, listed: bool) -> NetInfo {
+        let mut anon = anon.unwrap_or_default();
         let listed_asn = asn.as_ref().is_some_and(|a| self.anon_asns.contains(a.asn));
-        anon.hosting |= listed_asn || self.anon_cidrs.contains(event.ip);
+        anon.hosting |= listed_asn || listed;
         NetInfo {
             asn: asn.as_ref().map(|a| a.asn),
             as_org: asn.and_then(|a| a.org),
@@ -310,6 +347,17 @@ mod tests {
         );
         assert_eq!(plain.city_misses(), cached.city_misses());
         assert!(cache.counts().0 > 0);
+    }
+
+    #[test]
+    fn other_addresses_of_a_cached_network_hit() {
+        let city = CityDb::from_bytes(testdb::geoip2_city_db()).unwrap();
+        let l = Locator::new(Some(city), None, None);
+        let mut cache = IpCache::new(64);
+        let first = l.locate_cached(event("126.1.2.3", None), &mut cache);
+        let next = l.locate_cached(event("126.1.2.200", None), &mut cache);
+        assert_eq!(first.location, next.location);
+        assert_eq!(cache.counts(), (1, 1), "126.0.0.0/8 is one record");
     }
 
     #[test]
