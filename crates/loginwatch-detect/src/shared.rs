@@ -147,11 +147,13 @@ impl Members {
         }
     }
 
-    /// Back inline when one member is left.
+    /// Back inline when one member is left; gives back half-empty heap space.
     fn settle(&mut self) {
         if let Members::Many(v) = self {
             if v.len() <= 1 {
                 *self = v.pop().map_or(Members::EMPTY, Members::One);
+            } else if v.capacity() > 2 * v.len() {
+                v.shrink_to_fit();
             }
         }
     }
@@ -185,6 +187,10 @@ impl Members {
             Members::One(first) => *self = Members::Many(vec![first, m]),
             Members::Many(v) if v.is_empty() => *self = Members::One(m),
             Members::Many(mut v) => {
+                // By half, not double: most networks stop growing after a few accounts.
+                if v.len() == v.capacity() {
+                    v.reserve_exact((v.len() / 2).max(1));
+                }
                 v.push(m);
                 *self = Members::Many(v);
             }

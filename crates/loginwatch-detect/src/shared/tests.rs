@@ -148,3 +148,18 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn heap_space_follows_the_accounts() {
+    let index = SharedIndex::new(100);
+    let k = key("8.8.4.4", 32, 64);
+    for i in 0..9 {
+        visit(&index, k, &format!("a{i}"), i, 64);
+    }
+    let grown = index.stats().approx_bytes;
+    assert_eq!(grown, NETWORK_BYTES + 9 * MEMBER_BYTES);
+    // Five accounts expire: the heap space shrinks to the four left.
+    assert_eq!(visit(&index, k, "a8", 1005, 64), 4);
+    let s = index.stats();
+    assert_eq!(s.approx_bytes, NETWORK_BYTES + 4 * MEMBER_BYTES, "{s:?}");
+}
