@@ -23,13 +23,23 @@
 //! - networks: expired once their newest login is `window` behind the engines' watermark
 //!   (swept each time it advances by `window / 16`); at most `max_networks` (2 000 000), the
 //!   least recently used 1/64 evicted when full (counted as `evicted`).
-//! - bytes: [`NETWORK_BYTES`] per network plus [`MEMBER_BYTES`] per remembered account (~190
-//!   bytes for a network seen by one account; ~380 MB at the default cap), see
-//!   [`SharedIndexStats::approx_bytes`].
+//! - bytes: [`NETWORK_BYTES`] per IPv4 network ([`V6_NETWORK_BYTES`] per IPv6 one), its first
+//!   account included, plus [`MEMBER_BYTES`] per heap slot once a network holds more accounts
+//!   (~110 bytes for an IPv4 network seen by one account, most of them; ~220 MB at the default
+//!   cap if all are), see [`SharedIndexStats::approx_bytes`].
+//!
+//! # Layout
+//! IPv4 networks, the bulk, live in a map keyed by a `u64` (prefix length and address); IPv6
+//! ones in a second map keyed by [`NetKey`]. A network's first account is stored inline in
+//! its entry (no allocation for the common single-account network); more spill to a `Vec`.
+//! Both maps hash with hashbrown's default hasher (foldhash, seeded per process: the keys come
+//! from the input, so a fixed hash would invite collisions by choice).
 
 use crate::compact::{EventId, KeyStr};
 use dashmap::DashMap;
+use hashbrown::DefaultHashBuilder;
 use ipnet::IpNet;
+use std::hash::Hash;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
 
@@ -64,6 +74,12 @@ impl NetKey {
         .unwrap_or_else(|_| IpNet::from(IpAddr::V4(Ipv4Addr::UNSPECIFIED)))
     }
 
+    /// The key of an IPv4 network in the `u64` map: prefix length above the address bits.
+    fn v4(self) -> Option<u64> {
+        let mapped = (self.bits >> 32) as u64 == 0xffff;
+        (self.len >= 96 && mapped).then(|| u64::from(self.len) << 32 | (self.bits as u32 as u64))
+    }
+
     /// A 32-bit fingerprint (suppression keys, distinct-host counts).
     pub(crate) fn fingerprint(self) -> u32 {
         // SplitMix64's finaliser over the folded bits.
@@ -95,13 +111,103 @@ pub(crate) struct Member {
 #[derive(Debug)]
 struct NetEntry {
     newest: i64,
-    members: Vec<Member>,
+    members: Members,
 }
 
-/// Estimated bytes of one network: key and entry at the map's 7/8 load, plus its shard's
-/// share of bookkeeping.
-pub const NETWORK_BYTES: usize = (std::mem::size_of::<(NetKey, NetEntry)>() + 8) * 8 / 7;
-/// Estimated bytes of one remembered account (inline ids; longer ones add their length).
+/// A network's accounts in the order a `Vec` would keep them (`retain`, `swap_remove` and
+/// `push` as a `Vec`'s): the first inline, several on the heap.
+#[derive(Debug)]
+enum Members {
+    One(Member),
+    Many(Vec<Member>),
+}
+
+impl Members {
+    const EMPTY: Members = Members::Many(Vec::new());
+
+    fn as_mut_slice(&mut self) -> &mut [Member] {
+        match self {
+            Members::One(m) => std::slice::from_mut(m),
+            Members::Many(v) => v,
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Members::One(_) => 1,
+            Members::Many(v) => v.len(),
+        }
+    }
+
+    /// Member slots allocated on the heap.
+    fn heap_slots(&self) -> usize {
+        match self {
+            Members::One(_) => 0,
+            Members::Many(v) => v.capacity(),
+        }
+    }
+
+    /// Back inline when one member is left; gives back half-empty heap space.
+    fn settle(&mut self) {
+        if let Members::Many(v) = self {
+            if v.len() <= 1 {
+                *self = v.pop().map_or(Members::EMPTY, Members::One);
+            } else if v.capacity() > 2 * v.len() {
+                v.shrink_to_fit();
+            }
+        }
+    }
+
+    /// Keeps the members `keep` accepts; returns how many went.
+    fn retain(&mut self, keep: impl Fn(&Member) -> bool) -> usize {
+        let before = self.len();
+        match self {
+            Members::One(m) if !keep(m) => *self = Members::EMPTY,
+            Members::One(_) => {}
+            Members::Many(v) => {
+                v.retain(|m| keep(m));
+                self.settle();
+            }
+        }
+        before - self.len()
+    }
+
+    fn swap_remove(&mut self, i: usize) {
+        match self {
+            Members::One(_) => *self = Members::EMPTY,
+            Members::Many(v) => {
+                v.swap_remove(i);
+                self.settle();
+            }
+        }
+    }
+
+    fn push(&mut self, m: Member) {
+        match std::mem::replace(self, Members::EMPTY) {
+            Members::One(first) => *self = Members::Many(vec![first, m]),
+            Members::Many(v) if v.is_empty() => *self = Members::One(m),
+            Members::Many(mut v) => {
+                // By half, not double: most networks stop growing after a few accounts.
+                if v.len() == v.capacity() {
+                    v.reserve_exact((v.len() / 2).max(1));
+                }
+                v.push(m);
+                *self = Members::Many(v);
+            }
+        }
+    }
+}
+
+/// The hasher of the maps (see the module docs).
+type Map<K> = DashMap<K, NetEntry, DefaultHashBuilder>;
+
+/// Estimated bytes of one IPv4 network, its first account inline: key and entry at the map's
+/// 7/8 load, plus its shard's share of bookkeeping.
+pub const NETWORK_BYTES: usize = (std::mem::size_of::<(u64, NetEntry)>() + 8) * 8 / 7;
+/// Estimated bytes of one IPv6 network (a `NetKey` instead of a `u64`).
+pub const V6_NETWORK_BYTES: usize = (std::mem::size_of::<(NetKey, NetEntry)>() + 8) * 8 / 7;
+/// Estimated bytes of one heap slot for an account of a network holding several (inline ids;
+/// longer ones add their length).
 pub const MEMBER_BYTES: usize = std::mem::size_of::<Member>();
 
 /// Sizes and counters of a [`SharedIndex`].
@@ -121,9 +227,13 @@ pub struct SharedIndexStats {
 /// The bounded cross-account index of one process (see the module docs).
 #[derive(Debug)]
 pub struct SharedIndex {
-    map: DashMap<NetKey, NetEntry>,
-    networks: AtomicUsize,
+    v4: Map<u64>,
+    v6: Map<NetKey>,
+    v4_networks: AtomicUsize,
+    v6_networks: AtomicUsize,
     members: AtomicUsize,
+    /// Member slots on the heap (networks with several accounts).
+    heap_slots: AtomicUsize,
     max_networks: AtomicUsize,
     next_sweep: AtomicI64,
     sweeping: AtomicBool,
@@ -142,13 +252,25 @@ pub(crate) struct Visit<'a> {
     pub new_account: bool,
 }
 
+/// Adds `after - before` to `counter`, touching it only on a change.
+fn adjust(counter: &AtomicUsize, before: usize, after: usize) {
+    if after > before {
+        counter.fetch_add(after - before, Relaxed);
+    } else if before > after {
+        counter.fetch_sub(before - after, Relaxed);
+    }
+}
+
 impl SharedIndex {
     /// An empty index holding at most `max_networks` networks.
     pub fn new(max_networks: usize) -> SharedIndex {
         SharedIndex {
-            map: DashMap::new(),
-            networks: AtomicUsize::new(0),
+            v4: Map::default(),
+            v6: Map::default(),
+            v4_networks: AtomicUsize::new(0),
+            v6_networks: AtomicUsize::new(0),
             members: AtomicUsize::new(0),
+            heap_slots: AtomicUsize::new(0),
             max_networks: AtomicUsize::new(max_networks.max(1)),
             next_sweep: AtomicI64::new(i64::MIN),
             sweeping: AtomicBool::new(false),
@@ -165,14 +287,18 @@ impl SharedIndex {
 
     /// Sizes and counters.
     pub fn stats(&self) -> SharedIndexStats {
-        let (networks, members) = (self.networks.load(Relaxed), self.members.load(Relaxed));
+        let (v4, v6) = (
+            self.v4_networks.load(Relaxed),
+            self.v6_networks.load(Relaxed),
+        );
+        let heap = self.heap_slots.load(Relaxed);
         SharedIndexStats {
-            networks,
-            members,
+            networks: v4 + v6,
+            members: self.members.load(Relaxed),
             evicted: self.evicted.load(Relaxed),
             expired: self.expired.load(Relaxed),
             member_overflow: self.overflow.load(Relaxed),
-            approx_bytes: networks * NETWORK_BYTES + members * MEMBER_BYTES,
+            approx_bytes: v4 * NETWORK_BYTES + v6 * V6_NETWORK_BYTES + heap * MEMBER_BYTES,
         }
     }
 
@@ -190,30 +316,63 @@ impl SharedIndex {
         max_members: usize,
         then: impl FnOnce(&mut [Member]) -> R,
     ) -> R {
+        let (out, created) = match key.v4() {
+            Some(k) => self.visit_in(&self.v4, k, v, window_ms, max_members, then),
+            None => self.visit_in(&self.v6, key, v, window_ms, max_members, then),
+        };
+        if created {
+            let count = if key.v4().is_some() {
+                &self.v4_networks
+            } else {
+                &self.v6_networks
+            };
+            count.fetch_add(1, Relaxed);
+            let networks = self.v4_networks.load(Relaxed) + self.v6_networks.load(Relaxed);
+            if networks > self.max_networks.load(Relaxed) {
+                self.evict();
+            }
+        }
+        out
+    }
+
+    /// [`SharedIndex::visit`] in one of the maps; also says whether the network is new.
+    fn visit_in<K: Hash + Eq, R>(
+        &self,
+        map: &Map<K>,
+        key: K,
+        v: &Visit<'_>,
+        window_ms: i64,
+        max_members: usize,
+        then: impl FnOnce(&mut [Member]) -> R,
+    ) -> (R, bool) {
         let mut created = false;
-        let mut entry = self.map.entry(key).or_insert_with(|| {
+        let mut entry = map.entry(key).or_insert_with(|| {
             created = true;
             NetEntry {
                 newest: v.time,
-                members: Vec::with_capacity(1),
+                members: Members::EMPTY,
             }
         });
+        let entry = &mut *entry;
+        let (count_before, heap_before) = (entry.members.len(), entry.members.heap_slots());
         entry.newest = entry.newest.max(v.time);
         let cut = entry.newest.saturating_sub(window_ms);
-        let before = entry.members.len();
-        entry.members.retain(|m| m.last >= cut);
-        let mut gone = before - entry.members.len();
         let members = &mut entry.members;
-        match members.iter_mut().find(|m| m.account.as_str() == v.account) {
+        members.retain(|m| m.last >= cut);
+        let found = members
+            .as_mut_slice()
+            .iter_mut()
+            .find(|m| m.account.as_str() == v.account);
+        match found {
             Some(m) => {
                 m.last = m.last.max(v.time);
                 (m.host, m.risk, m.new_account) = (v.host, v.risk, v.new_account);
             }
             None => {
                 if members.len() >= max_members {
-                    if let Some(i) = (0..members.len()).min_by_key(|&i| members[i].last) {
+                    let all = members.as_mut_slice();
+                    if let Some(i) = (0..all.len()).min_by_key(|&i| all[i].last) {
                         members.swap_remove(i);
-                        gone += 1;
                         self.overflow.fetch_add(1, Relaxed);
                     }
                 }
@@ -227,16 +386,11 @@ impl SharedIndex {
                     new_account: v.new_account,
                     reported: false,
                 });
-                self.members.fetch_add(1, Relaxed);
             }
         }
-        self.members.fetch_sub(gone, Relaxed);
-        let out = then(&mut entry.members);
-        drop(entry);
-        if created && self.networks.fetch_add(1, Relaxed) + 1 > self.max_networks.load(Relaxed) {
-            self.evict();
-        }
-        out
+        adjust(&self.members, count_before, members.len());
+        adjust(&self.heap_slots, heap_before, members.heap_slots());
+        (then(members.as_mut_slice()), created)
     }
 
     /// Forgets networks whose newest login is more than `keep_ms` behind `watermark`; runs
@@ -267,7 +421,8 @@ impl SharedIndex {
         if self.sweeping.swap(true, Relaxed) {
             return;
         }
-        let mut times: Vec<i64> = self.map.iter().map(|e| e.newest).collect();
+        let mut times: Vec<i64> = self.v4.iter().map(|e| e.newest).collect();
+        times.extend(self.v6.iter().map(|e| e.newest));
         let batch = (self.max_networks.load(Relaxed) / 64).clamp(1, times.len().max(1));
         if !times.is_empty() {
             let (_, cutoff, _) = times.select_nth_unstable(batch - 1);
@@ -278,18 +433,34 @@ impl SharedIndex {
     }
 
     fn remove_where(&self, pred: impl Fn(&NetEntry) -> bool, counter: &AtomicU64) {
-        let (mut nets, mut members) = (0usize, 0usize);
-        self.map.retain(|_, e| {
+        let (mut members, mut heap) = (0usize, 0usize);
+        let mut sweep = |e: &NetEntry| {
             let go = pred(e);
             if go {
-                nets += 1;
                 members += e.members.len();
+                heap += e.members.heap_slots();
             }
             !go
+        };
+        let mut v4 = 0usize;
+        self.v4.retain(|_, e| {
+            sweep(e) || {
+                v4 += 1;
+                false
+            }
         });
-        self.networks.fetch_sub(nets, Relaxed);
+        let mut v6 = 0usize;
+        self.v6.retain(|_, e| {
+            sweep(e) || {
+                v6 += 1;
+                false
+            }
+        });
+        self.v4_networks.fetch_sub(v4, Relaxed);
+        self.v6_networks.fetch_sub(v6, Relaxed);
         self.members.fetch_sub(members, Relaxed);
-        counter.fetch_add(nets as u64, Relaxed);
+        self.heap_slots.fetch_sub(heap, Relaxed);
+        counter.fetch_add((v4 + v6) as u64, Relaxed);
     }
 }
 

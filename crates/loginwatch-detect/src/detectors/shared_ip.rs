@@ -129,6 +129,13 @@ fn pick(
     host_level: bool,
     counts: impl Fn(&Member) -> bool,
 ) -> (bool, Option<Report>) {
+    // Nothing new to alert (the common case on a busy network): no copies.
+    if !members.iter().any(|m| !m.reported && counts(m)) {
+        let own = members
+            .iter()
+            .any(|m| m.reported && m.account.as_str() == account);
+        return (own, None);
+    }
     let mut alert = Vec::new();
     let mut listed: Vec<Member> = Vec::new();
     for m in members.iter_mut().filter(|m| counts(m)) {
