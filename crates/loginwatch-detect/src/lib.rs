@@ -34,7 +34,7 @@
 //!   seen (by event time) are evicted in batches of 1/64; accounts idle for
 //!   `engine.idle_timeout` (7 days of event time) are forgotten.
 //!   [`EngineStats::approx_state_bytes`] tracks the estimate.
-//! - **Cross-account** ([`SharedIndex`], per process, not per engine): ~190 bytes per network
+//! - **Cross-account** ([`SharedIndex`], per process, not per engine): ~110 bytes per IPv4 network
 //!   seen by one account plus ~90 per further account (≤ 64 per network), at most
 //!   `detect.shared_ip.max_networks` (2 000 000) networks, forgotten after `window`;
 //!   [`SharedIndexStats::approx_bytes`] tracks it.
