@@ -297,7 +297,10 @@ mod tests {
         let third = c.insert(ip("198.51.100.1"), 0, key(3), || place("C"));
         assert_eq!(city(Some(third)).as_deref(), Some("C"));
         assert_eq!(c.answers.len(), 1);
-        assert!(c.get(ip("2001:db8::1")).is_none(), "cleared with the answers");
+        assert!(
+            c.get(ip("2001:db8::1")).is_none(),
+            "cleared with the answers"
+        );
         assert!(c.get(ip("192.0.2.1")).is_none());
     }
 
@@ -370,16 +373,15 @@ mod tests {
                         IpAddr::V4(a)
                     }
                 }
-                IpNet::V6(n) => {
-                    IpAddr::V6(Ipv6Addr::from(u128::from(n.network()).wrapping_add(low.into())))
-                }
+                IpNet::V6(n) => IpAddr::V6(Ipv6Addr::from(
+                    u128::from(n.network()).wrapping_add(low.into()),
+                )),
             }
         }
 
         fn event(ip: IpAddr) -> loginwatch_model::LoginEvent {
-            let line = format!(
-                r#"{{"account_id":"a","ip":"{ip}","timestamp":"2026-01-01T00:00:00Z"}}"#
-            );
+            let line =
+                format!(r#"{{"account_id":"a","ip":"{ip}","timestamp":"2026-01-01T00:00:00Z"}}"#);
             loginwatch_model::decode(line.as_bytes(), 4096).unwrap()
         }
 

@@ -209,8 +209,14 @@ impl Locator {
                 (Some(db), Some(w)) if w.has_data() => db.decode(w),
                 _ => None,
             };
-            let asn = asn.as_ref().filter(|w| w.has_data()).and_then(AsnDb::decode);
-            let anon = anon.as_ref().filter(|w| w.has_data()).and_then(AnonDb::decode);
+            let asn = asn
+                .as_ref()
+                .filter(|w| w.has_data())
+                .and_then(AsnDb::decode);
+            let anon = anon
+                .as_ref()
+                .filter(|w| w.has_data())
+                .and_then(AnonDb::decode);
             (location, self.net_from(asn, anon, listed))
         })
     }

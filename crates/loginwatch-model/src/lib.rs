@@ -13,5 +13,7 @@ pub mod time;
 
 pub use alert::{Alert, AlertKind, Severity, ALERT_SCHEMA};
 pub use country::CountryCode;
-pub use event::{decode, decode_into, EventType, GeoHint, LoginEvent, Outcome, Reject, RejectReason};
+pub use event::{
+    decode, decode_into, EventType, GeoHint, LoginEvent, Outcome, Reject, RejectReason,
+};
 pub use time::EventTime;

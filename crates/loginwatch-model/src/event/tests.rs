@@ -172,7 +172,10 @@ fn decode_into_reuses_the_event_and_matches_decode() {
     let before = reused.clone();
     let err = decode_into(b"{\"ip\":1}", LIMIT, &mut reused).unwrap_err();
     assert_eq!(err.reason.code(), "missing_field");
-    assert_eq!(reused, before, "a rejected message leaves the event unchanged");
+    assert_eq!(
+        reused, before,
+        "a rejected message leaves the event unchanged"
+    );
 }
 
 #[test]
