@@ -220,6 +220,27 @@ impl<T> Small<T> {
         }
     }
 
+    /// Keeps the elements for which `keep` is true, in order; the heap shrinks to fit (or the
+    /// list goes back inline) when any went.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        match self {
+            Small::Empty => {}
+            Small::One(x) => {
+                if !keep(x) {
+                    *self = Small::Empty;
+                }
+            }
+            Small::Many(v) => {
+                let before = v.len();
+                v.retain(|x| keep(x));
+                if v.len() < before {
+                    v.shrink_to_fit();
+                    self.settle();
+                }
+            }
+        }
+    }
+
     /// Shrinks the heap capacity to `cap` (not below the length).
     pub(crate) fn shrink_to(&mut self, cap: usize) {
         if let Small::Many(v) = self {
@@ -286,6 +307,15 @@ mod tests {
         assert_eq!(l.as_slice(), [4]);
         l.swap_remove(0);
         assert!(matches!(l, Small::Empty) && l.len() == 0);
+        for x in [1, 2, 3, 4] {
+            l.insert(l.len(), x, |_| 1);
+        }
+        l.retain(|x| x % 2 == 0);
+        assert_eq!((l.as_slice(), l.capacity()), (&[2, 4][..], 2));
+        l.retain(|x| *x > 2);
+        assert!(matches!(l, Small::One(4)));
+        l.retain(|_| false);
+        assert!(matches!(l, Small::Empty));
     }
 
     #[test]

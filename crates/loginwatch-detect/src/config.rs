@@ -206,6 +206,11 @@ pub struct SessionHijackConfig {
     /// Extension: also alert when a session moves to another ASN in the same country (mobile
     /// users hand over between Wi-Fi and carrier networks mid-session). Default false.
     pub alert_on_asn_change: bool,
+    /// Extension: a session fingerprint not seen for this long is forgotten (a session idle
+    /// that long has usually expired; it also keeps an account's memory from growing with its
+    /// age). Default 24h.
+    #[serde(with = "humantime_serde")]
+    pub forget_after: Duration,
 }
 
 impl Default for SessionHijackConfig {
@@ -214,6 +219,7 @@ impl Default for SessionHijackConfig {
             enabled: true,
             max_sessions: 8,
             alert_on_asn_change: false,
+            forget_after: Duration::from_secs(24 * 3600),
         }
     }
 }

@@ -163,6 +163,10 @@ fn detect(p: &mut Problems, c: &EngineConfig) {
         "must be between 1 and 64",
     );
     p.positive(
+        "detect.session_hijack.forget_after",
+        d.session_hijack.forget_after,
+    );
+    p.positive(
         "detect.long_session.min_duration",
         d.long_session.min_duration,
     );

@@ -18,7 +18,9 @@
 //!
 //! Memory: at most `max_sessions` (8) fingerprints of 40 bytes (hashes, not ids) per account,
 //! the least recently seen make room; the first is inline in the account's `Extra`, more are
-//! on the heap (exact capacity).
+//! on the heap (exact capacity). A fingerprint not seen for `forget_after` (24 h) is dropped
+//! at the account's next session event, so an account's memory follows its recent sessions,
+//! not its age; a session id seen again after that starts a new fingerprint.
 
 use crate::config::SessionHijackConfig;
 use crate::detector::{Ctx, Detector, Finding};
@@ -60,6 +62,7 @@ fn device_hash(d: Option<&str>) -> u32 {
 pub(crate) struct SessionHijack {
     max_sessions: usize,
     asn_change: bool,
+    forget_after_ms: i64,
 }
 
 impl SessionHijack {
@@ -67,6 +70,7 @@ impl SessionHijack {
         SessionHijack {
             max_sessions: c.max_sessions,
             asn_change: c.alert_on_asn_change,
+            forget_after_ms: crate::rules::ms(c.forget_after),
         }
     }
 
@@ -114,6 +118,10 @@ impl Detector for SessionHijack {
             reported: 0,
         };
         let list = &mut cx.state.extra().sessions;
+        let cut = t.saturating_sub(self.forget_after_ms);
+        if list.as_slice().iter().any(|f| f.last < cut) {
+            list.retain(|f| f.last >= cut);
+        }
         let Some(fp) = list.as_mut_slice().iter_mut().find(|f| f.sid == now.sid) else {
             if list.len() >= self.max_sessions {
                 let slice = list.as_slice();

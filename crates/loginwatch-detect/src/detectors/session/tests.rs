@@ -3,6 +3,7 @@
 
 use crate::testkit::{engine_with, ev, of_kind, run, Ev};
 use loginwatch_model::{Alert, AlertKind, Severity};
+use std::time::Duration;
 
 fn hijacks(alerts: &[Alert]) -> Vec<&Alert> {
     of_kind(alerts, AlertKind::SessionHijack)
@@ -136,4 +137,34 @@ fn sessions_per_account_are_bounded() {
     let state = e.state_of("a").unwrap();
     let sessions = state.extra_ref().map_or(0, |x| x.sessions.len());
     assert_eq!(sessions, 8);
+}
+
+#[test]
+fn sessions_unseen_for_forget_after_are_forgotten() {
+    let reuse = |id: &str, secs: i64| {
+        ev("a", id, secs, "9.9.9.9")
+            .city("Shenyang")
+            .asn(4837)
+            .session("s1")
+            .device("other")
+            .activity()
+    };
+    let hour = 3600;
+    // Within the default 24 h the fingerprint is remembered: the reuse alerts.
+    let mut e = engine_with(|_| {});
+    let alerts = run(&mut e, vec![home("e1", 0), reuse("e2", 23 * hour)]);
+    assert_eq!(hijacks(&alerts).len(), 1);
+    // After it, the session id starts over: nothing to compare with.
+    let mut e = engine_with(|_| {});
+    let alerts = run(&mut e, vec![home("e1", 0), reuse("e2", 25 * hour)]);
+    assert!(hijacks(&alerts).is_empty(), "{alerts:#?}");
+    // An account's memory follows its recent sessions, not its age.
+    let mut e =
+        engine_with(|c| c.detect.session_hijack.forget_after = Duration::from_secs(hour as u64));
+    let logins: Vec<Ev> = (0..50)
+        .map(|i| home(&format!("e{i}"), i * hour / 2).session(&format!("s{i}")))
+        .collect();
+    run(&mut e, logins);
+    let state = e.state_of("a").unwrap();
+    assert_eq!(state.extra_ref().map_or(0, |x| x.sessions.len()), 3);
 }
