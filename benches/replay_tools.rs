@@ -1,5 +1,5 @@
-//! Not a criterion bench: two small file-driven tools that `benches/replay-harness.sh` runs
-//! next to `loginwatch replay` over the same generated file. Registered as a `[[bench]]`
+//! Not a criterion bench: small file-driven tools that `benches/replay-harness.sh` and
+//! `benches/scale-harness.sh` run next to `loginwatch replay` over the same generated file. Registered as a `[[bench]]`
 //! (harness = false) so it builds with the release profile and adds no example to the crate.
 //!
 //! - `bare-parse FILE`: the floor. Reads lines exactly as `replay` does (1 MiB `BufReader`,
@@ -9,6 +9,10 @@
 //!   serialized and discarded), then the engine's own estimate (`EngineStats`:
 //!   tracked accounts, `approx_state_bytes`) and the process's `VmRSS`/`RssAnon` before and
 //!   after, from `/proc/self/status`.
+//! - `repeat FILE TIMES`: writes the file TIMES times to stdout, each copy's `timestamp`s
+//!   moved later by the file's time span (rounded up to the hour, plus an hour), so the same
+//!   accounts come back period after period: a long stream with a steady population, for
+//!   watching RSS over tens of millions of events.
 //!
 //! `cargo bench` runs every bench target with `--bench`; without a subcommand this prints a
 //! note and exits successfully.
@@ -20,6 +24,7 @@ use loginwatch::config::Config;
 use loginwatch::replay::read_bounded_line;
 use loginwatch::wiring;
 use loginwatch_detect::SharedIndex;
+use loginwatch_model::EventTime;
 use std::fs::File;
 use std::io::{BufReader, Write};
 use std::path::PathBuf;
@@ -39,8 +44,12 @@ fn main() {
         ["bare-parse", file] => bare_parse(file.into()),
         ["state", file] => state(file.into(), None),
         ["state", file, city] => state(file.into(), Some(city.into())),
+        ["repeat", file, times] => match times.parse() {
+            Ok(n) => repeat(file.into(), n),
+            Err(_) => Err(std::io::Error::other("TIMES must be a whole number")),
+        },
         _ => {
-            eprintln!("replay_tools: no subcommand (bare-parse FILE | state FILE [CITY_MMDB]); nothing to do");
+            eprintln!("replay_tools: no subcommand (bare-parse FILE | state FILE [CITY_MMDB] | repeat FILE TIMES); nothing to do");
             return;
         }
     };
@@ -135,4 +144,45 @@ fn state(file: PathBuf, city: Option<PathBuf>) -> std::io::Result<()> {
         per(anon1.saturating_sub(anon0))
     );
     Ok(())
+}
+
+const TIMESTAMP: &[u8] = b"\"timestamp\":\"";
+
+/// The RFC 3339 `timestamp` string of a line: (start, end) of its text, and its time.
+fn timestamp_of(line: &[u8]) -> Option<(usize, usize, EventTime)> {
+    let start = memchr::memmem::find(line, TIMESTAMP)? + TIMESTAMP.len();
+    let end = start + memchr::memchr(b'"', &line[start..])?;
+    let text = std::str::from_utf8(&line[start..end]).ok()?;
+    Some((start, end, EventTime::parse_rfc3339(text)?))
+}
+
+fn repeat(file: PathBuf, times: u32) -> std::io::Result<()> {
+    const HOUR_MS: i64 = 3_600_000;
+    let mut line = Vec::with_capacity(1024);
+    let (mut first, mut last) = (i64::MAX, i64::MIN);
+    let mut input = open(&file)?;
+    while read_bounded_line(&mut input, &mut line, MAX_EVENT_BYTES)? {
+        if let Some((_, _, t)) = timestamp_of(&line) {
+            (first, last) = (first.min(t.0), last.max(t.0));
+        }
+    }
+    let span = last.saturating_sub(first).max(0);
+    let shift = (span + HOUR_MS - 1) / HOUR_MS * HOUR_MS + HOUR_MS;
+    eprintln!("repeat: {times} copies, each {} h later", shift / HOUR_MS);
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+    for k in 0..i64::from(times) {
+        let mut input = open(&file)?;
+        while read_bounded_line(&mut input, &mut line, MAX_EVENT_BYTES)? {
+            match timestamp_of(&line) {
+                Some((start, end, t)) if k > 0 => {
+                    out.write_all(&line[..start])?;
+                    write!(out, "{}", EventTime(t.0 + k * shift))?;
+                    out.write_all(&line[end..])?;
+                }
+                _ => out.write_all(&line)?,
+            }
+            out.write_all(b"\n")?;
+        }
+    }
+    out.flush()
 }

@@ -3,6 +3,7 @@
 # tracked account cost at 1M and 10M accounts? Repeatable by anyone; numbers in BENCHMARKS.md.
 #
 #   benches/scale-harness.sh ACCOUNTS EVENTS [INTERVAL_S]     # e.g. 10000000 30000000 5
+#   REPEAT=10 benches/scale-harness.sh 1000000 3000000 10      # the file 10x, time-shifted
 #
 # Steps:
 #   1. builds `loginwatch` (release); fetches DB-IP via benches/fetch-dbip.sh (cached);
@@ -14,6 +15,10 @@
 #      read (`rchar` of /proc/PID/io), VmRSS and RssAnon (/proc/PID/status);
 #   4. prints the samples as a table and the replay summary (which ends with the engines'
 #      own state estimate, bytes per tracked account, and the shared_ip index size).
+# With REPEAT=N the replay reads `replay_tools repeat FILE N` instead of the file: N copies,
+# each moved later by the file's span, so the same accounts return period after period (a
+# steady population; the generator alone starts accounts at random times, so its population
+# keeps growing through a long file).
 # Nothing is asserted; read the table: after the accounts are all in, RssAnon should stop
 # growing (the bounds are per account, per network and in total; see README "Memory").
 set -euo pipefail
@@ -36,6 +41,8 @@ if [ ! -s "$file" ]; then
   mv "$file.tmp" "$file"
 fi
 size=$(stat -c %s "$file")
+repeat="${REPEAT:-1}"
+size=$((size * repeat))
 
 max=$(( accounts > 1000000 ? accounts : 1000000 ))
 config="$(mktemp --suffix=.toml)"
@@ -43,8 +50,15 @@ summary="$(mktemp)"
 trap 'rm -f "$config" "$summary"' EXIT
 printf '[geoip]\ncity = "%s"\n[engine]\nmax_accounts = %d\n' "$dbip" "$max" >"$config"
 
-echo "== replay $file ($((size / 1000000)) MB), max_accounts $max, sampling every ${interval}s" >&2
-"$lw" replay --config "$config" --input "$file" --output /dev/null 2>"$summary" &
+echo "== replay $file x$repeat ($((size / 1000000)) MB), max_accounts $max, sampling every ${interval}s" >&2
+if [ "$repeat" -gt 1 ]; then
+  tools="$(cargo bench -p loginwatch --bench replay_tools --no-run --message-format=json 2>/dev/null |
+    jq -r 'select(.reason == "compiler-artifact" and .target.name == "replay_tools") | .executable' |
+    tail -n 1)"
+  "$tools" repeat "$file" "$repeat" | "$lw" replay --config "$config" --input - --output /dev/null 2>"$summary" &
+else
+  "$lw" replay --config "$config" --input "$file" --output /dev/null 2>"$summary" &
+fi
 pid=$!
 start=$(date +%s)
 printf '%8s %8s %10s %10s\n' "elapsed" "input%" "VmRSS_MB" "RssAnon_MB"
