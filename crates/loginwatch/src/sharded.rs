@@ -4,6 +4,7 @@
 //!
 //! Every channel is bounded: `QUEUE_BATCHES` batches of up to `BATCH_LINES` lines per worker,
 //! and as many result batches towards the writer, so memory stays flat whatever the input size.
+//! Workers hand emptied batches back to the reader, which refills them instead of allocating.
 
 use crate::replay::{read_bounded_line, write_dead_letter, Summary};
 use crate::wiring::SharedLocator;
@@ -60,9 +61,10 @@ fn work(
     mut pipeline: Pipeline<SharedLocator>,
     rx: Receiver<Batch>,
     tx: SyncSender<Output>,
+    spares: SyncSender<Batch>,
 ) -> Pipeline<SharedLocator> {
     let mut alerts: Vec<Alert> = Vec::new();
-    for batch in rx {
+    for mut batch in rx {
         let mut out = Output::default();
         let mut start = 0;
         for &(line_no, end) in &batch.lines {
@@ -82,6 +84,10 @@ fn work(
             }
             start = end;
         }
+        // Back to the reader, buffers and all: fresh ones would cost it page faults.
+        batch.data.clear();
+        batch.lines.clear();
+        let _ = spares.try_send(batch);
         if tx.send(out).is_err() {
             break;
         }
@@ -115,6 +121,7 @@ fn write_all(
 fn read_all(
     input: &mut dyn BufRead,
     senders: &[SyncSender<Batch>],
+    spares: &Receiver<Batch>,
     max_event_bytes: usize,
 ) -> io::Result<(u64, u64)> {
     let mut batches: Vec<Batch> = senders.iter().map(|_| Batch::default()).collect();
@@ -131,7 +138,7 @@ fn read_all(
         batch.data.extend_from_slice(&line);
         batch.lines.push((lines, batch.data.len()));
         if batch.lines.len() >= BATCH_LINES {
-            let full = std::mem::take(batch);
+            let full = std::mem::replace(batch, spares.try_recv().unwrap_or_default());
             if senders[shard].send(full).is_err() {
                 return Err(io::Error::other("a replay worker stopped"));
             }
@@ -158,16 +165,18 @@ pub fn replay_sharded(
     std::thread::scope(|scope| {
         let (out_tx, out_rx) = sync_channel::<Output>(QUEUE_BATCHES * workers);
         let writer = scope.spawn(move || write_all(out_rx, alerts_out, dead));
+        // Emptied batches come back to the reader for reuse (bounded; extras are dropped).
+        let (spare_tx, spare_rx) = sync_channel::<Batch>((QUEUE_BATCHES + 1) * workers);
         let mut senders = Vec::with_capacity(workers);
         let mut handles = Vec::with_capacity(workers);
         for pipeline in pipelines {
             let (tx, rx) = sync_channel::<Batch>(QUEUE_BATCHES);
-            let out_tx = out_tx.clone();
+            let (out_tx, spare_tx) = (out_tx.clone(), spare_tx.clone());
             senders.push(tx);
-            handles.push(scope.spawn(move || work(pipeline, rx, out_tx)));
+            handles.push(scope.spawn(move || work(pipeline, rx, out_tx, spare_tx)));
         }
-        drop(out_tx);
-        let read = read_all(input, &senders, max_event_bytes);
+        drop((out_tx, spare_tx));
+        let read = read_all(input, &senders, &spare_rx, max_event_bytes);
         drop(senders);
         let finished: Vec<_> = handles.into_iter().filter_map(|h| h.join().ok()).collect();
         let mut summary = writer
