@@ -177,10 +177,8 @@ impl Engine {
         self.watermark.observe(login.event.timestamp.0, account);
         if let Some(wm) = self.watermark.confirmed {
             self.accounts.expire_idle(wm, self.rules.idle_ms);
-            if self.rules.cfg.detect.shared_ip.enabled {
-                let keep = crate::rules::ms(self.rules.cfg.detect.shared_ip.window);
-                self.shared
-                    .maintain(wm, keep.saturating_add(self.rules.lateness_ms));
+            if let Some(keep) = self.rules.shared_keep_ms {
+                self.shared.maintain(wm, keep);
             }
         }
         let Engine {

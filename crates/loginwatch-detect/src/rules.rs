@@ -83,6 +83,9 @@ pub(crate) struct Rules {
     pub lateness_ms: i64,
     pub cooldown_ms: i64,
     pub idle_ms: i64,
+    /// How long the shared_ip index keeps a network after its newest login (its window plus
+    /// `max_lateness`); `None` when shared_ip is off.
+    pub shared_keep_ms: Option<i64>,
 }
 
 /// How long a travel baseline can matter: beyond half the Earth's circumference at
@@ -119,12 +122,6 @@ impl Rules {
             let prefixes = g.account_prefixes.iter().map(|p| (p.as_str().into(), m));
             exemptions.prefixes.extend(prefixes);
         }
-        let mut trusted_asns: Vec<u32> = ex
-            .trusted_asns
-            .iter()
-            .filter_map(|a| parse_asn(a))
-            .collect();
-        trusted_asns.sort_unstable();
         let countries = |l: &[String]| l.iter().filter_map(|c| CountryCode::parse(c)).collect();
         let sr = &cfg.detect.sanctioned_region;
         Ok(Rules {
@@ -144,6 +141,9 @@ impl Rules {
             lateness_ms: ms(cfg.engine.max_lateness),
             cooldown_ms: ms(cfg.engine.suppression_cooldown),
             idle_ms: ms(cfg.engine.idle_timeout),
+            shared_keep_ms: cfg.detect.shared_ip.enabled.then(|| {
+                ms(cfg.detect.shared_ip.window).saturating_add(ms(cfg.engine.max_lateness))
+            }),
             cfg,
         })
     }
