@@ -17,28 +17,22 @@
 //! input headers, so latency maps an alert's `event_ids` back to the produce time of its newest
 //! event (the one that triggered it). The last stdout line is `RESULT key=value ...`.
 
+mod produce;
+mod sample;
+
 use anyhow::{bail, ensure, Context, Result};
 use clap::{Args, Parser, Subcommand};
+use produce::{flush, load_events, now_micros, produce_at, producer};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use sample::{cpu_s, http_get, memory_summary, metric, steady_rate, Sampler};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-/// Header stamped on every input message: produce time, epoch microseconds, decimal.
-const PRODUCED_AT: &str = "lw-produced-at";
-/// How often `drain` and `latency` sample the service.
-const SAMPLE_EVERY: Duration = Duration::from_millis(250);
-/// Linux's clock tick for `/proc/PID/stat` CPU times (`getconf CLK_TCK`).
-const CLK_TCK: f64 = 100.0;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 #[derive(Parser)]
 #[command(about = "Load and measure `loginwatch run` through a Kafka broker")]
@@ -56,13 +50,20 @@ enum Cmd {
     Consume(Bare),
 }
 
-/// A bare consumer reading the input topic to its high watermarks: the broker's own floor.
+/// The broker and the input topic (`--brokers`, `--input`), common to every subcommand.
 #[derive(Args, Clone)]
-struct Bare {
+struct Target {
     #[arg(long)]
     brokers: String,
     #[arg(long)]
     input: String,
+}
+
+/// A bare consumer reading the input topic to its high watermarks: the broker's own floor.
+#[derive(Args, Clone)]
+struct Bare {
+    #[command(flatten)]
+    target: Target,
     #[arg(long, default_value_t = 4)]
     partitions: i32,
     /// Start every partition at this offset instead of the beginning (a broker must then
@@ -73,10 +74,8 @@ struct Bare {
 
 #[derive(Args, Clone)]
 struct Topics {
-    #[arg(long)]
-    brokers: String,
-    #[arg(long)]
-    input: String,
+    #[command(flatten)]
+    target: Target,
     #[arg(long, default_value_t = 4)]
     partitions: i32,
     #[arg(long)]
@@ -89,10 +88,8 @@ struct Topics {
 
 #[derive(Args, Clone)]
 struct Produce {
-    #[arg(long)]
-    brokers: String,
-    #[arg(long)]
-    input: String,
+    #[command(flatten)]
+    target: Target,
     /// `loginwatch gen` output (JSON lines).
     #[arg(long)]
     file: String,
@@ -106,10 +103,8 @@ struct Produce {
 
 #[derive(Args, Clone)]
 struct Watch {
-    #[arg(long)]
-    brokers: String,
-    #[arg(long)]
-    input: String,
+    #[command(flatten)]
+    target: Target,
     #[arg(long, default_value_t = 4)]
     partitions: i32,
     /// The service's consumer group.
@@ -177,11 +172,11 @@ fn main() -> Result<()> {
 
 fn create(t: &Topics) -> Result<()> {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", &t.brokers)
+        .set("bootstrap.servers", &t.target.brokers)
         .create()
         .context("admin client")?;
     let new = [
-        NewTopic::new(&t.input, t.partitions, TopicReplication::Fixed(1)),
+        NewTopic::new(&t.target.input, t.partitions, TopicReplication::Fixed(1)),
         NewTopic::new(&t.alerts, t.alert_partitions, TopicReplication::Fixed(1)),
         NewTopic::new(&t.dead_letters, 1, TopicReplication::Fixed(1)),
     ];
@@ -198,149 +193,13 @@ fn create(t: &Topics) -> Result<()> {
     Ok(())
 }
 
-/// One input line and what it is keyed and identified by.
-struct Event {
-    line: String,
-    account: String,
-    id: String,
-}
-
-#[derive(serde::Deserialize)]
-struct Ids<'a> {
-    event_id: &'a str,
-    account_id: &'a str,
-}
-
-/// The last `limit` lines of `path`: `gen`'s planted anomalies cluster at the end of its time
-/// range, so that is where alerts flow.
-fn load_events(path: &str, limit: usize) -> Result<Vec<Event>> {
-    let f = std::fs::File::open(path).with_context(|| format!("opening {path}"))?;
-    let mut tail = std::collections::VecDeque::with_capacity(limit);
-    for line in BufReader::with_capacity(1 << 20, f).lines() {
-        if tail.len() == limit {
-            tail.pop_front();
-        }
-        tail.push_back(line?);
-    }
-    ensure!(tail.len() == limit, "{path} has only {} lines", tail.len());
-    let mut out = Vec::with_capacity(limit);
-    for line in tail {
-        let ids: Ids<'_> = serde_json::from_str(&line).context("event line")?;
-        let (account, id) = (ids.account_id.to_owned(), ids.event_id.to_owned());
-        out.push(Event { line, account, id });
-    }
-    Ok(out)
-}
-
-/// Counts delivery reports.
-#[derive(Default)]
-struct Counting {
-    ok: AtomicU64,
-    failed: AtomicU64,
-}
-
-impl ClientContext for Counting {}
-
-impl ProducerContext for Counting {
-    type DeliveryOpaque = ();
-    fn delivery(&self, r: &DeliveryResult<'_>, _: ()) {
-        match r {
-            Ok(_) => self.ok.fetch_add(1, Relaxed),
-            Err(_) => self.failed.fetch_add(1, Relaxed),
-        };
-    }
-}
-
-fn producer(brokers: &str, linger_ms: u32, batch: u32) -> Result<ThreadedProducer<Counting>> {
-    ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("linger.ms", linger_ms.to_string())
-        .set("partitioner", "murmur2_random") // what a Java producer keyed by account does
-        .set("queue.buffering.max.messages", "200000")
-        // tansu, asked to fetch from an offset inside a record batch, answers from the next
-        // batch (the rest of that batch is skipped), and reports the last batch's base offset
-        // as the high watermark. librdkafka re-fetches from the middle of a batch after every
-        // pause/resume, which is how loginwatch applies backpressure: `--batch-messages 1`
-        // makes every offset start a batch (nothing skipped, but tansu ingests ~7k/s).
-        .set("batch.num.messages", batch.to_string())
-        .create_with_context(Counting::default())
-        .context("producer")
-}
-
-fn now_micros() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
-}
-
-/// Produces `events` in order at `rate` events/s (0 = as fast as possible), storing each one's
-/// produce time in `times` and counting in `produced`. Returns the seconds it took.
-fn produce_at(
-    p: &ThreadedProducer<Counting>,
-    topic: &str,
-    events: &[Event],
-    rate: f64,
-    times: &[AtomicU64],
-    produced: &AtomicUsize,
-) -> f64 {
-    let start = Instant::now();
-    let mut i = 0;
-    while i < events.len() {
-        let due = if rate > 0.0 {
-            ((start.elapsed().as_secs_f64() * rate) as usize).min(events.len())
-        } else {
-            events.len()
-        };
-        while i < due {
-            let (ev, t) = (&events[i], now_micros());
-            let stamp = t.to_string();
-            let headers = OwnedHeaders::new().insert(Header {
-                key: PRODUCED_AT,
-                value: Some(&stamp),
-            });
-            let mut rec = BaseRecord::to(topic)
-                .key(&ev.account)
-                .payload(&ev.line)
-                .headers(headers);
-            loop {
-                match p.send(rec) {
-                    Ok(()) => break,
-                    Err((_queue_full_or_other, back)) => {
-                        rec = back;
-                        std::thread::sleep(Duration::from_millis(1));
-                    }
-                }
-            }
-            times[i].store(t, Relaxed);
-            i += 1;
-            produced.store(i, Relaxed);
-        }
-        if i < events.len() {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-    start.elapsed().as_secs_f64()
-}
-
-fn flush(p: &ThreadedProducer<Counting>, n: usize) -> Result<()> {
-    p.flush(Duration::from_secs(120)).context("flushing")?;
-    let c = p.context();
-    let (ok, failed) = (c.ok.load(Relaxed), c.failed.load(Relaxed));
-    ensure!(
-        ok == n as u64 && failed == 0,
-        "delivered {ok}/{n}, {failed} failed"
-    );
-    Ok(())
-}
-
 fn backlog(a: &Produce) -> Result<()> {
     let events = load_events(&a.file, a.events)?;
-    let p = producer(&a.brokers, 20, a.batch_messages)?;
+    let p = producer(&a.target.brokers, 20, a.batch_messages)?;
     let times: Vec<AtomicU64> = (0..events.len()).map(|_| AtomicU64::new(0)).collect();
     let produced = AtomicUsize::new(0);
     let start = Instant::now();
-    produce_at(&p, &a.input, &events, 0.0, &times, &produced);
+    produce_at(&p, &a.target.input, &events, 0.0, &times, &produced);
     flush(&p, events.len())?;
     let s = start.elapsed().as_secs_f64();
     let eps = events.len() as f64 / s;
@@ -355,183 +214,45 @@ fn backlog(a: &Produce) -> Result<()> {
     Ok(())
 }
 
-/// One observation of the service (and broker).
-#[derive(Clone, Copy, Default)]
-struct Sample {
-    t: f64,
-    produced: usize,
-    consumed: u64,
-    in_flight: i64,
-    rss_kb: u64,
-    broker_rss_kb: u64,
-}
-
-/// Samples in the background until dropped.
-struct Sampler {
-    samples: Arc<Mutex<Vec<Sample>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Sampler {
-    fn start(w: &Watch, produced: Arc<AtomicUsize>) -> Self {
-        let samples = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (s, st, w) = (samples.clone(), stop.clone(), w.clone());
-        let thread = std::thread::spawn(move || {
-            let start = Instant::now();
-            while !st.load(Relaxed) {
-                let m = http_get(&w.metrics, "/metrics")
-                    .map(|r| r.1)
-                    .unwrap_or_default();
-                let sample = Sample {
-                    t: start.elapsed().as_secs_f64(),
-                    produced: produced.load(Relaxed),
-                    consumed: metric(&m, "loginwatch_events_consumed_total") as u64,
-                    in_flight: metric(&m, "loginwatch_in_flight_messages") as i64,
-                    rss_kb: rss_kb(w.pid),
-                    broker_rss_kb: w.broker_pid.map(rss_kb).unwrap_or(0),
-                };
-                s.lock().unwrap_or_else(|e| e.into_inner()).push(sample);
-                std::thread::sleep(SAMPLE_EVERY);
-            }
-        });
-        Sampler {
-            samples,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn latest(&self) -> Sample {
-        let s = self.samples.lock().unwrap_or_else(|e| e.into_inner());
-        s.last().copied().unwrap_or_default()
-    }
-
-    fn finish(mut self, path: &str) -> Result<Vec<Sample>> {
-        self.stop.store(true, Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        let s = std::mem::take(&mut *self.samples.lock().unwrap_or_else(|e| e.into_inner()));
-        let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
-        writeln!(
-            f,
-            "t_s\tproduced\tconsumed\tin_flight\trss_kb\tbroker_rss_kb"
-        )?;
-        for x in &s {
-            let (t, p, c, i, r, b) = (
-                x.t,
-                x.produced,
-                x.consumed,
-                x.in_flight,
-                x.rss_kb,
-                x.broker_rss_kb,
-            );
-            writeln!(f, "{t:.2}\t{p}\t{c}\t{i}\t{r}\t{b}")?;
-        }
-        Ok(s)
-    }
-}
-
-/// A plain HTTP/1.0 GET on loopback: (status, body).
-fn http_get(addr: &str, path: &str) -> Result<(u16, String)> {
-    let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(2)))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut text = String::new();
-    s.read_to_string(&mut text)?;
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|b| b.1).unwrap_or_default();
-    Ok((status, body.to_owned()))
-}
-
-/// Sum of every series of metric `name` (any labels) in a Prometheus text body.
-fn metric(body: &str, name: &str) -> f64 {
-    body.lines()
-        .filter(|l| {
-            l.strip_prefix(name)
-                .is_some_and(|r| r.starts_with([' ', '{']))
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
-fn rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .unwrap_or("");
-    line.split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-/// User + system CPU seconds of `pid` so far.
-fn cpu_s(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(')').map(|x| x.1).unwrap_or("");
-    let f: Vec<f64> = after
-        .split_whitespace()
-        .map(|v| v.parse().unwrap_or(0.0))
-        .collect();
-    (f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0)) / CLK_TCK
-}
-
 /// Sums of the group's committed offsets and of the high watermarks over the input partitions.
 fn committed_and_high(c: &BaseConsumer, w: &Watch) -> Result<(i64, i64)> {
     let mut tpl = TopicPartitionList::new();
     for p in 0..w.partitions {
-        tpl.add_partition(&w.input, p);
+        tpl.add_partition(&w.target.input, p);
     }
     let got = c.committed_offsets(tpl, Duration::from_secs(5))?;
     let mut committed = 0;
     let mut high = 0;
     for p in 0..w.partitions {
-        if let Some(Offset::Offset(o)) = got.find_partition(&w.input, p).map(|e| e.offset()) {
+        if let Some(Offset::Offset(o)) = got.find_partition(&w.target.input, p).map(|e| e.offset())
+        {
             committed += o;
         }
-        high += c.fetch_watermarks(&w.input, p, Duration::from_secs(5))?.1;
+        high += c
+            .fetch_watermarks(&w.target.input, p, Duration::from_secs(5))?
+            .1;
     }
     Ok((committed, high))
 }
 
 fn offset_reader(w: &Watch) -> Result<BaseConsumer> {
     ClientConfig::new()
-        .set("bootstrap.servers", &w.brokers)
+        .set("bootstrap.servers", &w.target.brokers)
         .set("group.id", &w.group) // reads the group's offsets; never joins it
         .create()
         .context("offset reader")
-}
-
-/// Peak RSS, peak in-flight and the first/last RSS of a run, as `key=value` text.
-fn memory_summary(s: &[Sample]) -> String {
-    let max_rss = s.iter().map(|x| x.rss_kb).max().unwrap_or(0);
-    let max_broker = s.iter().map(|x| x.broker_rss_kb).max().unwrap_or(0);
-    let max_in_flight = s.iter().map(|x| x.in_flight).max().unwrap_or(0);
-    let first = s
-        .iter()
-        .find(|x| x.rss_kb > 0)
-        .map(|x| x.rss_kb)
-        .unwrap_or(0);
-    let last = s.last().map(|x| x.rss_kb).unwrap_or(0);
-    format!("rss_first_kb={first} rss_last_kb={last} rss_max_kb={max_rss} in_flight_max={max_in_flight} broker_rss_max_kb={max_broker}")
 }
 
 fn drain(w: &Watch) -> Result<()> {
     ensure!(w.events > 0, "drain needs --events");
     let reader = offset_reader(w)?;
     let (_, high) = committed_and_high(&reader, w)?;
-    let sampler = Sampler::start(w, Arc::new(AtomicUsize::new(w.events as usize)));
+    let sampler = Sampler::start(
+        w.metrics.clone(),
+        w.pid,
+        w.broker_pid,
+        Arc::new(AtomicUsize::new(w.events as usize)),
+    );
     let (cpu0, bcpu0) = (cpu_s(w.pid), w.broker_pid.map(cpu_s).unwrap_or(0.0));
     let start = Instant::now();
     let (mut first, mut all_consumed) = (None, None);
@@ -592,20 +313,6 @@ fn counters(w: &Watch) -> Result<String> {
     ))
 }
 
-/// Events/s between the samples where 10 % and 90 % of `n` had been consumed (no warm-up, no
-/// tail).
-fn steady_rate(s: &[Sample], n: u64) -> f64 {
-    let at = |q: f64| {
-        s.iter()
-            .find(|x| x.consumed as f64 >= q * n as f64)
-            .copied()
-    };
-    match (at(0.1), at(0.9)) {
-        (Some(a), Some(b)) if b.t > a.t => (b.consumed - a.consumed) as f64 / (b.t - a.t),
-        _ => 0.0,
-    }
-}
-
 /// Kind whose `event_ids` is each member's *first* login on the network, not the login that
 /// crossed the threshold: its "latency" is that login's age, so it is reported apart.
 const NO_TRIGGER_ID: &str = "shared_ip";
@@ -629,7 +336,7 @@ fn consume_alerts(
     stop: &AtomicBool,
 ) -> Result<Latencies> {
     let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &a.watch.brokers)
+        .set("bootstrap.servers", &a.watch.target.brokers)
         .set("group.id", format!("{}-alert-reader", a.watch.group))
         .set("enable.auto.commit", "false")
         .set("fetch.wait.max.ms", "20")
@@ -692,10 +399,15 @@ fn latency(a: &LatencyArgs) -> Result<()> {
         .map(|(i, e)| (e.id.as_str(), i as u32))
         .collect();
     let times: Vec<AtomicU64> = (0..n).map(|_| AtomicU64::new(0)).collect();
-    let p = producer(&a.watch.brokers, a.linger_ms, a.batch_messages)?;
+    let p = producer(&a.watch.target.brokers, a.linger_ms, a.batch_messages)?;
     wait_ready(&a.watch)?;
     let produced = Arc::new(AtomicUsize::new(0));
-    let sampler = Sampler::start(&a.watch, produced.clone());
+    let sampler = Sampler::start(
+        a.watch.metrics.clone(),
+        a.watch.pid,
+        a.watch.broker_pid,
+        produced.clone(),
+    );
     let (cpu0, bcpu0) = (
         cpu_s(a.watch.pid),
         a.watch.broker_pid.map(cpu_s).unwrap_or(0.0),
@@ -703,7 +415,14 @@ fn latency(a: &LatencyArgs) -> Result<()> {
     let stop = AtomicBool::new(false);
     let (produce_s, result) = std::thread::scope(|s| {
         let consumer = s.spawn(|| consume_alerts(a, &ids, &times, &stop));
-        let produce_s = produce_at(&p, &a.watch.input, &events, a.rate, &times, &produced);
+        let produce_s = produce_at(
+            &p,
+            &a.watch.target.input,
+            &events,
+            a.rate,
+            &times,
+            &produced,
+        );
         let settled = flush(&p, n).map(|()| wait_settled(&sampler, n as u64, a.watch.timeout));
         std::thread::sleep(Duration::from_secs(2)); // the last alerts reach the reader
         stop.store(true, Relaxed);
@@ -779,7 +498,7 @@ fn wait_settled(sampler: &Sampler, n: u64, timeout: u64) -> bool {
 /// group, no processing): messages, offset gaps, events/s.
 fn consume(b: &Bare) -> Result<()> {
     let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &b.brokers)
+        .set("bootstrap.servers", &b.target.brokers)
         .set("group.id", "kafka-load-bare")
         .set("enable.auto.commit", "false")
         .create()
@@ -788,8 +507,11 @@ fn consume(b: &Bare) -> Result<()> {
     let mut high = Vec::new();
     for p in 0..b.partitions {
         let start = b.from.map_or(Offset::Beginning, Offset::Offset);
-        tpl.add_partition_offset(&b.input, p, start)?;
-        high.push(c.fetch_watermarks(&b.input, p, Duration::from_secs(5))?.1);
+        tpl.add_partition_offset(&b.target.input, p, start)?;
+        high.push(
+            c.fetch_watermarks(&b.target.input, p, Duration::from_secs(5))?
+                .1,
+        );
     }
     c.assign(&tpl)?;
     let mut next: Vec<i64> = vec![b.from.unwrap_or(0); high.len()];
