@@ -24,31 +24,22 @@ accounts="${1:-1000000}"
 events="${2:-3000000}"
 runs="${3:-3}"
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-cache="${LOGINWATCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/loginwatch}/bench"
-mkdir -p "$cache"
 cd "$repo"
+. benches/lib.sh
 
 [ -x /usr/bin/time ] || { echo "needs GNU time: apt-get install -y time" >&2; exit 1; }
 
 echo "== build" >&2
 cargo build --release -p loginwatch >&2
 lw="$repo/target/release/loginwatch"
-tools="$(cargo bench -p loginwatch --bench replay_tools --no-run --message-format=json 2>/dev/null |
-  jq -r 'select(.reason == "compiler-artifact" and .target.name == "replay_tools") | .executable' |
-  tail -n 1)"
+tools="$(bench_bin replay_tools)"
 [ -x "$tools" ] || { echo "replay_tools binary not found" >&2; exit 1; }
 
 dbip="$(benches/fetch-dbip.sh)"
 echo "== DB-IP: $dbip" >&2
 
 gen() { # accounts events -> path
-  local f="$cache/a$1-e$2-s1.jsonl"
-  if [ ! -s "$f" ]; then
-    echo "== gen $1 accounts, $2 events -> $f" >&2
-    "$lw" gen --accounts "$1" --events "$2" --seed 1 --geoip-city "$dbip" --output "$f.tmp"
-    mv "$f.tmp" "$f"
-  fi
-  echo "$f"
+  generated "$lw" "$cache/a$1-e$2-s1.jsonl" --accounts "$1" --events "$2" --geoip-city "$dbip"
 }
 file="$(gen "$accounts" "$events")"
 echo "== input: $file ($(du -h "$file" | cut -f1), $(wc -l <"$file") lines)" >&2

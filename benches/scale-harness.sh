@@ -26,20 +26,15 @@ accounts="${1:?accounts}"
 events="${2:?events}"
 interval="${3:-5}"
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-cache="${LOGINWATCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/loginwatch}/bench"
-mkdir -p "$cache"
 cd "$repo"
+. benches/lib.sh
 
 cargo build --release -p loginwatch >&2
 lw="$repo/target/release/loginwatch"
 dbip="$(benches/fetch-dbip.sh)"
 
-file="$cache/a$accounts-e$events-s1.jsonl"
-if [ ! -s "$file" ]; then
-  echo "== gen $accounts accounts, $events events -> $file" >&2
-  "$lw" gen --accounts "$accounts" --events "$events" --seed 1 --geoip-city "$dbip" --output "$file.tmp"
-  mv "$file.tmp" "$file"
-fi
+file="$(generated "$lw" "$cache/a$accounts-e$events-s1.jsonl" \
+  --accounts "$accounts" --events "$events" --geoip-city "$dbip")"
 size=$(stat -c %s "$file")
 repeat="${REPEAT:-1}"
 size=$((size * repeat))
@@ -52,9 +47,7 @@ printf '[geoip]\ncity = "%s"\n[engine]\nmax_accounts = %d\n' "$dbip" "$max" >"$c
 
 echo "== replay $file x$repeat ($((size / 1000000)) MB), max_accounts $max, sampling every ${interval}s" >&2
 if [ "$repeat" -gt 1 ]; then
-  tools="$(cargo bench -p loginwatch --bench replay_tools --no-run --message-format=json 2>/dev/null |
-    jq -r 'select(.reason == "compiler-artifact" and .target.name == "replay_tools") | .executable' |
-    tail -n 1)"
+  tools="$(bench_bin replay_tools)"
   "$tools" repeat "$file" "$repeat" | "$lw" replay --config "$config" --input - --output /dev/null 2>"$summary" &
 else
   "$lw" replay --config "$config" --input "$file" --output /dev/null 2>"$summary" &

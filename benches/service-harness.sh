@@ -65,7 +65,7 @@ consumer_toml=""
 [ -n "${FETCH_WAIT_MS:-}" ] && consumer_toml="[kafka.consumer]
 \"fetch.wait.max.ms\" = $FETCH_WAIT_MS"
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-cache="${LOGINWATCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/loginwatch}/bench"
+. "$repo/benches/lib.sh"
 out="$cache/service-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$out"; : >"$out/rows"
 cd "$repo"
@@ -76,9 +76,7 @@ if [ -z "${LW_BIN:-}" ]; then
   LW_BIN="$repo/target/release/loginwatch"
 fi
 if [ -z "${LOAD_BIN:-}" ]; then
-  LOAD_BIN="$(cargo bench -p loginwatch --bench kafka_load --no-run --message-format=json 2>/dev/null |
-    jq -r 'select(.reason == "compiler-artifact" and .target.name == "kafka_load") | .executable' |
-    tail -n 1)"
+  LOAD_BIN="$(bench_bin kafka_load)"
 fi
 # Copies, so a rebuild by someone else during the runs cannot change what is measured.
 cp "$LW_BIN" "$out/loginwatch"; cp "$LOAD_BIN" "$out/kafka_load"
@@ -95,11 +93,7 @@ city = \"$dbip\""
 else
   file="$cache/a$accounts-e$events-s1-demo.jsonl"
 fi
-if [ ! -s "$file" ]; then
-  echo "== gen $accounts accounts, $events events -> $file" >&2
-  "$lw" gen --accounts "$accounts" --events "$events" --seed 1 "${gen_args[@]}" --output "$file.tmp"
-  mv "$file.tmp" "$file"
-fi
+generated "$lw" "$file" --accounts "$accounts" --events "$events" "${gen_args[@]}" >/dev/null
 echo "== input: $file; output: $out" >&2
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }

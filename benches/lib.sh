@@ -1,0 +1,29 @@
+# Shared by the bench harnesses (sourced, not run): where generated inputs are cached, how to
+# find a bench tool's binary, and the cached `loginwatch gen` files.
+
+# Generated inputs and logs; never inside the repo.
+cache="${LOGINWATCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/loginwatch}/bench"
+mkdir -p "$cache"
+
+# bench_bin NAME: builds the `harness = false` bench target NAME of the loginwatch crate (bench
+# profile) and prints its executable.
+bench_bin() {
+  cargo bench -p loginwatch --bench "$1" --no-run --message-format=json 2>/dev/null |
+    jq -r --arg name "$1" \
+      'select(.reason == "compiler-artifact" and .target.name == $name) | .executable' |
+    tail -n 1
+}
+
+# generated LW FILE GEN_ARGS...: writes `LW gen --seed 1 GEN_ARGS...` to FILE unless it is
+# already there (the same arguments give the same bytes, so harnesses share files), and
+# prints FILE.
+generated() {
+  local lw="$1" file="$2"
+  shift 2
+  if [ ! -s "$file" ]; then
+    echo "== gen $* -> $file" >&2
+    "$lw" gen --seed 1 "$@" --output "$file.tmp"
+    mv "$file.tmp" "$file"
+  fi
+  echo "$file"
+}
