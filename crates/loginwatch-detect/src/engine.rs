@@ -191,9 +191,7 @@ impl Engine {
             others,
             ..
         } = self;
-        let Some((state, created)) = accounts.get_or_insert(account) else {
-            return;
-        };
+        let (state, created) = accounts.get_or_insert(account);
         if let Some(reason) = drop_reason(rules, state, created, login) {
             counters.dropped[reason as usize] += 1;
             return;
@@ -254,7 +252,7 @@ impl Engine {
     /// The state of an account (tests of detectors' memory bounds).
     #[cfg(test)]
     pub(crate) fn state_of(&mut self, id: &str) -> Option<&AccountState> {
-        self.accounts.get_or_insert(id).map(|(s, _)| &*s)
+        Some(&*self.accounts.get_or_insert(id).0)
     }
 
     /// Accounts currently tracked; O(1), for a gauge updated per message.

@@ -61,19 +61,18 @@ impl Accounts {
     }
 
     /// The state of `id`, created (evicting if full) when new; the flag says it was created.
-    /// (`None` cannot happen: the account was just inserted.)
-    pub(crate) fn get_or_insert(&mut self, id: &str) -> Option<(&mut AccountState, bool)> {
+    pub(crate) fn get_or_insert(&mut self, id: &str) -> (&mut AccountState, bool) {
         if self.map.len() >= self.max && !self.map.contains_key(id) {
             self.evict_least_recent((self.max / 64).max(1));
         }
-        Some(match self.map.entry_ref(id) {
+        match self.map.entry_ref(id) {
             EntryRef::Occupied(e) => (e.into_mut(), false),
             EntryRef::Vacant(v) => {
                 let (key, state) = (KeyStr::new(id), AccountState::default());
                 self.bytes += Self::account_bytes(&key, &state);
                 (v.insert_with_key(key, state), true)
             }
-        })
+        }
     }
 
     /// Removes the `batch` least recently seen accounts.
@@ -169,9 +168,7 @@ mod tests {
     use loginwatch_model::EventTime;
 
     fn touch(a: &mut Accounts, id: &str, t: i64) {
-        if let Some((s, _)) = a.get_or_insert(id) {
-            s.newest = EventTime(t);
-        }
+        a.get_or_insert(id).0.newest = EventTime(t);
     }
 
     #[test]
