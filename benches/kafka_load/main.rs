@@ -17,12 +17,14 @@
 //! input headers, so latency maps an alert's `event_ids` back to the produce time of its newest
 //! event (the one that triggered it). The last stdout line is `RESULT key=value ...`.
 
+mod alerts;
 mod produce;
 mod sample;
 
+use alerts::{consume_alerts, quantile_ms, NO_TRIGGER_ID};
 use anyhow::{bail, ensure, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use produce::{flush, load_events, now_micros, produce_at, producer};
+use produce::{flush, load_events, produce_at, producer};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -311,71 +313,6 @@ fn counters(w: &Watch) -> Result<String> {
         get("loginwatch_alerts_published_total"),
         get("loginwatch_events_rejected_total")
     ))
-}
-
-/// Kind whose `event_ids` is each member's *first* login on the network, not the login that
-/// crossed the threshold: its "latency" is that login's age, so it is reported apart.
-const NO_TRIGGER_ID: &str = "shared_ip";
-
-/// Latencies (µs) of the alerts read, split by whether the alert names its triggering event.
-#[derive(Default)]
-struct Latencies {
-    /// Alerts whose newest event is the one that triggered them.
-    triggered: Vec<u64>,
-    /// `shared_ip` alerts: age of the member's first login on the network.
-    first_login_age: Vec<u64>,
-    /// Alerts naming no event of this run.
-    unknown: usize,
-}
-
-/// Consumes the alert topic from the beginning until `stop`.
-fn consume_alerts(
-    a: &LatencyArgs,
-    ids: &HashMap<&str, u32>,
-    times: &[AtomicU64],
-    stop: &AtomicBool,
-) -> Result<Latencies> {
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &a.watch.target.brokers)
-        .set("group.id", format!("{}-alert-reader", a.watch.group))
-        .set("enable.auto.commit", "false")
-        .set("fetch.wait.max.ms", "20")
-        .create()
-        .context("alert consumer")?;
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..a.alert_partitions {
-        tpl.add_partition_offset(&a.alerts, p, Offset::Beginning)?;
-    }
-    c.assign(&tpl)?;
-    #[derive(serde::Deserialize)]
-    struct AlertIds<'a> {
-        kind: &'a str,
-        event_ids: Vec<&'a str>,
-    }
-    let mut out = Latencies::default();
-    while !stop.load(Relaxed) {
-        let Some(m) = c.poll(Duration::from_millis(100)) else {
-            continue;
-        };
-        let now = now_micros();
-        let m = m?;
-        let alert: AlertIds<'_> = serde_json::from_slice(m.payload().unwrap_or_default())?;
-        let produced = alert.event_ids.iter().filter_map(|e| ids.get(e));
-        match produced.map(|&i| times[i as usize].load(Relaxed)).max() {
-            Some(t) if t > 0 && alert.kind == NO_TRIGGER_ID => {
-                out.first_login_age.push(now.saturating_sub(t))
-            }
-            Some(t) if t > 0 => out.triggered.push(now.saturating_sub(t)),
-            _ => out.unknown += 1,
-        }
-    }
-    Ok(out)
-}
-
-/// The `q` quantile of sorted µs values, in ms.
-fn quantile_ms(sorted: &[u64], q: f64) -> f64 {
-    let i = ((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1));
-    sorted.get(i).map_or(0.0, |&v| v as f64 / 1000.0)
 }
 
 fn wait_ready(w: &Watch) -> Result<()> {
