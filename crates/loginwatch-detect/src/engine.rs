@@ -170,6 +170,12 @@ impl Engine {
         self.watermark.top.map(|(t, _)| EventTime(t))
     }
 
+    /// Starts loading the account state that observing `event` will read, one level per
+    /// `stage` (see [`loginwatch_model::hint`]).
+    pub fn prefetch(&self, event: &loginwatch_model::LoginEvent, stage: usize) {
+        self.accounts.prefetch(event.account_id.as_str(), stage);
+    }
+
     /// Observes one login and appends the alerts it causes to `out`, oldest first.
     pub fn observe(&mut self, login: &Login, out: &mut Vec<Alert>) {
         self.counters.events += 1;

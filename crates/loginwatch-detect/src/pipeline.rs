@@ -3,6 +3,7 @@
 
 use crate::Engine;
 use loginwatch_geo::Login;
+use loginwatch_model::hint::STAGES;
 use loginwatch_model::{decode, decode_into, Alert, LoginEvent, Reject};
 
 /// Turns an event into a located [`Login`]. The binary implements it over the GeoIP locator;
@@ -16,6 +17,10 @@ pub trait Locate {
     fn locate_mut(&mut self, event: LoginEvent) -> Login {
         self.locate(event)
     }
+
+    /// Starts loading the memory that locating `event` will read, one level per `stage` (see
+    /// [`loginwatch_model::hint`]); a hint, none by default.
+    fn prefetch(&self, _event: &LoginEvent, _stage: usize) {}
 }
 
 impl<F: Fn(LoginEvent) -> Login> Locate for F {
@@ -32,6 +37,9 @@ pub struct Pipeline<L: Locate> {
     max_event_bytes: usize,
     /// The previous event, decoded into again so its string buffers are reused.
     spare: Option<LoginEvent>,
+    /// Events of the group in flight ([`Pipeline::process_group`]), then their buffers.
+    group: Vec<(usize, LoginEvent)>,
+    pool: Vec<LoginEvent>,
 }
 
 impl<L: Locate> Pipeline<L> {
@@ -42,6 +50,8 @@ impl<L: Locate> Pipeline<L> {
             engine,
             max_event_bytes,
             spare: None,
+            group: Vec::new(),
+            pool: Vec::new(),
         }
     }
 
@@ -62,6 +72,51 @@ impl<L: Locate> Pipeline<L> {
         self.engine.observe(&login, out);
         self.spare = Some(login.event);
         Ok(())
+    }
+
+    /// Processes `lines` in order with the same results as [`Pipeline::process`] on each:
+    /// alerts are appended to `out`, and `results[i]` is how many of them line `i` caused, or
+    /// its [`Reject`]. Decodes every line first, then starts loading the memory each event
+    /// will touch, so the cache misses of the group overlap; groups of 8 to 32 lines suit.
+    pub fn process_group(
+        &mut self,
+        lines: &[&[u8]],
+        results: &mut Vec<Result<usize, Reject>>,
+        out: &mut Vec<Alert>,
+    ) {
+        results.clear();
+        for (i, bytes) in lines.iter().enumerate() {
+            let decoded = match self.pool.pop() {
+                Some(mut event) => match decode_into(bytes, self.max_event_bytes, &mut event) {
+                    Ok(()) => Ok(event),
+                    Err(reject) => {
+                        self.pool.push(event);
+                        Err(reject)
+                    }
+                },
+                None => decode(bytes, self.max_event_bytes),
+            };
+            match decoded {
+                Ok(event) => {
+                    self.group.push((i, event));
+                    results.push(Ok(0));
+                }
+                Err(reject) => results.push(Err(reject)),
+            }
+        }
+        for stage in 0..STAGES {
+            for (_, event) in &self.group {
+                self.locator.prefetch(event, stage);
+                self.engine.prefetch(event, stage);
+            }
+        }
+        for (i, event) in self.group.drain(..) {
+            let before = out.len();
+            let login = self.locator.locate_mut(event);
+            self.engine.observe(&login, out);
+            results[i] = Ok(out.len() - before);
+            self.pool.push(login.event);
+        }
     }
 
     /// The engine (for its stats).
@@ -142,6 +197,51 @@ mod tests {
         let too_big = p.process(&[b' '; 5000], &mut out);
         assert_eq!(too_big.map_err(|r| r.reason.code()), Err("too_large"));
         assert_eq!(p.engine().stats().events, 2);
+    }
+
+    #[test]
+    fn groups_give_the_results_of_one_by_one() {
+        let mut lines = Vec::new();
+        for i in 0..40 {
+            let (account, ip) = (
+                i % 3,
+                if i % 2 == 0 {
+                    "198.51.100.7"
+                } else {
+                    "203.0.113.9"
+                },
+            );
+            lines.push(format!(
+                r#"{{"account_id":"acct-{account}","ip":"{ip}","timestamp":"2026-11-24T10:{:02}:00Z","event_id":"e{i}"}}"#,
+                i
+            ));
+            if i % 7 == 0 {
+                lines.push("not json".into());
+            }
+        }
+        let mut one = Pipeline::new(Fixed, engine_with(|_| {}), 4096);
+        let (mut want_alerts, mut want) = (Vec::new(), Vec::new());
+        for line in &lines {
+            let before = want_alerts.len();
+            let r = one.process(line.as_bytes(), &mut want_alerts);
+            want.push(
+                r.map(|()| want_alerts.len() - before)
+                    .map_err(|e| e.reason.code()),
+            );
+        }
+        assert!(want_alerts.len() > 5 && want.iter().any(|r| r.is_err()));
+
+        let mut grouped = Pipeline::new(Fixed, engine_with(|_| {}), 4096);
+        let (mut alerts, mut got, mut results) = (Vec::new(), Vec::new(), Vec::new());
+        for group in lines.chunks(9) {
+            let slices: Vec<&[u8]> = group.iter().map(|l| l.as_bytes()).collect();
+            grouped.process_group(&slices, &mut results, &mut alerts);
+            got.extend(results.drain(..).map(|r| r.map_err(|e| e.reason.code())));
+        }
+        assert_eq!(got, want);
+        let ids = |a: &[Alert]| a.iter().map(|a| a.alert_id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&alerts), ids(&want_alerts));
+        assert_eq!(grouped.engine().stats(), one.engine().stats());
     }
 
     #[test]

@@ -98,6 +98,27 @@ impl AccountState {
         self.memory.as_ref().map_or(0, |m| m.heap_bytes())
     }
 
+    /// Starts loading the account's memory box (stage 0), then its window records and
+    /// detector memory (stage 1).
+    pub(crate) fn prefetch(&self, stage: usize) {
+        use loginwatch_model::hint::prefetch_val;
+        let Some(m) = self.memory.as_deref() else {
+            return;
+        };
+        match stage {
+            0 => prefetch_val(m),
+            _ => {
+                if let Some(x) = m.extra.as_deref() {
+                    prefetch_val(x);
+                }
+                if let [first, .., last] = m.window.records() {
+                    prefetch_val(first);
+                    prefetch_val(last);
+                }
+            }
+        }
+    }
+
     fn memory(&mut self) -> &mut Memory {
         self.memory.get_or_insert_with(Box::default)
     }

@@ -60,6 +60,18 @@ impl Accounts {
         SLOT_BYTES + id.heap_bytes() + state.heap_bytes()
     }
 
+    /// Starts loading the state of `id`, if tracked: from stage 0 its memory box (the table
+    /// lookup itself is a load, but a short loop of them overlaps their misses), then what
+    /// that box points to.
+    pub(crate) fn prefetch(&self, id: &str, stage: usize) {
+        if stage > 1 {
+            return;
+        }
+        if let Some(state) = self.map.get(id) {
+            state.prefetch(stage);
+        }
+    }
+
     /// The state of `id`, created (evicting if full) when new; the flag says it was created.
     pub(crate) fn get_or_insert(&mut self, id: &str) -> (&mut AccountState, bool) {
         if self.map.len() >= self.max && !self.map.contains_key(id) {

@@ -106,6 +106,10 @@ impl<K: Bits> Table<K> {
         }
     }
 
+    fn prefetch(&self, ip: K) {
+        loginwatch_model::hint::prefetch(&self.buckets[self.index(ip)]);
+    }
+
     fn get(&self, ip: K) -> Option<u32> {
         let b = &self.buckets[self.index(ip)];
         (0..WAYS)
@@ -161,6 +165,33 @@ impl IpCache {
             max_answers: (slots / 4).clamp(1, MAX_ANSWER),
             hits: 0,
             misses: 0,
+        }
+    }
+
+    /// Starts loading what [`IpCache::get`] will read for `ip` (canonical), one level per
+    /// stage (see [`loginwatch_model::hint`]): 0 the bucket, 1 the answer, 2 its city name.
+    pub fn prefetch(&self, ip: IpAddr, stage: usize) {
+        use loginwatch_model::hint::{prefetch, prefetch_val};
+        if stage == 0 {
+            return match ip {
+                IpAddr::V4(a) => self.v4.prefetch(u32::from(a)),
+                IpAddr::V6(a) => self.v6.prefetch(u128::from(a)),
+            };
+        }
+        let found = match ip {
+            IpAddr::V4(a) => self.v4.get(u32::from(a)),
+            IpAddr::V6(a) => self.v6.get(u128::from(a)),
+        };
+        let Some(answer) = found.and_then(|i| self.answers.get(i as usize)) else {
+            return;
+        };
+        match stage {
+            1 => prefetch_val(answer),
+            _ => {
+                if let Some(city) = answer.0.as_ref().and_then(|l| l.city.as_deref()) {
+                    prefetch(city.as_ptr());
+                }
+            }
         }
     }
 
@@ -275,6 +306,23 @@ mod tests {
         assert!(c.get(ip("10.0.0.255")).is_some());
         assert!(c.get(ip("2001:db8::ffff")).is_some());
         assert_eq!(c.answers.len(), 1);
+    }
+
+    #[test]
+    fn prefetching_is_only_a_hint() {
+        let mut c = IpCache::new(16);
+        c.insert(ip("198.51.100.7"), 4, key(1), || place("Paris"));
+        for stage in 0..loginwatch_model::hint::STAGES + 1 {
+            for a in ["198.51.100.1", "203.0.113.1", "2001:db8::1"] {
+                c.prefetch(ip(a), stage);
+            }
+        }
+        assert_eq!(
+            c.counts(),
+            (0, 0),
+            "prefetches count neither hits nor misses"
+        );
+        assert_eq!(city(c.get(ip("198.51.100.1"))).as_deref(), Some("Paris"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `loginwatch replay`: JSON lines in, alert JSON lines out, dead letters kept, a summary at
-//! the end. Reads in a streaming fashion: memory is the engine's bounded state plus one line.
+//! the end. Reads in a streaming fashion: memory is the engine's bounded state plus
+//! [`READ_AHEAD`] lines.
 
 use loginwatch_detect::{Engine, Locate, Pipeline};
 use loginwatch_model::{Alert, Reject};
@@ -99,6 +100,66 @@ impl fmt::Display for Summary {
     }
 }
 
+/// Lines read before they are processed together (single-worker replay).
+pub const READ_AHEAD: usize = 64;
+/// Lines a pipeline decodes before it observes them (see [`Pipeline::process_group`]).
+const GROUP_LINES: usize = 16;
+
+/// Input lines stored back to back, each with its line number.
+#[derive(Default)]
+pub(crate) struct Lines {
+    data: Vec<u8>,
+    /// (line number, end offset in `data`).
+    ends: Vec<(u64, usize)>,
+}
+
+impl Lines {
+    pub(crate) fn push(&mut self, line_no: u64, line: &[u8]) {
+        self.data.extend_from_slice(line);
+        self.ends.push((line_no, self.data.len()));
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.data.clear();
+        self.ends.clear();
+    }
+
+    /// Runs every line through `pipeline`, a group at a time, and hands each line's outcome
+    /// to `each` in order: its line number and the alerts it caused, or its reject.
+    pub(crate) fn process<L: Locate, E>(
+        &self,
+        pipeline: &mut Pipeline<L>,
+        mut each: impl FnMut(u64, Result<&[Alert], Reject>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let (mut alerts, mut results) = (Vec::new(), Vec::new());
+        let mut slices: Vec<&[u8]> = Vec::with_capacity(GROUP_LINES);
+        let mut start = 0;
+        for group in self.ends.chunks(GROUP_LINES) {
+            slices.clear();
+            for &(_, end) in group {
+                slices.push(&self.data[start..end]);
+                start = end;
+            }
+            alerts.clear();
+            pipeline.process_group(&slices, &mut results, &mut alerts);
+            let mut caused = &alerts[..];
+            for (&(line_no, _), result) in group.iter().zip(results.drain(..)) {
+                let outcome = result.map(|n| {
+                    let (now, rest) = caused.split_at(n);
+                    caused = rest;
+                    now
+                });
+                each(line_no, outcome)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Where rejected lines go: one JSON object per line with the reason and the original bytes.
 pub fn write_dead_letter(out: &mut dyn Write, line_no: u64, reject: &Reject) -> io::Result<()> {
     let original = String::from_utf8_lossy(&reject.bytes);
@@ -157,26 +218,39 @@ pub fn replay<L: Locate>(
     let started = Instant::now();
     let mut summary = Summary::default();
     let mut line = Vec::with_capacity(1024);
-    let mut alerts: Vec<Alert> = Vec::new();
-    while read_bounded_line(input, &mut line, max_event_bytes)? {
-        summary.lines += 1;
-        if line.iter().all(u8::is_ascii_whitespace) {
-            summary.blank_lines += 1;
-            continue;
-        }
-        alerts.clear();
-        match pipeline.process(&line, &mut alerts) {
-            Ok(()) => summary.events += 1,
-            Err(reject) => {
-                *summary.rejected.entry(reject.reason.code()).or_default() += 1;
-                write_dead_letter(dead_letters, summary.lines, &reject)?;
+    let mut pending = Lines::default();
+    let mut more = true;
+    while more {
+        more = read_bounded_line(input, &mut line, max_event_bytes)?;
+        if more {
+            summary.lines += 1;
+            if line.iter().all(u8::is_ascii_whitespace) {
+                summary.blank_lines += 1;
+            } else {
+                pending.push(summary.lines, &line);
             }
         }
-        for alert in &alerts {
-            *summary.alerts.entry(alert.kind.as_str()).or_default() += 1;
-            serde_json::to_writer(&mut *alerts_out, alert)?;
-            alerts_out.write_all(b"\n")?;
+        if pending.len() < READ_AHEAD && more {
+            continue;
         }
+        pending.process(pipeline, |line_no, outcome| -> io::Result<()> {
+            match outcome {
+                Ok(alerts) => {
+                    summary.events += 1;
+                    for alert in alerts {
+                        *summary.alerts.entry(alert.kind.as_str()).or_default() += 1;
+                        serde_json::to_writer(&mut *alerts_out, alert)?;
+                        alerts_out.write_all(b"\n")?;
+                    }
+                }
+                Err(reject) => {
+                    *summary.rejected.entry(reject.reason.code()).or_default() += 1;
+                    write_dead_letter(dead_letters, line_no, &reject)?;
+                }
+            }
+            Ok(())
+        })?;
+        pending.clear();
     }
     alerts_out.flush()?;
     dead_letters.flush()?;

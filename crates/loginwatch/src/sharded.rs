@@ -6,10 +6,9 @@
 //! and as many result batches towards the writer, so memory stays flat whatever the input size.
 //! Workers hand emptied batches back to the reader, which refills them instead of allocating.
 
-use crate::replay::{read_bounded_line, write_dead_letter, Summary};
+use crate::replay::{read_bounded_line, write_dead_letter, Lines, Summary};
 use crate::wiring::SharedLocator;
 use loginwatch_detect::Pipeline;
-use loginwatch_model::Alert;
 use std::io::{self, BufRead, Write};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::Instant;
@@ -19,13 +18,8 @@ const BATCH_LINES: usize = 512;
 /// Batches queued per worker (and per worker towards the writer).
 const QUEUE_BATCHES: usize = 8;
 
-/// A run of input lines for one worker, stored back to back.
-#[derive(Default)]
-struct Batch {
-    data: Vec<u8>,
-    /// (line number, end offset in `data`).
-    lines: Vec<(u64, usize)>,
-}
+/// A run of input lines for one worker.
+type Batch = Lines;
 
 /// What a worker made of a batch: serialized alerts and dead letters plus counts.
 #[derive(Default)]
@@ -63,30 +57,28 @@ fn work(
     tx: SyncSender<Output>,
     spares: SyncSender<Batch>,
 ) -> Pipeline<SharedLocator> {
-    let mut alerts: Vec<Alert> = Vec::new();
     for mut batch in rx {
         let mut out = Output::default();
-        let mut start = 0;
-        for &(line_no, end) in &batch.lines {
-            alerts.clear();
-            match pipeline.process(&batch.data[start..end], &mut alerts) {
-                Ok(()) => out.events += 1,
+        // Writing into a Vec cannot fail.
+        let _ = batch.process(&mut pipeline, |line_no, outcome| -> io::Result<()> {
+            match outcome {
+                Ok(alerts) => {
+                    out.events += 1;
+                    for alert in alerts {
+                        out.alert_kinds.push(alert.kind.as_str());
+                        serde_json::to_writer(&mut out.alerts, alert)?;
+                        out.alerts.push(b'\n');
+                    }
+                }
                 Err(reject) => {
                     out.rejected.push(reject.reason.code());
-                    // Writing into a Vec cannot fail.
-                    let _ = write_dead_letter(&mut out.dead, line_no, &reject);
+                    write_dead_letter(&mut out.dead, line_no, &reject)?;
                 }
             }
-            for alert in &alerts {
-                out.alert_kinds.push(alert.kind.as_str());
-                let _ = serde_json::to_writer(&mut out.alerts, alert);
-                out.alerts.push(b'\n');
-            }
-            start = end;
-        }
+            Ok(())
+        });
         // Back to the reader, buffers and all: fresh ones would cost it page faults.
-        batch.data.clear();
-        batch.lines.clear();
+        batch.clear();
         let _ = spares.try_send(batch);
         if tx.send(out).is_err() {
             break;
@@ -135,9 +127,8 @@ fn read_all(
         }
         let shard = shard_of(&line, senders.len());
         let batch = &mut batches[shard];
-        batch.data.extend_from_slice(&line);
-        batch.lines.push((lines, batch.data.len()));
-        if batch.lines.len() >= BATCH_LINES {
+        batch.push(lines, &line);
+        if batch.len() >= BATCH_LINES {
             let full = std::mem::replace(batch, spares.try_recv().unwrap_or_default());
             if senders[shard].send(full).is_err() {
                 return Err(io::Error::other("a replay worker stopped"));
@@ -145,7 +136,7 @@ fn read_all(
         }
     }
     for (shard, batch) in batches.into_iter().enumerate() {
-        if !batch.lines.is_empty() && senders[shard].send(batch).is_err() {
+        if batch.len() > 0 && senders[shard].send(batch).is_err() {
             return Err(io::Error::other("a replay worker stopped"));
         }
     }

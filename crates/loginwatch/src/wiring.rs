@@ -46,6 +46,10 @@ impl Locate for SharedLocator {
     fn locate_mut(&mut self, event: LoginEvent) -> Login {
         self.locator.locate_cached(event, &mut self.cache)
     }
+
+    fn prefetch(&self, event: &LoginEvent, stage: usize) {
+        self.cache.prefetch(event.ip.to_canonical(), stage);
+    }
 }
 
 /// The configured databases, or the embedded demo world when no city database is configured.
