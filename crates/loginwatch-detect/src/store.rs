@@ -8,23 +8,30 @@
 //!   event time seen are forgotten; the sweep runs each time that high-water mark advances by
 //!   `idle_timeout / 16`.
 //!
-//! Both are counted (`evicted`, `expired`). The byte estimate (`approx_bytes`) is the table's
-//! slots at hashbrown's 7/8 load, account ids, and each account's heap.
+//! Both are counted (`evicted`, `expired`). The byte estimate (`approx_bytes`) is each
+//! account's slab entry and index bucket (at 7/8 load), its id and its heap.
 
 use crate::compact::KeyStr;
 use crate::state::AccountState;
-// hashbrown rather than std's map: its default hasher (foldhash) is several times cheaper
-// than SipHash on short account ids, and `entry_ref` finds or creates an account with one
-// hash and no key allocation on the hit path. Account ids come from the input, so a
-// flooding attacker could aim for collisions; foldhash is seeded per process, and
-// `max_accounts` bounds the table either way.
-use hashbrown::hash_map::EntryRef;
-use hashbrown::HashMap;
+use hashbrown::{DefaultHashBuilder, HashTable};
+use loginwatch_model::hint::prefetch_val;
+use std::hash::BuildHasher;
 
-/// Tracked accounts by id.
+/// Tracked accounts by id: the states packed densely in `slab` (removal moves the last one
+/// into the gap), found through `index`, a hashbrown table of their positions.
+///
+/// Why not a `HashMap<KeyStr, AccountState>`: its 49-byte buckets sit at 44–88 % load (a
+/// million accounts take 2^21 buckets, 98 bytes an account), while 5-byte buckets of `u32`
+/// positions plus the dense slab take ~58; and a position can be prefetched before the
+/// account is needed, which the map's entries cannot (see [`Accounts::prefetch`]).
+/// hashbrown's default hasher (foldhash) is several times cheaper than SipHash on short ids;
+/// account ids come from the input, so a flooding attacker could aim for collisions:
+/// foldhash is seeded per process, and `max_accounts` bounds the table either way.
 #[derive(Debug)]
 pub(crate) struct Accounts {
-    map: HashMap<KeyStr, AccountState>,
+    slab: Vec<(KeyStr, AccountState)>,
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
     max: usize,
     /// Accounts evicted because the table was full.
     pub evicted: u64,
@@ -36,14 +43,18 @@ pub(crate) struct Accounts {
     next_sweep: Option<i64>,
 }
 
-/// Estimated bytes of one table slot (key, state, control byte) at 7/8 load.
-const SLOT_BYTES: usize = (std::mem::size_of::<(KeyStr, AccountState)>() + 1) * 8 / 7;
+/// Estimated bytes of one account's slot: its slab entry (id and state) and its index
+/// bucket (position and control byte) at 7/8 load.
+const SLOT_BYTES: usize = std::mem::size_of::<(KeyStr, AccountState)>() + 5 * 8 / 7;
 
 impl Accounts {
     pub(crate) fn new(max: usize) -> Self {
         Accounts {
-            map: HashMap::new(),
-            max,
+            slab: Vec::new(),
+            index: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
+            // Positions are `u32`.
+            max: max.min(u32::MAX as usize),
             evicted: 0,
             expired: 0,
             bytes: 0,
@@ -52,7 +63,7 @@ impl Accounts {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.map.len()
+        self.slab.len()
     }
 
     /// Estimated bytes of one account's state with its slot and id.
@@ -60,37 +71,87 @@ impl Accounts {
         SLOT_BYTES + id.heap_bytes() + state.heap_bytes()
     }
 
-    /// Starts loading the state of `id`, if tracked: from stage 0 its memory box (the table
-    /// lookup itself is a load, but a short loop of them overlaps their misses), then what
-    /// that box points to.
+    fn hash(&self, id: &str) -> u64 {
+        self.hasher.hash_one(id)
+    }
+
+    /// The position of `id` in the slab.
+    fn find(&self, hash: u64, id: &str) -> Option<usize> {
+        let slab = &self.slab;
+        let at = self
+            .index
+            .find(hash, |&i| slab[i as usize].0.as_str() == id)?;
+        Some(*at as usize)
+    }
+
+    /// Starts loading what looking up `id` and observing its event will read, one level per
+    /// stage: 0 the slab entry of the first position whose hash tag matches (almost always
+    /// the account's: the index is small enough to stay in the CPU cache, the slab is not),
+    /// 1 the account's memory box, 2 what that box points to.
     pub(crate) fn prefetch(&self, id: &str, stage: usize) {
-        if stage > 1 {
-            return;
-        }
-        if let Some(state) = self.map.get(id) {
-            state.prefetch(stage);
+        let hash = self.hash(id);
+        if stage == 0 {
+            if let Some(entry) = self
+                .index
+                .find(hash, |_| true)
+                .and_then(|&i| self.slab.get(i as usize))
+            {
+                prefetch_val(entry);
+            }
+        } else if let Some(i) = self.find(hash, id) {
+            self.slab[i].1.prefetch(stage - 1);
         }
     }
 
     /// The state of `id`, created (evicting if full) when new; the flag says it was created.
     pub(crate) fn get_or_insert(&mut self, id: &str) -> (&mut AccountState, bool) {
-        if self.map.len() >= self.max && !self.map.contains_key(id) {
+        let hash = self.hash(id);
+        if let Some(i) = self.find(hash, id) {
+            return (&mut self.slab[i].1, false);
+        }
+        if self.slab.len() >= self.max {
             self.evict_least_recent((self.max / 64).max(1));
         }
-        match self.map.entry_ref(id) {
-            EntryRef::Occupied(e) => (e.into_mut(), false),
-            EntryRef::Vacant(v) => {
-                let (key, state) = (KeyStr::new(id), AccountState::default());
-                self.bytes += Self::account_bytes(&key, &state);
-                (v.insert_with_key(key, state), true)
+        let (key, state) = (KeyStr::new(id), AccountState::default());
+        self.bytes += Self::account_bytes(&key, &state);
+        let Accounts {
+            slab,
+            index,
+            hasher,
+            ..
+        } = self;
+        let at = slab.len();
+        slab.push((key, state));
+        index.insert_unique(hash, at as u32, |&i| {
+            hasher.hash_one(slab[i as usize].0.as_str())
+        });
+        (&mut slab[at].1, true)
+    }
+
+    /// Removes the account at slab position `at`, moving the last one into its place.
+    fn remove_at(&mut self, at: usize) -> (KeyStr, AccountState) {
+        let hash = self.hash(self.slab[at].0.as_str());
+        if let Ok(entry) = self.index.find_entry(hash, |&i| i as usize == at) {
+            entry.remove();
+        }
+        let last = self.slab.len() - 1;
+        if at != last {
+            let moved = self.hash(self.slab[last].0.as_str());
+            if let Some(i) = self.index.find_mut(moved, |&i| i as usize == last) {
+                *i = at as u32;
             }
         }
+        let removed = self.slab.swap_remove(at);
+        self.bytes = self
+            .bytes
+            .saturating_sub(Self::account_bytes(&removed.0, &removed.1));
+        removed
     }
 
     /// Removes the `batch` least recently seen accounts.
     fn evict_least_recent(&mut self, batch: usize) {
-        let batch = batch.clamp(1, self.map.len().max(1));
-        let mut times: Vec<i64> = self.map.values().map(|s| s.newest.0).collect();
+        let batch = batch.clamp(1, self.slab.len().max(1));
+        let mut times: Vec<i64> = self.slab.iter().map(|(_, s)| s.newest.0).collect();
         if times.is_empty() {
             return;
         }
@@ -98,7 +159,7 @@ impl Accounts {
         let cutoff = *cutoff;
         let older = times.iter().filter(|t| **t < cutoff).count();
         let mut tied: Vec<&str> = self
-            .map
+            .slab
             .iter()
             .filter(|(_, s)| s.newest.0 == cutoff)
             .map(|(k, _)| k.as_str())
@@ -111,23 +172,34 @@ impl Accounts {
             .collect();
         self.remove_where(|_, s| s.newest.0 < cutoff);
         for v in victims {
-            if let Some((k, s)) = self.map.remove_entry(v.as_str()) {
-                self.bytes = self.bytes.saturating_sub(Self::account_bytes(&k, &s));
+            if let Some(at) = self.find(self.hash(&v), &v) {
+                self.remove_at(at);
             }
         }
         self.evicted += batch as u64;
     }
 
     fn remove_where(&mut self, mut pred: impl FnMut(&KeyStr, &AccountState) -> bool) {
-        let mut freed = 0;
-        self.map.retain(|k, s| {
-            let go = pred(k, s);
-            if go {
-                freed += Self::account_bytes(k, s);
+        let mut at = 0;
+        while at < self.slab.len() {
+            let (k, s) = &self.slab[at];
+            if pred(k, s) {
+                self.remove_at(at);
+            } else {
+                at += 1;
             }
-            !go
-        });
-        self.bytes = self.bytes.saturating_sub(freed);
+        }
+        // Give back what a large sweep emptied.
+        if self.slab.capacity() > 2 * self.slab.len() + 1024 {
+            self.slab.shrink_to_fit();
+            let Accounts {
+                slab,
+                index,
+                hasher,
+                ..
+            } = self;
+            index.shrink_to_fit(|&i| hasher.hash_one(slab[i as usize].0.as_str()));
+        }
     }
 
     /// Forgets idle accounts when the high-water mark `watermark_ms` has advanced far enough
@@ -141,28 +213,28 @@ impl Accounts {
         }
         self.next_sweep = Some(watermark_ms.saturating_add(idle_ms / 16));
         let cut = watermark_ms.saturating_sub(idle_ms);
-        let before = self.map.len();
+        let before = self.slab.len();
         self.remove_where(|_, s| s.newest.0 < cut);
-        self.expired += (before - self.map.len()) as u64;
+        self.expired += (before - self.slab.len()) as u64;
     }
 
     /// Sets the capacity, evicting the least recently seen accounts down to it.
     pub(crate) fn set_max(&mut self, max: usize) {
-        self.max = max;
-        if self.map.len() > max {
-            self.evict_least_recent(self.map.len() - max);
+        self.max = max.min(u32::MAX as usize);
+        if self.slab.len() > self.max {
+            self.evict_least_recent(self.slab.len() - self.max);
         }
     }
 
     /// Forgets every account's watch-country marks (the list changed).
     pub(crate) fn clear_watch(&mut self) {
-        self.map.values_mut().for_each(|s| s.watch_seen = 0);
+        self.slab.iter_mut().for_each(|(_, s)| s.watch_seen = 0);
     }
 
     /// Bytes of the whole table, computed by walking it (tests and audits).
     #[cfg(test)]
     pub(crate) fn walk_bytes(&self) -> usize {
-        self.map
+        self.slab
             .iter()
             .map(|(k, s)| Self::account_bytes(k, s))
             .sum()
@@ -170,7 +242,7 @@ impl Accounts {
 
     #[cfg(test)]
     pub(crate) fn contains(&self, id: &str) -> bool {
-        self.map.contains_key(id)
+        self.find(self.hash(id), id).is_some()
     }
 }
 
