@@ -270,6 +270,34 @@ mod tests {
     }
 
     #[test]
+    fn removals_keep_every_position_right() {
+        let mut a = Accounts::new(500);
+        // 2,000 accounts through a table of 500: evictions (batches of 7), then idle sweeps,
+        // move entries around the slab; every survivor must still be found with its state.
+        for i in 0..2000i64 {
+            touch(&mut a, &format!("acct-{}", (i * 7919) % 2000), i);
+            if i >= 1000 {
+                a.expire_idle(i, 300);
+            }
+        }
+        assert_eq!(a.index.len(), a.len());
+        assert_eq!(a.bytes, a.walk_bytes());
+        for (at, (id, state)) in a.slab.iter().enumerate() {
+            assert_eq!(a.find(a.hash(id.as_str()), id.as_str()), Some(at));
+            assert!(
+                state.newest.0 >= 2000 - 300 - 300 / 16,
+                "{id:?} idle yet kept"
+            );
+        }
+        assert!(
+            a.evicted > 0 && a.expired > 0,
+            "{} {}",
+            a.evicted,
+            a.expired
+        );
+    }
+
+    #[test]
     fn expires_idle_accounts() {
         let mut a = Accounts::new(10);
         touch(&mut a, "old", 0);
