@@ -1,8 +1,8 @@
 //! What the engine remembers about one account. Every field is paid once per tracked account:
-//! the table slot holds 24 bytes ([`AccountState`]); the window (first record inline) is in
-//! one box, [`Memory`], with a pointer to the later detectors' [`Extra`], each created at the
-//! first event that needs it. A quiet account (one login, no claims or sessions) so costs the
-//! slot plus 96 bytes. What few accounts need (suppression entries, anonymizer memory,
+//! its entry in the account table holds 24 bytes ([`AccountState`]); the window (first
+//! record inline) is in one box, [`Memory`], with a pointer to the later detectors'
+//! [`Extra`], each created at the first event that needs it. A quiet account (one login, no
+//! claims or sessions) so costs the table entry plus 96 bytes. What few accounts need (suppression entries, anonymizer memory,
 //! new-account mark) is boxed once more in [`Rare`], the risk memory in its own box.
 
 use crate::compact::Small;
@@ -16,7 +16,8 @@ use crate::window::Window;
 use loginwatch_model::EventTime;
 use std::mem::size_of;
 
-/// Per-account state: 24 bytes inline in the table (newest time, watch marks, one pointer).
+/// Per-account state: 24 bytes inline in the table's slab (newest time, watch marks, one
+/// pointer).
 #[derive(Debug, Default)]
 pub(crate) struct AccountState {
     /// The newest event time seen for the account (least-recently-seen eviction, lateness).
