@@ -19,8 +19,8 @@
 //! ## Memory bounds
 //! - **Per account**: a 48-byte slab entry (a 24-byte state, the account id inline when ≤ 22
 //!   bytes) and its index bucket, 53 bytes at the index's load, pointing to one 96-byte box
-//!   holding the window's first record; further records (88 bytes, at most `engine.max_logins_per_account` = 32)
-//!   spanning [`EngineConfig::window_span`] (default 35 min: the concurrent window plus
+//!   holding the window's first record; further records (88 bytes, at most
+//!   `engine.max_logins_per_account` = 32) spanning [`EngineConfig::window_span`] (default 35 min: the concurrent window plus
 //!   `max_lateness`) plus one *anchor* record (the travel baseline, kept at most 22.3 h at
 //!   900 km/h; see `window.rs`). So a quiet account costs **149 bytes** with one login in the
 //!   last 22 h, 88 more per further login in the window.
