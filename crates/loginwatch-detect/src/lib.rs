@@ -17,13 +17,13 @@
 //!   cooldown; `rules`: the configuration compiled for the hot path.
 //!
 //! ## Memory bounds
-//! - **Per account**: a 48-byte slab entry (a 24-byte state, the account id inline when ≤ 22
-//!   bytes) and its index bucket, 53 bytes at the index's load, pointing to one 96-byte box
-//!   holding the window's first record; further records (88 bytes, at most
-//!   `engine.max_logins_per_account` = 32) spanning [`EngineConfig::window_span`] (default 35 min: the concurrent window plus
-//!   `max_lateness`) plus one *anchor* record (the travel baseline, kept at most 22.3 h at
-//!   900 km/h; see `window.rs`). So a quiet account costs **149 bytes** with one login in the
-//!   last 22 h, 88 more per further login in the window.
+//! - **Per account**: a 48-byte slab entry (a 24-byte state, the account id inline when ≤ 22 bytes)
+//!   and its index bucket, 53 bytes at the index's load, pointing to one 96-byte box holding the
+//!   window's first record; further records (88 bytes, at most `engine.max_logins_per_account` =
+//!   32) spanning [`EngineConfig::window_span`] (default 35 min: the concurrent window plus
+//!   `max_lateness`) plus one *anchor* record (the travel baseline, kept at most 22.3 h at 900
+//!   km/h; see `window.rs`). So a quiet account costs **149 bytes** with one login in the last 22
+//!   h, 88 more per further login in the window.
 //! - **Later detectors, per account**: one 160-byte box created at the first event carrying a
 //!   claim, a session or needing the detectors' memory (location profile, activity run, the
 //!   first session fingerprint inline): an account with claims and a session costs **309
