@@ -201,6 +201,9 @@ impl Members {
 /// The hasher of the maps (see the module docs).
 type Map<K> = DashMap<K, NetEntry, DefaultHashBuilder>;
 
+/// Lock stripes of each map (dashmap's default is 4 per CPU: 8 on two cores).
+const SHARDS: usize = 128;
+
 /// Estimated bytes of one IPv4 network, its first account inline: key and entry at the map's
 /// 7/8 load, plus its shard's share of bookkeeping.
 pub const NETWORK_BYTES: usize = (std::mem::size_of::<(u64, NetEntry)>() + 8) * 8 / 7;
@@ -265,8 +268,8 @@ impl SharedIndex {
     /// An empty index holding at most `max_networks` networks.
     pub fn new(max_networks: usize) -> SharedIndex {
         SharedIndex {
-            v4: Map::default(),
-            v6: Map::default(),
+            v4: Map::with_hasher_and_shard_amount(DefaultHashBuilder::default(), SHARDS),
+            v6: Map::with_hasher_and_shard_amount(DefaultHashBuilder::default(), SHARDS),
             v4_networks: AtomicUsize::new(0),
             v6_networks: AtomicUsize::new(0),
             members: AtomicUsize::new(0),
