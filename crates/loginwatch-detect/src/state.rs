@@ -2,8 +2,9 @@
 //! its entry in the account table holds 24 bytes ([`AccountState`]); the window (first
 //! record inline) is in one box, [`Memory`], with a pointer to the later detectors'
 //! [`Extra`], each created at the first event that needs it. A quiet account (one login, no
-//! claims or sessions) so costs the table entry plus 96 bytes. What few accounts need (suppression entries, anonymizer memory,
-//! new-account mark) is boxed once more in [`Rare`], the risk memory in its own box.
+//! claims or sessions) so costs the table entry plus 96 bytes. What few accounts need
+//! (suppression entries, anonymizer memory, new-account mark) is boxed once more in [`Rare`],
+//! the risk memory in its own box.
 
 use crate::compact::Small;
 use crate::detectors::anonymized::AnonMemory;

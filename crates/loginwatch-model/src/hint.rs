@@ -6,7 +6,8 @@
 //! to, and so on; each stage is a short loop over the group, so the misses of one stage are
 //! all in flight at once.
 
-/// The number of prefetch stages a [`prefetch_stage`](self)-style method answers: 0, 1, 2.
+/// The stages a group goes through (0, 1, 2): what the pipeline's `prefetch(event, stage)`
+/// methods are called with.
 pub const STAGES: usize = 3;
 
 /// Starts loading every cache line of `*r`.
