@@ -424,8 +424,17 @@ impl SharedIndex {
         if self.sweeping.swap(true, Relaxed) {
             return;
         }
-        let mut times: Vec<i64> = self.v4.iter().map(|e| e.newest).collect();
-        times.extend(self.v6.iter().map(|e| e.newest));
+        // `retain` keeping everything walks each shard under one lock; `iter` would clone a
+        // shard guard (an atomic count) for every network.
+        let mut times: Vec<i64> = Vec::with_capacity(self.max_networks.load(Relaxed) + 1);
+        self.v4.retain(|_, e| {
+            times.push(e.newest);
+            true
+        });
+        self.v6.retain(|_, e| {
+            times.push(e.newest);
+            true
+        });
         let batch = (self.max_networks.load(Relaxed) / 64).clamp(1, times.len().max(1));
         if !times.is_empty() {
             let (_, cutoff, _) = times.select_nth_unstable(batch - 1);
