@@ -168,7 +168,7 @@ impl IpCache {
         }
     }
 
-    /// Starts loading what [`IpCache::get`] will read for `ip` (canonical), one level per
+    /// Starts loading what a lookup will read for `ip` (canonical), one level per
     /// stage (see [`loginwatch_model::hint`]): 0 the bucket, 1 the answer, 2 its city name.
     pub fn prefetch(&self, ip: IpAddr, stage: usize) {
         use loginwatch_model::hint::{prefetch, prefetch_val};
