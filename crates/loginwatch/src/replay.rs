@@ -100,7 +100,9 @@ impl fmt::Display for Summary {
     }
 }
 
-/// Lines read before they are processed together (single-worker replay).
+/// Lines read before they are processed together (single-worker replay; workers take
+/// batches of 512). Alerts of a slow pipe so come out in bursts: `replay` reads files, the
+/// live mode is `run`.
 pub const READ_AHEAD: usize = 64;
 /// Lines a pipeline decodes before it observes them (see [`Pipeline::process_group`]).
 const GROUP_LINES: usize = 16;
