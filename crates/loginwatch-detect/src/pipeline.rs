@@ -35,10 +35,9 @@ pub struct Pipeline<L: Locate> {
     locator: L,
     engine: Engine,
     max_event_bytes: usize,
-    /// The previous event, decoded into again so its string buffers are reused.
-    spare: Option<LoginEvent>,
-    /// Events of the group in flight ([`Pipeline::process_group`]), then their buffers.
+    /// Events of the group in flight ([`Pipeline::process_group`]).
     group: Vec<(usize, LoginEvent)>,
+    /// Events already processed, decoded into again so their string buffers are reused.
     pool: Vec<LoginEvent>,
 }
 
@@ -49,7 +48,6 @@ impl<L: Locate> Pipeline<L> {
             locator,
             engine,
             max_event_bytes,
-            spare: None,
             group: Vec::new(),
             pool: Vec::new(),
         }
@@ -58,26 +56,15 @@ impl<L: Locate> Pipeline<L> {
     /// Processes one message; alerts are appended to `out`, oldest first. A bad message is
     /// returned as a [`Reject`] (reason plus original bytes) for the dead-letter output.
     pub fn process(&mut self, bytes: &[u8], out: &mut Vec<Alert>) -> Result<(), Reject> {
-        let event = match self.spare.take() {
-            Some(mut event) => match decode_into(bytes, self.max_event_bytes, &mut event) {
-                Ok(()) => event,
-                Err(reject) => {
-                    self.spare = Some(event);
-                    return Err(reject);
-                }
-            },
-            None => decode(bytes, self.max_event_bytes)?,
-        };
-        let login = self.locator.locate_mut(event);
-        self.engine.observe(&login, out);
-        self.spare = Some(login.event);
+        let event = self.decode(bytes)?;
+        self.observe(event, out);
         Ok(())
     }
 
     /// Processes `lines` in order with the same results as [`Pipeline::process`] on each:
     /// alerts are appended to `out`, and `results[i]` is how many of them line `i` caused, or
     /// its [`Reject`]. Decodes every line first, then starts loading the memory each event
-    /// will touch, so the cache misses of the group overlap; groups of 8 to 32 lines suit.
+    /// will touch, so the cache misses of the group overlap; groups of 8 to 64 lines suit.
     pub fn process_group(
         &mut self,
         lines: &[&[u8]],
@@ -86,17 +73,7 @@ impl<L: Locate> Pipeline<L> {
     ) {
         results.clear();
         for (i, bytes) in lines.iter().enumerate() {
-            let decoded = match self.pool.pop() {
-                Some(mut event) => match decode_into(bytes, self.max_event_bytes, &mut event) {
-                    Ok(()) => Ok(event),
-                    Err(reject) => {
-                        self.pool.push(event);
-                        Err(reject)
-                    }
-                },
-                None => decode(bytes, self.max_event_bytes),
-            };
-            match decoded {
+            match self.decode(bytes) {
                 Ok(event) => {
                     self.group.push((i, event));
                     results.push(Ok(0));
@@ -110,13 +87,34 @@ impl<L: Locate> Pipeline<L> {
                 self.engine.prefetch(event, stage);
             }
         }
-        for (i, event) in self.group.drain(..) {
+        let mut group = std::mem::take(&mut self.group);
+        for (i, event) in group.drain(..) {
             let before = out.len();
-            let login = self.locator.locate_mut(event);
-            self.engine.observe(&login, out);
+            self.observe(event, out);
             results[i] = Ok(out.len() - before);
-            self.pool.push(login.event);
         }
+        self.group = group;
+    }
+
+    /// Decodes `bytes` into a pooled event (reusing its buffers), or a new one.
+    fn decode(&mut self, bytes: &[u8]) -> Result<LoginEvent, Reject> {
+        let Some(mut event) = self.pool.pop() else {
+            return decode(bytes, self.max_event_bytes);
+        };
+        match decode_into(bytes, self.max_event_bytes, &mut event) {
+            Ok(()) => Ok(event),
+            Err(reject) => {
+                self.pool.push(event);
+                Err(reject)
+            }
+        }
+    }
+
+    /// Locates and observes one decoded event; its buffers go back to the pool.
+    fn observe(&mut self, event: LoginEvent, out: &mut Vec<Alert>) {
+        let login = self.locator.locate_mut(event);
+        self.engine.observe(&login, out);
+        self.pool.push(login.event);
     }
 
     /// The engine (for its stats).
