@@ -178,11 +178,7 @@ impl IpCache {
                 IpAddr::V6(a) => self.v6.prefetch(u128::from(a)),
             };
         }
-        let found = match ip {
-            IpAddr::V4(a) => self.v4.get(u32::from(a)),
-            IpAddr::V6(a) => self.v6.get(u128::from(a)),
-        };
-        let Some(answer) = found.and_then(|i| self.answers.get(i as usize)) else {
+        let Some(answer) = self.find(ip).and_then(|i| self.answers.get(i as usize)) else {
             return;
         };
         match stage {
@@ -195,13 +191,17 @@ impl IpCache {
         }
     }
 
-    /// The cached answer for `ip` (an address in canonical form: IPv4-mapped IPv6 as IPv4).
-    pub(crate) fn get(&mut self, ip: IpAddr) -> Option<Answer> {
-        let found = match ip {
+    /// The index of the cached answer for `ip`, if its network is held.
+    fn find(&self, ip: IpAddr) -> Option<u32> {
+        match ip {
             IpAddr::V4(a) => self.v4.get(u32::from(a)),
             IpAddr::V6(a) => self.v6.get(u128::from(a)),
-        };
-        match found {
+        }
+    }
+
+    /// The cached answer for `ip` (an address in canonical form: IPv4-mapped IPv6 as IPv4).
+    pub(crate) fn get(&mut self, ip: IpAddr) -> Option<Answer> {
+        match self.find(ip) {
             Some(i) => {
                 self.hits += 1;
                 Some(self.answers[i as usize].clone())
