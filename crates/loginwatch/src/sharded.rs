@@ -18,9 +18,6 @@ const BATCH_LINES: usize = 512;
 /// Batches queued per worker (and per worker towards the writer).
 const QUEUE_BATCHES: usize = 8;
 
-/// A run of input lines for one worker.
-type Batch = Lines;
-
 /// What a worker made of a batch: serialized alerts and dead letters plus counts.
 #[derive(Default)]
 struct Output {
@@ -53,9 +50,9 @@ fn shard_of(line: &[u8], workers: usize) -> usize {
 
 fn work(
     mut pipeline: Pipeline<SharedLocator>,
-    rx: Receiver<Batch>,
+    rx: Receiver<Lines>,
     tx: SyncSender<Output>,
-    spares: SyncSender<Batch>,
+    spares: SyncSender<Lines>,
 ) -> Pipeline<SharedLocator> {
     for mut batch in rx {
         let mut out = Output::default();
@@ -112,11 +109,11 @@ fn write_all(
 /// Reads `input` and feeds the workers; returns (lines, blank lines).
 fn read_all(
     input: &mut dyn BufRead,
-    senders: &[SyncSender<Batch>],
-    spares: &Receiver<Batch>,
+    senders: &[SyncSender<Lines>],
+    spares: &Receiver<Lines>,
     max_event_bytes: usize,
 ) -> io::Result<(u64, u64)> {
-    let mut batches: Vec<Batch> = senders.iter().map(|_| Batch::default()).collect();
+    let mut batches: Vec<Lines> = senders.iter().map(|_| Lines::default()).collect();
     let (mut lines, mut blank) = (0u64, 0u64);
     let mut line = Vec::with_capacity(1024);
     while read_bounded_line(input, &mut line, max_event_bytes)? {
@@ -157,11 +154,11 @@ pub fn replay_sharded(
         let (out_tx, out_rx) = sync_channel::<Output>(QUEUE_BATCHES * workers);
         let writer = scope.spawn(move || write_all(out_rx, alerts_out, dead));
         // Emptied batches come back to the reader for reuse (bounded; extras are dropped).
-        let (spare_tx, spare_rx) = sync_channel::<Batch>((QUEUE_BATCHES + 1) * workers);
+        let (spare_tx, spare_rx) = sync_channel::<Lines>((QUEUE_BATCHES + 1) * workers);
         let mut senders = Vec::with_capacity(workers);
         let mut handles = Vec::with_capacity(workers);
         for pipeline in pipelines {
-            let (tx, rx) = sync_channel::<Batch>(QUEUE_BATCHES);
+            let (tx, rx) = sync_channel::<Lines>(QUEUE_BATCHES);
             let (out_tx, spare_tx) = (out_tx.clone(), spare_tx.clone());
             senders.push(tx);
             handles.push(scope.spawn(move || work(pipeline, rx, out_tx, spare_tx)));
