@@ -21,6 +21,11 @@ pub trait Locate {
     /// Starts loading the memory that locating `event` will read, one level per `stage` (see
     /// [`loginwatch_model::hint`]); a hint, none by default.
     fn prefetch(&self, _event: &LoginEvent, _stage: usize) {}
+
+    /// Starts loading, for a whole group at once, what locating its events will read that
+    /// lies too many loads deep for the stages (database tree walks), so the group's misses
+    /// overlap; called after the [`Locate::prefetch`] stages. A hint, none by default.
+    fn prefetch_group(&mut self, _events: &[LoginEvent]) {}
 }
 
 impl<F: Fn(LoginEvent) -> Login> Locate for F {
@@ -35,8 +40,9 @@ pub struct Pipeline<L: Locate> {
     locator: L,
     engine: Engine,
     max_event_bytes: usize,
-    /// Events of the group in flight ([`Pipeline::process_group`]).
-    group: Vec<(usize, LoginEvent)>,
+    /// Events of the group in flight ([`Pipeline::process_group`]) and their lines' indexes.
+    group: Vec<LoginEvent>,
+    lines_of: Vec<usize>,
     /// Events already processed, decoded into again so their string buffers are reused.
     pool: Vec<LoginEvent>,
 }
@@ -49,6 +55,7 @@ impl<L: Locate> Pipeline<L> {
             engine,
             max_event_bytes,
             group: Vec::new(),
+            lines_of: Vec::new(),
             pool: Vec::new(),
         }
     }
@@ -75,25 +82,30 @@ impl<L: Locate> Pipeline<L> {
         for (i, bytes) in lines.iter().enumerate() {
             match self.decode(bytes) {
                 Ok(event) => {
-                    self.group.push((i, event));
+                    self.group.push(event);
+                    self.lines_of.push(i);
                     results.push(Ok(0));
                 }
                 Err(reject) => results.push(Err(reject)),
             }
         }
         for stage in 0..STAGES {
-            for (_, event) in &self.group {
+            for event in &self.group {
                 self.locator.prefetch(event, stage);
                 self.engine.prefetch(event, stage);
             }
         }
-        let mut group = std::mem::take(&mut self.group);
-        for (i, event) in group.drain(..) {
+        self.locator.prefetch_group(&self.group);
+        let (mut group, mut lines_of) = (
+            std::mem::take(&mut self.group),
+            std::mem::take(&mut self.lines_of),
+        );
+        for (event, i) in group.drain(..).zip(lines_of.drain(..)) {
             let before = out.len();
             self.observe(event, out);
             results[i] = Ok(out.len() - before);
         }
-        self.group = group;
+        (self.group, self.lines_of) = (group, lines_of);
     }
 
     /// Decodes `bytes` into a pooled event (reusing its buffers), or a new one.

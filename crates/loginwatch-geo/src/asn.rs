@@ -1,7 +1,8 @@
 //! Network lookups: the autonomous system of an address (GeoLite2-ASN layout) and its
 //! anonymizer classes (GeoIP2-Anonymous-IP layout).
 
-use crate::db::{check_keys, DbBytes, DbError, Num, OffsetCache};
+use crate::db::{check_keys, Db, DbBytes, DbError, Num, OffsetCache};
+use crate::tree::Tree;
 use crate::types::AnonFlags;
 use maxminddb::{LookupResult, Reader};
 use serde::Deserialize;
@@ -19,6 +20,7 @@ pub struct AsnInfo {
 /// An open ASN database (`autonomous_system_number`, `autonomous_system_organization`).
 pub struct AsnDb {
     reader: Reader<DbBytes>,
+    tree: Tree,
     cache: OffsetCache<Option<AsnInfo>>,
 }
 
@@ -26,6 +28,7 @@ pub struct AsnDb {
 /// `is_tor_exit_node`, `is_public_proxy`, `is_residential_proxy`).
 pub struct AnonDb {
     reader: Reader<DbBytes>,
+    tree: Tree,
 }
 
 impl std::fmt::Debug for AsnDb {
@@ -69,10 +72,11 @@ struct AnonRecord {
 const CACHE_CAPACITY: usize = 1 << 16;
 
 impl AsnDb {
-    fn from_reader(reader: Reader<DbBytes>) -> Result<Self, DbError> {
+    fn from_db(Db { reader, tree }: Db) -> Result<Self, DbError> {
         check_keys(&reader, &["autonomous_system_number"], "GeoLite2-ASN")?;
         let db = AsnDb {
             reader,
+            tree,
             cache: OffsetCache::new(CACHE_CAPACITY),
         };
         Ok(db)
@@ -89,6 +93,11 @@ impl AsnDb {
         let offset = result.offset()?;
         self.cache
             .get_or_insert_with(offset, || Self::decode(&result))
+    }
+
+    /// The search tree, to warm walks with.
+    pub(crate) fn tree(&self) -> &Tree {
+        &self.tree
     }
 
     /// The tree walk for `ip` (canonical form), to decode with [`AsnDb::decode`] or not.
@@ -111,7 +120,7 @@ impl AsnDb {
 }
 
 impl AnonDb {
-    fn from_reader(reader: Reader<DbBytes>) -> Result<Self, DbError> {
+    fn from_db(Db { reader, tree }: Db) -> Result<Self, DbError> {
         let keys = [
             "is_anonymous",
             "is_anonymous_vpn",
@@ -121,7 +130,7 @@ impl AnonDb {
             "is_residential_proxy",
         ];
         check_keys(&reader, &keys, "GeoIP2-Anonymous-IP")?;
-        Ok(AnonDb { reader })
+        Ok(AnonDb { reader, tree })
     }
 
     /// The `database_type` from the file's metadata.
@@ -133,6 +142,11 @@ impl AnonDb {
     /// database lists only anonymizers, so that means "none known").
     pub fn lookup(&self, ip: IpAddr) -> Option<AnonFlags> {
         Self::decode(&self.reader.lookup(ip.to_canonical()).ok()?)
+    }
+
+    /// The search tree, to warm walks with.
+    pub(crate) fn tree(&self) -> &Tree {
+        &self.tree
     }
 
     /// The tree walk for `ip` (canonical form), to decode with [`AnonDb::decode`] or not.

@@ -11,6 +11,7 @@
 //!
 //! Owned by one worker, so hits take no lock and touch no shared cache line but the answer's.
 
+use crate::tree::Walk;
 use crate::types::{Location, NetInfo};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -137,6 +138,10 @@ pub struct IpCache {
     max_answers: usize,
     hits: u64,
     misses: u64,
+    /// Scratch of [`Locator::warm_misses`](crate::Locator::warm_misses): the group's
+    /// addresses to walk, and their walks.
+    pub(crate) pending: Vec<IpAddr>,
+    pub(crate) walks: Vec<Walk>,
 }
 
 impl std::fmt::Debug for IpCache {
@@ -165,6 +170,8 @@ impl IpCache {
             max_answers: (slots / 4).clamp(1, MAX_ANSWER),
             hits: 0,
             misses: 0,
+            pending: Vec::new(),
+            walks: Vec::new(),
         }
     }
 
@@ -192,7 +199,7 @@ impl IpCache {
     }
 
     /// The index of the cached answer for `ip`, if its network is held.
-    fn find(&self, ip: IpAddr) -> Option<u32> {
+    pub(crate) fn find(&self, ip: IpAddr) -> Option<u32> {
         match ip {
             IpAddr::V4(a) => self.v4.get(u32::from(a)),
             IpAddr::V6(a) => self.v6.get(u128::from(a)),

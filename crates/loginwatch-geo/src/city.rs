@@ -1,7 +1,8 @@
 //! City lookups over a GeoIP2/GeoLite2-City database or a flat DB-IP / ip-location-db city
 //! database; the layout is detected when the file is opened.
 
-use crate::db::{DbBytes, DbError, Num, OffsetCache};
+use crate::db::{Db, DbBytes, DbError, Num, OffsetCache};
+use crate::tree::Tree;
 use crate::types::Location;
 use loginwatch_model::CountryCode;
 use maxminddb::{LookupResult, Reader};
@@ -27,6 +28,7 @@ const CACHE_CAPACITY: usize = 1 << 16;
 /// An open city database.
 pub struct CityDb {
     reader: Reader<DbBytes>,
+    tree: Tree,
     layout: CityLayout,
     cache: OffsetCache<Option<Location>>,
 }
@@ -92,13 +94,14 @@ struct Probe {
 }
 
 impl CityDb {
-    fn from_reader(reader: Reader<DbBytes>) -> Result<Self, DbError> {
+    fn from_db(Db { reader, tree }: Db) -> Result<Self, DbError> {
         let layout = detect_layout(&reader).ok_or_else(|| DbError::Layout {
             database_type: reader.metadata().database_type.clone(),
             expected: "city (GeoIP2-City or flat DB-IP)",
         })?;
         Ok(CityDb {
             reader,
+            tree,
             layout,
             cache: OffsetCache::new(CACHE_CAPACITY),
         })
@@ -121,6 +124,11 @@ impl CityDb {
         let offset = result.offset()?;
         self.cache
             .get_or_insert_with(offset, || self.decode(&result))
+    }
+
+    /// The search tree, to warm walks with.
+    pub(crate) fn tree(&self) -> &Tree {
+        &self.tree
     }
 
     /// The tree walk for `ip` (canonical form), to decode with [`CityDb::decode`] or not.

@@ -1,6 +1,7 @@
 //! What the `.mmdb` readers share: where the bytes live (memory map, static, owned), opening
 //! errors, a lenient number type, and a bounded cache keyed by a record's data-section offset.
 
+use crate::tree::Tree;
 use maxminddb::{LookupResult, MaxMindDbError, Reader};
 use memmap2::Mmap;
 use serde::de::{self, Deserializer, IgnoredAny, Visitor};
@@ -10,13 +11,15 @@ use std::fmt;
 use std::fs::File;
 use std::net::IpAddr;
 use std::path::Path;
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
-/// The bytes of an open database.
+/// The bytes of an open database; a clone shares them (the reader and the [`Tree`] both
+/// hold them).
+#[derive(Clone)]
 pub(crate) enum DbBytes {
-    Mapped(Mmap),
+    Mapped(Arc<Mmap>),
     Static(&'static [u8]),
-    Owned(Vec<u8>),
+    Owned(Arc<Vec<u8>>),
 }
 
 impl AsRef<[u8]> for DbBytes {
@@ -47,14 +50,29 @@ pub enum DbError {
     },
 }
 
+/// An open database: its reader and a view of its search tree (to warm lookups).
+pub(crate) struct Db {
+    pub reader: Reader<DbBytes>,
+    pub tree: Tree,
+}
+
+impl Db {
+    /// Validates the MMDB header and metadata of `bytes`.
+    pub(crate) fn new(bytes: DbBytes) -> Result<Db, DbError> {
+        let reader = Reader::from_source(bytes.clone())?;
+        let tree = Tree::new(&reader, bytes);
+        Ok(Db { reader, tree })
+    }
+}
+
 /// Memory-maps `path` and validates the MMDB header and metadata.
-pub(crate) fn open_mapped(path: &Path) -> Result<Reader<DbBytes>, DbError> {
+pub(crate) fn open_mapped(path: &Path) -> Result<Db, DbError> {
     let file = File::open(path).map_err(DbError::Open)?;
     // SAFETY: the map is read-only and must not be truncated while in use. Database updaters
     // (geoipupdate and the like) write a new file and rename it over the old one, which leaves
     // the mapped inode intact; reloading means opening the new file.
     let map = unsafe { Mmap::map(&file) }.map_err(DbError::Map)?;
-    Ok(Reader::from_source(DbBytes::Mapped(map))?)
+    Db::new(DbBytes::Mapped(Arc::new(map)))
 }
 
 /// Checks that the first records (up to 256) of a database carry at least one of `keys`;
@@ -177,28 +195,26 @@ impl<T: Clone> OffsetCache<T> {
     }
 }
 
-/// The three ways to open a database type that has `fn from_reader(Reader<DbBytes>)`:
+/// The three ways to open a database type that has `fn from_db(Db)`:
 /// memory-mapped from a path, from owned bytes, from static bytes.
 macro_rules! constructors {
     ($t:ty) => {
         impl $t {
             /// Memory-maps the database at `path`.
             pub fn open(path: impl AsRef<std::path::Path>) -> Result<Self, $crate::db::DbError> {
-                Self::from_reader($crate::db::open_mapped(path.as_ref())?)
+                Self::from_db($crate::db::open_mapped(path.as_ref())?)
             }
 
             /// A database held in memory (e.g. written by [`crate::writer`]).
             pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, $crate::db::DbError> {
-                Self::from_reader(maxminddb::Reader::from_source($crate::db::DbBytes::Owned(
-                    bytes,
+                Self::from_db($crate::db::Db::new($crate::db::DbBytes::Owned(
+                    std::sync::Arc::new(bytes),
                 ))?)
             }
 
             /// A database embedded in the binary or built once for the process.
             pub fn from_static(bytes: &'static [u8]) -> Result<Self, $crate::db::DbError> {
-                Self::from_reader(maxminddb::Reader::from_source(
-                    $crate::db::DbBytes::Static(bytes),
-                )?)
+                Self::from_db($crate::db::Db::new($crate::db::DbBytes::Static(bytes))?)
             }
         }
     };
@@ -221,11 +237,15 @@ mod tests {
 
     #[test]
     fn opening_a_missing_or_bad_file_fails_cleanly() {
-        let err = open_mapped(Path::new("/nonexistent/x.mmdb")).unwrap_err();
+        let Err(err) = open_mapped(Path::new("/nonexistent/x.mmdb")) else {
+            panic!("opened a missing file")
+        };
         assert!(matches!(err, DbError::Open(_)));
         let dir = std::env::temp_dir().join(format!("lw-geo-bad-{}", std::process::id()));
         std::fs::write(&dir, b"not an mmdb").unwrap();
-        let err = open_mapped(&dir).unwrap_err();
+        let Err(err) = open_mapped(&dir) else {
+            panic!("opened a bad file")
+        };
         std::fs::remove_file(&dir).ok();
         assert!(matches!(err, DbError::Invalid(_)));
     }

@@ -19,6 +19,7 @@ mod locator;
 pub mod net;
 #[cfg(test)]
 mod testdb;
+mod tree;
 pub mod types;
 pub mod writer;
 

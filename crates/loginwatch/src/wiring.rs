@@ -50,6 +50,10 @@ impl Locate for SharedLocator {
     fn prefetch(&self, event: &LoginEvent, stage: usize) {
         self.cache.prefetch(event.ip.to_canonical(), stage);
     }
+
+    fn prefetch_group(&mut self, events: &[LoginEvent]) {
+        self.locator.warm_misses(events, &mut self.cache);
+    }
 }
 
 /// The configured databases, or the embedded demo world when no city database is configured.
