@@ -13,7 +13,7 @@
 
 use crate::tree::Walk;
 use crate::types::{Location, NetInfo};
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::net::IpAddr;
 
 /// Entries per bucket: the networks of one /24 (or /64) that are kept at once.
