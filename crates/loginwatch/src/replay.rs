@@ -105,7 +105,7 @@ impl fmt::Display for Summary {
 /// live mode is `run`.
 pub const READ_AHEAD: usize = 64;
 /// Lines a pipeline decodes before it observes them (see [`Pipeline::process_group`]).
-const GROUP_LINES: usize = 16;
+const GROUP_LINES: usize = 32;
 
 /// Input lines stored back to back, each with its line number.
 #[derive(Default)]
