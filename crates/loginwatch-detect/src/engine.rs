@@ -171,9 +171,15 @@ impl Engine {
     }
 
     /// Starts loading the account state that observing `event` will read, one level per
-    /// `stage` (see [`loginwatch_model::hint`]).
+    /// `stage` (see [`loginwatch_model::hint`]), and in stage 0 the shared_ip networks a
+    /// successful login will update.
     pub fn prefetch(&self, event: &loginwatch_model::LoginEvent, stage: usize) {
         self.accounts.prefetch(event.account_id.as_str(), stage);
+        let sip = &self.rules.cfg.detect.shared_ip;
+        if stage == 0 && sip.enabled && event.is_successful_login() {
+            self.shared
+                .prefetch(event.ip, sip.prefixes, sip.ipv6_prefix_48);
+        }
     }
 
     /// Observes one login and appends the alerts it causes to `out`, oldest first.

@@ -6,8 +6,9 @@
 //! accounts land on different shards, so every engine of a process must see one index: build
 //! one `Arc<SharedIndex>` and give it to each engine with
 //! [`Engine::with_shared_index`](crate::Engine::with_shared_index) (`Engine::new` makes a
-//! private one, right for a single engine). It is a [`DashMap`]: the lock is per map shard and
-//! held for one network's update; never two at once, so no lock order to get wrong.
+//! private one, right for a single engine). Its maps are lock-striped (`table.rs`): a lock is
+//! held for one network's update; never two at once, so no lock order to get wrong. Engines
+//! [`SharedIndex::prefetch`] the networks of a group's logins before observing them.
 //!
 //! # Across instances (not built here)
 //! Several processes each see only their partitions' accounts. Scale-out turns the index into
@@ -36,12 +37,11 @@
 //! from the input, so a fixed hash would invite collisions by choice).
 
 use crate::compact::{EventId, KeyStr};
-use dashmap::DashMap;
-use hashbrown::DefaultHashBuilder;
 use ipnet::IpNet;
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use table::Striped;
 
 /// A network: address bits (IPv4 as IPv4-mapped IPv6) and prefix length in that space.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -106,12 +106,6 @@ pub(crate) struct Member {
     pub new_account: bool,
     /// A `shared_ip` alert was raised for this account and network.
     pub reported: bool,
-}
-
-#[derive(Debug)]
-struct NetEntry {
-    newest: i64,
-    members: Members,
 }
 
 /// A network's accounts in the order a `Vec` would keep them (`retain`, `swap_remove` and
@@ -198,17 +192,14 @@ impl Members {
     }
 }
 
-/// The hasher of the maps (see the module docs).
-type Map<K> = DashMap<K, NetEntry, DefaultHashBuilder>;
+/// The maps: a network's accounts by its key (see `table.rs`).
+type Map<K> = Striped<K, Members>;
 
-/// Lock stripes of each map (dashmap's default is 4 per CPU: 8 on two cores).
-const SHARDS: usize = 128;
-
-/// Estimated bytes of one IPv4 network, its first account inline: key and entry at the map's
-/// 7/8 load, plus its shard's share of bookkeeping.
-pub const NETWORK_BYTES: usize = (std::mem::size_of::<(u64, NetEntry)>() + 8) * 8 / 7;
+/// Estimated bytes of one IPv4 network, its first account inline: key, accounts, newest
+/// time and index bucket (see `table.rs`).
+pub const NETWORK_BYTES: usize = table::entry_bytes(std::mem::size_of::<(u64, Members)>());
 /// Estimated bytes of one IPv6 network (a `NetKey` instead of a `u64`).
-pub const V6_NETWORK_BYTES: usize = (std::mem::size_of::<(NetKey, NetEntry)>() + 8) * 8 / 7;
+pub const V6_NETWORK_BYTES: usize = table::entry_bytes(std::mem::size_of::<(NetKey, Members)>());
 /// Estimated bytes of one heap slot for an account of a network holding several (inline ids;
 /// longer ones add their length).
 pub const MEMBER_BYTES: usize = std::mem::size_of::<Member>();
@@ -268,8 +259,8 @@ impl SharedIndex {
     /// An empty index holding at most `max_networks` networks.
     pub fn new(max_networks: usize) -> SharedIndex {
         SharedIndex {
-            v4: Map::with_hasher_and_shard_amount(DefaultHashBuilder::default(), SHARDS),
-            v6: Map::with_hasher_and_shard_amount(DefaultHashBuilder::default(), SHARDS),
+            v4: Map::new(),
+            v6: Map::new(),
             v4_networks: AtomicUsize::new(0),
             v6_networks: AtomicUsize::new(0),
             members: AtomicUsize::new(0),
@@ -338,6 +329,23 @@ impl SharedIndex {
         out
     }
 
+    /// Starts loading the entries that the `shared_ip` visits of a login from `ip` will
+    /// update: its host network and, with `prefixes`, its IPv4 /24 (IPv6 /48 with `v6_48`).
+    pub(crate) fn prefetch(&self, ip: IpAddr, prefixes: bool, v6_48: bool) {
+        let host = NetKey::of(ip, 32, 64);
+        self.prefetch_key(host);
+        if prefixes && (host.v4().is_some() || v6_48) {
+            self.prefetch_key(NetKey::of(ip, 24, 48));
+        }
+    }
+
+    fn prefetch_key(&self, key: NetKey) {
+        match key.v4() {
+            Some(k) => self.v4.prefetch(&k),
+            None => self.v6.prefetch(&key),
+        }
+    }
+
     /// [`SharedIndex::visit`] in one of the maps; also says whether the network is new.
     fn visit_in<K: Hash + Eq, R>(
         &self,
@@ -348,52 +356,48 @@ impl SharedIndex {
         max_members: usize,
         then: impl FnOnce(&mut [Member]) -> R,
     ) -> (R, bool) {
-        let mut created = false;
-        let mut entry = map.entry(key).or_insert_with(|| {
-            created = true;
-            NetEntry {
-                newest: v.time,
-                members: Members::EMPTY,
-            }
-        });
-        let entry = &mut *entry;
-        let (count_before, heap_before) = (entry.members.len(), entry.members.heap_slots());
-        entry.newest = entry.newest.max(v.time);
-        let cut = entry.newest.saturating_sub(window_ms);
-        let members = &mut entry.members;
-        members.retain(|m| m.last >= cut);
-        let found = members
-            .as_mut_slice()
-            .iter_mut()
-            .find(|m| m.account.as_str() == v.account);
-        match found {
-            Some(m) => {
-                m.last = m.last.max(v.time);
-                (m.host, m.risk, m.new_account) = (v.host, v.risk, v.new_account);
-            }
-            None => {
-                if members.len() >= max_members {
-                    let all = members.as_mut_slice();
-                    if let Some(i) = (0..all.len()).min_by_key(|&i| all[i].last) {
-                        members.swap_remove(i);
-                        self.overflow.fetch_add(1, Relaxed);
+        map.visit(
+            key,
+            v.time,
+            || Members::EMPTY,
+            |members, newest| {
+                let (count_before, heap_before) = (members.len(), members.heap_slots());
+                let cut = newest.saturating_sub(window_ms);
+                members.retain(|m| m.last >= cut);
+                let found = members
+                    .as_mut_slice()
+                    .iter_mut()
+                    .find(|m| m.account.as_str() == v.account);
+                match found {
+                    Some(m) => {
+                        m.last = m.last.max(v.time);
+                        (m.host, m.risk, m.new_account) = (v.host, v.risk, v.new_account);
+                    }
+                    None => {
+                        if members.len() >= max_members {
+                            let all = members.as_mut_slice();
+                            if let Some(i) = (0..all.len()).min_by_key(|&i| all[i].last) {
+                                members.swap_remove(i);
+                                self.overflow.fetch_add(1, Relaxed);
+                            }
+                        }
+                        members.push(Member {
+                            account: KeyStr::new(v.account),
+                            first_event: EventId::new(v.event_id),
+                            first: v.time,
+                            last: v.time,
+                            host: v.host,
+                            risk: v.risk,
+                            new_account: v.new_account,
+                            reported: false,
+                        });
                     }
                 }
-                members.push(Member {
-                    account: KeyStr::new(v.account),
-                    first_event: EventId::new(v.event_id),
-                    first: v.time,
-                    last: v.time,
-                    host: v.host,
-                    risk: v.risk,
-                    new_account: v.new_account,
-                    reported: false,
-                });
-            }
-        }
-        adjust(&self.members, count_before, members.len());
-        adjust(&self.heap_slots, heap_before, members.heap_slots());
-        (then(members.as_mut_slice()), created)
+                adjust(&self.members, count_before, members.len());
+                adjust(&self.heap_slots, heap_before, members.heap_slots());
+                then(members.as_mut_slice())
+            },
+        )
     }
 
     /// Forgets networks whose newest login is more than `keep_ms` behind `watermark`; runs
@@ -416,7 +420,7 @@ impl SharedIndex {
             return;
         }
         let cut = watermark.saturating_sub(keep_ms);
-        self.remove_where(|e| e.newest < cut, &self.expired);
+        self.remove_where(|newest| newest < cut, &self.expired);
     }
 
     /// Evicts the least recently used 1/64 of the networks (one sweeper at a time).
@@ -424,50 +428,27 @@ impl SharedIndex {
         if self.sweeping.swap(true, Relaxed) {
             return;
         }
-        // `retain` keeping everything walks each shard under one lock; `iter` would clone a
-        // shard guard (an atomic count) for every network.
         let mut times: Vec<i64> = Vec::with_capacity(self.max_networks.load(Relaxed) + 1);
-        self.v4.retain(|_, e| {
-            times.push(e.newest);
-            true
-        });
-        self.v6.retain(|_, e| {
-            times.push(e.newest);
-            true
-        });
+        self.v4.times(&mut times);
+        self.v6.times(&mut times);
         let batch = (self.max_networks.load(Relaxed) / 64).clamp(1, times.len().max(1));
         if !times.is_empty() {
             let (_, cutoff, _) = times.select_nth_unstable(batch - 1);
             let cutoff = *cutoff;
-            self.remove_where(|e| e.newest <= cutoff, &self.evicted);
+            self.remove_where(|newest| newest <= cutoff, &self.evicted);
         }
         self.sweeping.store(false, Relaxed);
     }
 
-    fn remove_where(&self, pred: impl Fn(&NetEntry) -> bool, counter: &AtomicU64) {
+    /// Removes the networks whose newest login time `go` accepts; counts them in `counter`.
+    fn remove_where(&self, go: impl Fn(i64) -> bool, counter: &AtomicU64) {
         let (mut members, mut heap) = (0usize, 0usize);
-        let mut sweep = |e: &NetEntry| {
-            let go = pred(e);
-            if go {
-                members += e.members.len();
-                heap += e.members.heap_slots();
-            }
-            !go
+        let mut removed = |m: &Members| {
+            members += m.len();
+            heap += m.heap_slots();
         };
-        let mut v4 = 0usize;
-        self.v4.retain(|_, e| {
-            sweep(e) || {
-                v4 += 1;
-                false
-            }
-        });
-        let mut v6 = 0usize;
-        self.v6.retain(|_, e| {
-            sweep(e) || {
-                v6 += 1;
-                false
-            }
-        });
+        let v4 = self.v4.remove_where(&go, &mut removed);
+        let v6 = self.v6.remove_where(&go, &mut removed);
         self.v4_networks.fetch_sub(v4, Relaxed);
         self.v6_networks.fetch_sub(v6, Relaxed);
         self.members.fetch_sub(members, Relaxed);
@@ -476,5 +457,6 @@ impl SharedIndex {
     }
 }
 
+mod table;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,235 @@
+//! [`Striped`]: the map under the shared index. Lock stripes, each a dense slab of entries
+//! found through a hashbrown table of their positions (the account table's layout, see
+//! `store.rs`), with every entry's newest time in an array of its own.
+//!
+//! Why not a `DashMap`: its entries sit inside its buckets, which can only be reached by a
+//! probe under the lock, so a network's entry is a cache miss when its login is observed,
+//! two per login (host and prefix). Here the position table is small (5 bytes a network,
+//! mostly cache-resident), so [`Striped::prefetch`] can find an entry and start loading it
+//! while earlier events are processed; and the expiry sweep reads the dense times (8 bytes a
+//! network) instead of every entry.
+
+use hashbrown::{DefaultHashBuilder, HashTable};
+use loginwatch_model::hint::{prefetch, prefetch_val};
+use std::hash::{BuildHasher, Hash};
+use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
+
+/// Lock stripes (dashmap's default was 4 per CPU: 8 on two cores; 128 keeps two workers
+/// from meeting on one).
+const STRIPES: usize = 128;
+
+/// A stripe's lock, on a cache line of its own.
+#[repr(align(64))]
+struct Lock<T>(Mutex<T>);
+
+/// A concurrent map from `K` to `V` with a newest time per entry (see the module docs).
+pub(super) struct Striped<K, V> {
+    stripes: Box<[Lock<Stripe<K, V>>]>,
+    hasher: DefaultHashBuilder,
+}
+
+struct Stripe<K, V> {
+    /// Positions in `entries`, by the hash of the key.
+    index: HashTable<u32>,
+    entries: Vec<(K, V)>,
+    /// `times[i]`: the newest time recorded for `entries[i]`.
+    times: Vec<i64>,
+}
+
+impl<K, V> std::fmt::Debug for Striped<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Striped").finish_non_exhaustive()
+    }
+}
+
+/// Bytes per entry beyond `(K, V)` itself: its time, its index bucket (position and control
+/// byte at 7/8 load); the slab's growth by half leaves it 5/6 full on average.
+pub(super) const fn entry_bytes(kv: usize) -> usize {
+    (kv + 8) * 6 / 5 + 5 * 8 / 7
+}
+
+impl<K: Hash + Eq, V> Striped<K, V> {
+    pub(super) fn new() -> Self {
+        let stripes = (0..STRIPES)
+            .map(|_| {
+                Lock(Mutex::new(Stripe {
+                    index: HashTable::new(),
+                    entries: Vec::new(),
+                    times: Vec::new(),
+                }))
+            })
+            .collect();
+        Striped {
+            stripes,
+            hasher: DefaultHashBuilder::default(),
+        }
+    }
+
+    /// The stripe of `hash`: bits 32–38, which hashbrown uses for neither the bucket (low
+    /// bits) nor the tag (top 7 bits) within the stripe's own table.
+    fn stripe(&self, hash: u64) -> &Mutex<Stripe<K, V>> {
+        &self.stripes[(hash >> 32) as usize % STRIPES].0
+    }
+
+    fn lock(m: &Mutex<Stripe<K, V>>) -> MutexGuard<'_, Stripe<K, V>> {
+        m.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records `time` on `key`'s entry (made by `make` when there is none) and runs `then` on
+    /// the entry and its newest time, under the stripe's lock; also says whether it is new.
+    pub(super) fn visit<R>(
+        &self,
+        key: K,
+        time: i64,
+        make: impl FnOnce() -> V,
+        then: impl FnOnce(&mut V, i64) -> R,
+    ) -> (R, bool) {
+        let hash = self.hasher.hash_one(&key);
+        let mut stripe = Self::lock(self.stripe(hash));
+        let Stripe {
+            index,
+            entries,
+            times,
+        } = &mut *stripe;
+        let found = index.find(hash, |&i| entries[i as usize].0 == key);
+        let (at, created) = match found {
+            Some(&i) => (i as usize, false),
+            None => {
+                let at = entries.len();
+                if at == entries.capacity() {
+                    // By half, not double: the slab is most of the index's memory.
+                    entries.reserve_exact((at / 2).max(16));
+                    times.reserve_exact((at / 2).max(16));
+                }
+                entries.push((key, make()));
+                times.push(time);
+                let hasher = &self.hasher;
+                index.insert_unique(hash, at as u32, |&i| {
+                    hasher.hash_one(&entries[i as usize].0)
+                });
+                (at, true)
+            }
+        };
+        times[at] = times[at].max(time);
+        (then(&mut entries[at].1, times[at]), created)
+    }
+
+    /// Starts loading `key`'s entry and time, if the stripe is free and holds one whose
+    /// hash tag matches (almost always `key`'s own). A hint: it changes nothing.
+    pub(super) fn prefetch(&self, key: &K) {
+        let hash = self.hasher.hash_one(key);
+        let stripe = match self.stripe(hash).try_lock() {
+            Ok(s) => s,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
+        };
+        if let Some(&i) = stripe.index.find(hash, |_| true) {
+            if let Some(entry) = stripe.entries.get(i as usize) {
+                prefetch_val(entry);
+                prefetch(&stripe.times[i as usize]);
+            }
+        }
+    }
+
+    /// Appends every entry's newest time to `out`.
+    pub(super) fn times(&self, out: &mut Vec<i64>) {
+        for s in self.stripes.iter() {
+            out.extend_from_slice(&Self::lock(&s.0).times);
+        }
+    }
+
+    /// Removes the entries whose newest time `go` accepts, showing each to `removed` first;
+    /// reads only the times of the others. Returns how many went.
+    pub(super) fn remove_where(
+        &self,
+        go: impl Fn(i64) -> bool,
+        mut removed: impl FnMut(&V),
+    ) -> usize {
+        let mut count = 0;
+        for s in self.stripes.iter() {
+            let mut stripe = Self::lock(&s.0);
+            let mut i = 0;
+            while i < stripe.times.len() {
+                if go(stripe.times[i]) {
+                    removed(&stripe.entries[i].1);
+                    self.remove_at(&mut stripe, i);
+                    count += 1;
+                } else {
+                    i += 1;
+                }
+            }
+            stripe.settle(&self.hasher);
+        }
+        count
+    }
+
+    /// Removes entry `at`, moving the last one into its place.
+    fn remove_at(&self, s: &mut Stripe<K, V>, at: usize) {
+        let hash = self.hasher.hash_one(&s.entries[at].0);
+        if let Ok(entry) = s.index.find_entry(hash, |&i| i as usize == at) {
+            entry.remove();
+        }
+        let last = s.entries.len() - 1;
+        if at != last {
+            let moved = self.hasher.hash_one(&s.entries[last].0);
+            if let Some(i) = s.index.find_mut(moved, |&i| i as usize == last) {
+                *i = at as u32;
+            }
+        }
+        s.entries.swap_remove(at);
+        s.times.swap_remove(at);
+    }
+}
+
+impl<K: Hash, V> Stripe<K, V> {
+    /// Gives back memory after a sweep emptied much of the stripe.
+    fn settle(&mut self, hasher: &DefaultHashBuilder) {
+        let len = self.entries.len();
+        if self.entries.capacity() > 2 * len + 16 {
+            self.entries.shrink_to(len + len / 4);
+            self.times.shrink_to(len + len / 4);
+        }
+        if self.index.capacity() > 4 * len + 16 {
+            let entries = &self.entries;
+            self.index
+                .shrink_to(len, |&i| hasher.hash_one(&entries[i as usize].0));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_updates_and_removes_entries_by_time() {
+        let map: Striped<u64, u64> = Striped::new();
+        for k in 0..5000u64 {
+            let (seen, created) = map.visit(k, k as i64, || k * 10, |v, newest| (*v, newest));
+            assert!(created);
+            assert_eq!(seen, (k * 10, k as i64));
+        }
+        // A later time raises the newest; an earlier one does not lower it.
+        let ((v, newest), created) = map.visit(7, 9000, || 0, |v, n| (*v, n));
+        assert_eq!((v, newest, created), (70, 9000, false));
+        assert_eq!(map.visit(7, 1, || 0, |_, n| n).0, 9000);
+        let mut times = Vec::new();
+        map.times(&mut times);
+        assert_eq!(times.len(), 5000);
+        let mut gone = Vec::new();
+        let n = map.remove_where(|t| t < 2500, |v| gone.push(*v));
+        assert_eq!(n, 2499, "0..2500 less key 7, whose newest is 9000");
+        gone.sort_unstable();
+        assert_eq!(gone.first(), Some(&0));
+        assert!(!gone.contains(&70));
+        // Every survivor is still found at its own entry (positions moved as others went).
+        for k in (2500..5000u64).chain([7]) {
+            let (v, created) = map.visit(k, 0, || 0, |v, _| *v);
+            assert_eq!((v, created), (k * 10, false), "key {k}");
+        }
+        let (v, created) = map.visit(3, 0, || 1, |v, _| *v);
+        assert_eq!((v, created), (1, true), "a removed key starts over");
+        map.prefetch(&7);
+        map.prefetch(&123_456);
+    }
+}
