@@ -224,6 +224,9 @@ impl CidrSet {
             IpAddr::V4(a) => (mapped(a), 32),
             IpAddr::V6(a) => (u128::from(a), 128),
         };
+        if self.ranges.is_empty() {
+            return width; // one gap: the whole space
+        }
         let i = self.ranges.partition_point(|r| r.0 <= x);
         let (lo, hi) = match i.checked_sub(1).map(|j| self.ranges[j]) {
             Some((start, end)) if end >= x => (start, end),
@@ -365,6 +368,21 @@ mod tests {
         }
         // 10/8 swallows 10.1/16; 10/8 and 11/8 are adjacent and merge.
         assert_eq!(set.range_count(), 5);
+    }
+
+    #[test]
+    fn uniform_blocks_stop_at_the_edges_of_ranges() {
+        let empty = CidrSet::default();
+        assert_eq!(empty.uniform_host_bits(ip("9.1.2.3")), 32);
+        assert_eq!(empty.uniform_host_bits(ip("2001:db8::1")), 128);
+        let set = CidrSet::parse("10.0.0.0/8\n", "t").unwrap();
+        assert_eq!(set.uniform_host_bits(ip("10.1.2.3")), 24, "inside the /8");
+        assert_eq!(
+            set.uniform_host_bits(ip("11.0.0.1")),
+            24,
+            "11/8: 10/7 would overlap"
+        );
+        assert_eq!(set.uniform_host_bits(ip("9.255.255.255")), 25, "8.0.0.0/7");
     }
 
     #[test]
