@@ -85,11 +85,11 @@ pub(crate) enum EventId {
 }
 
 fn parse_derived(s: &str) -> Option<[u8; 16]> {
-    let hex = s.strip_prefix("ev-")?;
+    let hex = s.strip_prefix("ev-").filter(|h| h.len() == 32)?;
     let lower = hex
         .bytes()
         .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    if hex.len() != 32 || !lower {
+    if !lower {
         return None;
     }
     u128::from_str_radix(hex, 16).ok().map(u128::to_be_bytes)
