@@ -42,8 +42,9 @@ impl<K, V> std::fmt::Debug for Striped<K, V> {
     }
 }
 
-/// Bytes per entry beyond `(K, V)` itself: its time, its index bucket (position and control
-/// byte at 7/8 load); the slab's growth by half leaves it 5/6 full on average.
+/// Estimated bytes of an entry whose `(K, V)` takes `kv`: that, its time, and its index
+/// bucket (position and control byte at 7/8 load); the slab's growth by half leaves it 5/6
+/// full on average.
 pub(super) const fn entry_bytes(kv: usize) -> usize {
     (kv + 8) * 6 / 5 + 5 * 8 / 7
 }
