@@ -14,6 +14,7 @@ use crate::store::Accounts;
 use crate::{detectors, ConfigError, EngineConfig};
 use emit::{emit, note_new_account, note_watch};
 use loginwatch_geo::Login;
+use loginwatch_model::hint::STAGES;
 use loginwatch_model::{Alert, AlertKind, EventTime};
 use std::sync::Arc;
 
@@ -171,12 +172,14 @@ impl Engine {
     }
 
     /// Starts loading the account state that observing `event` will read, one level per
-    /// `stage` (see [`loginwatch_model::hint`]), and in stage 0 the shared_ip networks a
-    /// successful login will update.
+    /// `stage` (see [`loginwatch_model::hint`]), and in the last stage the shared_ip networks
+    /// a successful login will update: finding those takes a stripe's lock, an atomic
+    /// instruction that waits for earlier loads, so it comes after the account probes of the
+    /// whole group are under way rather than between them.
     pub fn prefetch(&self, event: &loginwatch_model::LoginEvent, stage: usize) {
         self.accounts.prefetch(event.account_id.as_str(), stage);
         let sip = &self.rules.cfg.detect.shared_ip;
-        if stage == 0 && sip.enabled && event.is_successful_login() {
+        if stage + 1 == STAGES && sip.enabled && event.is_successful_login() {
             self.shared
                 .prefetch(event.ip, sip.prefixes, sip.ipv6_prefix_48);
         }
