@@ -224,9 +224,6 @@ impl CidrSet {
             IpAddr::V4(a) => (mapped(a), 32),
             IpAddr::V6(a) => (u128::from(a), 128),
         };
-        if self.ranges.is_empty() {
-            return width; // one gap: the whole space
-        }
         let i = self.ranges.partition_point(|r| r.0 <= x);
         let (lo, hi) = match i.checked_sub(1).map(|j| self.ranges[j]) {
             Some((start, end)) if end >= x => (start, end),
@@ -235,15 +232,13 @@ impl CidrSet {
                 self.ranges.get(i).map_or(u128::MAX, |r| r.0 - 1),
             ),
         };
-        let mut bits = 0;
-        while bits < width {
-            let m = u128::MAX >> (127 - bits);
-            if x & !m < lo || x | m > hi {
-                break;
-            }
-            bits += 1;
-        }
-        bits
+        // Clearing the low `b` bits of `x` stays at or above `lo` exactly while `b` is at
+        // most the highest bit in which `x` differs from `lo - 1`; setting them stays at or
+        // below `hi` while `b` is at most the highest bit in which `x` differs from `hi + 1`.
+        let highest_difference = |y: u128| 127 - (x ^ y).leading_zeros();
+        let from_lo = lo.checked_sub(1).map_or(width, highest_difference);
+        let from_hi = hi.checked_add(1).map_or(width, highest_difference);
+        width.min(from_lo).min(from_hi)
     }
 
     /// Number of disjoint address ranges after merging.
@@ -383,6 +378,41 @@ mod tests {
             "11/8: 10/7 would overlap"
         );
         assert_eq!(set.uniform_host_bits(ip("9.255.255.255")), 25, "8.0.0.0/7");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn uniform_blocks_are_the_largest_inside_one_range_or_gap(
+            nets in proptest::collection::vec((proptest::prelude::any::<u32>(), 0u8..=32), 0..6),
+            x in proptest::prelude::any::<u32>(),
+        ) {
+            let text: String = nets
+                .iter()
+                .map(|(a, len)| format!("{}/{len}\n", std::net::Ipv4Addr::from(a & u32::MAX.checked_shl(32 - u32::from(*len)).unwrap_or(0))))
+                .collect();
+            let set = CidrSet::parse(&text, "t").unwrap();
+            let ip = IpAddr::from(std::net::Ipv4Addr::from(x));
+            // By definition: the largest aligned block around `ip` whose addresses all share
+            // `ip`'s membership.
+            let uniform = |bits: u32| {
+                let base = x & u32::MAX.checked_shl(bits).unwrap_or(0);
+                let last = base | !u32::MAX.checked_shl(bits).unwrap_or(0);
+                let inside = set.contains(ip);
+                // Membership changes only at a range's edges: check them and the block's ends.
+                let edges = set.ranges.iter().flat_map(|r| [r.0, r.1, r.1.saturating_add(1), r.0.saturating_sub(1)]);
+                let lo = mapped(base.into());
+                let hi = mapped(last.into());
+                edges
+                    .chain([lo, hi])
+                    .filter(|e| (lo..=hi).contains(e))
+                    .all(|e| {
+                        let a = std::net::Ipv6Addr::from(e).to_ipv4_mapped().unwrap();
+                        set.contains(IpAddr::from(a)) == inside
+                    })
+            };
+            let want = (0..=32).take_while(|&b| uniform(b)).last().unwrap_or(0);
+            proptest::prop_assert_eq!(set.uniform_host_bits(ip), want);
+        }
     }
 
     #[test]
