@@ -164,10 +164,9 @@ impl Locator {
     /// database walks when an address of the same network was resolved recently. Events with
     /// an upstream hint and unroutable addresses bypass the cache (they need no city lookup).
     pub fn locate_cached(&self, event: LoginEvent, cache: &mut IpCache) -> Login {
-        if event.geo.is_some() || !is_routable(event.ip) {
+        let Some(ip) = cached_as(&event) else {
             return self.locate(event);
-        }
-        let ip = event.ip.to_canonical();
+        };
         let (location, net) = match cache.get(ip) {
             Some(answer) => answer,
             None => self.resolve(ip, cache),
@@ -193,8 +192,7 @@ impl Locator {
         ips.extend(
             events
                 .iter()
-                .filter(|e| e.geo.is_none() && is_routable(e.ip))
-                .map(|e| e.ip.to_canonical())
+                .filter_map(cached_as)
                 .filter(|&ip| cache.find(ip).is_none()),
         );
         if !ips.is_empty() {
@@ -280,6 +278,12 @@ impl Locator {
     pub fn city_misses(&self) -> u64 {
         self.city_misses.load(Ordering::Relaxed)
     }
+}
+
+/// The address under which [`Locator::locate_cached`] caches `event`'s answer (canonical
+/// form); `None` for the events that bypass the cache: an upstream hint, an unroutable address.
+fn cached_as(event: &LoginEvent) -> Option<IpAddr> {
+    (event.geo.is_none() && is_routable(event.ip)).then(|| event.ip.to_canonical())
 }
 
 /// The hint as a location, when its coordinates are finite and in range. Accuracy defaults
