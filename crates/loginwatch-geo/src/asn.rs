@@ -2,9 +2,8 @@
 //! anonymizer classes (GeoIP2-Anonymous-IP layout).
 
 use crate::db::{check_keys, Db, DbBytes, DbError, Num, OffsetCache};
-use crate::tree::Tree;
 use crate::types::AnonFlags;
-use maxminddb::{LookupResult, Reader};
+use maxminddb::LookupResult;
 use serde::Deserialize;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -19,16 +18,14 @@ pub struct AsnInfo {
 
 /// An open ASN database (`autonomous_system_number`, `autonomous_system_organization`).
 pub struct AsnDb {
-    reader: Reader<DbBytes>,
-    tree: Tree,
+    db: Db,
     cache: OffsetCache<Option<AsnInfo>>,
 }
 
 /// An open anonymizer database (`is_anonymous_vpn`, `is_hosting_provider`,
 /// `is_tor_exit_node`, `is_public_proxy`, `is_residential_proxy`).
 pub struct AnonDb {
-    reader: Reader<DbBytes>,
-    tree: Tree,
+    db: Db,
 }
 
 impl std::fmt::Debug for AsnDb {
@@ -72,37 +69,30 @@ struct AnonRecord {
 const CACHE_CAPACITY: usize = 1 << 16;
 
 impl AsnDb {
-    fn from_db(Db { reader, tree }: Db) -> Result<Self, DbError> {
-        check_keys(&reader, &["autonomous_system_number"], "GeoLite2-ASN")?;
-        let db = AsnDb {
-            reader,
-            tree,
+    fn from_db(db: Db) -> Result<Self, DbError> {
+        check_keys(&db.reader, &["autonomous_system_number"], "GeoLite2-ASN")?;
+        Ok(AsnDb {
+            db,
             cache: OffsetCache::new(CACHE_CAPACITY),
-        };
-        Ok(db)
+        })
     }
 
     /// The `database_type` from the file's metadata.
     pub fn database_type(&self) -> &str {
-        &self.reader.metadata().database_type
+        &self.db.reader.metadata().database_type
     }
 
     /// The AS announcing `ip`, or `None` when the database does not know it.
     pub fn lookup(&self, ip: IpAddr) -> Option<AsnInfo> {
-        let result = self.reader.lookup(ip.to_canonical()).ok()?;
+        let result = self.db.reader.lookup(ip.to_canonical()).ok()?;
         let offset = result.offset()?;
         self.cache
             .get_or_insert_with(offset, || Self::decode(&result))
     }
 
-    /// The search tree, to warm walks with.
-    pub(crate) fn tree(&self) -> &Tree {
-        &self.tree
-    }
-
-    /// The tree walk for `ip` (canonical form), to decode with [`AsnDb::decode`] or not.
-    pub(crate) fn walk(&self, ip: IpAddr) -> Option<LookupResult<'_, DbBytes>> {
-        self.reader.lookup(ip).ok()
+    /// The open database (its walks are decoded with [`AsnDb::decode`]).
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
     }
 
     /// The AS of a walk's record; `None` without one or without a valid number.
@@ -120,7 +110,7 @@ impl AsnDb {
 }
 
 impl AnonDb {
-    fn from_db(Db { reader, tree }: Db) -> Result<Self, DbError> {
+    fn from_db(db: Db) -> Result<Self, DbError> {
         let keys = [
             "is_anonymous",
             "is_anonymous_vpn",
@@ -129,29 +119,24 @@ impl AnonDb {
             "is_public_proxy",
             "is_residential_proxy",
         ];
-        check_keys(&reader, &keys, "GeoIP2-Anonymous-IP")?;
-        Ok(AnonDb { reader, tree })
+        check_keys(&db.reader, &keys, "GeoIP2-Anonymous-IP")?;
+        Ok(AnonDb { db })
     }
 
     /// The `database_type` from the file's metadata.
     pub fn database_type(&self) -> &str {
-        &self.reader.metadata().database_type
+        &self.db.reader.metadata().database_type
     }
 
     /// The anonymizer classes of `ip`; `None` when the database has no record for it (the
     /// database lists only anonymizers, so that means "none known").
     pub fn lookup(&self, ip: IpAddr) -> Option<AnonFlags> {
-        Self::decode(&self.reader.lookup(ip.to_canonical()).ok()?)
+        Self::decode(&self.db.reader.lookup(ip.to_canonical()).ok()?)
     }
 
-    /// The search tree, to warm walks with.
-    pub(crate) fn tree(&self) -> &Tree {
-        &self.tree
-    }
-
-    /// The tree walk for `ip` (canonical form), to decode with [`AnonDb::decode`] or not.
-    pub(crate) fn walk(&self, ip: IpAddr) -> Option<LookupResult<'_, DbBytes>> {
-        self.reader.lookup(ip).ok()
+    /// The open database (its walks are decoded with [`AnonDb::decode`]).
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
     }
 
     /// The classes of a walk's record; `None` without one.

@@ -2,7 +2,6 @@
 //! database; the layout is detected when the file is opened.
 
 use crate::db::{Db, DbBytes, DbError, Num, OffsetCache};
-use crate::tree::Tree;
 use crate::types::Location;
 use loginwatch_model::CountryCode;
 use maxminddb::{LookupResult, Reader};
@@ -27,8 +26,7 @@ const CACHE_CAPACITY: usize = 1 << 16;
 
 /// An open city database.
 pub struct CityDb {
-    reader: Reader<DbBytes>,
-    tree: Tree,
+    db: Db,
     layout: CityLayout,
     cache: OffsetCache<Option<Location>>,
 }
@@ -94,14 +92,13 @@ struct Probe {
 }
 
 impl CityDb {
-    fn from_db(Db { reader, tree }: Db) -> Result<Self, DbError> {
-        let layout = detect_layout(&reader).ok_or_else(|| DbError::Layout {
-            database_type: reader.metadata().database_type.clone(),
+    fn from_db(db: Db) -> Result<Self, DbError> {
+        let layout = detect_layout(&db.reader).ok_or_else(|| DbError::Layout {
+            database_type: db.reader.metadata().database_type.clone(),
             expected: "city (GeoIP2-City or flat DB-IP)",
         })?;
         Ok(CityDb {
-            reader,
-            tree,
+            db,
             layout,
             cache: OffsetCache::new(CACHE_CAPACITY),
         })
@@ -114,32 +111,27 @@ impl CityDb {
 
     /// The `database_type` from the file's metadata.
     pub fn database_type(&self) -> &str {
-        &self.reader.metadata().database_type
+        &self.db.reader.metadata().database_type
     }
 
     /// Where `ip` is, or `None` when the database has no record with valid coordinates for it.
     /// Repeated lookups of one record return the same shared city name without allocating.
     pub fn lookup(&self, ip: IpAddr) -> Option<Location> {
-        let result = self.reader.lookup(ip.to_canonical()).ok()?;
+        let result = self.db.reader.lookup(ip.to_canonical()).ok()?;
         let offset = result.offset()?;
         self.cache
             .get_or_insert_with(offset, || self.decode(&result))
     }
 
-    /// The search tree, to warm walks with.
-    pub(crate) fn tree(&self) -> &Tree {
-        &self.tree
-    }
-
-    /// The tree walk for `ip` (canonical form), to decode with [`CityDb::decode`] or not.
-    pub(crate) fn walk(&self, ip: IpAddr) -> Option<LookupResult<'_, DbBytes>> {
-        self.reader.lookup(ip).ok()
+    /// The open database (its walks are decoded with [`CityDb::decode`]).
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
     }
 
     /// Every `every`-th network of the database that has a valid location, at most `max` of
     /// them, in address order: the raw material for synthetic streams whose IPs resolve here.
     pub fn sample_networks(&self, every: usize, max: usize) -> Vec<(ipnet::IpNet, Location)> {
-        let Ok(iter) = self.reader.networks(Default::default()) else {
+        let Ok(iter) = self.db.reader.networks(Default::default()) else {
             return Vec::new();
         };
         iter.filter_map(Result::ok)

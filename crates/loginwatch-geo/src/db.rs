@@ -63,6 +63,11 @@ impl Db {
         let tree = Tree::new(&reader, bytes);
         Ok(Db { reader, tree })
     }
+
+    /// The tree walk for `ip` (canonical form), to decode or not.
+    pub(crate) fn walk(&self, ip: IpAddr) -> Option<LookupResult<'_, DbBytes>> {
+        self.reader.lookup(ip).ok()
+    }
 }
 
 /// Memory-maps `path` and validates the MMDB header and metadata.

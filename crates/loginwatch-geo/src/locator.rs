@@ -196,13 +196,13 @@ impl Locator {
                 .filter(|&ip| cache.find(ip).is_none()),
         );
         if !ips.is_empty() {
-            let trees = [
-                self.city.as_ref().map(CityDb::tree),
-                self.asn.as_ref().map(AsnDb::tree),
-                self.anon.as_ref().map(AnonDb::tree),
+            let dbs = [
+                self.city.as_ref().map(CityDb::db),
+                self.asn.as_ref().map(AsnDb::db),
+                self.anon.as_ref().map(AnonDb::db),
             ];
-            for tree in trees.into_iter().flatten() {
-                tree.warm(&ips, &mut cache.walks);
+            for db in dbs.into_iter().flatten() {
+                db.tree.warm(&ips, &mut cache.walks);
             }
         }
         cache.pending = ips;
@@ -213,9 +213,9 @@ impl Locator {
     /// address in it walks to the same records and has the same list membership.
     fn resolve(&self, ip: IpAddr, cache: &mut IpCache) -> Answer {
         // Outer `None`: the database is not configured and so does not narrow the network.
-        let city = self.city.as_ref().map(|db| db.walk(ip));
-        let asn = self.asn.as_ref().map(|db| db.walk(ip));
-        let anon = self.anon.as_ref().map(|db| db.walk(ip));
+        let city = self.city.as_ref().map(|db| db.db().walk(ip));
+        let asn = self.asn.as_ref().map(|db| db.db().walk(ip));
+        let anon = self.anon.as_ref().map(|db| db.db().walk(ip));
         let listed = self.anon_cidrs.contains(ip);
         let bits = [&city, &asn, &anon]
             .into_iter()
