@@ -64,6 +64,14 @@ impl NetKey {
         }
     }
 
+    /// The networks a login from `ip` counts on: its host (the IPv4 address, the IPv6 /64)
+    /// and, with `prefixes`, its IPv4 /24 (its IPv6 /48 only with `v6_48` as well).
+    pub(crate) fn of_login(ip: IpAddr, prefixes: bool, v6_48: bool) -> (NetKey, Option<NetKey>) {
+        let host = NetKey::of(ip, 32, 64);
+        let prefix = prefixes && (host.v4().is_some() || v6_48);
+        (host, prefix.then(|| NetKey::of(ip, 24, 48)))
+    }
+
     /// As an `IpNet` (`203.0.113.0/24`, `2001:db8::/48`).
     pub(crate) fn net(self) -> IpNet {
         let v6 = Ipv6Addr::from(self.bits);
@@ -332,17 +340,12 @@ impl SharedIndex {
     /// Starts loading the entries that the `shared_ip` visits of a login from `ip` will
     /// update: its host network and, with `prefixes`, its IPv4 /24 (IPv6 /48 with `v6_48`).
     pub(crate) fn prefetch(&self, ip: IpAddr, prefixes: bool, v6_48: bool) {
-        let host = NetKey::of(ip, 32, 64);
-        self.prefetch_key(host);
-        if prefixes && (host.v4().is_some() || v6_48) {
-            self.prefetch_key(NetKey::of(ip, 24, 48));
-        }
-    }
-
-    fn prefetch_key(&self, key: NetKey) {
-        match key.v4() {
-            Some(k) => self.v4.prefetch(&k),
-            None => self.v6.prefetch(&key),
+        let (host, prefix) = NetKey::of_login(ip, prefixes, v6_48);
+        for key in std::iter::once(host).chain(prefix) {
+            match key.v4() {
+                Some(k) => self.v4.prefetch(&k),
+                None => self.v6.prefetch(&key),
+            }
         }
     }
 

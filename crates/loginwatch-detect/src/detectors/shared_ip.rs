@@ -84,20 +84,18 @@ impl SharedIp {
         ip: std::net::IpAddr,
         v: &Visit<'_>,
     ) -> (bool, Option<Report>) {
-        let host = NetKey::of(ip, 32, 64);
+        let (host, prefix) = NetKey::of_login(ip, self.prefixes, self.ipv6_48);
         let min = self.min;
         let (w, cap) = (self.window_ms, self.max_members);
-        let v6 = ip.to_canonical().is_ipv6();
-        if !self.prefixes || (v6 && !self.ipv6_48) {
+        let Some(prefix) = prefix else {
             return index.visit(host, v, w, cap, |m| {
                 let enough = m.len() >= min;
                 pick(m, v.account, host, true, |_| enough)
             });
-        }
+        };
         let group: Option<Vec<u32>> = index.visit(host, v, w, cap, |m| {
             (m.len() >= min).then(|| m.iter().map(|x| fnv32(x.account.as_str())).collect())
         });
-        let prefix = NetKey::of(ip, 24, 48);
         index.visit(prefix, v, w, cap, |m| {
             if let Some(g) = &group {
                 let r = pick(m, v.account, host, true, |x| {
