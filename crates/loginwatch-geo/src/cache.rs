@@ -108,7 +108,7 @@ impl<K: Bits> Table<K> {
     }
 
     fn prefetch(&self, ip: K) {
-        loginwatch_model::hint::prefetch(&self.buckets[self.index(ip)]);
+        loginwatch_storage::hint::prefetch(&self.buckets[self.index(ip)]);
     }
 
     fn get(&self, ip: K) -> Option<u32> {
@@ -176,9 +176,9 @@ impl IpCache {
     }
 
     /// Starts loading what a lookup will read for `ip` (canonical), one level per
-    /// stage (see [`loginwatch_model::hint`]): 0 the bucket, 1 the answer, 2 its city name.
+    /// stage (see [`loginwatch_storage::hint`]): 0 the bucket, 1 the answer, 2 its city name.
     pub fn prefetch(&self, ip: IpAddr, stage: usize) {
-        use loginwatch_model::hint::{prefetch, prefetch_val};
+        use loginwatch_storage::hint::{prefetch, prefetch_val};
         if stage == 0 {
             return match ip {
                 IpAddr::V4(a) => self.v4.prefetch(u32::from(a)),
@@ -319,7 +319,7 @@ mod tests {
     fn prefetching_is_only_a_hint() {
         let mut c = IpCache::new(16);
         c.insert(ip("198.51.100.7"), 4, key(1), || place("Paris"));
-        for stage in 0..loginwatch_model::hint::STAGES + 1 {
+        for stage in 0..loginwatch_storage::hint::STAGES + 1 {
             for a in ["198.51.100.1", "203.0.113.1", "2001:db8::1"] {
                 c.prefetch(ip(a), stage);
             }

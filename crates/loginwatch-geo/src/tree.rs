@@ -12,7 +12,7 @@
 //! data", above it points into the data section, which starts 16 bytes after the tree.
 
 use crate::db::DbBytes;
-use loginwatch_model::hint::prefetch;
+use loginwatch_storage::hint::prefetch;
 use maxminddb::Reader;
 use std::net::IpAddr;
 

@@ -5,12 +5,10 @@
 //! - [`alert`]: [`Alert`], its kinds and severities, and the deterministic ids.
 //! - [`time`]: RFC 3339 / epoch-millisecond timestamps without a date-time dependency.
 //! - [`country`]: ISO 3166-1 alpha-2 codes in two bytes.
-//! - [`hint`]: [`hint::prefetch`], for the hot paths that overlap their cache misses.
 
 pub mod alert;
 pub mod country;
 pub mod event;
-pub mod hint;
 pub mod time;
 
 pub use alert::{Alert, AlertKind, Severity, ALERT_SCHEMA};
