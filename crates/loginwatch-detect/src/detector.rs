@@ -4,23 +4,24 @@
 //!
 //! To add a detector: write `detectors/<name>.rs` with a type implementing [`Detector`],
 //! register it in [`crate::detectors::build`] (read its config there, skip it when disabled),
-//! give it per-account memory as a field of [`Extra`](crate::state::Extra) (the box of the
-//! detectors' memory, created when first needed; `Option` or boxed when few accounts need it,
-//! and counted in its `heap_bytes`) if it needs any, and
+//! give it per-account memory as a plain type if it needs any (serde-serializable, so saved
+//! state carries it): a [`Part`](crate::state::Part) given its place in `state.rs` and its
+//! field in `snapshot.rs`, reached with `cx.state.get::<T>()` / `get_or_default::<T>()`, and
 //! describe its [`Escalation`] in the table of [`crate::suppress`]. Test it through the engine
 //! with the builders of `testkit` (see `detectors/travel/tests.rs` for the table style).
 //!
 //! A cross-account detector (shared_ip) keeps its bounded index outside the account state:
 //! the [`SharedIndex`] is shared by every engine of a process (`Arc`), reached through
-//! [`Ctx::shared`]; alerts it raises for accounts other than the observed one go to
-//! [`Ctx::others`].
+//! [`Ctx::shared`]; findings for accounts other than the observed one go to [`Ctx::others`],
+//! and the engine that owns each such account turns them into alerts through the same emit
+//! path as its own (exemptions, raises, cooldown, risk).
 
 use crate::rules::Rules;
-use crate::shared::SharedIndex;
+use crate::shared::{Delivery, Owner, SharedIndex};
 use crate::state::AccountState;
 use crate::suppress::Escalation;
 use loginwatch_geo::Login;
-use loginwatch_model::{Alert, AlertKind, EventTime, Severity};
+use loginwatch_model::{AlertKind, EventTime, Severity};
 
 /// What a detector sees for one login.
 pub(crate) struct Ctx<'a> {
@@ -39,8 +40,10 @@ pub(crate) struct Ctx<'a> {
     pub prev_newest: Option<i64>,
     /// The process's cross-account index.
     pub shared: &'a SharedIndex,
-    /// Finished alerts for other accounts (shared_ip members), emitted as they are.
-    pub others: &'a mut Vec<Alert>,
+    /// The engine observing (see [`Delivery`]).
+    pub owner: Owner,
+    /// Findings for other accounts (shared_ip members), for the engines that own them.
+    pub others: &'a mut Vec<Delivery>,
 }
 
 impl Ctx<'_> {
@@ -57,13 +60,7 @@ impl Ctx<'_> {
     /// Counts a signal towards the account's risk score without an alert (e.g. another
     /// engine alerted this account's laptop farm).
     pub(crate) fn note_risk(&mut self, kind: AlertKind, severity: Severity, time: i64) {
-        let risk = &self.rules.cfg.detect.account_risk;
-        if risk.enabled {
-            let horizon = crate::rules::ms(risk.horizon);
-            let memory = self.state.extra().risk.get_or_insert_with(Box::default);
-            memory.note(kind, severity, time, horizon);
-            memory.update_score(time, horizon);
-        }
+        crate::engine::emit::note_risk(self.rules, self.state, kind, severity, time);
     }
 }
 

@@ -8,14 +8,16 @@
 use crate::detector::{Ctx, Detector, Finding};
 use crate::record::Record;
 use crate::rules::Rules;
-use crate::shared::SharedIndex;
+use crate::shared::{Delivery, Owner, SharedIndex};
 use crate::state::AccountState;
 use crate::store::Accounts;
+use crate::window::Window;
 use crate::{detectors, ConfigError, EngineConfig};
-use emit::{emit, note_new_account, note_watch};
+use emit::{emit, note_new_account, note_watch, Trigger};
 use loginwatch_geo::Login;
-use loginwatch_model::hint::STAGES;
 use loginwatch_model::{Alert, AlertKind, EventTime};
+use loginwatch_storage::hint::STAGES;
+use loginwatch_storage::{stable_hash, HeapSize};
 use std::sync::Arc;
 
 /// Why an event was not used for detection.
@@ -67,7 +69,7 @@ pub struct EngineStats {
 }
 
 #[derive(Debug, Default)]
-struct Counters {
+pub(crate) struct Counters {
     events: u64,
     dropped: [u64; DropReason::ALL.len()],
     window_overflow: u64,
@@ -75,7 +77,7 @@ struct Counters {
     suppressed: [u64; AlertKind::ALL.len()],
 }
 
-mod emit;
+pub(crate) mod emit;
 
 fn kind_index(kind: AlertKind) -> usize {
     AlertKind::ALL.iter().position(|k| *k == kind).unwrap_or(0)
@@ -84,19 +86,30 @@ fn kind_index(kind: AlertKind) -> usize {
 /// The high-water mark of event time. Idle expiry follows `confirmed`, the highest time
 /// reached by at least two different accounts, so one account with a skewed clock (a
 /// timestamp years ahead) cannot make every other account look idle and wipe the state.
-#[derive(Debug, Default)]
-struct Watermark {
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Watermark {
     /// Highest time seen and a hash of the account that reached it.
     top: Option<(i64, u64)>,
     confirmed: Option<i64>,
 }
 
 impl Watermark {
+    /// The later of two watermarks, each part on its own.
+    fn merged(self, other: Watermark) -> Watermark {
+        let top = match (self.top, other.top) {
+            (Some(a), Some(b)) => Some(if b.0 > a.0 { b } else { a }),
+            (a, b) => a.or(b),
+        };
+        let confirmed = match (self.confirmed, other.confirmed) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        Watermark { top, confirmed }
+    }
+
     fn observe(&mut self, t: i64, account: &str) {
-        // FNV-1a: only compared for equality, collisions merely delay confirmation.
-        let h = account.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-        });
+        // Only compared for equality: a collision merely delays confirmation.
+        let h = stable_hash(account.as_bytes());
         let raise = |c: &mut Option<i64>, x: i64| *c = Some(c.map_or(x, |c| c.max(x)));
         match self.top {
             None => self.top = Some((t, h)),
@@ -122,8 +135,11 @@ pub struct Engine {
     scratch: Vec<Finding>,
     /// The cross-account index (shared_ip), shared with the process's other engines.
     shared: Arc<SharedIndex>,
-    /// Reused buffer of alerts for other accounts.
-    others: Vec<Alert>,
+    /// Which engine of the process this is (its replay worker or Kafka partition): findings
+    /// for accounts it owns are delivered to it.
+    owner: Owner,
+    /// Reused buffer of findings for other accounts.
+    others: Vec<Delivery>,
 }
 
 impl Engine {
@@ -152,8 +168,53 @@ impl Engine {
             watermark: Watermark::default(),
             scratch: Vec::new(),
             shared: index,
+            owner: 0,
             others: Vec::new(),
         })
+    }
+
+    /// Names this engine `owner` among the engines sharing its index (replay worker, Kafka
+    /// partition): every engine of a process needs its own, so that a shared_ip finding for
+    /// one of its accounts observed by another engine reaches it (see
+    /// [`Engine::take_deliveries`]).
+    pub fn set_owner(&mut self, owner: Owner) {
+        self.owner = owner;
+    }
+
+    /// Which engine of the process this is (see [`Engine::set_owner`]).
+    pub fn owner(&self) -> Owner {
+        self.owner
+    }
+
+    /// Turns the shared_ip findings other engines left for this engine's accounts into alerts
+    /// (through the same emit path as its own), appended to `out`. [`Engine::observe`] does
+    /// it first thing; a driver calls it when an engine may see no event for a while, and
+    /// once every engine is done at the end of a replay.
+    pub fn take_deliveries(&mut self, out: &mut Vec<Alert>) {
+        let mut mail = std::mem::take(&mut self.others);
+        self.shared.take_deliveries(self.owner, &mut mail);
+        for d in mail.drain(..) {
+            self.deliver(d, out);
+        }
+        self.others = mail;
+    }
+
+    /// Emits `d`'s finding for its account (which this engine owns).
+    fn deliver(&mut self, d: Delivery, out: &mut Vec<Alert>) {
+        let Engine {
+            rules,
+            accounts,
+            counters,
+            ..
+        } = self;
+        let account = d.account.as_str();
+        let state = accounts.get_or_insert(account).state;
+        let before = state.heap_bytes();
+        let first = d.finding.event_ids.first().cloned().unwrap_or_default();
+        let trigger = Trigger::of_finding(account, d.finding.time, &first);
+        emit(rules, state, counters, &mut vec![d.finding], &trigger, out);
+        let after = state.heap_bytes();
+        accounts.bytes = (accounts.bytes + after).saturating_sub(before);
     }
 
     /// The cross-account index this engine uses.
@@ -172,7 +233,7 @@ impl Engine {
     }
 
     /// Starts loading the account state that observing `event` will read, one level per
-    /// `stage` (see [`loginwatch_model::hint`]), and in the last stage the shared_ip networks
+    /// `stage` (see [`loginwatch_storage::hint`]), and in the last stage the shared_ip networks
     /// a successful login will update: finding those takes a stripe's lock, an atomic
     /// instruction that waits for earlier loads, so it comes after the account probes of the
     /// whole group are under way rather than between them.
@@ -185,8 +246,10 @@ impl Engine {
         }
     }
 
-    /// Observes one login and appends the alerts it causes to `out`, oldest first.
+    /// Observes one login and appends the alerts it causes to `out`, oldest first (after
+    /// those of findings other engines left for this one's accounts).
     pub fn observe(&mut self, login: &Login, out: &mut Vec<Alert>) {
+        self.take_deliveries(out);
         self.counters.events += 1;
         let account = login.event.account_id.as_str();
         self.watermark.observe(login.event.timestamp.0, account);
@@ -203,21 +266,27 @@ impl Engine {
             counters,
             scratch,
             shared,
+            owner,
             others,
             ..
         } = self;
-        let (state, created) = accounts.get_or_insert(account);
-        if let Some(reason) = drop_reason(rules, state, created, login) {
+        let entry = accounts.get_or_insert(account);
+        let (state, newest) = (entry.state, entry.newest);
+        let prev_newest = (!entry.created).then_some(*newest);
+        if let Some(reason) = drop_reason(rules, state, prev_newest, login) {
             counters.dropped[reason as usize] += 1;
             return;
         }
         let before = state.heap_bytes();
         let trusted = rules.is_trusted(login);
-        let prev_newest = (!created).then_some(state.newest.0);
-        state.newest = state.newest.max(login.event.timestamp);
+        *newest = (*newest).max(login.event.timestamp.0);
+        let newest = *newest;
         note_new_account(rules, login, state);
-        let inserted = (login.event.is_successful_login() && !trusted)
-            .then(|| state.window_mut().insert(Record::from_login(login)));
+        let inserted = (login.event.is_successful_login() && !trusted).then(|| {
+            state
+                .get_or_default::<Window>()
+                .insert(Record::from_login(login))
+        });
         note_watch(rules, login, trusted, state);
         let exempt = rules.exemptions.of(account);
         let mut cx = Ctx {
@@ -229,22 +298,45 @@ impl Engine {
             state,
             prev_newest,
             shared,
+            owner: *owner,
             others,
         };
         for d in detectors.iter().filter(|d| !exempt.contains(d.kind())) {
             d.observe(&mut cx, scratch);
         }
-        emit(rules, state, counters, scratch, login, out);
-        for a in others.drain(..) {
-            counters.alerts[kind_index(a.kind)] += 1;
-            out.push(a);
-        }
-        let newest = state.newest;
-        if let Some(w) = state.window_if_any() {
-            counters.window_overflow += w.trim(newest, &rules.bounds);
+        emit(
+            rules,
+            state,
+            counters,
+            scratch,
+            &Trigger::of_login(login),
+            out,
+        );
+        if let Some(w) = state.get_mut::<Window>() {
+            counters.window_overflow += w.trim(EventTime(newest), &rules.bounds);
         }
         let after = state.heap_bytes();
         accounts.bytes = (accounts.bytes + after).saturating_sub(before);
+        self.route_others(out);
+    }
+
+    /// Emits the findings for other accounts that this engine owns; leaves the rest in the
+    /// index for their engines.
+    fn route_others(&mut self, out: &mut Vec<Alert>) {
+        if self.others.is_empty() {
+            return;
+        }
+        let mut others = std::mem::take(&mut self.others);
+        let mut i = 0;
+        while i < others.len() {
+            if others[i].owner == self.owner {
+                self.deliver(others.remove(i), out);
+            } else {
+                i += 1;
+            }
+        }
+        self.shared.post_deliveries(&mut others);
+        self.others = others;
     }
 
     /// Applies a new configuration (e.g. reloaded exceptions) and keeps the state. Detectors
@@ -264,10 +356,35 @@ impl Engine {
         Ok(())
     }
 
+    /// The watermark and the next idle sweep (saved state).
+    pub(crate) fn clocks(&self) -> (Watermark, Option<i64>) {
+        (self.watermark, self.accounts.next_sweep)
+    }
+
+    /// The account table (saved state).
+    pub(crate) fn accounts(&self) -> &Accounts {
+        &self.accounts
+    }
+
+    /// Takes saved clocks; an engine that already has some (several engines' records restored
+    /// into one) keeps the later of each.
+    pub(crate) fn restore_clocks(&mut self, saved: Watermark, next_sweep: Option<i64>) {
+        self.watermark = self.watermark.merged(saved);
+        self.accounts.next_sweep = match (self.accounts.next_sweep, next_sweep) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+
+    /// Takes a saved account (replacing one of the same id).
+    pub(crate) fn restore_account(&mut self, id: &str, state: AccountState, newest: i64) {
+        self.accounts.restore(id, state, newest);
+    }
+
     /// The state of an account (tests of detectors' memory bounds).
     #[cfg(test)]
     pub(crate) fn state_of(&mut self, id: &str) -> Option<&AccountState> {
-        Some(&*self.accounts.get_or_insert(id).0)
+        self.accounts.get(id).map(|(s, _)| s)
     }
 
     /// Accounts currently tracked; O(1), for a gauge updated per message.
@@ -313,15 +430,16 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-/// Whether `login` must be dropped before detection.
+/// Whether `login` must be dropped before detection (`newest`: the account's newest event
+/// time, `None` for a new account).
 fn drop_reason(
     rules: &Rules,
     state: &AccountState,
-    created: bool,
+    newest: Option<i64>,
     login: &Login,
 ) -> Option<DropReason> {
     let t = login.event.timestamp;
-    if !created && t.0 < state.newest.0.saturating_sub(rules.lateness_ms) {
+    if newest.is_some_and(|n| t.0 < n.saturating_sub(rules.lateness_ms)) {
         return Some(DropReason::TooLate);
     }
     (login.event.is_successful_login() && state.window().contains(t, &login.event.event_id))

@@ -50,6 +50,7 @@ mod record;
 mod risk;
 mod rules;
 pub mod shared;
+pub mod snapshot;
 mod state;
 mod store;
 mod suppress;
@@ -67,7 +68,8 @@ pub use config::{
 };
 pub use engine::{DropReason, Engine, EngineStats};
 pub use pipeline::{Locate, Pipeline};
-pub use shared::{SharedIndex, SharedIndexStats};
+pub use shared::{Owner, SharedIndex, SharedIndexStats};
+pub use snapshot::{Restore, SaveSummary, Saved, StateError, StateReader, StateWriter, Target};
 
 /// A configuration the engine cannot run with.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

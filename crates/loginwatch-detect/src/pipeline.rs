@@ -3,8 +3,8 @@
 
 use crate::Engine;
 use loginwatch_geo::Login;
-use loginwatch_model::hint::STAGES;
 use loginwatch_model::{decode, decode_into, Alert, LoginEvent, Reject};
+use loginwatch_storage::hint::STAGES;
 
 /// Turns an event into a located [`Login`]. The binary implements it over the GeoIP locator;
 /// any `Fn(LoginEvent) -> Login` closure is one too.
@@ -19,7 +19,7 @@ pub trait Locate {
     }
 
     /// Starts loading the memory that locating `event` will read, one level per `stage` (see
-    /// [`loginwatch_model::hint`]); a hint, none by default.
+    /// [`loginwatch_storage::hint`]); a hint, none by default.
     fn prefetch(&self, _event: &LoginEvent, _stage: usize) {}
 
     /// Starts loading, for a whole group at once, what locating its events will read that

@@ -5,13 +5,16 @@
 use crate::compact::EventId;
 use loginwatch_geo::{AnonFlags, Login};
 use loginwatch_model::{CountryCode, EventTime};
+use loginwatch_storage::HeapSize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::net::IpAddr;
 use std::sync::Arc;
 
 /// One successful, untrusted login of an account.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Record {
+    #[serde(with = "crate::snapshot::millis")]
     pub time: EventTime,
     pub event_id: EventId,
     pub city: Option<Arc<str>>,
@@ -85,11 +88,6 @@ impl Record {
         (self.asn != 0).then_some(self.asn)
     }
 
-    /// Heap bytes owned by this record (for the state-size estimate).
-    pub(crate) fn heap_bytes(&self) -> usize {
-        self.event_id.heap_bytes()
-    }
-
     /// "Seoul, KR", "KR" or the address when nothing better is known.
     pub(crate) fn place(&self) -> String {
         match (&self.city, self.country) {
@@ -120,6 +118,12 @@ impl Record {
             "asn": self.asn(),
             "anonymizer": anon_flags(self.anon).names(),
         })
+    }
+}
+
+impl HeapSize for Record {
+    fn heap_bytes(&self) -> usize {
+        self.event_id.heap_bytes()
     }
 }
 

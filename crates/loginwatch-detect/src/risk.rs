@@ -23,6 +23,8 @@
 //! Memory: 80 bytes boxed, only for accounts that raised a signal.
 
 use loginwatch_model::{AlertKind, Severity};
+use loginwatch_storage::HeapSize;
+use serde::{Deserialize, Serialize};
 
 const KINDS: usize = 8;
 
@@ -65,7 +67,7 @@ fn slot(kind: AlertKind) -> Option<usize> {
 }
 
 /// What an account's signals look like within the horizon.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct RiskMemory {
     last: [i64; KINDS],
     /// 0 = none, else severity + 1.
@@ -74,6 +76,12 @@ pub(crate) struct RiskMemory {
     pub above: bool,
     /// The score when last computed.
     pub score: u8,
+}
+
+impl HeapSize for RiskMemory {
+    fn heap_bytes(&self) -> usize {
+        0
+    }
 }
 
 impl RiskMemory {

@@ -36,15 +36,19 @@
 //! Both maps hash with hashbrown's default hasher (foldhash, seeded per process: the keys come
 //! from the input, so a fixed hash would invite collisions by choice).
 
-use crate::compact::{EventId, KeyStr};
+use crate::compact::EventId;
+use crate::detector::Finding;
 use ipnet::IpNet;
+use loginwatch_storage::{stable_hash32, InlineList, InlineStr};
+use serde::{Deserialize, Serialize};
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Mutex, PoisonError};
 use table::Striped;
 
 /// A network: address bits (IPv4 as IPv4-mapped IPv6) and prefix length in that space.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub(crate) struct NetKey {
     bits: u128,
     len: u8,
@@ -57,9 +61,15 @@ impl NetKey {
             IpAddr::V4(a) => (u128::from(a.to_ipv6_mapped()), 96 + v4_len.min(32)),
             IpAddr::V6(a) => (u128::from(a), v6_len.min(128)),
         };
+        NetKey { bits, len }.masked()
+    }
+
+    /// The key with the bits past its length cleared (what `of` makes; saved keys too).
+    fn masked(self) -> NetKey {
+        let len = self.len.min(128);
         let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
         NetKey {
-            bits: bits & mask,
+            bits: self.bits & mask,
             len,
         }
     }
@@ -88,116 +98,56 @@ impl NetKey {
         (self.len >= 96 && mapped).then(|| u64::from(self.len) << 32 | (self.bits as u32 as u64))
     }
 
-    /// A 32-bit fingerprint (suppression keys, distinct-host counts).
+    /// The key of an IPv4 network from its `u64` map key.
+    fn from_v4(k: u64) -> NetKey {
+        let bits = 0xffff_u128 << 32 | u128::from(k as u32);
+        NetKey {
+            bits,
+            len: (k >> 32) as u8,
+        }
+    }
+
+    /// A 32-bit fingerprint (cooldown keys, distinct-host counts): [`stable_hash32`] of the
+    /// key, so saved cooldowns stay valid in another process.
     pub(crate) fn fingerprint(self) -> u32 {
-        // SplitMix64's finaliser over the folded bits.
-        let mut h = (self.bits as u64) ^ ((self.bits >> 64) as u64).rotate_left(29);
-        h ^= u64::from(self.len) << 56;
-        h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        ((h ^ (h >> 31)) as u32) | 1
+        let mut bytes = [0u8; 17];
+        bytes[..16].copy_from_slice(&self.bits.to_le_bytes());
+        bytes[16] = self.len;
+        stable_hash32(&bytes)
     }
 }
 
+/// Which engine of a process owns an account: its replay worker, or its Kafka partition's
+/// number (modulo 2^16).
+pub type Owner = u16;
+
 /// One account remembered for one network.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Member {
-    pub account: KeyStr,
+    pub account: InlineStr,
     /// The account's first login on this network (in this episode).
     pub first_event: EventId,
     pub first: i64,
     pub last: i64,
     /// Fingerprint of the host key the account last used (prefix entries).
     pub host: u32,
-    /// The account's risk score at its last login here.
-    pub risk: u8,
-    pub new_account: bool,
+    /// The engine that owns the account (see [`Delivery`]).
+    pub owner: Owner,
     /// A `shared_ip` alert was raised for this account and network.
     pub reported: bool,
 }
 
-/// A network's accounts in the order a `Vec` would keep them (`retain`, `swap_remove` and
-/// `push` as a `Vec`'s): the first inline, several on the heap.
+/// A network's accounts, the first inline, in the order a `Vec` would keep them.
+type Members = InlineList<Member>;
+
+/// A finding for an account that another engine owns, waiting in the index until that
+/// engine takes it ([`SharedIndex::take_deliveries`]) and turns it into an alert through its
+/// own emit path, with the account's own state.
 #[derive(Debug)]
-enum Members {
-    One(Member),
-    Many(Vec<Member>),
-}
-
-impl Members {
-    const EMPTY: Members = Members::Many(Vec::new());
-
-    fn as_mut_slice(&mut self) -> &mut [Member] {
-        match self {
-            Members::One(m) => std::slice::from_mut(m),
-            Members::Many(v) => v,
-        }
-    }
-
-    fn len(&self) -> usize {
-        match self {
-            Members::One(_) => 1,
-            Members::Many(v) => v.len(),
-        }
-    }
-
-    /// Member slots allocated on the heap.
-    fn heap_slots(&self) -> usize {
-        match self {
-            Members::One(_) => 0,
-            Members::Many(v) => v.capacity(),
-        }
-    }
-
-    /// Back inline when one member is left; gives back half-empty heap space.
-    fn settle(&mut self) {
-        if let Members::Many(v) = self {
-            if v.len() <= 1 {
-                *self = v.pop().map_or(Members::EMPTY, Members::One);
-            } else if v.capacity() > 2 * v.len() {
-                v.shrink_to_fit();
-            }
-        }
-    }
-
-    /// Keeps the members `keep` accepts; returns how many went.
-    fn retain(&mut self, keep: impl Fn(&Member) -> bool) -> usize {
-        let before = self.len();
-        match self {
-            Members::One(m) if !keep(m) => *self = Members::EMPTY,
-            Members::One(_) => {}
-            Members::Many(v) => {
-                v.retain(|m| keep(m));
-                self.settle();
-            }
-        }
-        before - self.len()
-    }
-
-    fn swap_remove(&mut self, i: usize) {
-        match self {
-            Members::One(_) => *self = Members::EMPTY,
-            Members::Many(v) => {
-                v.swap_remove(i);
-                self.settle();
-            }
-        }
-    }
-
-    fn push(&mut self, m: Member) {
-        match std::mem::replace(self, Members::EMPTY) {
-            Members::One(first) => *self = Members::Many(vec![first, m]),
-            Members::Many(v) if v.is_empty() => *self = Members::One(m),
-            Members::Many(mut v) => {
-                // By half, not double: most networks stop growing after a few accounts.
-                if v.len() == v.capacity() {
-                    v.reserve_exact((v.len() / 2).max(1));
-                }
-                v.push(m);
-                *self = Members::Many(v);
-            }
-        }
-    }
+pub(crate) struct Delivery {
+    pub owner: Owner,
+    pub account: InlineStr,
+    pub finding: Finding,
 }
 
 /// The maps: a network's accounts by its key (see `table.rs`).
@@ -236,6 +186,9 @@ pub struct SharedIndex {
     members: AtomicUsize,
     /// Member slots on the heap (networks with several accounts).
     heap_slots: AtomicUsize,
+    /// Findings for accounts of other engines, and how many.
+    deliveries: Mutex<Vec<Delivery>>,
+    pending: AtomicUsize,
     max_networks: AtomicUsize,
     next_sweep: AtomicI64,
     sweeping: AtomicBool,
@@ -250,8 +203,8 @@ pub(crate) struct Visit<'a> {
     pub event_id: &'a str,
     pub time: i64,
     pub host: u32,
-    pub risk: u8,
-    pub new_account: bool,
+    /// The engine observing the login (see [`Delivery`]).
+    pub owner: Owner,
 }
 
 /// Adds `after - before` to `counter`, touching it only on a change.
@@ -273,6 +226,8 @@ impl SharedIndex {
             v6_networks: AtomicUsize::new(0),
             members: AtomicUsize::new(0),
             heap_slots: AtomicUsize::new(0),
+            deliveries: Mutex::new(Vec::new()),
+            pending: AtomicUsize::new(0),
             max_networks: AtomicUsize::new(max_networks.max(1)),
             next_sweep: AtomicI64::new(i64::MIN),
             sweeping: AtomicBool::new(false),
@@ -362,7 +317,7 @@ impl SharedIndex {
         map.visit(
             key,
             v.time,
-            || Members::EMPTY,
+            || Members::Empty,
             |members, newest| {
                 let (count_before, heap_before) = (members.len(), members.heap_slots());
                 let cut = newest.saturating_sub(window_ms);
@@ -374,7 +329,7 @@ impl SharedIndex {
                 match found {
                     Some(m) => {
                         m.last = m.last.max(v.time);
-                        (m.host, m.risk, m.new_account) = (v.host, v.risk, v.new_account);
+                        (m.host, m.owner) = (v.host, v.owner);
                     }
                     None => {
                         if members.len() >= max_members {
@@ -384,16 +339,17 @@ impl SharedIndex {
                                 self.overflow.fetch_add(1, Relaxed);
                             }
                         }
-                        members.push(Member {
-                            account: KeyStr::new(v.account),
+                        let m = Member {
+                            account: InlineStr::new(v.account),
                             first_event: EventId::new(v.event_id),
                             first: v.time,
                             last: v.time,
                             host: v.host,
-                            risk: v.risk,
-                            new_account: v.new_account,
+                            owner: v.owner,
                             reported: false,
-                        });
+                        };
+                        // By half, not double: most networks stop growing after a few.
+                        members.push(m, |len| (len / 2).max(1));
                     }
                 }
                 adjust(&self.members, count_before, members.len());
@@ -401,6 +357,98 @@ impl SharedIndex {
                 then(members.as_mut_slice())
             },
         )
+    }
+
+    /// Leaves findings for accounts of other engines until their owners take them.
+    pub(crate) fn post_deliveries(&self, deliveries: &mut Vec<Delivery>) {
+        if deliveries.is_empty() {
+            return;
+        }
+        let mut mail = self
+            .deliveries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.pending.fetch_add(deliveries.len(), Relaxed);
+        mail.append(deliveries);
+    }
+
+    /// Moves the findings waiting for engine `owner` to `out`, oldest first.
+    pub(crate) fn take_deliveries(&self, owner: Owner, out: &mut Vec<Delivery>) {
+        if self.pending.load(Relaxed) == 0 {
+            return;
+        }
+        let mut mail = self
+            .deliveries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let before = out.len();
+        for d in std::mem::take(&mut *mail) {
+            if d.owner == owner {
+                out.push(d);
+            } else {
+                mail.push(d);
+            }
+        }
+        self.pending.fetch_sub(out.len() - before, Relaxed);
+    }
+
+    /// Findings waiting for engines to take them.
+    pub fn pending_deliveries(&self) -> usize {
+        self.pending.load(Relaxed)
+    }
+
+    /// Drops the findings waiting for engine `owner` (it is gone, e.g. its partition was
+    /// revoked); returns how many.
+    pub fn drop_deliveries(&self, owner: Owner) -> usize {
+        let mut gone = Vec::new();
+        self.take_deliveries(owner, &mut gone);
+        gone.len()
+    }
+
+    /// Shows every network with its newest login time and accounts to `f`, one stripe
+    /// locked at a time (saving state).
+    pub(crate) fn for_each_network(&self, mut f: impl FnMut(NetKey, i64, &[Member])) {
+        self.v4
+            .for_each(|k, members, t| f(NetKey::from_v4(*k), t, members.as_slice()));
+        self.v6
+            .for_each(|k, members, t| f(*k, t, members.as_slice()));
+    }
+
+    /// Adds (or replaces) a saved network.
+    pub(crate) fn restore_network(&self, key: NetKey, newest: i64, members: Vec<Member>) {
+        let key = key.masked();
+        let members = Members::from(members);
+        let (count, heap) = (members.len(), members.heap_slots());
+        let replaced = match key.v4() {
+            Some(k) => self.v4.put(k, members, newest),
+            None => self.v6.put(key, members, newest),
+        };
+        match replaced {
+            Some(old) => {
+                adjust(&self.members, old.len(), count);
+                adjust(&self.heap_slots, old.heap_slots(), heap);
+            }
+            None => {
+                let networks = if key.v4().is_some() {
+                    &self.v4_networks
+                } else {
+                    &self.v6_networks
+                };
+                networks.fetch_add(1, Relaxed);
+                self.members.fetch_add(count, Relaxed);
+                self.heap_slots.fetch_add(heap, Relaxed);
+            }
+        }
+    }
+
+    /// The watermark at which the next expiry sweep runs (`i64::MIN`: not scheduled).
+    pub(crate) fn next_sweep(&self) -> i64 {
+        self.next_sweep.load(Relaxed)
+    }
+
+    /// Restores the sweep schedule of a saved index.
+    pub(crate) fn set_next_sweep(&self, at: i64) {
+        self.next_sweep.store(at, Relaxed);
     }
 
     /// Forgets networks whose newest login is more than `keep_ms` behind `watermark`; runs
@@ -446,7 +494,7 @@ impl SharedIndex {
     /// Removes the networks whose newest login time `go` accepts; counts them in `counter`.
     fn remove_where(&self, go: impl Fn(i64) -> bool, counter: &AtomicU64) {
         let (mut members, mut heap) = (0usize, 0usize);
-        let mut removed = |m: &Members| {
+        let mut removed = |m: Members| {
             members += m.len();
             heap += m.heap_slots();
         };

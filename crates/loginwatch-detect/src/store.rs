@@ -1,4 +1,5 @@
-//! The table of tracked accounts and its total bound.
+//! The table of tracked accounts and its total bound: a [`SlabMap`] from account id to
+//! [`AccountState`], the newest event time of each in the slab's time array.
 //!
 //! - **Capacity**: at most `max_accounts`. When a new account would exceed it, the least
 //!   recently seen accounts (smallest newest event time; ties broken by account id, so the
@@ -8,30 +9,16 @@
 //!   event time seen are forgotten; the sweep runs each time that high-water mark advances by
 //!   `idle_timeout / 16`.
 //!
-//! Both are counted (`evicted`, `expired`). The byte estimate (`approx_bytes`) is each
-//! account's slab entry and index bucket (at 7/8 load), its id and its heap.
+//! Both are counted (`evicted`, `expired`). The byte estimate (`bytes`) is each account's
+//! slot (slab entry, time and index bucket), its id and its heap.
 
-use crate::compact::KeyStr;
 use crate::state::AccountState;
-use hashbrown::{DefaultHashBuilder, HashTable};
-use loginwatch_model::hint::prefetch_val;
-use std::hash::BuildHasher;
+use loginwatch_storage::{HeapSize, InlineStr, SlabMap};
 
-/// Tracked accounts by id: the states packed densely in `slab` (removal moves the last one
-/// into the gap), found through `index`, a hashbrown table of their positions.
-///
-/// Why not a `HashMap<KeyStr, AccountState>`: its 49-byte buckets sit at 44–88 % load (a
-/// million accounts take 2^21 buckets, 98 bytes an account), while 5-byte buckets of `u32`
-/// positions plus the dense slab take ~58; and a position can be prefetched before the
-/// account is needed, which the map's entries cannot (see [`Accounts::prefetch`]).
-/// hashbrown's default hasher (foldhash) is several times cheaper than SipHash on short ids;
-/// account ids come from the input, so a flooding attacker could aim for collisions:
-/// foldhash is seeded per process, and `max_accounts` bounds the table either way.
+/// Tracked accounts by id (see the module docs).
 #[derive(Debug)]
 pub(crate) struct Accounts {
-    slab: Vec<(KeyStr, AccountState)>,
-    index: HashTable<u32>,
-    hasher: DefaultHashBuilder,
+    table: SlabMap<InlineStr, AccountState>,
     max: usize,
     /// Accounts evicted because the table was full.
     pub evicted: u64,
@@ -40,19 +27,22 @@ pub(crate) struct Accounts {
     /// Estimated bytes of the table and every account's state; the engine adds the change of
     /// each state it touches.
     pub bytes: usize,
-    next_sweep: Option<i64>,
+    /// The watermark at which the next idle sweep runs (`None` until the first one is due).
+    pub next_sweep: Option<i64>,
 }
 
-/// Estimated bytes of one account's slot: its slab entry (id and state) and its index
-/// bucket (position and control byte) at 7/8 load.
-const SLOT_BYTES: usize = std::mem::size_of::<(KeyStr, AccountState)>() + 5 * 8 / 7;
+/// One account as the engine sees it: its state and newest event time.
+pub(crate) struct Entry<'a> {
+    pub state: &'a mut AccountState,
+    pub newest: &'a mut i64,
+    /// The account was not tracked before.
+    pub created: bool,
+}
 
 impl Accounts {
     pub(crate) fn new(max: usize) -> Self {
         Accounts {
-            slab: Vec::new(),
-            index: HashTable::new(),
-            hasher: DefaultHashBuilder::default(),
+            table: SlabMap::default(),
             // Positions are `u32`.
             max: max.min(u32::MAX as usize),
             evicted: 0,
@@ -63,143 +53,85 @@ impl Accounts {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.slab.len()
+        self.table.len()
     }
 
     /// Estimated bytes of one account's state with its slot and id.
-    pub(crate) fn account_bytes(id: &KeyStr, state: &AccountState) -> usize {
-        SLOT_BYTES + id.heap_bytes() + state.heap_bytes()
-    }
-
-    fn hash(&self, id: &str) -> u64 {
-        self.hasher.hash_one(id)
-    }
-
-    /// The position of `id` in the slab.
-    fn find(&self, hash: u64, id: &str) -> Option<usize> {
-        let slab = &self.slab;
-        let at = self
-            .index
-            .find(hash, |&i| slab[i as usize].0.as_str() == id)?;
-        Some(*at as usize)
+    pub(crate) fn account_bytes(id: &InlineStr, state: &AccountState) -> usize {
+        SlabMap::<InlineStr, AccountState>::SLOT_BYTES + id.heap_bytes() + state.heap_bytes()
     }
 
     /// Starts loading what looking up `id` and observing its event will read, one level per
-    /// stage: 0 the slab entry of the first position whose hash tag matches (almost always
-    /// the account's: the index is small enough to stay in the CPU cache, the slab is not),
-    /// 1 the account's memory box, 2 what that box points to.
+    /// stage: 0 the slab entry and time, 1 the account's window box, 2 what that box points
+    /// to.
     pub(crate) fn prefetch(&self, id: &str, stage: usize) {
-        let hash = self.hash(id);
+        let hash = self.table.hash(id);
         if stage == 0 {
-            if let Some(entry) = self
-                .index
-                .find(hash, |_| true)
-                .and_then(|&i| self.slab.get(i as usize))
-            {
-                prefetch_val(entry);
-            }
-        } else if let Some(i) = self.find(hash, id) {
-            self.slab[i].1.prefetch(stage - 1);
+            self.table.prefetch(hash);
+        } else if let Some(at) = self.table.find(hash, id) {
+            self.table.get(at).1.prefetch(stage - 1);
         }
     }
 
-    /// The state of `id`, created (evicting if full) when new; the flag says it was created.
-    pub(crate) fn get_or_insert(&mut self, id: &str) -> (&mut AccountState, bool) {
-        let hash = self.hash(id);
-        if let Some(i) = self.find(hash, id) {
-            return (&mut self.slab[i].1, false);
+    /// The account `id`, created (evicting if full) when new, with newest time 0.
+    pub(crate) fn get_or_insert(&mut self, id: &str) -> Entry<'_> {
+        let hash = self.table.hash(id);
+        let (at, created) = match self.table.find(hash, id) {
+            Some(at) => (at, false),
+            None => {
+                if self.table.len() >= self.max {
+                    self.evict_least_recent((self.max / 64).max(1));
+                }
+                let (key, state) = (InlineStr::new(id), AccountState::default());
+                self.bytes += Self::account_bytes(&key, &state);
+                (self.table.insert(hash, key, state, 0), true)
+            }
+        };
+        let (state, newest) = self.table.get_mut(at);
+        Entry {
+            state,
+            newest,
+            created,
         }
-        if self.slab.len() >= self.max {
-            self.evict_least_recent((self.max / 64).max(1));
+    }
+
+    /// The account `id`, if tracked.
+    #[cfg(test)]
+    pub(crate) fn get(&self, id: &str) -> Option<(&AccountState, i64)> {
+        let at = self.table.find(self.table.hash(id), id)?;
+        let (_, state, newest) = self.table.get(at);
+        Some((state, newest))
+    }
+
+    /// Every account with its newest time, in table order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&InlineStr, &AccountState, i64)> {
+        self.table.iter()
+    }
+
+    /// Adds (or replaces) a saved account.
+    pub(crate) fn restore(&mut self, id: &str, state: AccountState, newest: i64) {
+        let hash = self.table.hash(id);
+        if let Some(at) = self.table.find(hash, id) {
+            let (_, old, _) = self.table.remove_at(at);
+            self.bytes = self
+                .bytes
+                .saturating_sub(Self::account_bytes(&InlineStr::new(id), &old));
         }
-        let (key, state) = (KeyStr::new(id), AccountState::default());
+        let key = InlineStr::new(id);
         self.bytes += Self::account_bytes(&key, &state);
-        let Accounts {
-            slab,
-            index,
-            hasher,
-            ..
-        } = self;
-        let at = slab.len();
-        slab.push((key, state));
-        index.insert_unique(hash, at as u32, |&i| {
-            hasher.hash_one(slab[i as usize].0.as_str())
-        });
-        (&mut slab[at].1, true)
+        self.table.insert(hash, key, state, newest);
     }
 
-    /// Removes the account at slab position `at`, moving the last one into its place.
-    fn remove_at(&mut self, at: usize) -> (KeyStr, AccountState) {
-        let hash = self.hash(self.slab[at].0.as_str());
-        if let Ok(entry) = self.index.find_entry(hash, |&i| i as usize == at) {
-            entry.remove();
-        }
-        let last = self.slab.len() - 1;
-        if at != last {
-            let moved = self.hash(self.slab[last].0.as_str());
-            if let Some(i) = self.index.find_mut(moved, |&i| i as usize == last) {
-                *i = at as u32;
-            }
-        }
-        let removed = self.slab.swap_remove(at);
-        self.bytes = self
-            .bytes
-            .saturating_sub(Self::account_bytes(&removed.0, &removed.1));
-        removed
+    fn forget(bytes: &mut usize) -> impl FnMut(InlineStr, AccountState, i64) + '_ {
+        |id, state, _| *bytes = bytes.saturating_sub(Self::account_bytes(&id, &state))
     }
 
     /// Removes the `batch` least recently seen accounts.
     fn evict_least_recent(&mut self, batch: usize) {
-        let batch = batch.clamp(1, self.slab.len().max(1));
-        let mut times: Vec<i64> = self.slab.iter().map(|(_, s)| s.newest.0).collect();
-        if times.is_empty() {
-            return;
-        }
-        let (_, cutoff, _) = times.select_nth_unstable(batch - 1);
-        let cutoff = *cutoff;
-        let older = times.iter().filter(|t| **t < cutoff).count();
-        let mut tied: Vec<&str> = self
-            .slab
-            .iter()
-            .filter(|(_, s)| s.newest.0 == cutoff)
-            .map(|(k, _)| k.as_str())
-            .collect();
-        tied.sort_unstable();
-        let victims: Vec<String> = tied
-            .into_iter()
-            .take(batch - older)
-            .map(str::to_owned)
-            .collect();
-        self.remove_where(|_, s| s.newest.0 < cutoff);
-        for v in victims {
-            if let Some(at) = self.find(self.hash(&v), &v) {
-                self.remove_at(at);
-            }
-        }
-        self.evicted += batch as u64;
-    }
-
-    fn remove_where(&mut self, mut pred: impl FnMut(&KeyStr, &AccountState) -> bool) {
-        let mut at = 0;
-        while at < self.slab.len() {
-            let (k, s) = &self.slab[at];
-            if pred(k, s) {
-                self.remove_at(at);
-            } else {
-                at += 1;
-            }
-        }
-        // Give back what a large sweep emptied.
-        if self.slab.capacity() > 2 * self.slab.len() + 1024 {
-            self.slab.shrink_to_fit();
-            let Accounts {
-                slab,
-                index,
-                hasher,
-                ..
-            } = self;
-            index.shrink_to_fit(|&i| hasher.hash_one(slab[i as usize].0.as_str()));
-        }
+        let gone = self
+            .table
+            .evict_least_recent(batch, Self::forget(&mut self.bytes));
+        self.evicted += gone as u64;
     }
 
     /// Forgets idle accounts when the high-water mark `watermark_ms` has advanced far enough
@@ -213,46 +145,43 @@ impl Accounts {
         }
         self.next_sweep = Some(watermark_ms.saturating_add(idle_ms / 16));
         let cut = watermark_ms.saturating_sub(idle_ms);
-        let before = self.slab.len();
-        self.remove_where(|_, s| s.newest.0 < cut);
-        self.expired += (before - self.slab.len()) as u64;
+        let gone = self
+            .table
+            .remove_where(|newest, _, _| newest < cut, Self::forget(&mut self.bytes));
+        self.expired += gone as u64;
     }
 
     /// Sets the capacity, evicting the least recently seen accounts down to it.
     pub(crate) fn set_max(&mut self, max: usize) {
         self.max = max.min(u32::MAX as usize);
-        if self.slab.len() > self.max {
-            self.evict_least_recent(self.slab.len() - self.max);
+        if self.table.len() > self.max {
+            self.evict_least_recent(self.table.len() - self.max);
         }
     }
 
     /// Forgets every account's watch-country marks (the list changed).
     pub(crate) fn clear_watch(&mut self) {
-        self.slab.iter_mut().for_each(|(_, s)| s.watch_seen = 0);
+        self.table.values_mut().for_each(|s| s.watch_seen = 0);
     }
 
     /// Bytes of the whole table, computed by walking it (tests and audits).
     #[cfg(test)]
     pub(crate) fn walk_bytes(&self) -> usize {
-        self.slab
-            .iter()
-            .map(|(k, s)| Self::account_bytes(k, s))
-            .sum()
+        self.iter().map(|(k, s, _)| Self::account_bytes(k, s)).sum()
     }
 
     #[cfg(test)]
     pub(crate) fn contains(&self, id: &str) -> bool {
-        self.find(self.hash(id), id).is_some()
+        self.get(id).is_some()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use loginwatch_model::EventTime;
 
     fn touch(a: &mut Accounts, id: &str, t: i64) {
-        a.get_or_insert(id).0.newest = EventTime(t);
+        *a.get_or_insert(id).newest = t;
     }
 
     #[test]
@@ -270,7 +199,7 @@ mod tests {
     }
 
     #[test]
-    fn removals_keep_every_position_right() {
+    fn removals_keep_every_account_findable() {
         let mut a = Accounts::new(500);
         // 2,000 accounts through a table of 500: evictions (batches of 7), then idle sweeps,
         // move entries around the slab; every survivor must still be found with its state.
@@ -280,14 +209,12 @@ mod tests {
                 a.expire_idle(i, 300);
             }
         }
-        assert_eq!(a.index.len(), a.len());
         assert_eq!(a.bytes, a.walk_bytes());
-        for (at, (id, state)) in a.slab.iter().enumerate() {
-            assert_eq!(a.find(a.hash(id.as_str()), id.as_str()), Some(at));
-            assert!(
-                state.newest.0 >= 2000 - 300 - 300 / 16,
-                "{id:?} idle yet kept"
-            );
+        let ids: Vec<(String, i64)> = a.iter().map(|(k, _, t)| (k.as_str().into(), t)).collect();
+        assert_eq!(ids.len(), a.len());
+        for (id, newest) in ids {
+            assert_eq!(a.get(&id).map(|(_, t)| t), Some(newest));
+            assert!(newest >= 2000 - 300 - 300 / 16, "{id:?} idle yet kept");
         }
         assert!(
             a.evicted > 0 && a.expired > 0,

@@ -17,10 +17,12 @@
 //! is a second guard for them.
 //!
 //! A re-alert restarts the cooldown and merges its keys into the entry. The state is at most
-//! one 40-byte entry per kind per account, lives in the account's rare box (see `state.rs`),
+//! one 40-byte entry per kind per account ([`Cooldowns`], a part of the account's state),
 //! and expired entries are dropped when the account next alerts.
 
 use loginwatch_model::{AlertKind, CountryCode, EventTime};
+use loginwatch_storage::HeapSize;
+use serde::{Deserialize, Serialize};
 
 /// How bad a finding is, for "did it get worse?".
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -43,12 +45,33 @@ pub(crate) fn country_key(c: CountryCode) -> u32 {
 
 const MAX_KEYS: usize = 6;
 
+/// An account's cooldown entries: at most one per kind.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct Cooldowns(pub Vec<Suppression>);
+
+impl Cooldowns {
+    /// Why saved entries cannot be used, if they cannot.
+    pub(crate) fn check(&self) -> Result<(), &'static str> {
+        let ok = self.0.iter().all(|s| usize::from(s.nkeys) <= MAX_KEYS);
+        ok.then_some(())
+            .ok_or("a cooldown entry holds more keys than it can")
+    }
+}
+
+impl HeapSize for Cooldowns {
+    fn heap_bytes(&self) -> usize {
+        self.0.capacity() * std::mem::size_of::<Suppression>()
+    }
+}
+
 /// The remembered last alert of one kind for one account.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Suppression {
     kind: AlertKind,
     nkeys: u8,
     magnitude: f32,
+    #[serde(with = "crate::snapshot::millis")]
     last: EventTime,
     keys: [u32; MAX_KEYS],
 }

@@ -13,17 +13,19 @@
 //!
 //! So a quiet account holds one record (its last login) once its previous login is more than
 //! 22.3 h older, and two (last login plus anchor) while it logs in several times a day.
-//! A single record is kept inline (see [`Small`]: no allocation); from two on they are on the
+//! A single record is kept inline (see [`InlineList`]: no allocation); from two on they are on the
 //! heap with the capacity kept close to the length (88 bytes a record).
 
-use crate::compact::Small;
 use crate::record::Record;
 use loginwatch_model::EventTime;
+use loginwatch_storage::{HeapSize, InlineList};
+use serde::{Deserialize, Serialize};
 
 /// Logins of one account, oldest first; equal times keep arrival order.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub(crate) struct Window {
-    records: Small<Record>,
+    records: InlineList<Record>,
 }
 
 impl Window {
@@ -34,13 +36,24 @@ impl Window {
 
     /// An empty window (for accounts without detector memory).
     pub(crate) const EMPTY: Window = Window {
-        records: Small::Empty,
+        records: InlineList::Empty,
     };
 
-    /// Heap bytes: record slots beyond the inline one, plus event ids.
-    pub(crate) fn heap_bytes(&self) -> usize {
-        let ids: usize = self.records().iter().map(Record::heap_bytes).sum();
-        self.records.heap_bytes() + ids
+    /// Lets `share` replace each record's city name (restored records share one copy).
+    pub(crate) fn share_cities(&mut self, mut share: impl FnMut(&mut std::sync::Arc<str>)) {
+        for r in self.records.as_mut_slice() {
+            if let Some(c) = r.city.as_mut() {
+                share(c);
+            }
+        }
+    }
+
+    /// Why a saved window cannot be used, if it cannot.
+    pub(crate) fn check(&self) -> Result<(), &'static str> {
+        let ordered = self.records().windows(2).all(|w| w[0].time <= w[1].time);
+        ordered
+            .then_some(())
+            .ok_or("window records out of time order")
     }
 
     /// True when a record with this time and event id is already held (a redelivery).
@@ -90,6 +103,13 @@ impl Window {
             self.records.shrink_to(len + len / 4);
         }
         overflow as u64
+    }
+}
+
+impl HeapSize for Window {
+    /// Record slots beyond the inline one, plus event ids.
+    fn heap_bytes(&self) -> usize {
+        self.records.heap_bytes()
     }
 }
 
@@ -182,7 +202,7 @@ mod tests {
         let mut w = fill();
         w.trim(newest, &b(500_000));
         assert_eq!(ids(&w), ["busan"]);
-        assert!(matches!(w.records, Small::One(_)));
+        assert!(matches!(w.records, InlineList::One(_)));
     }
 
     #[test]

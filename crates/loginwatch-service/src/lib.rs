@@ -69,6 +69,10 @@ pub trait Processor: Send + 'static {
     /// Accounts currently held in this partition's state (for a gauge); called after every
     /// message, so it must be cheap.
     fn tracked_accounts(&self) -> usize;
+    /// Pushes onto `out` the alerts of findings other partitions' engines left for this
+    /// partition's accounts (laptop-farm members), which `process` also emits; called
+    /// periodically, so a partition that sees no message still publishes them.
+    fn take_deliveries(&mut self, _out: &mut Vec<Alert>) {}
 }
 
 /// Makes a fresh [`Processor`] when a partition is assigned. The state of a revoked partition

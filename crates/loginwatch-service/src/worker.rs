@@ -18,6 +18,10 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+/// How often a worker publishes the alerts other partitions' engines left for its accounts
+/// when it has no message to handle.
+const DELIVERY_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// One input message on its way to a worker.
 pub(crate) struct Input {
     pub msg: OwnedMessage,
@@ -64,6 +68,11 @@ impl Worker {
         let mut alerts = Vec::new();
         let mut open = true;
         let label = self.partition.to_string();
+        // The last offset handled: alerts delivered from other partitions' engines between
+        // messages are published as part of it (storing its successor again is harmless).
+        let mut last: Option<(i64, Instant)> = None;
+        let mut deliveries = tokio::time::interval(DELIVERY_POLL);
+        deliveries.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let tracked = self
             .shared
             .metrics
@@ -74,9 +83,22 @@ impl Worker {
                 biased;
                 _ = self.stop.cancelled() => break,
                 Some(done) = pending.next(), if !pending.is_empty() => self.settled(done),
+                _ = deliveries.tick(), if last.is_some() && pending.len() < self.shared.max_in_flight => {
+                    alerts.clear();
+                    self.processor.take_deliveries(&mut alerts);
+                    if let (false, Some((offset, received))) = (alerts.is_empty(), last) {
+                        self.shared.metrics.in_flight.inc();
+                        let Some(p) = self.publish(Vec::new(), &mut alerts, offset, received).await else {
+                            self.shared.metrics.in_flight.dec();
+                            break;
+                        };
+                        pending.push_back(p);
+                    }
+                }
                 input = self.rx.recv(), if open && pending.len() < self.shared.max_in_flight => {
                     match input {
                         Some(input) => {
+                            last = Some((input.msg.offset(), input.received));
                             let Some(p) = self.handle(input, &mut alerts).await else {
                                 // Stopped while waiting on the producer queue.
                                 self.shared.metrics.in_flight.dec();
@@ -122,6 +144,20 @@ impl Worker {
                 records.push(OutRecord::dead_letter(dlq, &input.msg, &reject));
             }
         }
+        self.publish(records, alerts, input.msg.offset(), input.received)
+            .await
+    }
+
+    /// Enqueues `records` and `alerts` as what message `offset` caused; `None` if stopped
+    /// meanwhile.
+    async fn publish(
+        &mut self,
+        mut records: Vec<OutRecord>,
+        alerts: &mut Vec<Alert>,
+        offset: i64,
+        received: Instant,
+    ) -> Option<Pending> {
+        let sh = &self.shared;
         for alert in alerts.drain(..) {
             match OutRecord::alert(&sh.alert_topic, alert) {
                 Ok(r) => records.push(r),
@@ -132,8 +168,6 @@ impl Worker {
         for r in &records {
             deliveries.push(enqueue(&sh.producer, r, &sh.metrics, &self.stop).await?);
         }
-        let offset = input.msg.offset();
-        let received = input.received;
         let (producer, metrics) = (sh.producer.clone(), sh.metrics.clone());
         Some(Box::pin(async move {
             let outputs = records.iter().map(|r| r.what).collect();

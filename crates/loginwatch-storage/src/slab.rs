@@ -64,6 +64,15 @@ pub fn least_recent_cutoff(times: &mut [i64], batch: usize) -> Option<i64> {
 }
 
 impl<K, V> SlabMap<K, V> {
+    /// An empty map hashing with `hasher` (so a hash computed before, e.g. to pick a lock
+    /// stripe, serves [`SlabMap::find`] too).
+    pub fn with_hasher(hasher: DefaultHashBuilder) -> Self {
+        SlabMap {
+            hasher,
+            ..SlabMap::default()
+        }
+    }
+
     /// Estimated bytes of one entry: its key and value, its time, and its index bucket
     /// (position and control byte at 7/8 load).
     pub const SLOT_BYTES: usize = std::mem::size_of::<(K, V)>() + 8 + 5 * 8 / 7;
@@ -276,7 +285,10 @@ mod tests {
         assert_eq!(keys(&m), ["a", "c", "d"]);
         assert_eq!(m.evict_least_recent(2, |_, _, _| {}), 2);
         assert_eq!(keys(&m), ["d"]);
-        assert_eq!(SlabMap::<String, u32>::default().evict_least_recent(3, |_, _, _| {}), 0);
+        assert_eq!(
+            SlabMap::<String, u32>::default().evict_least_recent(3, |_, _, _| {}),
+            0
+        );
     }
 
     #[test]

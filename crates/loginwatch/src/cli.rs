@@ -78,6 +78,14 @@ pub struct ReplayArgs {
     /// Worker threads (accounts sharded by hash); overrides `replay.workers`; 0 = one per core.
     #[arg(long)]
     pub workers: Option<usize>,
+    /// Start from the detection state saved by an earlier `--state-out` (refused, with a
+    /// non-zero exit, when damaged or written by another format version).
+    #[arg(long, value_name = "F")]
+    pub state_in: Option<PathBuf>,
+    /// Write the whole detection state here at the end of the input (every account and
+    /// shared_ip network), for a later `--state-in`.
+    #[arg(long, value_name = "F")]
+    pub state_out: Option<PathBuf>,
 }
 
 /// Flags of `gen`.
@@ -219,7 +227,12 @@ fn run_replay(args: ReplayArgs) -> Result<()> {
         Some(p) => open_output(Some(p))?,
         None => Box::new(io::stderr()),
     };
-    let summary = crate::wiring::replay(&config, &mut *input, &mut *output, &mut *dead)?;
+    let files = crate::wiring::StateFiles {
+        input: args.state_in,
+        output: args.state_out,
+    };
+    let summary =
+        crate::wiring::replay_with_state(&config, &mut *input, &mut *output, &mut *dead, &files)?;
     eprintln!("{summary}");
     Ok(())
 }

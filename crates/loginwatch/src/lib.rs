@@ -19,4 +19,5 @@ pub mod replay;
 pub mod run_cmd;
 pub mod score;
 pub mod sharded;
+pub mod state_file;
 pub mod wiring;

@@ -2,7 +2,7 @@
 //! the end. Reads in a streaming fashion: memory is the engine's bounded state plus
 //! [`READ_AHEAD`] lines.
 
-use loginwatch_detect::{Engine, Locate, Pipeline};
+use loginwatch_detect::{Engine, Locate, Pipeline, SaveSummary};
 use loginwatch_model::{Alert, Reject};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -25,6 +25,8 @@ pub struct Summary {
     pub shared_networks: u64,
     pub shared_bytes: u64,
     pub elapsed: Duration,
+    /// What `--state-out` wrote, and how long it took.
+    pub state_saved: Option<(SaveSummary, Duration)>,
 }
 
 impl Summary {
@@ -96,7 +98,19 @@ impl fmt::Display for Summary {
             self.state_bytes / self.tracked_accounts.max(1),
             mb(self.shared_bytes),
             self.shared_networks
-        )
+        )?;
+        if let Some((s, took)) = &self.state_saved {
+            write!(
+                f,
+                "\n  state saved: {} accounts, {} networks, {:.1} MB ({} B per account) in {:.2} s",
+                s.accounts,
+                s.networks,
+                mb(s.bytes),
+                s.bytes / s.accounts.max(1),
+                took.as_secs_f64()
+            )?;
+        }
+        Ok(())
     }
 }
 

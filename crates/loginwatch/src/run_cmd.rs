@@ -77,11 +77,25 @@ impl Processor for PartitionProcessor {
     fn tracked_accounts(&self) -> usize {
         self.pipeline.engine().tracked_accounts()
     }
+
+    fn take_deliveries(&mut self, out: &mut Vec<Alert>) {
+        self.pipeline.engine_mut().take_deliveries(out);
+    }
 }
 
 impl Drop for PartitionProcessor {
     fn drop(&mut self) {
         self.export();
+        // The partition was revoked: its state goes (the next owner rebuilds it from the
+        // events it reads), and so do the laptop-farm findings left for its accounts.
+        let engine = self.pipeline.engine();
+        let dropped = engine.shared_index().drop_deliveries(engine.owner());
+        if dropped > 0 {
+            tracing::warn!(
+                dropped,
+                "shared_ip findings for a revoked partition dropped"
+            );
+        }
     }
 }
 
@@ -109,6 +123,8 @@ impl ProcessorFactory for Factory {
             Ok(engine) => engine,
             Err(e) => unreachable!("validated engine configuration rejected: {e}"),
         };
+        let mut engine = engine;
+        engine.set_owner(partition as loginwatch_detect::Owner);
         Box::new(PartitionProcessor {
             pipeline: Pipeline::new(
                 ReloadingLocator(self.locator.clone()),

@@ -9,6 +9,7 @@
 use crate::replay::{read_bounded_line, write_dead_letter, Lines, Summary};
 use crate::wiring::SharedLocator;
 use loginwatch_detect::Pipeline;
+use loginwatch_model::Alert;
 use std::io::{self, BufRead, Write};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::Instant;
@@ -28,6 +29,17 @@ struct Output {
     alert_kinds: Vec<&'static str>,
 }
 
+impl Output {
+    fn add_alerts(&mut self, alerts: &[Alert]) -> io::Result<()> {
+        for alert in alerts {
+            self.alert_kinds.push(alert.kind.as_str());
+            serde_json::to_writer(&mut self.alerts, alert)?;
+            self.alerts.push(b'\n');
+        }
+        Ok(())
+    }
+}
+
 /// The raw bytes of the `account_id` string value, found without decoding the line; `None`
 /// when absent or escaped (such lines all go to shard 0, where the decoder judges them).
 pub fn account_key(line: &[u8]) -> Option<&[u8]> {
@@ -40,6 +52,13 @@ pub fn account_key(line: &[u8]) -> Option<&[u8]> {
     let rest = rest.get(open..)?.strip_prefix(b"\"")?;
     let end = memchr::memchr2(b'"', b'\\', rest)?;
     (rest[end] == b'"').then_some(&rest[..end])
+}
+
+/// The worker that owns `account` (where its lines go).
+pub fn shard_of_account(account: &str, workers: usize) -> usize {
+    // The line form of the id, so an id with escapes goes where its lines go.
+    let line = serde_json::json!({ "account_id": account }).to_string();
+    shard_of(line.as_bytes(), workers)
 }
 
 fn shard_of(line: &[u8], workers: usize) -> usize {
@@ -61,11 +80,7 @@ fn work(
             match outcome {
                 Ok(alerts) => {
                     out.events += 1;
-                    for alert in alerts {
-                        out.alert_kinds.push(alert.kind.as_str());
-                        serde_json::to_writer(&mut out.alerts, alert)?;
-                        out.alerts.push(b'\n');
-                    }
+                    out.add_alerts(alerts)?;
                 }
                 Err(reject) => {
                     out.rejected.push(reject.reason.code());
@@ -140,14 +155,15 @@ fn read_all(
     Ok((lines, blank))
 }
 
-/// Replays `input` over one pipeline per worker (`pipelines.len()` workers).
+/// Replays `input` over one pipeline per worker (`pipelines.len()` workers, engine `i` named
+/// owner `i`); returns the summary and the pipelines (their engines' state).
 pub fn replay_sharded(
     pipelines: Vec<Pipeline<SharedLocator>>,
     input: &mut dyn BufRead,
     alerts_out: &mut (dyn Write + Send),
     dead: &mut (dyn Write + Send),
     max_event_bytes: usize,
-) -> io::Result<Summary> {
+) -> io::Result<(Summary, Vec<Pipeline<SharedLocator>>)> {
     let started = Instant::now();
     let workers = pipelines.len().max(1);
     std::thread::scope(|scope| {
@@ -163,10 +179,23 @@ pub fn replay_sharded(
             senders.push(tx);
             handles.push(scope.spawn(move || work(pipeline, rx, out_tx, spare_tx)));
         }
-        drop((out_tx, spare_tx));
+        drop(spare_tx);
         let read = read_all(input, &senders, &spare_rx, max_event_bytes);
         drop(senders);
-        let finished: Vec<_> = handles.into_iter().filter_map(|h| h.join().ok()).collect();
+        let mut finished: Vec<_> = handles.into_iter().filter_map(|h| h.join().ok()).collect();
+        // Every engine is done observing: the laptop-farm findings engines left for each
+        // other's accounts are all posted; each owner turns its own into alerts.
+        let mut alerts = Vec::new();
+        for p in &mut finished {
+            alerts.clear();
+            p.engine_mut().take_deliveries(&mut alerts);
+            let mut out = Output::default();
+            out.add_alerts(&alerts)?;
+            if out_tx.send(out).is_err() {
+                break;
+            }
+        }
+        drop(out_tx);
         let mut summary = writer
             .join()
             .map_err(|_| io::Error::other("writer thread panicked"))??;
@@ -183,7 +212,7 @@ pub fn replay_sharded(
             summary.add_shared_index(p.engine());
         }
         summary.elapsed = started.elapsed();
-        Ok(summary)
+        Ok((summary, finished))
     })
 }
 

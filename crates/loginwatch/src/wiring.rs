@@ -3,11 +3,12 @@
 use crate::config::{Config, Problem};
 use crate::replay::{self, Summary};
 use anyhow::{Context, Result};
-use loginwatch_detect::{Engine, Locate, Pipeline, SharedIndex};
+use loginwatch_detect::{Engine, Locate, Owner, Pipeline, SharedIndex};
 use loginwatch_geo::lists::{AsnSet, CidrSet};
 use loginwatch_geo::{demo_world, IpCache, Locator, Login};
 use loginwatch_model::LoginEvent;
 use std::io::{BufRead, Write};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// IPv4 networks in each worker's [`IpCache`]: 2 MiB of network entries, 1.5 MiB for a
@@ -109,6 +110,25 @@ pub fn replay(
     alerts: &mut (dyn Write + Send),
     dead: &mut (dyn Write + Send),
 ) -> Result<Summary> {
+    replay_with_state(config, input, alerts, dead, &StateFiles::default())
+}
+
+/// Where a replay's detection state comes from (`--state-in`) and goes (`--state-out`).
+#[derive(Clone, Debug, Default)]
+pub struct StateFiles {
+    pub input: Option<PathBuf>,
+    pub output: Option<PathBuf>,
+}
+
+/// [`replay`], starting from saved state and saving the state at the end of the input, as
+/// `files` says.
+pub fn replay_with_state(
+    config: &Config,
+    input: &mut dyn BufRead,
+    alerts: &mut (dyn Write + Send),
+    dead: &mut (dyn Write + Send),
+    files: &StateFiles,
+) -> Result<Summary> {
     let locator = Arc::new(open_locator(config)?);
     let max = config.input.max_event_bytes;
     let workers = match config.replay.workers {
@@ -116,16 +136,31 @@ pub fn replay(
         n => n,
     };
     let shared = Arc::new(SharedIndex::for_config(&config.engine));
-    if workers == 1 {
-        let mut pipeline = pipeline(config, locator, shared)?;
-        return Ok(replay::replay(&mut pipeline, input, alerts, dead, max)?);
-    }
-    let pipelines = (0..workers)
-        .map(|_| pipeline(config, Arc::clone(&locator), Arc::clone(&shared)))
+    let mut pipelines = (0..workers)
+        .map(|i| {
+            let mut p = pipeline(config, Arc::clone(&locator), Arc::clone(&shared))?;
+            p.engine_mut().set_owner(i as Owner);
+            Ok(p)
+        })
         .collect::<Result<Vec<_>>>()?;
-    Ok(crate::sharded::replay_sharded(
-        pipelines, input, alerts, dead, max,
-    )?)
+    if let Some(path) = &files.input {
+        crate::state_file::restore(path, &mut pipelines)?;
+    }
+    let (mut summary, pipelines) = match pipelines.pop() {
+        Some(mut p) if pipelines.is_empty() => {
+            let summary = replay::replay(&mut p, input, alerts, dead, max)?;
+            (summary, vec![p])
+        }
+        Some(last) => {
+            pipelines.push(last);
+            crate::sharded::replay_sharded(pipelines, input, alerts, dead, max)?
+        }
+        None => anyhow::bail!("no replay worker"),
+    };
+    if let Some(path) = &files.output {
+        summary.state_saved = Some(crate::state_file::save(path, &pipelines)?);
+    }
+    Ok(summary)
 }
 
 /// `check-config`'s second pass: the files the configuration names must open.

@@ -9,7 +9,7 @@
 //! - a **switch**: an anonymized event whose ASN differs from the previous anonymized event's
 //!   ASN, both known: medium; high once 3 or more anonymizer ASNs were seen; Tor raises.
 //!
-//! Per-account memory: [`AnonMemory`], 40 bytes in the account's rare box, only for accounts
+//! Per-account memory: [`AnonMemory`], 40 bytes, a part of the account's state only for accounts
 //! that used an anonymizer; it remembers the last anonymizer ASN and organisation and up to 4 distinct
 //! ASNs. The evidence names the flags, ASN, organisation, and for a switch the previous one.
 
@@ -17,11 +17,12 @@ use crate::detector::{Ctx, Detector, Finding};
 use crate::record::Record;
 use crate::suppress::Escalation;
 use loginwatch_model::{AlertKind, Severity};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::Arc;
 
 /// What an account's anonymizer use looked like so far.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct AnonMemory {
     last_org: Option<Arc<str>>,
     last_asn: u32,
@@ -30,6 +31,20 @@ pub(crate) struct AnonMemory {
 }
 
 impl AnonMemory {
+    /// Lets `share` replace the organisation name (restored records share one copy).
+    pub(crate) fn share_org(&mut self, share: impl FnOnce(&mut Arc<str>)) {
+        if let Some(o) = self.last_org.as_mut() {
+            share(o);
+        }
+    }
+
+    /// Why saved memory cannot be used, if it cannot.
+    pub(crate) fn check(&self) -> Result<(), &'static str> {
+        (usize::from(self.count) <= self.asns.len())
+            .then_some(())
+            .ok_or("anonymizer memory counts more networks than it holds")
+    }
+
     /// Remembers `asn` (0 = unknown) as the newest anonymizer network.
     fn note(&mut self, asn: u32, org: Option<Arc<str>>) {
         if asn != 0 && !self.asns[..usize::from(self.count)].contains(&asn) {
@@ -73,9 +88,8 @@ impl Detector for AnonymizedIp {
         }
         let asn = cx.login.net.asn.filter(|a| *a != 0);
         let org = cx.login.net.as_org.clone();
-        let rare = cx.state.extra().rare();
-        let first = rare.anon.is_none();
-        let memory = rare.anon.get_or_insert_with(AnonMemory::default);
+        let first = cx.state.get::<AnonMemory>().is_none();
+        let memory = cx.state.get_or_default::<AnonMemory>();
         let previous = (memory.last_asn != 0).then_some(memory.last_asn);
         let previous_org = memory.last_org.clone();
         let switched = matches!((previous, asn), (Some(p), Some(a)) if p != a);

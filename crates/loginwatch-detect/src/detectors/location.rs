@@ -19,8 +19,8 @@
 //! rule, one step up when two or more hold. Evidence: claimed values, the share of located
 //! logins per country, the 24-hour histogram in the claimed zone, the counts, the login.
 //!
-//! Memory: a [`Profile`] of 72 bytes in the account's `Extra` (the hour counts packed in 13
-//! bits each, see [`Hours`]); counts halve past 4096.
+//! Memory: a [`Profile`] of 72 bytes, a part of the account's state (the hour counts are
+//! stored packed, see `loginwatch_storage::pack`); counts halve past 4096.
 
 use super::round1;
 use crate::config::LocationMismatchConfig;
@@ -29,6 +29,8 @@ use crate::record::Record;
 use crate::suppress::{country_key, Escalation};
 use crate::tz;
 use loginwatch_model::{AlertKind, CountryCode, EventType, Severity};
+use loginwatch_storage::pack::HourCounts;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 const COUNTRY: u8 = 1;
@@ -37,7 +39,7 @@ const NIGHT: u8 = 4;
 const CAP: u16 = 4096;
 
 /// What an account claims and what it was seen doing.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Profile {
     claimed: Option<CountryCode>,
     zone: u8,
@@ -50,7 +52,8 @@ pub(crate) struct Profile {
     other_n: [u16; 4],
     language: u16,
     korean: u16,
-    hours: Hours,
+    /// Active hours per local hour of the day.
+    hours: HourCounts,
     /// The last hour counted (hours since the epoch).
     last_hour: u32,
 }
@@ -65,7 +68,7 @@ impl Profile {
         }
         if zone != 0 && zone != self.zone {
             self.zone = zone;
-            self.hours = Hours::default();
+            self.hours = HourCounts::default();
             self.reported &= !NIGHT;
         }
     }
@@ -98,22 +101,22 @@ impl Profile {
     }
 
     fn observe_hour(&mut self, hour: u8) {
-        let mut hours = self.hours.counts();
+        let mut hours = self.hours.get();
         if hours.iter().map(|h| u32::from(*h)).sum::<u32>() >= u32::from(CAP) {
             hours.iter_mut().for_each(|h| *h /= 2);
         }
         if let Some(h) = hours.get_mut(usize::from(hour)) {
             *h += 1;
         }
-        self.hours = Hours::from_counts(&hours);
+        self.hours.set(&hours);
     }
 
     fn active(&self) -> u32 {
-        self.hours.counts().iter().map(|h| u32::from(*h)).sum()
+        self.hours.get().iter().map(|h| u32::from(*h)).sum()
     }
 
     fn night(&self) -> u32 {
-        self.hours.counts()[..6].iter().map(|h| u32::from(*h)).sum()
+        self.hours.get()[..6].iter().map(|h| u32::from(*h)).sum()
     }
 }
 
@@ -123,44 +126,6 @@ fn code(c: CountryCode) -> [u8; 2] {
     match c.as_str().as_bytes() {
         [a, b] => [*a, *b],
         _ => [0; 2],
-    }
-}
-
-/// Bits per hour count: counts never exceed [`CAP`] = 4096 < 2^13 (the histogram halves once
-/// its total reaches `CAP`, before the next count).
-const HOUR_BITS: usize = 13;
-
-/// The 24 hour counts, 13 bits each, in 39 bytes instead of 48.
-#[derive(Clone, Debug, PartialEq)]
-struct Hours([u8; 39]);
-
-impl Default for Hours {
-    fn default() -> Self {
-        Hours([0; 39])
-    }
-}
-
-impl Hours {
-    fn counts(&self) -> [u16; 24] {
-        std::array::from_fn(|i| {
-            let (byte, shift) = (i * HOUR_BITS / 8, i * HOUR_BITS % 8);
-            let word = (0..3)
-                .filter_map(|k| self.0.get(byte + k).map(|b| u32::from(*b) << (8 * k)))
-                .fold(0, |w, b| w | b);
-            ((word >> shift) & 0x1fff) as u16
-        })
-    }
-
-    fn from_counts(counts: &[u16; 24]) -> Hours {
-        let mut out = Hours::default();
-        for (i, &n) in counts.iter().enumerate() {
-            let (byte, shift) = (i * HOUR_BITS / 8, i * HOUR_BITS % 8);
-            let bits = (u32::from(n) & 0x1fff) << shift;
-            for (k, b) in out.0.iter_mut().skip(byte).take(3).enumerate() {
-                *b |= (bits >> (8 * k)) as u8;
-            }
-        }
-        out
     }
 }
 
@@ -223,15 +188,10 @@ impl LocationMismatch {
         let is_login = e.event_type == EventType::Login;
         let zone = e.claimed_timezone.as_deref().map_or(0, tz::zone_id);
         let brings = is_login && (e.claimed_country.is_some() || zone != 0);
-        let has = cx.state.extra_ref().is_some_and(|x| x.profile.is_some());
-        if !brings && !has {
+        if !brings && cx.state.get::<Profile>().is_none() {
             return None;
         }
-        let p = cx
-            .state
-            .extra()
-            .profile
-            .get_or_insert_with(Profile::default);
+        let p = cx.state.get_or_default::<Profile>();
         if is_login {
             p.claim(e.claimed_country, zone);
             if let Some(lang) = e.accept_language.as_deref() {
@@ -352,7 +312,7 @@ fn finding(account: &str, login: &loginwatch_geo::Login, p: &Profile, r: u8) -> 
         "accept_language": login.event.accept_language.as_deref(),
         "active_hours": p.active(),
         "night_share": round1(100.0 * f64::from(p.night()) / f64::from(p.active().max(1))) / 100.0,
-        "hours_local": p.hours.counts(),
+        "hours_local": p.hours.get(),
         "login": record.evidence(),
     });
     let mut keys: Vec<u32> = vec![u32::from(r) << 16];

@@ -10,8 +10,8 @@
 //! Medium; high when both hold at once. Evidence: run start, last event, duration, events in
 //! the run, the active hours of the day (as a list) and the bucket count.
 //!
-//! Memory: an [`ActivityRun`] of 32 bytes (the hour mask in 3 bytes) in the account's
-//! `Extra`, created at its second event (the first one's time is the account's `newest`).
+//! Memory: an [`ActivityRun`] of 32 bytes, a part of the account's state created at its
+//! second event (the first one's time is the account's newest).
 
 use super::human_ms;
 use crate::config::LongSessionConfig;
@@ -19,21 +19,23 @@ use crate::detector::{Ctx, Detector, Finding};
 use crate::record::Record;
 use crate::suppress::Escalation;
 use loginwatch_model::{AlertKind, EventTime, EventType, Outcome, Severity};
+use loginwatch_storage::pack::HourMask;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 const DAY_MS: i64 = 86_400_000;
 const HOUR_MS: i64 = 3_600_000;
 
 /// The current run of activity and the hourly buckets of the current UTC day.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct ActivityRun {
     start: i64,
     last: i64,
     events: u32,
     /// The UTC day (days since epoch) of `mask`.
     day: i32,
-    /// Bit h: an event in hour h (UTC) of `day` (24 bits, little-endian; see `mask`).
-    hours: [u8; 3],
+    /// The hours (UTC) of `day` with an event.
+    hours: HourMask,
     /// The day whose active-hours alert was raised (`i32::MIN` = none).
     reported_day: i32,
     reported_run: bool,
@@ -42,19 +44,16 @@ pub(crate) struct ActivityRun {
 impl ActivityRun {
     /// Bit h: an event in hour h (UTC) of `day`.
     fn mask(&self) -> u32 {
-        let [a, b, c] = self.hours;
-        u32::from_le_bytes([a, b, c, 0])
+        self.hours.bits()
     }
 
     fn mark(&mut self, t: i64) {
         let day = i32::try_from(t.div_euclid(DAY_MS)).unwrap_or(i32::MAX);
         if day > self.day {
-            (self.day, self.hours) = (day, [0; 3]);
+            (self.day, self.hours) = (day, HourMask::default());
         }
         if day == self.day {
-            let mask = self.mask() | 1 << (t.rem_euclid(DAY_MS) / HOUR_MS);
-            let [a, b, c, _] = mask.to_le_bytes();
-            self.hours = [a, b, c];
+            self.hours.insert((t.rem_euclid(DAY_MS) / HOUR_MS) as u32);
         }
     }
 }
@@ -82,10 +81,9 @@ impl LongSession {
 
     /// Advances the run with an event at `t`; `None` until the account's second event.
     fn advance<'a>(&self, cx: &'a mut Ctx<'_>, t: i64) -> Option<&'a mut ActivityRun> {
-        let has = cx.state.extra_ref().is_some_and(|x| x.run.is_some());
         let prev = cx.prev_newest?;
-        let run = if has {
-            cx.state.extra().run.as_mut()?
+        let run = if cx.state.get::<ActivityRun>().is_some() {
+            cx.state.get_mut::<ActivityRun>()?
         } else {
             let start = if t - prev <= self.idle_ms { prev } else { t };
             let mut r = ActivityRun {
@@ -97,7 +95,9 @@ impl LongSession {
                 ..ActivityRun::default()
             };
             r.mark(start);
-            cx.state.extra().run.insert(r)
+            let run = cx.state.get_or_default::<ActivityRun>();
+            *run = r;
+            run
         };
         if t > run.last.saturating_add(self.idle_ms) {
             (run.start, run.last, run.events, run.reported_run) = (t, t, 0, false);

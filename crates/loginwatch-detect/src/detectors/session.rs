@@ -26,14 +26,27 @@ use crate::config::SessionHijackConfig;
 use crate::detector::{Ctx, Detector, Finding};
 use crate::record::Record;
 use loginwatch_model::{AlertKind, CountryCode, Severity};
+use loginwatch_storage::{stable_hash, stable_hash32, InlineList};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 const DEVICE: u8 = 1;
 const COUNTRY: u8 = 2;
 const ASN: u8 = 4;
 
+/// An account's recent sessions, the first inline (see the module docs).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct Sessions(pub InlineList<SessionFp>);
+
+impl loginwatch_storage::HeapSize for Sessions {
+    fn heap_bytes(&self) -> usize {
+        self.0.heap_slots() * std::mem::size_of::<SessionFp>()
+    }
+}
+
 /// One session's fingerprint.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct SessionFp {
     sid: u64,
     first: i64,
@@ -46,15 +59,9 @@ pub(crate) struct SessionFp {
     reported: u8,
 }
 
-/// FNV-1a, 64 bits (only compared for equality; a collision merges two sessions).
-fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    })
-}
-
+/// The stored hash of a `device_id` (0 = none; only compared for equality).
 fn device_hash(d: Option<&str>) -> u32 {
-    d.map_or(0, |d| (fnv(d) as u32) | 1)
+    d.map_or(0, |d| stable_hash32(d.as_bytes()))
 }
 
 /// The session-hijack detector.
@@ -108,7 +115,8 @@ impl Detector for SessionHijack {
         }
         let t = e.timestamp.0;
         let now = SessionFp {
-            sid: fnv(session),
+            // Only compared for equality: a collision merges two sessions.
+            sid: stable_hash(session.as_bytes()),
             first: t,
             last: t,
             asn: cx.login.net.asn.unwrap_or(0),
@@ -117,7 +125,7 @@ impl Detector for SessionHijack {
             anon: cx.login.net.anon.any(),
             reported: 0,
         };
-        let list = &mut cx.state.extra().sessions;
+        let list = &mut cx.state.get_or_default::<Sessions>().0;
         let cut = t.saturating_sub(self.forget_after_ms);
         if list.as_slice().iter().any(|f| f.last < cut) {
             list.retain(|f| f.last >= cut);

@@ -18,9 +18,10 @@
 //! accounts joining an alerted network get their own alert as they log in.
 //!
 //! **Which engine, which id.** The engine observing the login that makes the network reach the
-//! threshold emits the alerts of every member at once — alerts for accounts of other shards
-//! too (keyed by their `account_id`, with their risk score and new-account mark as of their
-//! last login there). Each alert's `event_ids` is that account's first login on the network
+//! threshold finds every member to alert at once; each member's finding goes to the engine
+//! that owns the account (itself, or another through the index's deliveries), which turns it
+//! into an alert through the one emit path, with that account's exemptions, new-account and
+//! watch-country raises, cooldown and risk score. Each alert's `event_ids` is that account's first login on the network
 //! (prefix), so its `alert_id` depends only on (account, that login), not on which login
 //! crossed the threshold nor on which thread saw it first: with several engines the *set of
 //! alert ids* is the same whatever the interleaving. Residual nondeterminism: the evidence (the
@@ -36,10 +37,11 @@
 use super::human_ms;
 use crate::config::SharedIpConfig;
 use crate::detector::{Ctx, Detector, Finding};
-use crate::shared::{Member, NetKey, SharedIndex, Visit};
+use crate::shared::{Delivery, Member, NetKey, SharedIndex, Visit};
 use crate::suppress::Escalation;
 use loginwatch_geo::net::is_routable;
-use loginwatch_model::{Alert, AlertKind, EventTime, Severity};
+use loginwatch_model::{AlertKind, EventTime, Severity};
+use loginwatch_storage::stable_hash32;
 use serde_json::{json, Value};
 
 /// The shared-IP detector.
@@ -94,12 +96,12 @@ impl SharedIp {
             });
         };
         let group: Option<Vec<u32>> = index.visit(host, v, w, cap, |m| {
-            (m.len() >= min).then(|| m.iter().map(|x| fnv32(x.account.as_str())).collect())
+            (m.len() >= min).then(|| m.iter().map(|x| account_hash(&x.account)).collect())
         });
         index.visit(prefix, v, w, cap, |m| {
             if let Some(g) = &group {
                 let r = pick(m, v.account, host, true, |x| {
-                    g.contains(&fnv32(x.account.as_str()))
+                    g.contains(&account_hash(&x.account))
                 });
                 if r.1.is_some() {
                     return r;
@@ -112,10 +114,9 @@ impl SharedIp {
     }
 }
 
-fn fnv32(s: &str) -> u32 {
-    s.bytes().fold(0x811c_9dc5u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    })
+/// Who was in a host's group, compared by hash (a collision counts an account twice).
+fn account_hash(a: &loginwatch_storage::InlineStr) -> u32 {
+    stable_hash32(a.as_str().as_bytes())
 }
 
 /// Marks the unreported members selected by `counts` as reported; the report lists the
@@ -183,8 +184,7 @@ impl Detector for SharedIp {
             event_id: &e.event_id,
             time: t,
             host: NetKey::of(e.ip, 32, 64).fingerprint(),
-            risk: cx.state.risk_score(),
-            new_account: cx.state.is_new(t),
+            owner: cx.owner,
         };
         let (own, report) = self.record(cx.shared, e.ip, &v);
         if own {
@@ -195,16 +195,15 @@ impl Detector for SharedIp {
         let severity = self.severity(&r);
         for &i in &r.alert {
             let m = &r.members[i];
-            let f = self.finding(&r, m, severity, evidence.clone(), t);
+            let finding = self.finding(&r, m, severity, evidence.clone(), t);
             if m.account.as_str() == cx.account {
-                out.push(f);
-            } else if !cx
-                .rules
-                .exemptions
-                .of(m.account.as_str())
-                .contains(AlertKind::SharedIp)
-            {
-                cx.others.push(other_alert(f, m));
+                out.push(finding);
+            } else {
+                cx.others.push(Delivery {
+                    owner: m.owner,
+                    account: m.account.clone(),
+                    finding,
+                });
             }
         }
     }
@@ -287,31 +286,6 @@ impl SharedIp {
             },
         }
     }
-}
-
-/// The alert of a member of another account than the one observed (no suppression state of
-/// it here: each member is alerted once per network by the index's mark).
-fn other_alert(f: Finding, m: &Member) -> Alert {
-    let mut evidence = f.evidence;
-    let severity = if m.new_account {
-        if let Some(o) = evidence.as_object_mut() {
-            o.insert("new_account".into(), json!(true));
-        }
-        f.severity.raised()
-    } else {
-        f.severity
-    };
-    let mut a = Alert::new(
-        f.kind,
-        severity,
-        m.account.as_str(),
-        f.time,
-        f.summary,
-        f.event_ids,
-        evidence,
-    );
-    a.risk_score = Some(m.risk);
-    a
 }
 
 #[cfg(test)]

@@ -1,11 +1,14 @@
-//! From findings to alerts, in one place: watch-country and new-account severity raises, the
-//! cooldown, the risk score carried on every alert, and the `account_risk` alert.
+//! From findings to alerts, in one place, for every alert (shared_ip findings for other
+//! accounts too, once they reach the engine that owns the account): exemptions,
+//! watch-country and new-account severity raises, the cooldown, the risk score carried on
+//! every alert, and the `account_risk` alert.
 
 use super::Counters;
 use crate::detector::Finding;
+use crate::risk::RiskMemory;
 use crate::rules::{ms, Rules};
-use crate::state::AccountState;
-use crate::suppress;
+use crate::state::{AccountState, NewAccount};
+use crate::suppress::{self, Cooldowns};
 use loginwatch_geo::Login;
 use loginwatch_model::{Alert, AlertKind, EventTime, Severity};
 use serde_json::json;
@@ -36,29 +39,60 @@ pub(super) fn note_new_account(rules: &Rules, login: &Login, state: &mut Account
     };
     let until = created.0.saturating_add(ms(cfg.max_age));
     if login.event.timestamp.0 < until {
-        state.extra().rare().new_until = until;
-    } else if let Some(r) = state.extra_mut().and_then(|x| x.rare.as_mut()) {
-        r.new_until = 0;
+        state.get_or_default::<NewAccount>().until = until;
+    } else if let Some(n) = state.get_mut::<NewAccount>() {
+        n.until = 0;
     }
 }
 
-/// Sorts the findings by time and turns those the cooldown admits into alerts, each with the
-/// account's risk score; adds an `account_risk` alert when the score reaches the threshold.
-pub(super) fn emit(
+/// What the findings being emitted were raised for: the account, and the event an
+/// `account_risk` alert they cause names.
+pub(crate) struct Trigger<'a> {
+    account: &'a str,
+    time: EventTime,
+    event_id: &'a str,
+}
+
+impl<'a> Trigger<'a> {
+    /// The findings of an account's own login.
+    pub(crate) fn of_login(login: &'a Login) -> Self {
+        let e = &login.event;
+        Trigger {
+            account: e.account_id.as_str(),
+            time: e.timestamp,
+            event_id: &e.event_id,
+        }
+    }
+
+    /// A finding another engine raised for `account`, at `time`, naming `event_id` first.
+    pub(crate) fn of_finding(account: &'a str, time: EventTime, event_id: &'a str) -> Self {
+        Trigger {
+            account,
+            time,
+            event_id,
+        }
+    }
+}
+
+/// Sorts the findings by time and turns those the account is not exempt from and the cooldown
+/// admits into alerts, each with the account's risk score; adds an `account_risk` alert when
+/// the score reaches the threshold.
+pub(crate) fn emit(
     rules: &Rules,
     state: &mut AccountState,
     counters: &mut Counters,
     findings: &mut Vec<Finding>,
-    login: &Login,
+    trigger: &Trigger<'_>,
     out: &mut Vec<Alert>,
 ) {
-    let account = login.event.account_id.as_str();
+    let account = trigger.account;
+    let exempt = rules.exemptions.of(account);
     findings.sort_by_key(|f| f.time);
-    for mut f in findings.drain(..) {
+    for mut f in findings.drain(..).filter(|f| !exempt.contains(f.kind)) {
         let k = super::kind_index(f.kind);
         raise(&mut f, state, rules);
         let score = note_risk(rules, state, f.kind, f.severity, f.time.0);
-        let entries = &mut state.extra().rare().suppress;
+        let entries = &mut state.get_or_default::<Cooldowns>().0;
         if suppress::admit(entries, f.kind, f.time, &f.escalation, rules.cooldown_ms) {
             counters.alerts[k] += 1;
             let mut alert = finish(f, account);
@@ -68,7 +102,7 @@ pub(super) fn emit(
             counters.suppressed[k] += 1;
         }
     }
-    if let Some(alert) = risk_alert(rules, state, login) {
+    if let Some(alert) = risk_alert(rules, state, trigger) {
         counters.alerts[super::kind_index(AlertKind::AccountRisk)] += 1;
         out.push(alert);
     }
@@ -91,7 +125,7 @@ fn raise(f: &mut Finding, state: &AccountState, rules: &Rules) {
     }
     if state.is_new(f.time.0) {
         f.severity = f.severity.raised();
-        let until = state.rare().map_or(0, |r| r.new_until);
+        let until = state.get::<NewAccount>().map_or(0, |n| n.until);
         if let Some(obj) = f.evidence.as_object_mut() {
             obj.insert("new_account_until".into(), json!(EventTime(until)));
         }
@@ -99,7 +133,7 @@ fn raise(f: &mut Finding, state: &AccountState, rules: &Rules) {
 }
 
 /// Counts a signal and returns the account's score (`None` when risk scoring is off).
-fn note_risk(
+pub(crate) fn note_risk(
     rules: &Rules,
     state: &mut AccountState,
     kind: AlertKind,
@@ -111,17 +145,17 @@ fn note_risk(
         return None;
     }
     let horizon = ms(cfg.horizon);
-    let memory = state.extra().risk.get_or_insert_with(Box::default);
+    let memory = state.get_or_default::<RiskMemory>();
     memory.note(kind, sev, time, horizon);
     Some(memory.update_score(time, horizon))
 }
 
 /// The `account_risk` alert when the score has just reached the threshold.
-fn risk_alert(rules: &Rules, state: &mut AccountState, login: &Login) -> Option<Alert> {
+fn risk_alert(rules: &Rules, state: &mut AccountState, trigger: &Trigger<'_>) -> Option<Alert> {
     let cfg = &rules.cfg.detect.account_risk;
-    let account = login.event.account_id.as_str();
-    let memory = state.extra_mut()?.risk.as_mut()?;
-    let t = login.event.timestamp.0;
+    let account = trigger.account;
+    let memory = state.get_mut::<RiskMemory>()?;
+    let t = trigger.time.0;
     let horizon = ms(cfg.horizon);
     let score = memory.update_score(t, horizon);
     let crossed = score >= cfg.threshold && !memory.above;
@@ -158,8 +192,8 @@ fn risk_alert(rules: &Rules, state: &mut AccountState, login: &Login) -> Option<
     } else {
         Severity::High
     };
-    let ids = vec![login.event.event_id.clone()];
-    let time = login.event.timestamp;
+    let ids = vec![trigger.event_id.to_owned()];
+    let time = trigger.time;
     let mut alert = Alert::new(
         AlertKind::AccountRisk,
         severity,

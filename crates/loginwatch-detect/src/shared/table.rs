@@ -1,6 +1,6 @@
-//! [`Striped`]: the map under the shared index. Lock stripes, each a dense slab of entries
-//! found through a hashbrown table of their positions (the account table's layout, see
-//! `store.rs`), with every entry's newest time in an array of its own.
+//! [`Striped`]: the map under the shared index. Lock stripes, each a [`SlabMap`] (the account
+//! table's layout) of entries found through a table of their positions, with every entry's
+//! newest time in an array of its own.
 //!
 //! Why not a `DashMap`: its entries sit inside its buckets, which can only be reached by a
 //! probe under the lock, so a network's entry is a cache miss when its login is observed,
@@ -9,8 +9,8 @@
 //! while earlier events are processed; and the expiry sweep reads the dense times (8 bytes a
 //! network) instead of every entry.
 
-use hashbrown::{DefaultHashBuilder, HashTable};
-use loginwatch_model::hint::{prefetch, prefetch_val};
+use hashbrown::DefaultHashBuilder;
+use loginwatch_storage::SlabMap;
 use std::hash::{BuildHasher, Hash};
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 
@@ -24,16 +24,9 @@ struct Lock<T>(Mutex<T>);
 
 /// A concurrent map from `K` to `V` with a newest time per entry (see the module docs).
 pub(super) struct Striped<K, V> {
-    stripes: Box<[Lock<Stripe<K, V>>]>,
+    stripes: Box<[Lock<SlabMap<K, V>>]>,
+    /// Every stripe's hasher: a key's hash picks its stripe and finds it there.
     hasher: DefaultHashBuilder,
-}
-
-struct Stripe<K, V> {
-    /// Positions in `entries`, by the hash of the key.
-    index: HashTable<u32>,
-    entries: Vec<(K, V)>,
-    /// `times[i]`: the newest time recorded for `entries[i]`.
-    times: Vec<i64>,
 }
 
 impl<K, V> std::fmt::Debug for Striped<K, V> {
@@ -51,28 +44,20 @@ pub(super) const fn entry_bytes(kv: usize) -> usize {
 
 impl<K: Hash + Eq, V> Striped<K, V> {
     pub(super) fn new() -> Self {
+        let hasher = DefaultHashBuilder::default();
         let stripes = (0..STRIPES)
-            .map(|_| {
-                Lock(Mutex::new(Stripe {
-                    index: HashTable::new(),
-                    entries: Vec::new(),
-                    times: Vec::new(),
-                }))
-            })
+            .map(|_| Lock(Mutex::new(SlabMap::with_hasher(hasher.clone()))))
             .collect();
-        Striped {
-            stripes,
-            hasher: DefaultHashBuilder::default(),
-        }
+        Striped { stripes, hasher }
     }
 
     /// The stripe of `hash`: bits 32–38, which hashbrown uses for neither the bucket (low
     /// bits) nor the tag (top 7 bits) within the stripe's own table.
-    fn stripe(&self, hash: u64) -> &Mutex<Stripe<K, V>> {
+    fn stripe(&self, hash: u64) -> &Mutex<SlabMap<K, V>> {
         &self.stripes[(hash >> 32) as usize % STRIPES].0
     }
 
-    fn lock(m: &Mutex<Stripe<K, V>>) -> MutexGuard<'_, Stripe<K, V>> {
+    fn lock(m: &Mutex<SlabMap<K, V>>) -> MutexGuard<'_, SlabMap<K, V>> {
         m.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -87,32 +72,22 @@ impl<K: Hash + Eq, V> Striped<K, V> {
     ) -> (R, bool) {
         let hash = self.hasher.hash_one(&key);
         let mut stripe = Self::lock(self.stripe(hash));
-        let Stripe {
-            index,
-            entries,
-            times,
-        } = &mut *stripe;
-        let found = index.find(hash, |&i| entries[i as usize].0 == key);
-        let (at, created) = match found {
-            Some(&i) => (i as usize, false),
-            None => {
-                let at = entries.len();
-                if at == entries.capacity() {
-                    // By half, not double: the slab is most of the index's memory.
-                    entries.reserve_exact((at / 2).max(16));
-                    times.reserve_exact((at / 2).max(16));
-                }
-                entries.push((key, make()));
-                times.push(time);
-                let hasher = &self.hasher;
-                index.insert_unique(hash, at as u32, |&i| {
-                    hasher.hash_one(&entries[i as usize].0)
-                });
-                (at, true)
-            }
+        let (at, created) = match stripe.find(hash, &key) {
+            Some(at) => (at, false),
+            None => (stripe.insert(hash, key, make(), time), true),
         };
-        times[at] = times[at].max(time);
-        (then(&mut entries[at].1, times[at]), created)
+        let (value, newest) = stripe.get_mut(at);
+        *newest = (*newest).max(time);
+        (then(value, *newest), created)
+    }
+
+    /// Sets `key`'s entry to `value` with newest time `time`; returns the value it replaced.
+    pub(super) fn put(&self, key: K, value: V, time: i64) -> Option<V> {
+        let hash = self.hasher.hash_one(&key);
+        let mut stripe = Self::lock(self.stripe(hash));
+        let old = stripe.find(hash, &key).map(|at| stripe.remove_at(at).1);
+        stripe.insert(hash, key, value, time);
+        old
     }
 
     /// Starts loading `key`'s entry and time, if the stripe is free and holds one whose
@@ -124,77 +99,37 @@ impl<K: Hash + Eq, V> Striped<K, V> {
             Err(TryLockError::Poisoned(p)) => p.into_inner(),
             Err(TryLockError::WouldBlock) => return,
         };
-        if let Some(&i) = stripe.index.find(hash, |_| true) {
-            if let Some(entry) = stripe.entries.get(i as usize) {
-                prefetch_val(entry);
-                prefetch(&stripe.times[i as usize]);
-            }
-        }
+        stripe.prefetch(hash);
     }
 
     /// Appends every entry's newest time to `out`.
     pub(super) fn times(&self, out: &mut Vec<i64>) {
         for s in self.stripes.iter() {
-            out.extend_from_slice(&Self::lock(&s.0).times);
+            out.extend_from_slice(Self::lock(&s.0).times());
         }
     }
 
-    /// Removes the entries whose newest time `go` accepts, showing each to `removed` first;
-    /// reads only the times of the others. Returns how many went.
+    /// Shows every entry and its newest time to `f`, one stripe locked at a time.
+    pub(super) fn for_each(&self, mut f: impl FnMut(&K, &V, i64)) {
+        for s in self.stripes.iter() {
+            for (k, v, t) in Self::lock(&s.0).iter() {
+                f(k, v, t);
+            }
+        }
+    }
+
+    /// Removes the entries whose newest time `go` accepts, handing each to `removed`; reads
+    /// only the times of the others. Returns how many went.
     pub(super) fn remove_where(
         &self,
         go: impl Fn(i64) -> bool,
-        mut removed: impl FnMut(&V),
+        mut removed: impl FnMut(V),
     ) -> usize {
         let mut count = 0;
         for s in self.stripes.iter() {
-            let mut stripe = Self::lock(&s.0);
-            let mut i = 0;
-            while i < stripe.times.len() {
-                if go(stripe.times[i]) {
-                    removed(&stripe.entries[i].1);
-                    self.remove_at(&mut stripe, i);
-                    count += 1;
-                } else {
-                    i += 1;
-                }
-            }
-            stripe.settle(&self.hasher);
+            count += Self::lock(&s.0).remove_where(|t, _, _| go(t), |_, v, _| removed(v));
         }
         count
-    }
-
-    /// Removes entry `at`, moving the last one into its place.
-    fn remove_at(&self, s: &mut Stripe<K, V>, at: usize) {
-        let hash = self.hasher.hash_one(&s.entries[at].0);
-        if let Ok(entry) = s.index.find_entry(hash, |&i| i as usize == at) {
-            entry.remove();
-        }
-        let last = s.entries.len() - 1;
-        if at != last {
-            let moved = self.hasher.hash_one(&s.entries[last].0);
-            if let Some(i) = s.index.find_mut(moved, |&i| i as usize == last) {
-                *i = at as u32;
-            }
-        }
-        s.entries.swap_remove(at);
-        s.times.swap_remove(at);
-    }
-}
-
-impl<K: Hash, V> Stripe<K, V> {
-    /// Gives back memory after a sweep emptied much of the stripe.
-    fn settle(&mut self, hasher: &DefaultHashBuilder) {
-        let len = self.entries.len();
-        if self.entries.capacity() > 2 * len + 16 {
-            self.entries.shrink_to(len + len / 4);
-            self.times.shrink_to(len + len / 4);
-        }
-        if self.index.capacity() > 4 * len + 16 {
-            let entries = &self.entries;
-            self.index
-                .shrink_to(len, |&i| hasher.hash_one(&entries[i as usize].0));
-        }
     }
 }
 
@@ -218,7 +153,7 @@ mod tests {
         map.times(&mut times);
         assert_eq!(times.len(), 5000);
         let mut gone = Vec::new();
-        let n = map.remove_where(|t| t < 2500, |v| gone.push(*v));
+        let n = map.remove_where(|t| t < 2500, |v| gone.push(v));
         assert_eq!(n, 2499, "0..2500 less key 7, whose newest is 9000");
         gone.sort_unstable();
         assert_eq!(gone.first(), Some(&0));
@@ -230,6 +165,8 @@ mod tests {
         }
         let (v, created) = map.visit(3, 0, || 1, |v, _| *v);
         assert_eq!((v, created), (1, true), "a removed key starts over");
+        assert_eq!(map.put(3, 5, 40), Some(1));
+        assert_eq!(map.visit(3, 0, || 0, |v, n| (*v, n)).0, (5, 40));
         map.prefetch(&7);
         map.prefetch(&123_456);
     }

@@ -135,7 +135,7 @@ fn sessions_per_account_are_bounded() {
         .collect();
     assert!(hijacks(&run(&mut e, logins)).is_empty());
     let state = e.state_of("a").unwrap();
-    let sessions = state.extra_ref().map_or(0, |x| x.sessions.len());
+    let sessions = state.get::<super::Sessions>().map_or(0, |s| s.0.len());
     assert_eq!(sessions, 8);
 }
 
@@ -166,5 +166,5 @@ fn sessions_unseen_for_forget_after_are_forgotten() {
         .collect();
     run(&mut e, logins);
     let state = e.state_of("a").unwrap();
-    assert_eq!(state.extra_ref().map_or(0, |x| x.sessions.len()), 3);
+    assert_eq!(state.get::<super::Sessions>().map_or(0, |s| s.0.len()), 3);
 }

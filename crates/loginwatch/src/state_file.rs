@@ -1,0 +1,67 @@
+//! `replay --state-in/--state-out`: the engines' saved state in a file (the records of
+//! `loginwatch_detect::snapshot`), restored into the replay's workers before the first line
+//! and written after the last.
+
+use crate::sharded::shard_of_account;
+use crate::wiring::SharedLocator;
+use anyhow::{Context, Result};
+use loginwatch_detect::{Owner, Pipeline, Restore, SaveSummary, StateReader, StateWriter, Target};
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Restores the state file at `path` into `pipelines`: each account into the worker its lines
+/// go to, the shared_ip index once (it is shared), every engine's clocks into each.
+pub fn restore(path: &Path, pipelines: &mut [Pipeline<SharedLocator>]) -> Result<u64> {
+    let file =
+        File::open(path).with_context(|| format!("opening state file {}", path.display()))?;
+    let context = || format!("state file {} refused", path.display());
+    let mut reader =
+        StateReader::new(BufReader::with_capacity(1 << 20, file)).with_context(context)?;
+    let workers = pipelines.len().max(1);
+    let owner_of = |id: &str| shard_of_account(id, workers) as Owner;
+    let mut records = 0;
+    while let Some(saved) = reader.next_record().with_context(context)? {
+        records += 1;
+        let at = match saved.target() {
+            Target::Account(id) => shard_of_account(id, workers),
+            Target::SharedIndex => 0,
+            Target::EveryEngine => {
+                for p in pipelines.iter_mut().skip(1) {
+                    if let Some(copy) = saved.copy_for_another_engine() {
+                        p.engine_mut().restore(copy, &owner_of);
+                    }
+                }
+                0
+            }
+        };
+        match pipelines.get_mut(at) {
+            Some(p) => p.engine_mut().restore(saved, &owner_of),
+            None => anyhow::bail!("no replay worker"),
+        }
+    }
+    Ok(records)
+}
+
+/// Writes every engine's state and the shared_ip index to `path` (through a temporary file
+/// renamed into place, so an interrupted save leaves no half file under the name).
+pub fn save(path: &Path, pipelines: &[Pipeline<SharedLocator>]) -> Result<(SaveSummary, Duration)> {
+    let started = Instant::now();
+    let tmp = path.with_extension("partial");
+    let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let write = || -> Result<SaveSummary, loginwatch_detect::StateError> {
+        let mut w = StateWriter::new(BufWriter::with_capacity(1 << 20, file))?;
+        for p in pipelines {
+            w.engine(p.engine())?;
+        }
+        if let Some(p) = pipelines.first() {
+            w.shared_index(p.engine().shared_index())?;
+        }
+        w.finish()
+    };
+    let summary = write().with_context(|| format!("writing state to {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("moving {} to {}", tmp.display(), path.display()))?;
+    Ok((summary, started.elapsed()))
+}
