@@ -1,10 +1,11 @@
 //! The end-to-end scenarios against a real Kafka-protocol broker named by
 //! `LOGINWATCH_KAFKA_BROKERS` (`host:port[,...]`): tansu in CI (`deploy/local-broker.sh`), or
-//! any Apache Kafka. Without the variable every test prints a notice and passes.
+//! any Apache Kafka. The tests are `#[ignore]`d, so a plain `cargo test` lists them as ignored;
+//! run with `--include-ignored` and without the variable, each fails saying what is missing.
 //!
 //! ```text
 //! eval "$(deploy/local-broker.sh start)"
-//! cargo test -p loginwatch-service --test real_broker
+//! cargo test -p loginwatch-service --test real_broker -- --include-ignored
 //! ```
 
 mod common;
@@ -21,17 +22,17 @@ const BROKERS_VAR: &str = "LOGINWATCH_KAFKA_BROKERS";
 /// Every test gives up after this long instead of hanging.
 const TEST_LIMIT: Duration = Duration::from_secs(180);
 
-/// Fresh topics on the broker from `LOGINWATCH_KAFKA_BROKERS`, or `None` (with a notice).
-async fn env(test: &str) -> Option<Env> {
-    let Ok(brokers) = std::env::var(BROKERS_VAR) else {
-        // Straight to stderr: the test harness captures `eprintln!` of passing tests.
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipping real-broker test {test}: set {BROKERS_VAR}=host:port to run it"
-        );
-        return None;
-    };
+/// Fresh topics on the broker from `LOGINWATCH_KAFKA_BROKERS`; panics when it is not set.
+async fn env(test: &str) -> Env {
+    let brokers = std::env::var(BROKERS_VAR)
+        .ok()
+        .filter(|b| !b.trim().is_empty())
+        .unwrap_or_else(|| {
+            panic!(
+                "{BROKERS_VAR} is not set: real-broker test {test} needs a Kafka-protocol broker \
+                 (host:port[,...]); start one with `eval \"$(deploy/local-broker.sh start)\"`"
+            )
+        });
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -47,7 +48,7 @@ async fn env(test: &str) -> Option<Env> {
         spare_alerts: format!("{prefix}-alerts-single"),
     };
     create_topics(&env).await;
-    Some(env)
+    env
 }
 
 async fn create_topics(env: &Env) {
@@ -84,31 +85,31 @@ async fn bounded(f: impl Future<Output = ()>) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs LOGINWATCH_KAFKA_BROKERS (a real Kafka-protocol broker)"]
 async fn real_broker_end_to_end() {
-    if let Some(env) = env("e2e").await {
-        bounded(scenarios::end_to_end(&env)).await;
-    }
+    let env = env("e2e").await;
+    bounded(scenarios::end_to_end(&env)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs LOGINWATCH_KAFKA_BROKERS (a real Kafka-protocol broker)"]
 async fn real_broker_shutdown_commits() {
-    if let Some(env) = env("commit").await {
-        bounded(scenarios::shutdown_commits(&env)).await;
-    }
+    let env = env("commit").await;
+    bounded(scenarios::shutdown_commits(&env)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs LOGINWATCH_KAFKA_BROKERS (a real Kafka-protocol broker)"]
 async fn real_broker_restart_loses_no_alert() {
-    if let Some(env) = env("restart").await {
-        bounded(scenarios::restart_loses_nothing(&env)).await;
-    }
+    let env = env("restart").await;
+    bounded(scenarios::restart_loses_nothing(&env)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs LOGINWATCH_KAFKA_BROKERS (a real Kafka-protocol broker)"]
 async fn real_broker_two_members() {
-    if let Some(env) = env("pair").await {
-        bounded(scenarios::two_members_split(&env)).await;
-    }
+    let env = env("pair").await;
+    bounded(scenarios::two_members_split(&env)).await;
 }
 
 /// Not a test of its own: the member process that `real_broker_two_processes` starts (a no-op
@@ -119,8 +120,8 @@ async fn child_member_process() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs LOGINWATCH_KAFKA_BROKERS (a real Kafka-protocol broker)"]
 async fn real_broker_two_processes() {
-    if let Some(env) = env("procs").await {
-        bounded(scenarios::two_processes(&env, "child_member_process")).await;
-    }
+    let env = env("procs").await;
+    bounded(scenarios::two_processes(&env, "child_member_process")).await;
 }

@@ -180,13 +180,41 @@ fn decode_into_reuses_the_event_and_matches_decode() {
 
 #[test]
 fn deep_nesting_is_rejected_not_a_crash() {
+    let depth = 20_000;
     for (open, close) in [("[", "]"), ("{\"a\":", "}")] {
-        let depth = 20_000;
-        let line = format!(
-            r#"{{"account_id":"a","ip":"1.2.3.4","timestamp":0,"x":{}1{}}}"#,
-            open.repeat(depth),
-            close.repeat(depth)
-        );
-        let _ = decode(line.as_bytes(), 1 << 20);
+        let deep = format!("{}1{}", open.repeat(depth), close.repeat(depth));
+        for line in [
+            deep.clone(),
+            format!(r#"{{"account_id":"a","ip":"1.2.3.4","timestamp":0,"x":{deep}}}"#),
+            format!(r#"{{"account_id":"a","ip":"1.2.3.4","timestamp":0,"geo":{deep}}}"#),
+            format!(r#"{{"account_id":{deep},"ip":"1.2.3.4","timestamp":0}}"#),
+        ] {
+            let r = decode(line.as_bytes(), 1 << 20).expect_err("deep nesting is rejected");
+            assert_eq!(r.reason.code(), "not_json", "{}", r.reason);
+            assert!(r
+                .reason
+                .to_string()
+                .contains("nested deeper than 128 levels"));
+            assert_eq!(r.bytes, line.as_bytes());
+        }
     }
+}
+
+#[test]
+fn nesting_up_to_the_limit_is_accepted_and_strings_do_not_count() {
+    let event =
+        |extra: &str| format!(r#"{{"account_id":"a","ip":"1.2.3.4","timestamp":0,"x":{extra}}}"#);
+    // The event object is level 1, so `x` may hold 127 more.
+    let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+    ok(&event(&nested(MAX_NESTING - 1)));
+    let r = reason(event(&nested(MAX_NESTING)).as_bytes());
+    assert_eq!(r.code(), "not_json", "{r}");
+    // Brackets inside strings, escaped quotes included, are text.
+    let text = format!(r#""\"{}""#, "[{".repeat(200));
+    assert_eq!(ok(&event(&text)).account_id, "a");
+    let ua = format!(
+        r#"{{"account_id":"a","ip":"1.2.3.4","timestamp":0,"user_agent":"{}"}}"#,
+        "{".repeat(300)
+    );
+    assert_eq!(ok(&ua).user_agent.unwrap().len(), 300);
 }

@@ -1,5 +1,6 @@
 //! The end-to-end scenarios, run against any Kafka-protocol broker: the in-process mock cluster
-//! by default, a real broker when `LOGINWATCH_KAFKA_BROKERS` names one.
+//! (`tests/mock_cluster.rs`, in the default suite) and a real broker named by
+//! `LOGINWATCH_KAFKA_BROKERS` (`tests/real_broker.rs`, ignored unless `--include-ignored`).
 
 use super::*;
 
