@@ -77,6 +77,18 @@ pub(crate) struct Suppression {
 }
 
 impl Suppression {
+    /// An entry claiming `nkeys` keys, possible or not (tests of saved state).
+    #[cfg(test)]
+    pub(crate) fn with_keys(nkeys: u8) -> Self {
+        Suppression {
+            kind: AlertKind::ImpossibleTravel,
+            nkeys,
+            magnitude: 0.0,
+            last: EventTime(0),
+            keys: [0; MAX_KEYS],
+        }
+    }
+
     fn new(kind: AlertKind, time: EventTime, esc: &Escalation) -> Self {
         let mut s = Suppression {
             kind,
