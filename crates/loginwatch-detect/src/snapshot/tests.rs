@@ -9,7 +9,14 @@ use proptest::strategy::ValueTree;
 use std::time::Duration;
 
 const CITIES: &[&str] = &[
-    "Seoul", "Tokyo", "Beijing", "Moscow", "Pyongyang", "Lagos", "New York", "London",
+    "Seoul",
+    "Tokyo",
+    "Beijing",
+    "Moscow",
+    "Pyongyang",
+    "Lagos",
+    "New York",
+    "London",
 ];
 const ZONES: &[&str] = &["Asia/Seoul", "America/New_York", "Europe/London"];
 
@@ -27,7 +34,11 @@ fn events(steps: &[Step]) -> Vec<Ev> {
         .map(|(i, &(a, dt, ip, city, f))| {
             t += i64::from(dt % 900);
             // Every 11th event is late by up to 20 minutes.
-            let at = if f % 11 == 0 { t - i64::from(dt % 1200) } else { t };
+            let at = if f % 11 == 0 {
+                t - i64::from(dt % 1200)
+            } else {
+                t
+            };
             let ip = format!("198.51.{}.{}", ip % 3, 10 + ip % 10);
             let mut e = ev(&format!("acct-{}", a % 12), &format!("e{i}"), at, &ip)
                 .city(CITIES[usize::from(city) % CITIES.len()])
@@ -45,7 +56,9 @@ fn events(steps: &[Step]) -> Vec<Ev> {
                 e = e.activity();
             }
             if f % 3 == 0 {
-                e = e.session(&format!("s{}", a % 4)).device(&format!("d{}", f % 3));
+                e = e
+                    .session(&format!("s{}", a % 4))
+                    .device(&format!("d{}", f % 3));
             }
             if f % 4 == 0 {
                 e = e.claims(["US", "KR", "GB"][usize::from(a % 3)]);
@@ -155,7 +168,10 @@ fn the_generated_streams_raise_every_kind() {
         let s = steps().new_tree(&mut runner).unwrap().current();
         seen.extend(observe(&mut engine(), &events(&s)).iter().map(|a| a.kind));
     }
-    let missing: Vec<_> = AlertKind::ALL.iter().filter(|k| !seen.contains(k)).collect();
+    let missing: Vec<_> = AlertKind::ALL
+        .iter()
+        .filter(|k| !seen.contains(k))
+        .collect();
     assert!(missing.is_empty(), "never raised: {missing:?}");
 }
 
@@ -173,7 +189,11 @@ fn errors_name_what_is_wrong() {
     let mut flipped = bytes.clone();
     let last = flipped.len() - 1;
     flipped[last] ^= 1;
-    assert!(err(&flipped).contains("checksum mismatch"), "{}", err(&flipped));
+    assert!(
+        err(&flipped).contains("checksum mismatch"),
+        "{}",
+        err(&flipped)
+    );
     let mut trailing = bytes.clone();
     trailing.push(0);
     assert!(err(&trailing).contains("after the end record"));
@@ -186,11 +206,16 @@ fn records_with_impossible_values_are_refused() {
     let mut w = StateWriter::new(&mut bytes).unwrap();
     let mut state = AccountState::default();
     let mut cooldowns = Cooldowns::default();
-    cooldowns.0.push(crate::suppress::Suppression::with_keys(200));
+    cooldowns
+        .0
+        .push(crate::suppress::Suppression::with_keys(200));
     state.set(cooldowns);
     w.write(&Body::Account(AccountRecord::of("a", &state, 0)))
         .unwrap();
     w.finish().unwrap();
-    let e = restore(&bytes).err().map(|e| e.to_string()).unwrap_or_default();
+    let e = restore(&bytes)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(e.contains("record 1") && e.contains("more keys"), "{e}");
 }
