@@ -208,7 +208,7 @@ mod tests {
         l.swap_remove(0);
         assert_eq!(l.as_slice(), [4]);
         l.swap_remove(0);
-        assert!(l.is_empty() && l.len() == 0);
+        assert!(l.is_empty() && l.as_slice().is_empty());
         for x in [1, 2, 3, 4] {
             l.push(x, |_| 1);
         }
