@@ -13,32 +13,45 @@
 //!   shared by its engines ([`Engine::with_shared_index`]).
 //! - `risk`: the per-account risk score and `account_risk`; `engine/emit.rs`: severity raises
 //!   (watch countries, new accounts), cooldown, risk, in one place; `tz`: claimed-zone hours.
-//! - `window`, `record`, `state`, `store`: per-account state and its bounds; `suppress`: the
-//!   cooldown; `rules`: the configuration compiled for the hot path.
+//! - `window`, `record`, `state`, `store`: per-account state and its bounds. `state.rs`
+//!   decides where each detector's typed per-account part lives; the mechanisms under it
+//!   (slab map, inline list, packed counters, stable hash, prefetch) are the
+//!   `loginwatch-storage` crate's. `suppress`: the cooldown; `rules`: the configuration
+//!   compiled for the hot path.
+//! - [`snapshot`]: the engine's state as versioned binary records ([`StateWriter`],
+//!   [`StateReader`], [`Restore`]), used by `replay --state-out/--state-in`.
+//!
+//! ## One alert path
+//! Every alert comes out of `engine/emit.rs` with the account's own state: a shared_ip
+//! finding for another account is delivered to the engine that owns it ([`Owner`]; in the
+//! same call when it is the observing engine, through the shared index otherwise, taken at
+//! that engine's next event or [`Engine::take_deliveries`]).
 //!
 //! ## Memory bounds
-//! - **Per account**: a 48-byte slab entry (a 24-byte state, the account id inline when ≤ 22 bytes)
-//!   and its index bucket, 53 bytes at the index's load, pointing to one 96-byte box holding the
-//!   window's first record; further records (88 bytes, at most `engine.max_logins_per_account` =
-//!   32) spanning [`EngineConfig::window_span`] (default 35 min: the concurrent window plus
-//!   `max_lateness`) plus one *anchor* record (the travel baseline, kept at most 22.3 h at 900
-//!   km/h; see `window.rs`). So a quiet account costs **149 bytes** with one login in the last 22
-//!   h, 88 more per further login in the window.
+//! - **Per account**: a 40-byte slab entry (a 16-byte state, the account id inline when ≤ 22
+//!   bytes), its 8-byte newest time and its index bucket, 53 bytes at the index's load,
+//!   pointing to one 96-byte box holding the window's first record; further records (88
+//!   bytes, at most `engine.max_logins_per_account` = 32) spanning
+//!   [`EngineConfig::window_span`] (default 35 min: the concurrent window plus
+//!   `max_lateness`) plus one *anchor* record (the travel baseline, kept at most 22.3 h at
+//!   900 km/h; see `window.rs`). So a quiet account costs **149 bytes** with one login in the
+//!   last 22 h, 88 more per further login in the window.
 //! - **Later detectors, per account**: one 160-byte box created at the first event carrying a
 //!   claim, a session or needing the detectors' memory (location profile, activity run, the
 //!   first session fingerprint inline): an account with claims and a session costs **309
 //!   bytes**; each further remembered session 40 (≤ `max_sessions` = 8, dropped once unseen
-//!   for `forget_after` = 24 h), 80 of risk memory
-//!   once it raised a signal, ≤ 9 suppression entries of 40 bytes once it alerted, 40 of
-//!   anonymizer memory once it used one. Worst case ~3.6 KB (a full window and every box).
+//!   for `forget_after` = 24 h), 80 of risk memory once it raised a signal, ≤ 9 cooldown
+//!   entries of 40 bytes once it alerted, 40 of anonymizer memory once it used one. Worst
+//!   case ~3.6 KB (a full window and every box).
 //! - **In total**: at most `engine.max_accounts` (1 000 000) accounts; the least recently
 //!   seen (by event time) are evicted in batches of 1/64; accounts idle for
 //!   `engine.idle_timeout` (7 days of event time) are forgotten.
 //!   [`EngineStats::approx_state_bytes`] tracks the estimate.
 //! - **Cross-account** ([`SharedIndex`], per process, not per engine): ~110 bytes per IPv4 network
-//!   seen by one account plus ~90 per further account (≤ 64 per network), at most
+//!   seen by one account plus ~72 per further account (≤ 64 per network), at most
 //!   `detect.shared_ip.max_networks` (2 000 000) networks, forgotten after `window`;
-//!   [`SharedIndexStats::approx_bytes`] tracks it.
+//!   [`SharedIndexStats::approx_bytes`] tracks it. Findings waiting for another engine: at
+//!   most 64 per login that crosses a threshold, taken at that engine's next event.
 
 mod compact;
 pub mod config;

@@ -8,7 +8,11 @@
 //! [`Engine::with_shared_index`](crate::Engine::with_shared_index) (`Engine::new` makes a
 //! private one, right for a single engine). Its maps are lock-striped (`table.rs`): a lock is
 //! held for one network's update; never two at once, so no lock order to get wrong. Engines
-//! [`SharedIndex::prefetch`] the networks of a group's logins before observing them.
+//! prefetch the networks of a group's logins before observing them.
+//!
+//! The index also carries findings between engines: a member account owned by another engine
+//! ([`Owner`], recorded with each member) gets its finding as a `Delivery`, which that
+//! engine takes and emits with the account's own state (the one alert path).
 //!
 //! # Across instances (not built here)
 //! Several processes each see only their partitions' accounts. Scale-out turns the index into
@@ -31,8 +35,9 @@
 //!
 //! # Layout
 //! IPv4 networks, the bulk, live in a map keyed by a `u64` (prefix length and address); IPv6
-//! ones in a second map keyed by [`NetKey`]. A network's first account is stored inline in
-//! its entry (no allocation for the common single-account network); more spill to a `Vec`.
+//! ones in a second map keyed by network bits and length. A network's accounts are an
+//! [`InlineList`]: the first inline in its entry (no allocation for the common
+//! single-account network), more on the heap.
 //! Both maps hash with hashbrown's default hasher (foldhash, seeded per process: the keys come
 //! from the input, so a fixed hash would invite collisions by choice).
 

@@ -3,7 +3,7 @@
 //! restoring stays bounded by one record).
 //!
 //! # Records
-//! Each record is one postcard-encoded [`Body`]: an engine's clocks, one account (every part
+//! Each record is one postcard-encoded `Body`: an engine's clocks, one account (every part
 //! of its state by name, not by the in-memory layout), the index's clocks, one network, or
 //! the end mark with the record count. `replay --state-out/--state-in` writes them to a file;
 //! the service's state topic will carry the same records.

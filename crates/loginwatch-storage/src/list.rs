@@ -96,7 +96,7 @@ impl<T> InlineList<T> {
         match self {
             InlineList::Many(v) => {
                 v.drain(from..to);
-                self.settle();
+                self.inline_or_shrink();
             }
             _ => *self = InlineList::Empty,
         }
@@ -107,7 +107,7 @@ impl<T> InlineList<T> {
         match self {
             InlineList::Many(v) if i < v.len() => {
                 v.swap_remove(i);
-                self.settle();
+                self.inline_or_shrink();
             }
             InlineList::One(_) if i == 0 => *self = InlineList::Empty,
             _ => {}
@@ -129,7 +129,7 @@ impl<T> InlineList<T> {
                 v.retain(|x| keep(x));
                 if v.len() < before {
                     v.shrink_to_fit();
-                    self.settle();
+                    self.inline_or_shrink();
                 }
             }
         }
@@ -144,7 +144,7 @@ impl<T> InlineList<T> {
     }
 
     /// Back inline once at most one element is left; gives back a half-empty heap.
-    fn settle(&mut self) {
+    fn inline_or_shrink(&mut self) {
         if let InlineList::Many(v) = self {
             if v.len() <= 1 {
                 *self = v.pop().map_or(InlineList::Empty, InlineList::One);

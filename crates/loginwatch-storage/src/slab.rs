@@ -200,7 +200,7 @@ impl<K: Hash + Eq, V> SlabMap<K, V> {
             }
         }
         if count > 0 {
-            self.settle();
+            self.shrink_after_removals();
         }
         count
     }
@@ -234,7 +234,7 @@ impl<K: Hash + Eq, V> SlabMap<K, V> {
     }
 
     /// Gives back memory after removals emptied much of the slab.
-    fn settle(&mut self) {
+    fn shrink_after_removals(&mut self) {
         let len = self.entries.len();
         if self.entries.capacity() > 2 * len + 16 {
             self.entries.shrink_to(len + len / 4);

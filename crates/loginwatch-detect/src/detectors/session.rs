@@ -16,9 +16,9 @@
 //! logged in with). Evidence: the session id, the reasons, the original fingerprint and first
 //! time, the new network and device, the event.
 //!
-//! Memory: at most `max_sessions` (8) fingerprints of 40 bytes (hashes, not ids) per account,
-//! the least recently seen make room; the first is inline in the account's `Extra`, more are
-//! on the heap (exact capacity). A fingerprint not seen for `forget_after` (24 h) is dropped
+//! Memory: at most `max_sessions` (8) fingerprints of 40 bytes (hashes, not ids) per account
+//! ([`Sessions`], a part of the account's state), the least recently seen make room; the
+//! first is inline, more are on the heap (exact capacity). A fingerprint not seen for `forget_after` (24 h) is dropped
 //! at the account's next session event, so an account's memory follows its recent sessions,
 //! not its age; a session id seen again after that starts a new fingerprint.
 
