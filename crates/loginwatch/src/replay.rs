@@ -25,6 +25,8 @@ pub struct Summary {
     pub shared_networks: u64,
     pub shared_bytes: u64,
     pub elapsed: Duration,
+    /// What `--state-in` restored (records, accounts among them), and how long it took.
+    pub state_restored: Option<(u64, u64, Duration)>,
     /// What `--state-out` wrote, and how long it took.
     pub state_saved: Option<(SaveSummary, Duration)>,
 }
@@ -99,6 +101,13 @@ impl fmt::Display for Summary {
             mb(self.shared_bytes),
             self.shared_networks
         )?;
+        if let Some((records, accounts, took)) = &self.state_restored {
+            write!(
+                f,
+                "\n  state restored: {records} records ({accounts} accounts) in {:.2} s",
+                took.as_secs_f64()
+            )?;
+        }
         if let Some((s, took)) = &self.state_saved {
             write!(
                 f,

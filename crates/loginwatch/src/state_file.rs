@@ -12,8 +12,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Restores the state file at `path` into `pipelines`: each account into the worker its lines
-/// go to, the shared_ip index once (it is shared), every engine's clocks into each.
-pub fn restore(path: &Path, pipelines: &mut [Pipeline<SharedLocator>]) -> Result<u64> {
+/// go to, the shared_ip index once (it is shared), every engine's clocks into each. Returns
+/// the records and accounts restored and the time it took.
+pub fn restore(
+    path: &Path,
+    pipelines: &mut [Pipeline<SharedLocator>],
+) -> Result<(u64, u64, Duration)> {
+    let started = Instant::now();
     let file =
         File::open(path).with_context(|| format!("opening state file {}", path.display()))?;
     let context = || format!("state file {} refused", path.display());
@@ -21,11 +26,14 @@ pub fn restore(path: &Path, pipelines: &mut [Pipeline<SharedLocator>]) -> Result
         StateReader::new(BufReader::with_capacity(1 << 20, file)).with_context(context)?;
     let workers = pipelines.len().max(1);
     let owner_of = |id: &str| shard_of_account(id, workers) as Owner;
-    let mut records = 0;
+    let (mut records, mut accounts) = (0, 0);
     while let Some(saved) = reader.next_record().with_context(context)? {
         records += 1;
         let at = match saved.target() {
-            Target::Account(id) => shard_of_account(id, workers),
+            Target::Account(id) => {
+                accounts += 1;
+                shard_of_account(id, workers)
+            }
             Target::SharedIndex => 0,
             Target::EveryEngine => {
                 for p in pipelines.iter_mut().skip(1) {
@@ -41,7 +49,7 @@ pub fn restore(path: &Path, pipelines: &mut [Pipeline<SharedLocator>]) -> Result
             None => anyhow::bail!("no replay worker"),
         }
     }
-    Ok(records)
+    Ok((records, accounts, started.elapsed()))
 }
 
 /// Writes every engine's state and the shared_ip index to `path` (through a temporary file

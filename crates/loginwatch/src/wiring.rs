@@ -143,9 +143,10 @@ pub fn replay_with_state(
             Ok(p)
         })
         .collect::<Result<Vec<_>>>()?;
-    if let Some(path) = &files.input {
-        crate::state_file::restore(path, &mut pipelines)?;
-    }
+    let restored = match &files.input {
+        Some(path) => Some(crate::state_file::restore(path, &mut pipelines)?),
+        None => None,
+    };
     let (mut summary, pipelines) = match pipelines.pop() {
         Some(mut p) if pipelines.is_empty() => {
             let summary = replay::replay(&mut p, input, alerts, dead, max)?;
@@ -157,6 +158,7 @@ pub fn replay_with_state(
         }
         None => anyhow::bail!("no replay worker"),
     };
+    summary.state_restored = restored;
     if let Some(path) = &files.output {
         summary.state_saved = Some(crate::state_file::save(path, &pipelines)?);
     }
