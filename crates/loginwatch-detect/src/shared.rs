@@ -44,7 +44,7 @@
 use crate::compact::EventId;
 use crate::detector::Finding;
 use ipnet::IpNet;
-use loginwatch_storage::{stable_hash32, InlineList, InlineStr};
+use loginwatch_storage::{least_recent_cutoff, stable_hash32, InlineList, InlineStr};
 use serde::{Deserialize, Serialize};
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -487,10 +487,9 @@ impl SharedIndex {
         let mut times: Vec<i64> = Vec::with_capacity(self.max_networks.load(Relaxed) + 1);
         self.v4.times(&mut times);
         self.v6.times(&mut times);
-        let batch = (self.max_networks.load(Relaxed) / 64).clamp(1, times.len().max(1));
-        if !times.is_empty() {
-            let (_, cutoff, _) = times.select_nth_unstable(batch - 1);
-            let cutoff = *cutoff;
+        // Across stripes, ties all go: the result does not depend on which stripe holds what.
+        let batch = (self.max_networks.load(Relaxed) / 64).max(1);
+        if let Some(cutoff) = least_recent_cutoff(&mut times, batch) {
             self.remove_where(|newest| newest <= cutoff, &self.evicted);
         }
         self.sweeping.store(false, Relaxed);
