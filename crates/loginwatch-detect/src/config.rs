@@ -96,12 +96,27 @@ impl Default for ConcurrentIpsConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct SharedIpConfig {
     pub enabled: bool,
-    /// Accounts count while their last login on the network is at most this old. Default 24h.
+    /// Accounts count towards a farm while their last login on the network is at most this
+    /// old (the floor: at least `min_accounts` within it). Default 24h.
     #[serde(with = "humantime_serde")]
     pub window: Duration,
-    /// Distinct accounts per IPv4 address / IPv6 /64, or per IPv4 /24 / IPv6 /48. Default 5.
+    /// Distinct accounts living on one IPv4 address / IPv6 /64 (or IPv4 /24 / IPv6 /48 with
+    /// `prefixes`) within `window`: the floor of a farm. Default 5.
     pub min_accounts: usize,
-    /// Extension: also count IPv4 /24s (CONTRACT §4). Default true.
+    /// Extension: how long an account's logins on a network are remembered; whether it lives
+    /// there is judged over this. Default 7d.
+    #[serde(with = "humantime_serde")]
+    pub history: Duration,
+    /// Extension: logins on the network before an account can count as living there.
+    /// Default 3.
+    pub min_logins: u16,
+    /// Extension: distinct UTC days with a login on the network. Default 2.
+    pub min_days: u16,
+    /// Extension: the share of the account's logins, since its first one on the network, that
+    /// came from it. Default 0.8.
+    pub min_share: f64,
+    /// Extension: also count IPv4 /24s (CONTRACT §4). Default false: a carrier's /24 holds
+    /// most of its subscribers' logins, so living on a /24 says little.
     pub prefixes: bool,
     /// Extension: distinct accounts needed at the prefix level (/24, /48). Unrelated neighbours
     /// share an ISP's /24 far more often than an address, so the default is 10 (twice
@@ -117,8 +132,12 @@ pub struct SharedIpConfig {
     /// it the least recently seen make room. Default 64.
     pub max_accounts_per_network: usize,
     /// Extension: networks (addresses and prefixes) in the index of one process; beyond it the
-    /// least recently used are evicted. Default 2 000 000.
+    /// least recently used are evicted. Default 1 000 000.
     pub max_networks: usize,
+    /// Extension: accounts remembered across all networks beyond each network's first (which
+    /// its entry holds); beyond it the least recently used networks are evicted. Default
+    /// 4 000 000: with `max_networks`, a bound of ~0.5 GB for the index.
+    pub max_members: usize,
 }
 
 impl Default for SharedIpConfig {
@@ -127,12 +146,17 @@ impl Default for SharedIpConfig {
             enabled: true,
             window: Duration::from_secs(24 * 3600),
             min_accounts: 5,
-            prefixes: true,
+            history: Duration::from_secs(7 * 24 * 3600),
+            min_logins: 3,
+            min_days: 2,
+            min_share: 0.8,
+            prefixes: false,
             prefix_min_accounts: 10,
             ipv6_prefix_48: false,
             include_anonymized: false,
             max_accounts_per_network: 64,
-            max_networks: 2_000_000,
+            max_networks: 1_000_000,
+            max_members: 4_000_000,
         }
     }
 }

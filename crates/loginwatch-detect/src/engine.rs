@@ -159,7 +159,9 @@ impl Engine {
         index: Arc<SharedIndex>,
     ) -> Result<Engine, ConfigError> {
         let rules = Rules::compile(config)?;
-        index.set_max_networks(rules.cfg.detect.shared_ip.max_networks);
+        let sip = &rules.cfg.detect.shared_ip;
+        index.set_limits(sip.max_networks, sip.max_members);
+        let owner = index.new_owner();
         Ok(Engine {
             detectors: detectors::build(&rules.cfg),
             accounts: Accounts::new(rules.cfg.engine.max_accounts),
@@ -168,15 +170,16 @@ impl Engine {
             watermark: Watermark::default(),
             scratch: Vec::new(),
             shared: index,
-            owner: 0,
+            owner,
             others: Vec::new(),
         })
     }
 
     /// Names this engine `owner` among the engines sharing its index (replay worker, Kafka
-    /// partition): every engine of a process needs its own, so that a shared_ip finding for
-    /// one of its accounts observed by another engine reaches it (see
-    /// [`Engine::take_deliveries`]).
+    /// partition), so that a shared_ip finding for one of its accounts observed by another
+    /// engine reaches it (see [`Engine::take_deliveries`]). Each engine gets a fresh one from
+    /// its index when built; a driver that routes accounts to engines itself (and restores
+    /// saved networks by that routing) sets its own.
     pub fn set_owner(&mut self, owner: Owner) {
         self.owner = owner;
     }
@@ -349,8 +352,8 @@ impl Engine {
             self.accounts.clear_watch();
         }
         self.accounts.set_max(rules.cfg.engine.max_accounts);
-        self.shared
-            .set_max_networks(rules.cfg.detect.shared_ip.max_networks);
+        let sip = &rules.cfg.detect.shared_ip;
+        self.shared.set_limits(sip.max_networks, sip.max_members);
         self.detectors = detectors::build(&rules.cfg);
         self.rules = rules;
         Ok(())

@@ -47,9 +47,10 @@
 //!   seen (by event time) are evicted in batches of 1/64; accounts idle for
 //!   `engine.idle_timeout` (7 days of event time) are forgotten.
 //!   [`EngineStats::approx_state_bytes`] tracks the estimate.
-//! - **Cross-account** ([`SharedIndex`], per process, not per engine): ~110 bytes per IPv4 network
-//!   seen by one account plus ~72 per further account (≤ 64 per network), at most
-//!   `detect.shared_ip.max_networks` (2 000 000) networks, forgotten after `window`;
+//! - **Cross-account** ([`SharedIndex`], per process, not per engine): ~130 bytes per IPv4
+//!   network seen by one account plus 88 per further account (≤ 64 per network), at most
+//!   `detect.shared_ip.max_networks` (1 000 000) networks and `max_members` (4 000 000)
+//!   further accounts (~0.5 GB), forgotten after `history`;
 //!   [`SharedIndexStats::approx_bytes`] tracks it. Findings waiting for another engine: at
 //!   most 64 per login that crosses a threshold, taken at that engine's next event.
 

@@ -83,7 +83,7 @@ pub(crate) struct Rules {
     pub lateness_ms: i64,
     pub cooldown_ms: i64,
     pub idle_ms: i64,
-    /// How long the shared_ip index keeps a network after its newest login (its window plus
+    /// How long the shared_ip index keeps a network after its newest login (its history plus
     /// `max_lateness`); `None` when shared_ip is off.
     pub shared_keep_ms: Option<i64>,
 }
@@ -142,7 +142,7 @@ impl Rules {
             cooldown_ms: ms(cfg.engine.suppression_cooldown),
             idle_ms: ms(cfg.engine.idle_timeout),
             shared_keep_ms: cfg.detect.shared_ip.enabled.then(|| {
-                ms(cfg.detect.shared_ip.window).saturating_add(ms(cfg.engine.max_lateness))
+                ms(cfg.detect.shared_ip.history).saturating_add(ms(cfg.engine.max_lateness))
             }),
             cfg,
         })

@@ -23,15 +23,15 @@
 //!
 //! # Bounds
 //! - per network: at most `max_accounts_per_network` (64) accounts, the least recently seen
-//!   make room (counted as `member_overflow`); an account counts while its last login there is
-//!   at most `window` older than the network's newest login;
-//! - networks: expired once their newest login is `window` behind the engines' watermark
-//!   (swept each time it advances by `window / 16`); at most `max_networks` (2 000 000), the
-//!   least recently used 1/64 evicted when full (counted as `evicted`).
+//!   make room (counted as `member_overflow`); an account is remembered while its last login
+//!   there is at most `history` older than the network's newest login;
+//! - networks: expired once their newest login is `history` behind the engines' watermark
+//!   (swept each time it advances by `history / 16`); at most `max_networks` (1 000 000)
+//!   networks and `max_members` (4 000 000) member slots on the heap, the least recently used
+//!   1/64 of the networks evicted when either is exceeded (counted as `evicted`).
 //! - bytes: [`NETWORK_BYTES`] per IPv4 network ([`V6_NETWORK_BYTES`] per IPv6 one), its first
-//!   account included, plus [`MEMBER_BYTES`] per heap slot once a network holds more accounts
-//!   (~110 bytes for an IPv4 network seen by one account, most of them; ~220 MB at the default
-//!   cap if all are), see [`SharedIndexStats::approx_bytes`].
+//!   account included, plus [`MEMBER_BYTES`] per heap slot once a network holds more accounts:
+//!   at most ~0.5 GB at the defaults, see [`SharedIndexStats::approx_bytes`].
 //!
 //! # Layout
 //! IPv4 networks, the bulk, live in a map keyed by a `u64` (prefix length and address); IPv6
@@ -140,6 +140,27 @@ pub(crate) struct Member {
     pub owner: Owner,
     /// A `shared_ip` alert was raised for this account and network.
     pub reported: bool,
+    /// The account's logins here, and the distinct UTC days they fell on.
+    pub logins: u16,
+    pub days: u16,
+    /// The account's own count of logins (anywhere) before its first one here, and at its
+    /// latest one here: `logins / (total - base)` is the share of its logins since it first
+    /// came here that came from here.
+    pub base: u32,
+    pub total: u32,
+}
+
+impl Member {
+    /// The share of the account's logins, since its first one here, that came from here.
+    pub(crate) fn share(&self) -> f64 {
+        let since = self.total.saturating_sub(self.base).max(1);
+        (f64::from(self.logins) / f64::from(since)).min(1.0)
+    }
+}
+
+/// The UTC day of an event time in milliseconds.
+fn day(t: i64) -> i64 {
+    t.div_euclid(86_400_000)
 }
 
 /// A network's accounts, the first inline, in the order a `Vec` would keep them.
@@ -195,6 +216,10 @@ pub struct SharedIndex {
     deliveries: Mutex<Vec<Delivery>>,
     pending: AtomicUsize,
     max_networks: AtomicUsize,
+    /// At most this many member slots on the heap, over all networks.
+    max_members: AtomicUsize,
+    /// The owner the next engine built on this index gets.
+    next_owner: std::sync::atomic::AtomicU16,
     next_sweep: AtomicI64,
     sweeping: AtomicBool,
     evicted: AtomicU64,
@@ -210,6 +235,8 @@ pub(crate) struct Visit<'a> {
     pub host: u32,
     /// The engine observing the login (see [`Delivery`]).
     pub owner: Owner,
+    /// The account's own count of such logins, this one included.
+    pub total: u32,
 }
 
 /// Adds `after - before` to `counter`, touching it only on a change.
@@ -234,6 +261,8 @@ impl SharedIndex {
             deliveries: Mutex::new(Vec::new()),
             pending: AtomicUsize::new(0),
             max_networks: AtomicUsize::new(max_networks.max(1)),
+            max_members: AtomicUsize::new(usize::MAX),
+            next_owner: std::sync::atomic::AtomicU16::new(0),
             next_sweep: AtomicI64::new(i64::MIN),
             sweeping: AtomicBool::new(false),
             evicted: AtomicU64::new(0),
@@ -244,7 +273,10 @@ impl SharedIndex {
 
     /// An index sized by `config`'s `[detect.shared_ip] max_networks`.
     pub fn for_config(config: &crate::EngineConfig) -> SharedIndex {
-        SharedIndex::new(config.detect.shared_ip.max_networks)
+        let c = &config.detect.shared_ip;
+        let index = SharedIndex::new(c.max_networks);
+        index.set_limits(c.max_networks, c.max_members);
+        index
     }
 
     /// Sizes and counters.
@@ -264,23 +296,32 @@ impl SharedIndex {
         }
     }
 
-    pub(crate) fn set_max_networks(&self, max: usize) {
-        self.max_networks.store(max.max(1), Relaxed);
+    /// Sets the bounds: networks, and member slots on the heap over all networks.
+    pub(crate) fn set_limits(&self, max_networks: usize, max_members: usize) {
+        self.max_networks.store(max_networks.max(1), Relaxed);
+        self.max_members.store(max_members, Relaxed);
+    }
+
+    /// A fresh owner number for an engine joining this index (each engine of a process needs
+    /// its own; drivers that shard accounts themselves set theirs).
+    pub(crate) fn new_owner(&self) -> Owner {
+        self.next_owner.fetch_add(1, Relaxed)
     }
 
     /// Records `v` on network `key` and runs `then` on the network's members (all within
-    /// `window_ms` of its newest login, the visiting account included), under its lock.
+    /// `history_ms` of its newest login, the visiting account included) and its newest login
+    /// time, under its lock.
     pub(crate) fn visit<R>(
         &self,
         key: NetKey,
         v: &Visit<'_>,
-        window_ms: i64,
+        history_ms: i64,
         max_members: usize,
-        then: impl FnOnce(&mut [Member]) -> R,
+        then: impl FnOnce(&mut [Member], i64) -> R,
     ) -> R {
         let (out, created) = match key.v4() {
-            Some(k) => self.visit_in(&self.v4, k, v, window_ms, max_members, then),
-            None => self.visit_in(&self.v6, key, v, window_ms, max_members, then),
+            Some(k) => self.visit_in(&self.v4, k, v, history_ms, max_members, then),
+            None => self.visit_in(&self.v6, key, v, history_ms, max_members, then),
         };
         if created {
             let count = if key.v4().is_some() {
@@ -289,10 +330,12 @@ impl SharedIndex {
                 &self.v6_networks
             };
             count.fetch_add(1, Relaxed);
-            let networks = self.v4_networks.load(Relaxed) + self.v6_networks.load(Relaxed);
-            if networks > self.max_networks.load(Relaxed) {
-                self.evict();
-            }
+        }
+        let networks = self.v4_networks.load(Relaxed) + self.v6_networks.load(Relaxed);
+        if networks > self.max_networks.load(Relaxed)
+            || self.heap_slots.load(Relaxed) > self.max_members.load(Relaxed)
+        {
+            self.evict();
         }
         out
     }
@@ -315,9 +358,9 @@ impl SharedIndex {
         map: &Map<K>,
         key: K,
         v: &Visit<'_>,
-        window_ms: i64,
+        history_ms: i64,
         max_members: usize,
-        then: impl FnOnce(&mut [Member]) -> R,
+        then: impl FnOnce(&mut [Member], i64) -> R,
     ) -> (R, bool) {
         map.visit(
             key,
@@ -325,7 +368,7 @@ impl SharedIndex {
             || Members::Empty,
             |members, newest| {
                 let (count_before, heap_before) = (members.len(), members.heap_slots());
-                let cut = newest.saturating_sub(window_ms);
+                let cut = newest.saturating_sub(history_ms);
                 members.retain(|m| m.last >= cut);
                 let found = members
                     .as_mut_slice()
@@ -333,7 +376,12 @@ impl SharedIndex {
                     .find(|m| m.account.as_str() == v.account);
                 match found {
                     Some(m) => {
+                        if v.time > m.last && day(v.time) != day(m.last) {
+                            m.days = m.days.saturating_add(1);
+                        }
                         m.last = m.last.max(v.time);
+                        m.logins = m.logins.saturating_add(1);
+                        m.total = m.total.max(v.total);
                         (m.host, m.owner) = (v.host, v.owner);
                     }
                     None => {
@@ -352,6 +400,10 @@ impl SharedIndex {
                             host: v.host,
                             owner: v.owner,
                             reported: false,
+                            logins: 1,
+                            days: 1,
+                            base: v.total.saturating_sub(1),
+                            total: v.total,
                         };
                         // By half, not double: most networks stop growing after a few.
                         members.push(m, |len| (len / 2).max(1));
@@ -359,7 +411,7 @@ impl SharedIndex {
                 }
                 adjust(&self.members, count_before, members.len());
                 adjust(&self.heap_slots, heap_before, members.heap_slots());
-                then(members.as_mut_slice())
+                then(members.as_mut_slice(), newest)
             },
         )
     }

@@ -24,6 +24,7 @@ use crate::detectors::anonymized::AnonMemory;
 use crate::detectors::location::Profile;
 use crate::detectors::long_session::ActivityRun;
 use crate::detectors::session::Sessions;
+use crate::detectors::shared_ip::NetworkLogins;
 use crate::engine::Watermark;
 use crate::risk::RiskMemory;
 use crate::shared::{Member, NetKey, Owner, SharedIndex};
@@ -112,6 +113,7 @@ struct AccountRecord<'a> {
     id: Cow<'a, str>,
     newest: i64,
     watch_seen: u32,
+    network_logins: NetworkLogins,
     window: Cow<'a, Window>,
     sessions: Cow<'a, Sessions>,
     profile: Option<Cow<'a, Profile>>,
@@ -140,6 +142,7 @@ impl<'a> AccountRecord<'a> {
             id: Cow::Borrowed(id),
             newest,
             watch_seen: s.watch_seen,
+            network_logins: s.get().copied().unwrap_or_default(),
             window: part(s.get()),
             sessions: part(s.get()),
             profile: s.get().map(Cow::Borrowed),
@@ -160,6 +163,7 @@ impl<'a> AccountRecord<'a> {
         }
         let mut s = AccountState::default();
         s.watch_seen = self.watch_seen;
+        s.set(self.network_logins);
         let mut window = self.window.into_owned();
         window.share_cities(|c| cities.share(c));
         s.set(window);

@@ -8,7 +8,8 @@
 //! per tracked account:
 //!
 //! - inline in the account table's slab entry (with the id and, in the slab's own time
-//!   array, the newest event time): the watch-country marks and one pointer, 16 bytes;
+//!   array, the newest event time): the watch-country marks, the count of logins shared_ip
+//!   recorded, and one pointer, 16 bytes;
 //! - [`WindowBox`], created at the first event that needs any memory: the window (its first
 //!   record inline) and a pointer to the detectors' box, [`size_of::<WindowBox>()`] bytes;
 //! - [`DetectorBox`], created when a detector first needs memory: sessions (the first
@@ -22,6 +23,7 @@ use crate::detectors::anonymized::AnonMemory;
 use crate::detectors::location::Profile;
 use crate::detectors::long_session::ActivityRun;
 use crate::detectors::session::Sessions;
+use crate::detectors::shared_ip::NetworkLogins;
 use crate::risk::RiskMemory;
 use crate::suppress::Cooldowns;
 use crate::window::Window;
@@ -33,6 +35,8 @@ use serde::{Deserialize, Serialize};
 pub(crate) struct AccountState {
     /// Bit `i` set once the account had a login in `watch_countries[i]`.
     pub watch_seen: u32,
+    /// The account's logins that the shared_ip index recorded (in the slab's padding).
+    network_logins: NetworkLogins,
     /// The window and the detectors' memory; `None` for an account that never needed any
     /// (e.g. only failed logins).
     boxed: Option<Box<WindowBox>>,
@@ -216,6 +220,18 @@ impl AccountState {
     }
     fn window_box_mut(&mut self) -> Option<&mut WindowBox> {
         self.boxed.as_deref_mut()
+    }
+}
+
+impl Part for NetworkLogins {
+    fn find(s: &AccountState) -> Option<&Self> {
+        Some(&s.network_logins)
+    }
+    fn find_mut(s: &mut AccountState) -> Option<&mut Self> {
+        Some(&mut s.network_logins)
+    }
+    fn make(s: &mut AccountState) -> &mut Self {
+        &mut s.network_logins
     }
 }
 

@@ -66,7 +66,7 @@ pub const CAST: &[(&str, &str)] = &[
     ),
     (
         "farm.1 … farm.6",
-        "laptop farm: six \"US workers\" behind one Dallas home IP",
+        "laptop farm: six \"US workers\" living on one Dallas home IP, two days running",
     ),
     (
         "lee.ops",
@@ -97,12 +97,17 @@ const FARM: [&str; 6] = ["farm.1", "farm.2", "farm.3", "farm.4", "farm.5", "farm
 fn red_flags() -> Vec<Step> {
     let mut steps = Vec::new();
     let us = json!({"claimed_country": "US", "claimed_timezone": "America/Chicago"});
-    for (i, account) in FARM.iter().enumerate() {
-        let minute = 10 * 60 + 25 * i as i64;
-        steps.push(with(
-            step(account, minute, city_ip("Dallas", 500)),
-            us.clone(),
-        ));
+    // The farm's workers live there: every login from the one address, day after day.
+    for day in 0..2 {
+        for shift in [10 * 60, 16 * 60] {
+            for (i, account) in FARM.iter().enumerate() {
+                let minute = day * 24 * 60 + shift + 25 * i as i64;
+                steps.push(with(
+                    step(account, minute, city_ip("Dallas", 500)),
+                    us.clone(),
+                ));
+            }
+        }
     }
     let session = |device: &str| json!({"session_id": "lee-7f3a", "device_id": device});
     steps.push(with(
@@ -275,7 +280,7 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
     let alerts = play()?;
     writeln!(
         out,
-        "loginwatch demo — one day of logins in the embedded demo world"
+        "loginwatch demo — a day of logins in the embedded demo world (the farm two days running)"
     )?;
     writeln!(
         out,

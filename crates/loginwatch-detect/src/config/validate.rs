@@ -135,6 +135,26 @@ fn detect(p: &mut Problems, c: &EngineConfig) {
         "detect.shared_ip.max_networks",
         "must be > 0",
     );
+    p.check(
+        d.shared_ip.history >= d.shared_ip.window,
+        "detect.shared_ip.history",
+        "must be at least window",
+    );
+    p.check(
+        d.shared_ip.min_logins > 0,
+        "detect.shared_ip.min_logins",
+        "must be > 0",
+    );
+    p.check(
+        d.shared_ip.min_days > 0,
+        "detect.shared_ip.min_days",
+        "must be > 0",
+    );
+    p.check(
+        d.shared_ip.min_share > 0.0 && d.shared_ip.min_share <= 1.0,
+        "detect.shared_ip.min_share",
+        "must be in (0, 1]",
+    );
     let lm = &d.location_mismatch;
     p.check(
         lm.min_logins > 0,

@@ -1,38 +1,45 @@
-//! `shared_ip`: many accounts behind one network — laptop farms (advisory red flag R2).
+//! `shared_ip`: laptop farms (advisory red flag R2) — several accounts that *live* on one
+//! network — told apart from carrier-grade NAT and shared venues, where many accounts pass
+//! through one address but live elsewhere.
 //!
 //! Each successful login from a routable, untrusted, non-anonymized address (anonymizers
-//! count with `include_anonymized = true`) is recorded in the process's [`SharedIndex`] under
-//! its **host** (the IPv4 address; for IPv6 the /64, one household per FIELD-NOTES) and its
-//! **prefix** (IPv4 /24 with `prefixes = true`; IPv6 /48 only with `ipv6_prefix_48 = true`:
-//! residential ISPs hand each customer a /56–/64 out of shared /48 pools, so a /48 holds
-//! thousands of unrelated households — on by default it alerted on every busy ISP pool). An
-//! account counts for a network while its last login there is at most `window` (24h) older
-//! than the network's newest.
+//! count with `include_anonymized = true`) is counted for its account ([`NetworkLogins`]) and
+//! recorded in the process's [`SharedIndex`] under its **host** (the IPv4 address; for IPv6
+//! the /64, one household per FIELD-NOTES) and, with `prefixes = true`, its **prefix** (IPv4
+//! /24; IPv6 /48 only with `ipv6_prefix_48 = true`). A network remembers each account's
+//! logins there for `history` (7 d): how many, on how many UTC days, and the account's own
+//! login count when it first came and when it last came, which the observation carries (so
+//! a stage keyed by network can decide without the account's state).
 //!
-//! **Rule.** When a host holds `min_accounts` (5) or more accounts, each of them gets one
-//! `shared_ip` alert for it; when a prefix holds `prefix_min_accounts` (10) or more accounts over
-//! at least two hosts, each of them not yet alerted gets one for the prefix (a higher bar:
-//! unrelated neighbours share an ISP's /24 far more often than an address). So a farm on one address
-//! raises one alert per account, naming the address, never a second one for its /24 or /64:
-//! the "already alerted" mark lives in the prefix entry, shared by both levels. Later
-//! accounts joining an alerted network get their own alert as they log in.
+//! **Who lives on a network.** An account *lives* on a network when, over `history`, it
+//! logged in there at least `min_logins` (3) times on at least `min_days` (2) distinct days,
+//! and at least `min_share` (80 %) of its logins since its first one there came from there.
+//! A farm's workers log in from the farm address and almost nowhere else, day after day; a
+//! carrier subscriber gets another address of the pool at every session (each holds a small
+//! share of its logins); a coworking or café regular also logs in from home; an account seen
+//! once (100 % "so far") has neither the logins nor the days.
 //!
-//! **Which engine, which id.** The engine observing the login that makes the network reach the
-//! threshold finds every member to alert at once; each member's finding goes to the engine
-//! that owns the account (itself, or another through the index's deliveries), which turns it
-//! into an alert through the one emit path, with that account's exemptions, new-account and
-//! watch-country raises, cooldown and risk score. Each alert's `event_ids` is that account's first login on the network
-//! (prefix), so its `alert_id` depends only on (account, that login), not on which login
-//! crossed the threshold nor on which thread saw it first: with several engines the *set of
-//! alert ids* is the same whatever the interleaving. Residual nondeterminism: the evidence (the
-//! accounts listed, their count), the severity and `event_time` reflect the index when the
-//! alert was emitted; an account whose logins sit right at the edge of `window` may count in
-//! one interleaving and not another; with more than `max_accounts_per_network` accounts the
-//! ones evicted may differ.
+//! **Rule.** When at least `min_accounts` (5) accounts live on a host and logged in there
+//! within `window` (24 h) of its newest login, each of them gets one `shared_ip` alert for it;
+//! with prefixes, the same at `prefix_min_accounts` (10) over at least two hosts for accounts
+//! not alerted for their host. Accounts that come to live there later get their own alert as
+//! they qualify.
+//!
+//! **Which engine, which id.** The engine observing the login that makes the network a farm
+//! finds every member to alert at once; each member's finding goes to the engine that owns the
+//! account (itself, or another through the index's deliveries), which turns it into an alert
+//! through the one emit path, with that account's exemptions, new-account and watch-country
+//! raises, cooldown and risk score. Each alert's `event_ids` is that account's first login
+//! on the network, so its `alert_id` depends only on (account, that login), not on which login
+//! made the farm nor on which thread saw it first. Residual nondeterminism with several
+//! engines: the evidence (the accounts listed, their counts), the severity and `event_time`
+//! reflect the index when the alert was emitted; an account at the edge of a threshold may
+//! qualify in one interleaving and not another.
 //!
 //! Severity: medium for a host (high from 2 × `min_accounts`), low for a prefix (medium from 2
-//! ×). Evidence: network, prefix length, level, `window_s`, `distinct_accounts`, `accounts`
-//! (account id, first and last seen, first event id; oldest first).
+//! ×). Evidence: network, prefix length, level, `window_s`, `history_s`, the thresholds, and
+//! the accounts living there (id, first and last seen, first event id, logins, days, share;
+//! oldest first).
 
 use super::human_ms;
 use crate::config::SharedIpConfig;
@@ -42,12 +49,23 @@ use crate::suppress::Escalation;
 use loginwatch_geo::net::is_routable;
 use loginwatch_model::{AlertKind, EventTime, Severity};
 use loginwatch_storage::stable_hash32;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+
+/// An account's successful logins that the index recorded: the denominator of its share on
+/// each network (a part of the account's state).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct NetworkLogins(pub u32);
 
 /// The shared-IP detector.
 #[derive(Debug)]
 pub(crate) struct SharedIp {
     window_ms: i64,
+    history_ms: i64,
+    min_logins: u16,
+    min_days: u16,
+    min_share: f64,
     min: usize,
     prefix_min: usize,
     max_members: usize,
@@ -68,7 +86,11 @@ struct Report {
 impl SharedIp {
     pub(crate) fn new(c: &SharedIpConfig) -> Self {
         SharedIp {
-            window_ms: i64::try_from(c.window.as_millis()).unwrap_or(i64::MAX),
+            window_ms: crate::rules::ms(c.window),
+            history_ms: crate::rules::ms(c.history),
+            min_logins: c.min_logins,
+            min_days: c.min_days,
+            min_share: c.min_share,
             min: c.min_accounts,
             prefix_min: c.prefix_min_accounts,
             max_members: c.max_accounts_per_network,
@@ -76,6 +98,14 @@ impl SharedIp {
             ipv6_48: c.ipv6_prefix_48,
             include_anon: c.include_anonymized,
         }
+    }
+
+    /// Whether `m` lives on its network as of `newest` (see the module docs).
+    fn lives_there(&self, m: &Member, newest: i64) -> bool {
+        m.last >= newest.saturating_sub(self.window_ms)
+            && m.logins >= self.min_logins
+            && m.days >= self.min_days
+            && m.share() >= self.min_share
     }
 
     /// Records the login; returns whether the account is (now) alerted for this network and
@@ -87,18 +117,23 @@ impl SharedIp {
         v: &Visit<'_>,
     ) -> (bool, Option<Report>) {
         let (host, prefix) = NetKey::of_login(ip, self.prefixes, self.ipv6_48);
-        let min = self.min;
-        let (w, cap) = (self.window_ms, self.max_members);
+        let (min, h, cap) = (self.min, self.history_ms, self.max_members);
         let Some(prefix) = prefix else {
-            return index.visit(host, v, w, cap, |m| {
-                let enough = m.len() >= min;
-                pick(m, v.account, host, true, |_| enough)
+            return index.visit(host, v, h, cap, |m, newest| {
+                let lives = |x: &Member| self.lives_there(x, newest);
+                let enough = m.iter().filter(|x| lives(x)).count() >= min;
+                pick(m, v.account, host, true, |x| enough && lives(x))
             });
         };
-        let group: Option<Vec<u32>> = index.visit(host, v, w, cap, |m| {
-            (m.len() >= min).then(|| m.iter().map(|x| account_hash(&x.account)).collect())
+        let group: Option<Vec<u32>> = index.visit(host, v, h, cap, |m, newest| {
+            let lives: Vec<u32> = m
+                .iter()
+                .filter(|x| self.lives_there(x, newest))
+                .map(|x| account_hash(&x.account))
+                .collect();
+            (lives.len() >= min).then_some(lives)
         });
-        index.visit(prefix, v, w, cap, |m| {
+        index.visit(prefix, v, h, cap, |m, newest| {
             if let Some(g) = &group {
                 let r = pick(m, v.account, host, true, |x| {
                     g.contains(&account_hash(&x.account))
@@ -107,9 +142,11 @@ impl SharedIp {
                     return r;
                 }
             }
-            let hosts = m.iter().any(|x| x.host != m[0].host);
-            let enough = m.len() >= self.prefix_min && hosts;
-            pick(m, v.account, prefix, false, |_| enough)
+            let lives = |x: &Member| self.lives_there(x, newest);
+            let living: Vec<&Member> = m.iter().filter(|x| lives(x)).collect();
+            let hosts = living.iter().any(|x| x.host != living[0].host);
+            let enough = living.len() >= self.prefix_min && hosts;
+            pick(m, v.account, prefix, false, |x| enough && lives(x))
         })
     }
 }
@@ -179,12 +216,16 @@ impl Detector for SharedIp {
             return;
         }
         let t = e.timestamp.0;
+        let counted = cx.state.get_or_default::<NetworkLogins>();
+        counted.0 = counted.0.saturating_add(1);
+        let total = counted.0;
         let v = Visit {
             account: cx.account,
             event_id: &e.event_id,
             time: t,
             host: NetKey::of(e.ip, 32, 64).fingerprint(),
             owner: cx.owner,
+            total,
         };
         let (own, report) = self.record(cx.shared, e.ip, &v);
         if own {
@@ -231,6 +272,9 @@ impl SharedIp {
                     "first_seen": EventTime(m.first),
                     "last_seen": EventTime(m.last),
                     "event_id": m.first_event.to_string(),
+                    "logins": m.logins,
+                    "days": m.days,
+                    "share": super::round1(100.0 * m.share()) / 100.0,
                 })
             })
             .collect();
@@ -239,6 +283,10 @@ impl SharedIp {
             "prefix_len": net.prefix_len(),
             "level": if r.host_level { "ip" } else { "prefix" },
             "window_s": self.window_ms / 1000,
+            "history_s": self.history_ms / 1000,
+            "min_logins": self.min_logins,
+            "min_days": self.min_days,
+            "min_share": self.min_share,
             "distinct_accounts": r.members.len(),
             "accounts": accounts,
         })
@@ -265,10 +313,14 @@ impl SharedIp {
             String::new()
         };
         let summary = format!(
-            "{} is one of {} accounts that logged in from {} within {}: {}{more}",
+            "{} is one of {} accounts that live on {}: over {}, each logged in there on {}+ days \
+             with {:.0} %+ of its logins, the latest within {}: {}{more}",
             m.account.as_str(),
             r.members.len(),
             r.key.net(),
+            human_ms(self.history_ms),
+            self.min_days,
+            100.0 * self.min_share,
             human_ms(self.window_ms),
             names.join(", "),
         );

@@ -39,7 +39,11 @@ fn events(steps: &[Step]) -> Vec<Ev> {
             } else {
                 t
             };
-            let ip = format!("198.51.{}.{}", ip % 3, 10 + ip % 10);
+            // Accounts 0–3 live on one address (a farm); the others wander.
+            let ip = match a % 12 {
+                0..=3 => "198.51.7.7".to_owned(),
+                _ => format!("198.51.{}.{}", ip % 3, 10 + ip % 10),
+            };
             let mut e = ev(&format!("acct-{}", a % 12), &format!("e{i}"), at, &ip)
                 .city(CITIES[usize::from(city) % CITIES.len()])
                 .asn(64_500 + u32::from(city % 4));
@@ -80,6 +84,7 @@ fn events(steps: &[Step]) -> Vec<Ev> {
 fn engine() -> Engine {
     engine_with(|c| {
         c.detect.shared_ip.min_accounts = 3;
+        c.detect.shared_ip.min_days = 1;
         c.detect.location_mismatch.min_logins = 2;
         c.detect.long_session.min_duration = Duration::from_secs(3 * 3600);
         c.detect.account_risk.threshold = 40;

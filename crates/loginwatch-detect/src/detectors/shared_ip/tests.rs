@@ -6,12 +6,15 @@ use loginwatch_model::{Alert, AlertKind, Severity};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-/// `n` accounts `farm-i` logging in from `ip(i)` 10 minutes apart, starting at `from_min`.
+const DAY_MIN: i64 = 24 * 60;
+
+/// `n` accounts `farm-i` that live on `ip(i)`: each logs in from it twice on each of two
+/// days (at `from_min` + 10 min × i, and 8 h later), and nowhere else.
 fn farm(n: usize, from_min: i64, ip: impl Fn(usize) -> String) -> Vec<Ev> {
     named("farm", 0, n, from_min, ip)
 }
 
-/// Accounts `{name}-{first}` .. `{name}-{first + n - 1}`.
+/// Accounts `{name}-{first}` .. `{name}-{first + n - 1}` living on `ip(i)` as [`farm`] says.
 fn named(
     name: &str,
     first: usize,
@@ -19,13 +22,24 @@ fn named(
     from_min: i64,
     ip: impl Fn(usize) -> String,
 ) -> Vec<Ev> {
-    (first..first + n)
-        .map(|i| {
-            let secs = (from_min + 10 * (i - first) as i64) * 60;
-            let id = format!("{name}-{i}");
-            ev(&id, &format!("e{from_min}-{id}"), secs, &ip(i)).city("Chicago")
+    let mut v: Vec<Ev> = [0, 8 * 60, DAY_MIN, DAY_MIN + 8 * 60]
+        .into_iter()
+        .flat_map(|at| {
+            let ip = &ip;
+            (first..first + n).map(move |i| {
+                let min = from_min + at + 10 * (i - first) as i64;
+                let id = format!("{name}-{i}");
+                ev(&id, &format!("e{min}-{id}"), min * 60, &ip(i)).city("Chicago")
+            })
         })
-        .collect()
+        .collect();
+    v.sort_by_key(|e| e.clone().build().event.timestamp);
+    v
+}
+
+/// One login of `account` at minute `min` from `ip`.
+fn login(account: &str, min: i64, ip: &str) -> Ev {
+    ev(account, &format!("e{min}-{account}-{ip}"), min * 60, ip).city("Chicago")
 }
 
 fn shared(alerts: &[Alert]) -> Vec<&Alert> {
@@ -40,6 +54,7 @@ fn accounts(alerts: &[&Alert]) -> BTreeSet<String> {
 fn a_farm_on_one_address_alerts_each_account_once_naming_the_address() {
     let mut e = engine_with(|_| {});
     assert!(shared(&run(&mut e, farm(4, 0, |_| "8.8.4.4".into()))).is_empty());
+    // A fifth account living there: every one of them is alerted, once.
     let alerts = run(&mut e, named("farm", 4, 1, 40, |_| "8.8.4.4".into()));
     let s = shared(&alerts);
     assert_eq!(s.len(), 5, "{alerts:#?}");
@@ -49,20 +64,85 @@ fn a_farm_on_one_address_alerts_each_account_once_naming_the_address() {
     assert_eq!(evd["level"], "ip");
     assert_eq!(evd["distinct_accounts"], 5);
     assert_eq!(evd["window_s"], 86_400);
+    assert_eq!(evd["history_s"], 7 * 86_400);
     assert_eq!(evd["accounts"].as_array().map(Vec::len), Some(5));
+    assert_eq!(evd["accounts"][0]["days"], 2);
+    assert_eq!(evd["accounts"][0]["share"], 1.0);
+    assert!(evd["accounts"][0]["logins"].as_u64() >= Some(3));
+    assert!(
+        s[0].summary.contains("live on 8.8.4.4/32"),
+        "{}",
+        s[0].summary
+    );
     assert!(s
         .iter()
         .all(|a| a.severity == Severity::Medium && a.event_ids.len() == 1));
-    // A sixth account joins: one alert, for it; the farm's members are not alerted again, and
-    // the /24 never adds a second alert for the same farm.
+    // A sixth account comes to live there: one alert, for it; the others are not alerted
+    // again.
     let more = run(
         &mut e,
-        vec![ev("late", "x1", 60 * 60, "8.8.4.4").city("Chicago")],
+        named("late", 0, 1, DAY_MIN + 60, |_| "8.8.4.4".into()),
     );
-    let s = shared(&more);
-    assert_eq!(accounts(&s), BTreeSet::from(["late".to_owned()]));
-    let again = run(&mut e, farm(5, 70, |_| "8.8.4.4".into()));
+    assert_eq!(
+        accounts(&shared(&more)),
+        BTreeSet::from(["late-0".to_owned()])
+    );
+    let again = run(&mut e, farm(5, 2 * DAY_MIN + 60, |_| "8.8.4.4".into()));
     assert!(shared(&again).is_empty(), "{again:#?}");
+}
+
+#[test]
+fn carrier_pools_and_venues_are_not_farms() {
+    type Tweak = Box<dyn Fn(&mut EngineConfig)>;
+    let mut carrier = Vec::new();
+    // 60 subscribers, 3 sessions a day for 4 days, each on a random address of a pool of 6:
+    // every address sees dozens of subscribers a day, each with a small share of its logins.
+    let mut r = 7u64;
+    for day in 0..4 {
+        for s in 0..3 {
+            for i in 0..60 {
+                r = r
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let ip = format!("100.64.0.{}", 1 + (r >> 33) % 6);
+                carrier.push(login(&format!("sub-{i}"), day * DAY_MIN + s * 300 + i, &ip));
+            }
+        }
+    }
+    // A coworking space: 12 regulars, two logins there on workdays, two from home.
+    let mut venue = Vec::new();
+    for day in 0..4 {
+        for i in 0..12i64 {
+            let at = day * DAY_MIN + i;
+            for (dt, ip) in [(0, "8.8.4.4".to_owned()), (120, "8.8.4.4".into())] {
+                venue.push(login(&format!("desk-{i}"), at + dt, &ip));
+            }
+            for dt in [600, 700] {
+                venue.push(login(&format!("desk-{i}"), at + dt, &format!("8.9.{i}.1")));
+            }
+        }
+    }
+    // Twenty accounts passing through once (100 % of their logins "so far").
+    let once = farm(20, 0, |_| "8.8.4.4".into())
+        .into_iter()
+        .take(20)
+        .collect::<Vec<_>>();
+    // Many logins, but all on one day.
+    let one_day: Vec<Ev> = (0..8)
+        .flat_map(|k| (0..10).map(move |i| login(&format!("day-{i}"), k * 30 + i, "8.8.4.4")))
+        .collect();
+    let cases: Vec<(&str, Tweak, Vec<Ev>)> = vec![
+        ("carrier-grade NAT pool", Box::new(|_| {}), carrier),
+        ("coworking space with home logins", Box::new(|_| {}), venue),
+        ("first logins only", Box::new(|_| {}), once),
+        ("one day only", Box::new(|_| {}), one_day),
+    ];
+    for (name, tweak, mut logins) in cases {
+        logins.sort_by_key(|e| e.clone().build().event.timestamp);
+        let mut e = engine_with(tweak);
+        let alerts = run(&mut e, logins);
+        assert!(shared(&alerts).is_empty(), "{name}: {alerts:#?}");
+    }
 }
 
 #[test]
@@ -79,7 +159,7 @@ fn quiet_cases_stay_quiet() {
             Box::new(|_| {}),
             farm(4, 0, |_| "8.8.4.4".into())
                 .into_iter()
-                .chain(named("farm", 4, 1, 25 * 60, |_| "8.8.4.4".into()))
+                .chain(named("farm", 4, 1, 3 * DAY_MIN, |_| "8.8.4.4".into()))
                 .collect(),
         ),
         (
@@ -153,16 +233,23 @@ fn quiet_cases_stay_quiet() {
 
 #[test]
 fn prefixes_and_ipv6_hosts() {
-    // Five neighbours on five addresses of one /24 are below the prefix bar (10) …
+    // Five accounts living on five addresses of one /24: no farm by default (prefixes off) …
     let mut e = engine_with(|_| {});
     assert!(shared(&run(&mut e, farm(5, 0, |i| format!("8.8.4.{}", i + 1)))).is_empty());
-    // … ten are over it; and with the bar at five: one low alert each, for the /24.
-    let mut e = engine_with(|_| {});
+    // … with prefixes on, ten are over the prefix bar, and with the bar at five: one low
+    // alert each, for the /24.
+    let on = |c: &mut EngineConfig| c.detect.shared_ip.prefixes = true;
+    let mut e = engine_with(on);
+    assert!(shared(&run(&mut e, farm(5, 0, |i| format!("8.8.4.{}", i + 1)))).is_empty());
+    let mut e = engine_with(on);
     assert_eq!(
         shared(&run(&mut e, farm(10, 0, |i| format!("8.8.4.{}", i + 1)))).len(),
         10
     );
-    let mut e = engine_with(|c| c.detect.shared_ip.prefix_min_accounts = 5);
+    let mut e = engine_with(|c| {
+        on(c);
+        c.detect.shared_ip.prefix_min_accounts = 5;
+    });
     let alerts = run(&mut e, farm(5, 0, |i| format!("8.8.4.{}", i + 1)));
     let s = shared(&alerts);
     assert_eq!(s.len(), 5);
@@ -175,9 +262,6 @@ fn prefixes_and_ipv6_hosts() {
     let s = shared(&alerts);
     assert_eq!(s.len(), 5);
     assert_eq!(s[0].evidence["network"], "2001:4860:1:2::/64");
-    // Prefixes off: the /24 case is quiet.
-    let mut e = engine_with(|c| c.detect.shared_ip.prefixes = false);
-    assert!(shared(&run(&mut e, farm(5, 0, |i| format!("8.8.4.{}", i + 1)))).is_empty());
 }
 
 #[test]
@@ -201,12 +285,16 @@ fn stream() -> Vec<Ev> {
     let mut v = farm(7, 0, |_| "8.8.4.4".into());
     v.extend(named("crew", 0, 6, 5, |i| format!("8.8.8.{}", i + 1)));
     v.extend(farm(7, 200, |_| "8.8.4.4".into()));
+    v.sort_by_key(|e| e.clone().build().event.timestamp);
     v
 }
 
 #[test]
 fn engines_sharing_an_index_give_the_alerts_of_one_engine_in_any_interleaving() {
-    let five = |c: &mut EngineConfig| c.detect.shared_ip.prefix_min_accounts = 5;
+    let five = |c: &mut EngineConfig| {
+        c.detect.shared_ip.prefixes = true;
+        c.detect.shared_ip.prefix_min_accounts = 5;
+    };
     let one = run(&mut engine_with(five), stream());
     assert_eq!(accounts(&shared(&one)).len(), 13, "{one:#?}");
     let logins: Vec<_> = stream().into_iter().map(Ev::build).collect();
@@ -233,6 +321,10 @@ fn engines_sharing_an_index_give_the_alerts_of_one_engine_in_any_interleaving() 
                 engines[s].observe(l, &mut out);
             }
         }
+        // Findings left for engines that saw no event since.
+        for e in &mut engines {
+            e.take_deliveries(&mut out);
+        }
         assert_eq!(ids(&out), ids(&one), "order {order}");
     }
     // Private indexes (Engine::new) each see only their shard: why the binary must share one.
@@ -248,9 +340,10 @@ fn engines_sharing_an_index_give_the_alerts_of_one_engine_in_any_interleaving() 
 fn threads_sharing_an_index() {
     let logins: Vec<_> = stream().into_iter().map(Ev::build).collect();
     let one = ids(&run(&mut engine_with(|_| {}), stream()));
+    assert!(!one.is_empty());
     let index = Arc::new(SharedIndex::new(1000));
     let cfg = Arc::new(EngineConfig::default());
-    let got: BTreeSet<String> = std::thread::scope(|s| {
+    let (mut engines, outs): (Vec<Engine>, Vec<Vec<Alert>>) = std::thread::scope(|s| {
         let handles: Vec<_> = (0..2)
             .map(|w| {
                 let (cfg, index, logins) = (cfg.clone(), index.clone(), &logins);
@@ -262,14 +355,15 @@ fn threads_sharing_an_index() {
                     }) {
                         e.observe(l, &mut out);
                     }
-                    ids(&out)
+                    (e, out)
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect()
+        handles.into_iter().map(|h| h.join().unwrap()).unzip()
     });
-    assert_eq!(got, one);
+    let mut out: Vec<Alert> = outs.into_iter().flatten().collect();
+    for e in &mut engines {
+        e.take_deliveries(&mut out);
+    }
+    assert_eq!(ids(&out), one);
 }
