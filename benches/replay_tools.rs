@@ -14,6 +14,12 @@
 //!   accounts come back period after period: a long stream with a steady population, for
 //!   watching RSS over tens of millions of events.
 //!
+//! - `hop ACCOUNTS ADDRESSES EVENTS DAYS`: writes a stream of pre-located logins (a `geo` hint
+//!   on each, so no database is needed) where ACCOUNTS accounts hop between ADDRESSES random
+//!   IPv4 addresses (each address one of 40 cities, fixed), EVENTS events evenly over DAYS
+//!   days: the shared_ip index's worst case (1,000 accounts over 200,000 addresses) and the
+//!   alert-heavy stream (1 M accounts over 200,000 addresses: ~15 accounts an address).
+//!
 //! `cargo bench` runs every bench target with `--bench`; without a subcommand this prints a
 //! note and exits successfully.
 
@@ -44,12 +50,18 @@ fn main() {
         ["bare-parse", file] => bare_parse(file.into()),
         ["state", file] => state(file.into(), None),
         ["state", file, city] => state(file.into(), Some(city.into())),
+        ["hop", accounts, addresses, events, days] => {
+            match (accounts.parse(), addresses.parse(), events.parse(), days.parse()) {
+                (Ok(a), Ok(n), Ok(e), Ok(d)) => hop(a, n, e, d),
+                _ => Err(std::io::Error::other("hop takes four whole numbers")),
+            }
+        }
         ["repeat", file, times] => match times.parse() {
             Ok(n) => repeat(file.into(), n),
             Err(_) => Err(std::io::Error::other("TIMES must be a whole number")),
         },
         _ => {
-            eprintln!("replay_tools: no subcommand (bare-parse FILE | state FILE [CITY_MMDB] | repeat FILE TIMES); nothing to do");
+            eprintln!("replay_tools: no subcommand (bare-parse FILE | state FILE [CITY_MMDB] | repeat FILE TIMES | hop ACCOUNTS ADDRESSES EVENTS DAYS); nothing to do");
             return;
         }
     };
@@ -183,6 +195,40 @@ fn repeat(file: PathBuf, times: u32) -> std::io::Result<()> {
             }
             out.write_all(b"\n")?;
         }
+    }
+    out.flush()
+}
+
+/// SplitMix64's finaliser: a fixed, well-spread hash of `x`.
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn hop(accounts: u64, addresses: u64, events: u64, days: u64) -> std::io::Result<()> {
+    // Forty cities on a grid of the inhabited latitudes; each address sits in one.
+    let city = |a: u64| {
+        let c = mix(a ^ 0xC17) % 40;
+        let lat = -35.0 + (c % 8) as f64 * 10.0;
+        let lon = -150.0 + (c / 8) as f64 * 70.0;
+        (lat, lon, format!("City{c}"))
+    };
+    let out = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, out.lock());
+    let start = 1_793_577_600_000i64; // 2026-11-02T00:00:00Z
+    let step = (days.max(1) * 86_400_000) as f64 / events.max(1) as f64;
+    for i in 0..events {
+        let account = mix(i) % accounts.max(1);
+        let address = mix(i ^ 0xADD) % addresses.max(1);
+        let ip = std::net::Ipv4Addr::from(0x0b00_0000u32 + (mix(address) as u32 % 0x3000_0000));
+        let (lat, lon, name) = city(address);
+        let t = EventTime(start + (i as f64 * step) as i64);
+        writeln!(
+            out,
+            r#"{{"account_id":"hop-{account}","ip":"{ip}","timestamp":"{t}","event_id":"h{i}","geo":{{"lat":{lat},"lon":{lon},"country":"US","city":"{name}"}}}}"#,
+        )?;
     }
     out.flush()
 }
