@@ -51,7 +51,12 @@ fn main() {
         ["state", file] => state(file.into(), None),
         ["state", file, city] => state(file.into(), Some(city.into())),
         ["hop", accounts, addresses, events, days] => {
-            match (accounts.parse(), addresses.parse(), events.parse(), days.parse()) {
+            match (
+                accounts.parse(),
+                addresses.parse(),
+                events.parse(),
+                days.parse(),
+            ) {
                 (Ok(a), Ok(n), Ok(e), Ok(d)) => hop(a, n, e, d),
                 _ => Err(std::io::Error::other("hop takes four whole numbers")),
             }
