@@ -1,6 +1,16 @@
 //! The consumer loop: receives input messages, hands each to its partition's worker over a
-//! bounded channel, pauses a partition whose worker is full (resuming once it has room), applies
-//! rebalance changes, and commits stored offsets periodically.
+//! bounded channel, applies rebalance changes, and commits stored offsets periodically.
+//!
+//! **Backpressure without pause/resume.** When a worker's queue is full, the loop holds that
+//! one message and stops receiving until the worker has room (rebalances, commits and
+//! shutdown are still handled meanwhile). librdkafka then stops fetching once its own bounded
+//! prefetch queue is full (`queued.max.messages.kbytes`) and carries on from its next offset:
+//! the ordinary fetch path. Pausing and resuming a partition instead makes the client fetch
+//! again from the partition's position, and a broker that answers such a fetch from inside a
+//! record batch with the next batch (tansu, the CI broker, does) skips messages at every
+//! resume; this design never asks for that. The price: one slow partition holds the
+//! member's other partitions back until its worker takes the message (they have their own
+//! queued messages to work through meanwhile).
 
 use crate::context::{is_no_offset, Assignment, Change};
 use crate::kafka::Consumer;
@@ -10,7 +20,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use rdkafka::consumer::{CommitMode, Consumer as _};
 use rdkafka::error::KafkaError;
 use rdkafka::{Message, TopicPartitionList};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -26,7 +36,7 @@ struct Handle {
     generation: u64,
 }
 
-/// Resolves when a paused partition's worker has room again.
+/// Resolves when the held message's worker has room again.
 type Unpark = Pin<Box<dyn Future<Output = (i32, u64, Option<OwnedPermit<Input>>)> + Send>>;
 
 /// Owns the consumer loop and the per-partition workers.
@@ -43,8 +53,8 @@ pub(crate) struct Dispatcher {
     pub fatal: CancellationToken,
     pub workers: TaskTracker,
     handles: HashMap<i32, Handle>,
-    /// Messages held for paused partitions, oldest first.
-    parked: HashMap<i32, VecDeque<Input>>,
+    /// The message whose worker was full: nothing more is received until it is handed over.
+    held: Option<Input>,
     unparking: FuturesUnordered<Unpark>,
     generation: u64,
 }
@@ -72,7 +82,7 @@ impl Dispatcher {
             fatal,
             workers: TaskTracker::new(),
             handles: HashMap::new(),
-            parked: HashMap::new(),
+            held: None,
             unparking: FuturesUnordered::new(),
             generation: 0,
         }
@@ -107,7 +117,7 @@ impl Dispatcher {
                         }
                     }
                 }
-                msg = consumer.recv() => match msg {
+                msg = consumer.recv(), if self.held.is_none() => match msg {
                     Ok(m) => {
                         let input = Input { msg: m.detach(), received: Instant::now() };
                         self.apply_changes();
@@ -131,7 +141,7 @@ impl Dispatcher {
                     if let Some(h) = self.handles.remove(&p) {
                         h.stop.cancel();
                     }
-                    self.parked.remove(&p);
+                    self.drop_held(p);
                 }
             }
         }
@@ -141,9 +151,7 @@ impl Dispatcher {
         if let Some(old) = self.handles.remove(&partition) {
             old.stop.cancel();
         }
-        self.parked.remove(&partition);
-        // A partition we paused before it was revoked may come back paused.
-        self.set_paused(partition, false);
+        self.drop_held(partition);
         let (tx, rx) = mpsc::channel(self.queue_capacity);
         let stop = self.hard_stop.child_token();
         self.assignment.register_worker(partition, stop.clone());
@@ -181,14 +189,18 @@ impl Dispatcher {
         }
     }
 
-    /// Hands `input` to its worker, or parks it and pauses the partition if the worker is full.
+    /// Drops the held message if it is `partition`'s (its worker is gone; the partition's
+    /// next owner reads it again), so receiving resumes.
+    fn drop_held(&mut self, partition: i32) {
+        if self.held.as_ref().map(|i| i.msg.partition()) == Some(partition) {
+            self.held = None;
+        }
+    }
+
+    /// Hands `input` to its worker, or holds it (receiving nothing more) until the worker has
+    /// room.
     fn dispatch(&mut self, input: Input) -> Result<(), ServiceError> {
         let p = input.msg.partition();
-        if let Some(queue) = self.parked.get_mut(&p) {
-            // Fetched before the pause took effect: keep the order.
-            queue.push_back(input);
-            return Ok(());
-        }
         let Some(h) = self.handles.get(&p) else {
             // Changes are applied before every dispatch and librdkafka hands out no message of
             // a partition before assigning it, so this is a stale message of a revoked
@@ -200,10 +212,12 @@ impl Dispatcher {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(input)) => {
                 self.shared.metrics.partition_pauses.inc();
-                tracing::debug!(partition = p, "worker full; pausing partition");
-                self.set_paused(p, true);
-                self.parked.insert(p, VecDeque::from([input]));
-                self.wait_for_room(p);
+                tracing::debug!(partition = p, "worker full; holding its message");
+                let (tx, generation) = (h.tx.clone(), h.generation);
+                self.held = Some(input);
+                self.unparking.push(Box::pin(async move {
+                    (p, generation, tx.reserve_owned().await.ok())
+                }));
                 Ok(())
             }
             Err(TrySendError::Closed(_)) if h.stop.is_cancelled() => Ok(()),
@@ -211,63 +225,38 @@ impl Dispatcher {
         }
     }
 
-    fn wait_for_room(&mut self, partition: i32) {
-        let Some(h) = self.handles.get(&partition) else {
-            return;
-        };
-        let (tx, generation) = (h.tx.clone(), h.generation);
-        self.unparking.push(Box::pin(async move {
-            (partition, generation, tx.reserve_owned().await.ok())
-        }));
-    }
-
-    /// A paused partition's worker has room: hand over one parked message, then resume the
-    /// partition once none is left.
+    /// The held message's worker has room: hand it over, and receive again.
     fn unpark(&mut self, (partition, generation, permit): (i32, u64, Option<OwnedPermit<Input>>)) {
         let current = self.handles.get(&partition).map(|h| h.generation);
         if current != Some(generation) {
-            return; // the worker this was waiting for is gone
+            return; // the worker this was waiting for is gone (and its message with it)
         }
-        let Some(permit) = permit else {
-            self.parked.remove(&partition);
-            return;
-        };
-        let Some(queue) = self.parked.get_mut(&partition) else {
-            return;
-        };
-        if let Some(input) = queue.pop_front() {
-            permit.send(input);
-        }
-        if queue.is_empty() {
-            self.parked.remove(&partition);
-            self.set_paused(partition, false);
-        } else {
-            self.wait_for_room(partition);
+        match (permit, self.held.take()) {
+            (Some(permit), Some(input)) if input.msg.partition() == partition => {
+                permit.send(input);
+            }
+            (_, held) => self.held = held.filter(|i| i.msg.partition() != partition),
         }
     }
 
-    fn set_paused(&self, partition: i32, paused: bool) {
+    fn pause(&self, partition: i32) {
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition(&self.topic, partition);
-        let r = if paused {
-            self.consumer().pause(&tpl)
-        } else {
-            self.consumer().resume(&tpl)
-        };
-        if let Err(e) = r {
-            tracing::debug!(partition, paused, error = %e, "pause/resume failed");
+        if let Err(e) = self.consumer().pause(&tpl) {
+            tracing::debug!(partition, error = %e, "pause failed");
         }
     }
 
-    /// Stops taking input: closes every worker's channel (workers finish what they hold and
-    /// settle it) and drops parked messages, which the next run re-reads.
+    /// Stops taking input: pauses every partition (for good: nothing resumes them), closes
+    /// every worker's channel (workers finish what they hold and settle it) and drops the held
+    /// message, which the next run re-reads.
     pub fn close_inputs(&mut self) {
         let assigned: Vec<i32> = self.handles.keys().copied().collect();
         for p in assigned {
-            self.set_paused(p, true);
+            self.pause(p);
         }
         self.handles.clear();
-        self.parked.clear();
+        self.held = None;
         self.unparking.clear();
         self.workers.close();
     }

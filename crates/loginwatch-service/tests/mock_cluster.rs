@@ -69,6 +69,12 @@ async fn shutdown_commits_offsets() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catching_up_under_backpressure_reads_every_message() {
+    let (_cluster, env) = cluster();
+    bounded(common::scenarios::catch_up_under_backpressure(&env)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_mid_stream_loses_no_alert() {
     let (_cluster, env) = cluster();
     bounded(scenarios::restart_loses_nothing(&env)).await;
@@ -105,7 +111,7 @@ async fn unavailable_alert_topic_pauses_consumption() {
         let limit = 4 * 4; // partitions × in-flight limit
         assert!(
             common::eventually(Duration::from_secs(30), || m.partition_pauses.get() > 0).await,
-            "a full worker pauses its partition"
+            "a full worker holds consumption"
         );
         tokio::time::sleep(Duration::from_secs(2)).await;
         let consumed = m.events_consumed.get();

@@ -325,3 +325,47 @@ pub async fn two_processes(env: &Env, child_test: &str) {
     let committed = committed(&env.brokers, &g, &env.input, env.input_partitions);
     assert_eq!(committed, hw, "SIGTERM commits what was processed");
 }
+
+/// A member that starts behind a backlog with room for two messages per partition worker:
+/// its workers are full most of the time, so consumption keeps waiting on them (backpressure),
+/// and it must still read every message exactly as produced — no message skipped, which a
+/// consumer that pauses and resumes partitions does on a broker that answers a resumed fetch
+/// from inside a record batch with the next batch.
+pub async fn catch_up_under_backpressure(env: &Env) {
+    let evs = events(12_000, "cu");
+    produce(&env.brokers, &env.input, &evs).await;
+    let mut cfg = config(env, &group("catchup", env));
+    cfg.kafka.partition_queue_capacity = std::num::NonZeroUsize::new(2).expect("2");
+    let member = start(cfg, Duration::from_micros(50));
+    let m = member.telemetry.metrics.clone();
+    assert!(
+        eventually(Duration::from_secs(120), || m.events_consumed.get()
+            >= evs.len() as u64)
+        .await,
+        "every message read: {} of {}",
+        m.events_consumed.get(),
+        evs.len()
+    );
+    let want = expected_ids(&evs);
+    let alerts = reader(&env.brokers, &env.alerts, env.alert_partitions);
+    let mut seen = Seen::default();
+    read_until(
+        &alerts,
+        &mut seen,
+        READ_LIMIT,
+        |s| s.alerts.len() >= want.len(),
+        true,
+    )
+    .await;
+    assert_eq!(seen.alert_ids(), want, "no alert lost while catching up");
+    assert_eq!(
+        m.events_consumed.get(),
+        evs.len() as u64,
+        "no message twice"
+    );
+    assert!(
+        m.partition_pauses.get() > 0,
+        "the workers were full: backpressure engaged"
+    );
+    member.stop().await;
+}
