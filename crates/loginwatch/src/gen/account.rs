@@ -14,7 +14,9 @@ pub struct Ctx<'w> {
     pub pools: Pools,
     /// Standard UTC offset (hours) of every place.
     pub offsets: Vec<f64>,
-    /// Where the stream is meant to end; ordinary accounts spread their sessions up to it.
+    /// Where the stream starts and is meant to end; ordinary accounts spread their sessions
+    /// up to the end, laptop farms work every working day in between.
+    pub start_ms: i64,
     pub span_end: i64,
 }
 
@@ -122,6 +124,12 @@ impl Account {
         }
     }
 
+    /// Whether the current session uses a shared address (a farm's), which is always IPv4
+    /// when the place has IPv4.
+    pub fn shared_at(&self) -> bool {
+        self.role == Role::Planted(Kind::SharedIp)
+    }
+
     /// The event type, session sub-key and device at the current position.
     fn what_at(&self) -> (What, u8, u8) {
         let (pos, last) = (self.pos, self.len.saturating_sub(1));
@@ -159,7 +167,11 @@ impl Account {
         let (what, sub, device) = self.what_at();
         let a = self.addr_at();
         let iid = hash(&[u64::from(id), u64::from(self.step)]);
-        let ip = pools.ip(a, iid, self.flags & V6 != 0 && a == self.home);
+        let ip = if self.shared_at() {
+            pools.any(a, iid)
+        } else {
+            pools.ip(a, iid, self.flags & V6 != 0 && a == self.home)
+        };
         let session = (what != What::Failure).then_some(u32::from(self.step) << 8 | u32::from(sub));
         let ua = if device == 1 {
             (self.ua + 3) % DESKTOP

@@ -33,11 +33,14 @@
 //! by 5 accounts unless a place has fewer /24s than accounts; no hosting or KP network.
 //!
 //! **Planted accounts** (`anomaly_rate` of accounts, default 2 %, dealt evenly over the account
-//! range in a cycle: each kind the world allows twice, then a farm of [`plan::FARM_SIZE`]
-//! accounts (with all kinds: 2 of 20 planted accounts per single kind, 6 of 20 in farms);
-//! kinds whose places the world lacks are skipped and not labelled; planted events take at most
-//! half the stream, further anomalies are dropped). Each has exactly one kind, desktop browser,
-//! sessions of login + 2 activities 6–20 h apart:
+//! range in a cycle: each kind the world allows twice, then a laptop farm of
+//! [`GenConfig::farm_accounts`] (12–20, drawn per farm) accounts (with all kinds: about half
+//! of the planted accounts are farm workers); a farm the last cycle cannot fill is dealt as
+//! single kinds, but a stream too small for one whole farm gets a farm of the slots left when
+//! there are at least 6 ([`plan::SMALL_FARM`]; 1,000 accounts at 2 % do); kinds whose places
+//! the world lacks are skipped and not labelled; planted events take at most half the stream,
+//! further anomalies are dropped). Each has exactly one kind, desktop browser, sessions of
+//! login + 2 activities, 6–20 h apart but for farms:
 //! - `impossible_travel`: 2–4 home sessions, then a home login and, 40 min to min(3 h, distance
 //!   / 2,500 km/h) later, a login from a place in another country ≥ 2,200 km away (≥ 2,500 km/h),
 //!   then one more session there. Single hop, and more than 30 minutes between the two
@@ -55,9 +58,13 @@
 //!   while claiming KR (`ko-KR`), JP (`ja-JP`) or the US with a Korean browser (`ko-KR`).
 //! - `long_session`: one login then `activity` every 20–29 min, 83 times (28–40 h) from home.
 //! - `sanctioned_region`: 3–5 sessions from a KP place, claiming KP (so nothing else fires).
-//! - `shared_ip`: a laptop farm: 6 accounts, each claiming the farm's country (a US residential
-//!   place when there is one) and with its own device, log in from one IP within 3 hours, then
-//!   3 more sessions each from it, at any hour.
+//! - `shared_ip`: a laptop farm as the advisories describe it: one IPv4 address of a
+//!   residential place (in the US when eight home picks find one), where every worker account
+//!   of the farm, each claiming the farm's country and zone and with its own device, does every
+//!   login and activity. They work every working day (Monday–Friday in the farm's zone) of the
+//!   span, at least 2 ([`profile::workdays`]): a session at 08:00–09:30 and one at 13:00–14:30
+//!   local, done by 16:00 ([`script::FARM_SESSIONS_PER_DAY`]). Nothing else about them stands
+//!   out: no travel, night work or other kind's pattern.
 //!
 //! **Late events**: 0.1 % of ordinary accounts' events are written 5 s to 2 min after their
 //! time ([`stream::LATE_SHARE`], [`stream::MAX_LATE_MS`]); planted accounts are never late.
@@ -86,6 +93,7 @@ pub use world::{world_from_networks, NetClass, Place, PlaceWorld, World};
 use loginwatch_model::EventTime;
 use serde::Serialize;
 use std::io::{self, Write};
+use std::ops::RangeInclusive;
 
 /// 2026-11-02T00:00:00Z in epoch milliseconds: the default start of a generated stream.
 pub const DEFAULT_START_MS: i64 = 1_793_577_600_000;
@@ -101,6 +109,34 @@ pub struct GenConfig {
     pub start_ms: i64,
     /// Share of accounts with a planted anomaly, 0..=1; default 0.02.
     pub anomaly_rate: f64,
+    /// Accounts per laptop farm (drawn per farm), 1..=1000; default 12..=20.
+    pub farm_accounts: RangeInclusive<u32>,
+}
+
+impl GenConfig {
+    /// Every problem with the configuration, at once; empty when it is usable.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.accounts == 0 && self.events > 0 {
+            out.push("--accounts must be at least 1".to_string());
+        }
+        if self.accounts > u64::from(u32::MAX) {
+            out.push("--accounts must be at most 4294967295".to_string());
+        }
+        let share = |name: &str, x: f64, out: &mut Vec<String>| {
+            if !(0.0..=1.0).contains(&x) {
+                out.push(format!("{name} must be between 0 and 1"));
+            }
+        };
+        share("anomaly_rate", self.anomaly_rate, &mut out);
+        let range = |name: &str, r: &RangeInclusive<u32>, max: u32, out: &mut Vec<String>| {
+            if *r.start() < 1 || r.start() > r.end() || *r.end() > max {
+                out.push(format!("{name} must be a range within 1..={max}"));
+            }
+        };
+        range("farm_accounts", &self.farm_accounts, 1_000, &mut out);
+        out
+    }
 }
 
 impl Default for GenConfig {
@@ -111,6 +147,7 @@ impl Default for GenConfig {
             seed: 0,
             start_ms: DEFAULT_START_MS,
             anomaly_rate: 0.02,
+            farm_accounts: 12..=20,
         }
     }
 }

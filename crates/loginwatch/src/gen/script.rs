@@ -3,7 +3,13 @@
 
 use super::account::{Account, Ctx, Role, Shape, AT_ALT, FAIL_FIRST, LOGOUT_LAST, V6};
 use super::kind::Kind;
-use super::profile::{awake, HOUR_MS, MIN_MS};
+use super::profile::{awake, workday, HOUR_MS, MIN_MS};
+
+/// A laptop farm's workers log in twice per working day, at 08:00–09:30 and 13:00–14:30 local
+/// time, and are done by 16:00 (three events per session, minutes apart).
+pub const FARM_SESSIONS_PER_DAY: u8 = 2;
+pub const FARM_FROM_MS: i64 = 8 * HOUR_MS;
+pub const FARM_UNTIL_MS: i64 = 16 * HOUR_MS;
 
 /// Door-to-door travel time between places `km` apart: 2 h of airports and roads plus the
 /// flight at 600 km/h, so ordinary travel stays under 600 km/h however it is measured.
@@ -23,7 +29,8 @@ pub fn planted_budget(kind: Kind, param: u8) -> u32 {
 }
 
 /// The planted script: session `step` of an account of `kind` → (shape, length, from alt).
-/// `param` is the number of ordinary sessions before the anomaly (or the session count).
+/// `param` is the number of ordinary sessions before the anomaly (or the session count; a
+/// farm worker's is [`FARM_SESSIONS_PER_DAY`] per working day).
 pub fn planted(kind: Kind, param: u8, step: u16) -> Option<(Shape, u8, bool)> {
     let (p, s) = (u16::from(param), step);
     let plain = |alt| Some((Shape::Plain, 3, alt));
@@ -37,7 +44,7 @@ pub fn planted(kind: Kind, param: u8, step: u16) -> Option<(Shape, u8, bool)> {
         Kind::SessionHijack if s == p => Some((Shape::Hijack, 5, false)),
         Kind::AnonymizedIp if s < p => plain(s % 2 == 1),
         Kind::LocationMismatch | Kind::SanctionedRegion if s < p => plain(false),
-        Kind::SharedIp if s < 4 => plain(false),
+        Kind::SharedIp if s < p => plain(false),
         Kind::LongSession if s == 0 => Some((Shape::Long, 84, false)),
         _ => None,
     }
@@ -63,11 +70,29 @@ impl Account {
         if let Some((ts, from)) = last {
             t = t.max(ts + travel_ms(ctx.idx.km(from, place)));
         }
-        if self.role != Role::Planted(Kind::SharedIp) {
-            let jitter = self.rng.range(0, 150 * MIN_MS);
-            t = awake(t, ctx.offsets[place as usize], jitter);
+        let off = ctx.offsets[place as usize];
+        match self.role {
+            Role::Planted(Kind::SharedIp) => t = t.max(self.farm_time(ctx, off)),
+            _ => {
+                let jitter = self.rng.range(0, 150 * MIN_MS);
+                t = awake(t, off, jitter);
+            }
         }
         self.next_ms = t;
+    }
+
+    /// A farm worker's session `step`: the morning or afternoon session of working day
+    /// `step / 2` in the farm's zone (see [`FARM_FROM_MS`]).
+    fn farm_time(&mut self, ctx: &Ctx, offset_h: f64) -> i64 {
+        let per_day = u16::from(FARM_SESSIONS_PER_DAY);
+        let day = workday(
+            ctx.start_ms,
+            offset_h,
+            FARM_FROM_MS,
+            u32::from(self.step / per_day),
+        );
+        let at = FARM_FROM_MS + i64::from(self.step % per_day) * 5 * HOUR_MS;
+        day + at + self.rng.range(0, 90 * MIN_MS)
     }
 
     /// Moves past the event just emitted; false when the account has nothing left to emit.
@@ -88,6 +113,8 @@ impl Account {
         }
         let from = self.addr_at().place;
         let gap = match self.role {
+            // The farm's working days set the time (see `begin`).
+            Role::Planted(Kind::SharedIp) => 0,
             Role::Planted(_) => self.rng.range(6 * HOUR_MS, 20 * HOUR_MS),
             _ => self.ordinary_gap(ctx, ts),
         };
@@ -159,7 +186,7 @@ mod tests {
         assert_eq!(planted_budget(Kind::ConcurrentIps, 3), 9 + 4 + 3);
         assert_eq!(planted_budget(Kind::SessionHijack, 2), 6 + 5 + 3);
         assert_eq!(planted_budget(Kind::AnonymizedIp, 4), 12);
-        assert_eq!(planted_budget(Kind::SharedIp, 0), 12);
+        assert_eq!(planted_budget(Kind::SharedIp, 10), 30);
         assert_eq!(planted_budget(Kind::LongSession, 0), 84);
         assert_eq!(planted_budget(Kind::SanctionedRegion, 3), 9);
     }

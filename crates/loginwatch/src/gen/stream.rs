@@ -5,10 +5,10 @@ use super::account::{Account, Ctx, NO_LABEL};
 use super::emit::{write_line, Keys};
 use super::index::WorldIndex;
 use super::kind::Kind;
-use super::plan::{farm_start, first_start, ordinary, param, weight, Cast, MAX_PLANTED_SHARE};
-use super::planted::{farm_addr, planted_account};
+use super::plan::{first_start, ordinary, weight, Cast, MAX_PLANTED_SHARE};
+use super::planted::planted_account;
 use super::pools::{Addr, Pools};
-use super::profile::{zone, DAY_MS, HOUR_MS, MIN_MS};
+use super::profile::{zone, DAY_MS, MIN_MS};
 use super::rng::{hash, Rng};
 use super::script::planted_budget;
 use super::{GenConfig, Label, Labels};
@@ -22,8 +22,8 @@ pub const MAX_LATE_MS: i64 = 2 * MIN_MS;
 
 /// A generation run in progress.
 pub struct Generator<'w> {
-    ctx: Ctx<'w>,
-    accounts: Vec<Account>,
+    pub(crate) ctx: Ctx<'w>,
+    pub(crate) accounts: Vec<Account>,
     heap: BinaryHeap<Reverse<(i64, u32)>>,
     /// Events held back to be written late: (release time, sequence, line), sorted.
     late: VecDeque<(i64, u64, Vec<u8>)>,
@@ -41,14 +41,9 @@ fn invalid(msg: &str) -> io::Error {
 impl<'w> Generator<'w> {
     /// Casts and schedules every account; fails on a configuration or world it cannot use.
     pub fn new(cfg: &GenConfig, places: &'w [super::Place]) -> io::Result<Self> {
-        if cfg.accounts == 0 && cfg.events > 0 {
-            return Err(invalid("--accounts must be at least 1"));
-        }
-        if cfg.accounts > u64::from(u32::MAX) {
-            return Err(invalid("--accounts must be at most 4294967295"));
-        }
-        if !(0.0..=1.0).contains(&cfg.anomaly_rate) {
-            return Err(invalid("anomaly_rate must be between 0 and 1"));
+        let problems = cfg.problems();
+        if !problems.is_empty() {
+            return Err(invalid(&problems.join("; ")));
         }
         let idx = WorldIndex::new(places)
             .ok_or_else(|| invalid("the world has no residential or mobile place"))?;
@@ -59,6 +54,7 @@ impl<'w> Generator<'w> {
             idx,
             pools: Pools::new(places),
             offsets,
+            start_ms: cfg.start_ms,
             span_end: cfg.start_ms + span,
         };
         let mut g = Generator {
@@ -78,7 +74,8 @@ impl<'w> Generator<'w> {
 
     /// Builds every account in index order and puts its first event in the heap.
     fn cast(&mut self, cfg: &GenConfig, span: i64) {
-        let mut cast = Cast::new(&self.ctx.idx, cfg.accounts, cfg.anomaly_rate, cfg.seed);
+        let ctx = &self.ctx;
+        let mut cast = Cast::new(&ctx.idx, cfg, &ctx.offsets, ctx.span_end);
         let planted_events = cast.fit((cfg.events as f64 * MAX_PLANTED_SHARE) as u64, cfg.seed);
         let ordinary_events = u128::from(cfg.events - planted_events);
         let role = |i: u64| {
@@ -95,8 +92,9 @@ impl<'w> Generator<'w> {
             let rng = Rng::new(hash(&[cfg.seed, i]));
             let (mut a, t0) = match role(i) {
                 Some((slot, kind, farm)) => {
-                    let farm = (kind == Kind::SharedIp).then_some((farm, &mut farms));
-                    self.plant(cfg, span, rng, (slot, kind), farm, i as u32)
+                    let p = cast.param(cfg.seed, slot, kind);
+                    let farm = (kind == Kind::SharedIp).then(|| self.farm(&mut farms, &cast, farm));
+                    self.plant(cfg, span, rng, (kind, p), farm, i as u32)
                 }
                 None => {
                     // Cumulative rounding: the budgets add up to exactly `ordinary_events`.
@@ -127,44 +125,37 @@ impl<'w> Generator<'w> {
         (ordinary(&mut self.ctx, rng, budget), t0)
     }
 
-    /// A planted account (labelled), or an ordinary one with the same budget when the world
-    /// lacks its places.
+    /// A planted account (labelled) of `kind` with script parameter `p`, or an ordinary one
+    /// with the same budget when the world lacks its places. A farm worker starts with the
+    /// stream and works on the farm's working days.
     fn plant(
         &mut self,
         cfg: &GenConfig,
         span: i64,
         rng: Rng,
-        (slot, kind): (u64, Kind),
-        farm: Option<(u64, &mut Vec<Addr>)>,
+        (kind, p): (Kind, u8),
+        farm: Option<Addr>,
         id: u32,
     ) -> (Account, i64) {
-        let p = param(cfg.seed, slot, kind);
         let budget = planted_budget(kind, p);
-        let (farm_no, farm_addr) = match farm {
-            Some((n, farms)) => (n, Some(self.farm(farms, n, cfg.seed))),
-            None => (0, None),
-        };
-        let Some(mut a) = planted_account(&mut self.ctx, rng, kind, p, farm_addr) else {
+        let Some(mut a) = planted_account(&mut self.ctx, rng, kind, p, farm) else {
             return self.ordinary_at(cfg, span, rng, budget);
         };
         a.remaining = budget;
         a.label = self.labels.accounts.len() as u32;
         self.labels.accounts.push(Label::new(id, kind));
-        let t0 = match farm_addr {
-            Some(_) => {
-                farm_start(cfg.seed, farm_no, cfg.start_ms, span) + a.rng.range(0, 3 * HOUR_MS)
-            }
+        let t0 = match farm {
+            Some(_) => cfg.start_ms,
             None => cfg.start_ms + a.rng.range(0, span / 2),
         };
         (a, t0)
     }
 
-    /// The shared address of farm `n`, made on first use.
-    fn farm(&mut self, farms: &mut Vec<Addr>, n: u64, seed: u64) -> Addr {
+    /// The shared address of farm `n`, allocated on first use.
+    fn farm(&mut self, farms: &mut Vec<Addr>, cast: &Cast, n: u64) -> Addr {
         while farms.len() as u64 <= n {
-            let mut rng = Rng::new(hash(&[seed, farms.len() as u64, 0xFA4D]));
-            let a = farm_addr(&mut self.ctx, &mut rng);
-            farms.push(a);
+            let place = cast.farms[farms.len()].place;
+            farms.push(self.ctx.pools.alloc(place));
         }
         farms[n as usize]
     }

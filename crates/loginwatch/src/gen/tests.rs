@@ -1,5 +1,6 @@
 //! Whole-stream tests of the generator over a toy world of six places.
 
+use super::account::Role;
 use super::kind::PLANTED;
 use super::*;
 use loginwatch_model::{decode, EventType, LoginEvent, Outcome};
@@ -56,6 +57,21 @@ fn run(c: &GenConfig, w: &dyn World) -> (Vec<u8>, Labels) {
     let mut out = Vec::new();
     let labels = generate(c, w, &mut out).unwrap();
     (out, labels)
+}
+
+/// Runs a generator to the end and keeps it, for its accounts and pools.
+fn run_gen<'w>(c: &GenConfig, w: &'w PlaceWorld) -> (Vec<u8>, stream::Generator<'w>) {
+    let mut g = stream::Generator::new(c, &w.places).unwrap();
+    let mut out = Vec::new();
+    while g.step(&mut out).unwrap() {}
+    g.release_late(None, &mut out).unwrap();
+    (out, g)
+}
+
+/// The generator's state of an account named `acct-000123`.
+fn account_of<'g>(g: &'g stream::Generator<'_>, id: &str) -> &'g account::Account {
+    let n: usize = id.trim_start_matches("acct-").parse().unwrap();
+    &g.accounts[n]
 }
 
 fn events(bytes: &[u8]) -> Vec<LoginEvent> {
@@ -121,7 +137,6 @@ fn labels_match_planted_accounts() {
         "{}",
         labels.accounts.len()
     );
-    assert_eq!(labels.count(Kind::SharedIp) % plan::FARM_SIZE as usize, 0);
     for l in &labels.accounts {
         let mine: Vec<_> = evs
             .iter()
@@ -358,22 +373,63 @@ fn planted_signatures_and_quiet_ordinary_accounts() {
             logins.len()
         );
     }
-    // Farms: six accounts behind one address within a few hours.
-    let farm: HashSet<&str> = labels
-        .accounts
-        .iter()
-        .filter(|l| l.kind == Kind::SharedIp)
-        .map(|l| l.account_id.as_str())
-        .collect();
-    let mut first_at: HashMap<IpAddr, Vec<i64>> = HashMap::new();
-    let mut seen = HashSet::new();
-    for e in evs.iter().filter(|e| farm.contains(e.account_id.as_str())) {
-        if seen.insert(&e.account_id) {
-            first_at.entry(e.ip).or_default().push(e.timestamp.millis());
+}
+
+/// Local (day number, time of day) of `t` at a place of the generator's world.
+fn local(g: &stream::Generator<'_>, place: u32, t: i64) -> (i64, i64) {
+    let off = (g.ctx.offsets[place as usize] * profile::HOUR_MS as f64) as i64;
+    let day = profile::DAY_MS;
+    ((t + off).div_euclid(day), (t + off).rem_euclid(day))
+}
+
+#[test]
+fn farms_work_from_their_address_every_working_day() {
+    let w = toy_world();
+    // 50 events per account: an 8-day span from Monday, six working days in New York.
+    let c = cfg(3_000, 150_000, 21);
+    let (bytes, g) = run_gen(&c, &w);
+    let mut farms: HashMap<IpAddr, HashMap<String, Vec<LoginEvent>>> = HashMap::new();
+    for e in events(&bytes) {
+        let a = account_of(&g, &e.account_id);
+        if a.role != Role::Planted(Kind::SharedIp) {
+            continue;
         }
+        let ip = g.ctx.pools.any(a.home, 0);
+        assert_eq!(e.ip, ip, "{} logs in only from its farm", e.account_id);
+        assert!(ip.is_ipv4());
+        let farm = farms.entry(ip).or_default();
+        farm.entry(e.account_id.clone()).or_default().push(e);
     }
-    for times in first_at.values() {
-        assert_eq!(times.len(), plan::FARM_SIZE as usize);
-        assert!(times.iter().max().unwrap() - times.iter().min().unwrap() <= 3 * 3_600_000);
+    assert!(farms.len() >= 2, "{} farms", farms.len());
+    for (ip, workers) in &farms {
+        assert!(
+            (12..=20).contains(&workers.len()),
+            "{ip}: {}",
+            workers.len()
+        );
+        let devices: HashSet<_> = workers.values().map(|es| es[0].device_id.clone()).collect();
+        assert_eq!(devices.len(), workers.len(), "{ip}: a device per worker");
+        for (acct, es) in workers {
+            let place = account_of(&g, acct).home.place;
+            let country = &w.places[place as usize].country;
+            let off = g.ctx.offsets[place as usize];
+            let end = g.ctx.span_end;
+            let (from, until) = (script::FARM_FROM_MS, script::FARM_UNTIL_MS);
+            let expected = profile::workdays(c.start_ms, end, off, from, until).max(2);
+            let mut days = HashSet::new();
+            for e in es {
+                let (day, ms) = local(&g, place, e.timestamp.millis());
+                assert!(profile::is_workday(day), "{acct} works on weekdays");
+                assert!((from..until).contains(&ms), "{acct} at {ms} ms local");
+                assert_eq!(e.device_id, es[0].device_id, "{acct}: its own device");
+                if e.event_type == EventType::Login {
+                    let claimed = e.claimed_country.map(|c| c.to_string());
+                    assert_eq!(claimed.as_ref(), Some(country));
+                }
+                days.insert(day);
+            }
+            assert!(days.len() >= 2, "{acct}: {} days", days.len());
+            assert_eq!(days.len() as u32, expected, "{acct}: every working day");
+        }
     }
 }
