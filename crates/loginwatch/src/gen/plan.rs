@@ -200,6 +200,8 @@ pub fn blank(rng: Rng, remaining: u32, home: Addr, role: Role, claim: &str) -> A
         label: NO_LABEL,
         role,
         param: 0,
+        share: 0,
+        phase: 0,
         shape: Shape::Plain,
         step: 0,
         pos: 0,
@@ -245,9 +247,10 @@ pub fn ordinary(ctx: &mut Ctx, mut rng: Rng, budget: u32) -> Account {
     a
 }
 
-/// First session start of an ordinary account: spread over the first of its gaps.
-pub fn first_start(rng: &mut Rng, start: i64, span: i64, budget: u32) -> i64 {
-    let sessions = (f64::from(budget) / 5.0).max(1.0);
+/// First session start of an ordinary account: spread over the first of its gaps
+/// (`per_session` events per session).
+pub fn first_start(rng: &mut Rng, start: i64, span: i64, budget: u32, per_session: f64) -> i64 {
+    let sessions = (f64::from(budget) / per_session).max(1.0);
     start + rng.range(0, (span as f64 / sessions) as i64)
 }
 

@@ -1,7 +1,8 @@
 //! The generator loop: every account's next event in one binary heap, popped in time order,
 //! written as it is made. State is O(accounts); nothing grows with the number of events.
 
-use super::account::{Account, Ctx, NO_LABEL};
+use super::account::{Account, Ctx, Role, NO_LABEL};
+use super::benign::{Crowds, Member};
 use super::emit::{write_line, Keys};
 use super::index::WorldIndex;
 use super::kind::Kind;
@@ -10,7 +11,7 @@ use super::planted::planted_account;
 use super::pools::{Addr, Pools};
 use super::profile::{zone, DAY_MS, MIN_MS};
 use super::rng::{hash, Rng};
-use super::script::planted_budget;
+use super::script::{events_per_session, planted_budget};
 use super::{GenConfig, Label, Labels};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -29,6 +30,8 @@ pub struct Generator<'w> {
     late: VecDeque<(i64, u64, Vec<u8>)>,
     rng: Rng,
     keys: Keys,
+    /// Members per carrier and per venue, as cast.
+    pub crowds: (Vec<u64>, Vec<u64>),
     seq: u64,
     buf: Vec<u8>,
     pub labels: Labels,
@@ -56,6 +59,7 @@ impl<'w> Generator<'w> {
             offsets,
             start_ms: cfg.start_ms,
             span_end: cfg.start_ms + span,
+            nat: Vec::new(),
         };
         let mut g = Generator {
             ctx,
@@ -64,6 +68,7 @@ impl<'w> Generator<'w> {
             late: VecDeque::new(),
             rng: Rng::new(hash(&[cfg.seed, 0x1A7E])),
             keys: Keys::new(cfg.seed),
+            crowds: (Vec::new(), Vec::new()),
             seq: 0,
             buf: Vec::with_capacity(1024),
             labels: Labels::default(),
@@ -82,11 +87,17 @@ impl<'w> Generator<'w> {
             cast.slot(i)
                 .and_then(|s| cast.kind(s).map(|(k, f)| (s, k, f)))
         };
+        let ordinary_count = (0..cfg.accounts).filter(|&i| role(i).is_none()).count();
+        let crowds = Crowds::new(&mut self.ctx, cfg, ordinary_count as u64);
+        self.crowds = crowds.sizes();
+        // The weight of account `i`, the `j`-th ordinary one (venue members weigh more).
+        let weigh = |j: u64, i: u64| crowds.weight(j, weight(cfg.seed, i));
         let total_weight: u64 = (0..cfg.accounts)
             .filter(|&i| role(i).is_none())
-            .map(|i| weight(cfg.seed, i))
+            .enumerate()
+            .map(|(j, i)| weigh(j as u64, i))
             .sum();
-        let (mut cum, mut given) = (0u64, 0u64);
+        let (mut cum, mut given, mut j) = (0u64, 0u64, 0u64);
         let mut farms = Vec::new();
         for i in 0..cfg.accounts {
             let rng = Rng::new(hash(&[cfg.seed, i]));
@@ -98,11 +109,13 @@ impl<'w> Generator<'w> {
                 }
                 None => {
                     // Cumulative rounding: the budgets add up to exactly `ordinary_events`.
-                    cum += weight(cfg.seed, i);
+                    cum += weigh(j, i);
                     let upto = u128::from(cum) * ordinary_events / u128::from(total_weight);
                     let budget = (upto as u64 - given) as u32;
                     given = upto as u64;
-                    self.ordinary_at(cfg, span, rng, budget)
+                    let member = crowds.member(j).map(|m| (&crowds, m));
+                    j += 1;
+                    self.ordinary_at(cfg, span, rng, budget, member)
                 }
             };
             if a.remaining > 0 {
@@ -113,16 +126,27 @@ impl<'w> Generator<'w> {
         }
     }
 
-    /// An ordinary account with `budget` events and its first session time.
+    /// An ordinary account with `budget` events (a crowd member when `crowd` says so) and its
+    /// first session time.
     fn ordinary_at(
         &mut self,
         cfg: &GenConfig,
         span: i64,
         mut rng: Rng,
         budget: u32,
+        crowd: Option<(&Crowds, Member)>,
     ) -> (Account, i64) {
-        let t0 = first_start(&mut rng, cfg.start_ms, span, budget);
-        (ordinary(&mut self.ctx, rng, budget), t0)
+        let role = match crowd {
+            Some((_, Member::Subscriber(_))) => Role::Subscriber,
+            _ => Role::Home,
+        };
+        let per_session = events_per_session(role);
+        let t0 = first_start(&mut rng, cfg.start_ms, span, budget, per_session);
+        let a = match crowd {
+            Some((c, m)) => c.account(&mut self.ctx, m, rng, budget),
+            None => ordinary(&mut self.ctx, rng, budget),
+        };
+        (a, t0)
     }
 
     /// A planted account (labelled) of `kind` with script parameter `p`, or an ordinary one
@@ -139,7 +163,7 @@ impl<'w> Generator<'w> {
     ) -> (Account, i64) {
         let budget = planted_budget(kind, p);
         let Some(mut a) = planted_account(&mut self.ctx, rng, kind, p, farm) else {
-            return self.ordinary_at(cfg, span, rng, budget);
+            return self.ordinary_at(cfg, span, rng, budget, None);
         };
         a.remaining = budget;
         a.label = self.labels.accounts.len() as u32;
@@ -214,6 +238,7 @@ impl Generator<'_> {
             + self.late.iter().map(|l| l.2.capacity() + 32).sum::<usize>()
             + self.labels.accounts.capacity() * std::mem::size_of::<Label>()
             + self.ctx.offsets.capacity() * 8
+            + self.ctx.nat.capacity() * std::mem::size_of::<super::pools::NatPool>()
     }
 
     /// Events written or held so far.
