@@ -112,6 +112,13 @@ pub struct GenArgs {
     /// Share of accounts with a planted anomaly.
     #[arg(long, default_value_t = 0.02)]
     pub anomaly_rate: f64,
+    /// Carriers whose subscribers share a carrier-grade NAT pool (benign, unlabelled); 0 = none.
+    #[arg(long, default_value_t = 3)]
+    pub carriers: u32,
+    /// Shared venues (coworking spaces, internet cafés, universities; benign, unlabelled);
+    /// 0 = none.
+    #[arg(long, default_value_t = 6)]
+    pub venues: u32,
 }
 
 /// Entry point of the binary: parse, run, map errors to an exit code.

@@ -77,6 +77,8 @@ pub fn run(args: GenArgs) -> Result<()> {
         events: args.events,
         seed: args.seed,
         anomaly_rate: args.anomaly_rate,
+        carriers: args.carriers,
+        venues: args.venues,
         ..crate::gen::GenConfig::default()
     };
     let mut out = open_output(args.output.as_deref())?;

@@ -3,7 +3,7 @@
 
 use super::index::WorldIndex;
 use super::kind::Kind;
-use super::pools::{Addr, Pools};
+use super::pools::{Addr, NatPool, Pools};
 use super::profile::{DESKTOP, MIN_MS};
 use super::rng::{hash, Rng};
 use std::net::IpAddr;
@@ -14,8 +14,12 @@ pub struct Ctx<'w> {
     pub pools: Pools,
     /// Standard UTC offset (hours) of every place.
     pub offsets: Vec<f64>,
-    /// Where the stream is meant to end; ordinary accounts spread their sessions up to it.
+    /// Where the stream starts and is meant to end; ordinary accounts spread their sessions
+    /// up to the end, laptop farms work every working day in between.
+    pub start_ms: i64,
     pub span_end: i64,
+    /// The carriers' NAT pools, indexed by a subscriber's `param`.
+    pub nat: Vec<NatPool>,
 }
 
 /// How an account behaves.
@@ -29,6 +33,12 @@ pub enum Role {
     Mobile,
     /// Flies to another city once at a plausible speed and comes back.
     Traveller,
+    /// Behind a carrier's NAT (`param` names the pool): each session from an address of the
+    /// pool picked anew, now and then (`share` % of sessions) from home.
+    Subscriber,
+    /// A member of a shared venue (`alt`): venue sessions in working hours, home sessions
+    /// (`share` % of sessions) at any waking hour.
+    Venue,
     /// Runs the script of a planted anomaly.
     Planted(Kind),
 }
@@ -71,8 +81,13 @@ pub struct Account {
     /// Index of the account's label, or [`NO_LABEL`].
     pub label: u32,
     pub role: Role,
-    /// Script parameter: sessions before the anomaly, or the traveller's trip session.
+    /// Script parameter: sessions before the anomaly, the traveller's trip session, or the
+    /// subscriber's carrier.
     pub param: u8,
+    /// Subscribers and venue members: the percentage of sessions from home, and where in
+    /// the cycle of home sessions the account starts (/256; see [`Account::home_turn`]).
+    pub share: u8,
+    pub phase: u8,
     pub shape: Shape,
     pub step: u16,
     pub pos: u8,
@@ -122,6 +137,26 @@ impl Account {
         }
     }
 
+    /// Whether session `step` of a subscriber or venue member is a home session: `share` %
+    /// of the sessions, spread evenly from the account's phase, so any `n` consecutive
+    /// sessions hold `n × share / 100` home sessions, rounded down or up.
+    pub fn home_turn(&self) -> bool {
+        let (h, p) = (u64::from(self.share), u64::from(self.phase));
+        let at = |s: u64| (s * h * 256 + p * 100) / 25_600;
+        let s = u64::from(self.step);
+        at(s + 1) > at(s)
+    }
+
+    /// Whether the current session uses a shared address (a farm's, a carrier pool's or a
+    /// venue's), which is always IPv4 when the place has IPv4.
+    pub fn shared_at(&self) -> bool {
+        match self.role {
+            Role::Planted(Kind::SharedIp) => true,
+            Role::Subscriber | Role::Venue => self.flags & AT_ALT != 0,
+            _ => false,
+        }
+    }
+
     /// The event type, session sub-key and device at the current position.
     fn what_at(&self) -> (What, u8, u8) {
         let (pos, last) = (self.pos, self.len.saturating_sub(1));
@@ -159,7 +194,11 @@ impl Account {
         let (what, sub, device) = self.what_at();
         let a = self.addr_at();
         let iid = hash(&[u64::from(id), u64::from(self.step)]);
-        let ip = pools.ip(a, iid, self.flags & V6 != 0 && a == self.home);
+        let ip = if self.shared_at() {
+            pools.any(a, iid)
+        } else {
+            pools.ip(a, iid, self.flags & V6 != 0 && a == self.home)
+        };
         let session = (what != What::Failure).then_some(u32::from(self.step) << 8 | u32::from(sub));
         let ua = if device == 1 {
             (self.ua + 3) % DESKTOP

@@ -73,6 +73,11 @@ impl<'w> WorldIndex<'w> {
         self.homes[self.homes.partition_point(|h| h.1 <= k)].0
     }
 
+    /// Every home candidate (residential, not KP).
+    pub fn homes(&self) -> &[u32] {
+        &self.home_ids
+    }
+
     /// Nearby mobile places of `home` (possibly empty).
     pub fn near_mobile(&self, home: u32) -> &[u32] {
         &self.near_mobile[home as usize]

@@ -1,4 +1,5 @@
-//! Reproducible synthetic login streams with planted, labelled anomalies (`loginwatch gen`).
+//! Reproducible synthetic login streams with planted, labelled anomalies and benign crowds
+//! behind shared addresses (`loginwatch gen`).
 //!
 //! [`generate`] writes exactly `events` JSON lines (CONTRACT §1) for `accounts` accounts, in
 //! non-decreasing `timestamp` order except a documented late share, and returns the ground
@@ -7,7 +8,8 @@
 //!
 //! # Memory
 //! O(accounts), never O(events): one [`account::Account`] of about 64 bytes per account plus a
-//! 16-byte heap entry, so a million accounts take under 100 MB however many events are written.
+//! 16-byte heap entry, so a million accounts take under 100 MB however many events are written;
+//! while casting, 2 bytes per member of a benign crowd.
 //! Events are produced in time order from a binary heap keyed by each account's next event.
 //!
 //! # The stream
@@ -22,22 +24,56 @@
 //! **Ordinary accounts** live in a residential place (weighted by its number of networks),
 //! claim its country and zone, speak its language, and start sessions only in local waking
 //! hours (07:30–22:00). Each gets its own IPv4 /24 and IPv6 /64 as long as the place's space
-//! lasts ([`pools`]). Kinds (shares of ordinary accounts): one home IP (~50 %); dual stack, an
-//! IPv4 plus privacy addresses in one /64 (~24 %); mobile users (~20 %, when the home has mobile
-//! networks within 45 km in its country) who switch between home and carrier networks, all
-//! within 90 km of each other; travellers (~6 %, accounts with ≥ 14 events) who make one trip to
-//! a place ≥ 300 km away, at most 3 events there, leaving and returning no faster than 2 h plus
-//! the distance at 600 km/h ([`script::travel_ms`]), never logging in during the trip's travel.
+//! lasts ([`pools`]). Kinds (shares of ordinary accounts outside the crowds below): one home
+//! IP (~50 %); dual stack, an IPv4 plus privacy addresses in one /64 (~24 %); mobile users
+//! (~20 %, when the home has mobile networks within 45 km in its country) who switch between
+//! home and carrier networks, all within 90 km of each other; travellers (~6 %, accounts with
+//! ≥ 14 events) who make one trip to a place ≥ 300 km away, at most 3 events there, leaving and
+//! returning no faster than 2 h plus the distance at 600 km/h ([`script::travel_ms`]), never
+//! logging in during the trip's travel.
 //! None of them should raise any alert at CONTRACT §4 defaults: a session keeps one IP and one
 //! session id; an account never shows two countries within 30 minutes; no IP or /24 is shared
 //! by 5 accounts unless a place has fewer /24s than accounts; no hosting or KP network.
 //!
+//! **Benign crowds** ([`benign`]): ordinary accounts, never labelled, that share a public
+//! address with many others, as real users do. Counting accounts per address flags them all
+//! (`loginwatch score` counts every `shared_ip` alert on them as a false positive); nothing
+//! else should fire: they live where their crowd is, claim its country and zone, keep one IP
+//! per session and never travel. Members are spread evenly over the ordinary accounts.
+//! - *Carrier-grade NAT subscribers*: [`GenConfig::carriers`] carriers (default 3; none when
+//!   the world has no mobile network with IPv4), each in a mobile place (distinct places while
+//!   there are enough, places with homes within 45 km first) with a pool of
+//!   [`GenConfig::carrier_pool`] (8–24, drawn per carrier) public IPv4 addresses: consecutive
+//!   slots of the place, so one address per /24 while its space lasts. Subscribers:
+//!   [`GenConfig::subscriber_share`] (3 %) of the ordinary accounts split evenly over the
+//!   carriers, but at least 30 per pool address ([`benign::SUBSCRIBERS_PER_ADDRESS`]; this
+//!   floor decides below roughly 50,000 accounts), in all at most 10 % of the ordinary
+//!   accounts ([`benign::MAX_SUBSCRIBER_SHARE`]: beyond it the carriers share that equally,
+//!   each with a pool of one address per 30 subscribers, at least one). Each session (phone,
+//!   1–4 events) takes an address of its carrier's pool drawn anew; 30 % of subscribers also
+//!   have a home line of their own in a residential place within 45 km of the carrier and use
+//!   it for 10–30 % of their sessions (spread evenly). With 20,000 accounts and 400,000
+//!   events (seed 7, demo world): 1,468 subscribers on 49 addresses, 36–109 distinct
+//!   subscribers per address on each day of the span.
+//! - *Shared venues* (coworking spaces, internet cafés, universities): [`GenConfig::venues`]
+//!   venues (default 6), each one IPv4 address of a residential place (picked like a home),
+//!   with [`GenConfig::venue_accounts`] (8–40, drawn per venue) members; in all at most 5 % of
+//!   the ordinary accounts ([`benign::MAX_VENUE_SHARE`]: venues that do not fit are left out,
+//!   the first one shrinks to fit). Members have their own home address in the venue's place;
+//!   30–60 % of each member's sessions (drawn per account, spread evenly: the first at the
+//!   venue, the second at home, any four hold both) come from home at any waking hour, the
+//!   others from the venue, starting Monday–Friday between 09:00 and 17:00 local. Members are
+//!   regulars: their event weight is at least 6 (about the mean).
+//!
 //! **Planted accounts** (`anomaly_rate` of accounts, default 2 %, dealt evenly over the account
-//! range in a cycle: each kind the world allows twice, then a farm of [`plan::FARM_SIZE`]
-//! accounts (with all kinds: 2 of 20 planted accounts per single kind, 6 of 20 in farms);
-//! kinds whose places the world lacks are skipped and not labelled; planted events take at most
-//! half the stream, further anomalies are dropped). Each has exactly one kind, desktop browser,
-//! sessions of login + 2 activities 6–20 h apart:
+//! range in a cycle: each kind the world allows twice, then a laptop farm of
+//! [`GenConfig::farm_accounts`] (12–20, drawn per farm) accounts (with all kinds: about half
+//! of the planted accounts are farm workers); a farm the last cycle cannot fill is dealt as
+//! single kinds, but a stream too small for one whole farm gets a farm of the slots left when
+//! there are at least 6 ([`plan::SMALL_FARM`]; 1,000 accounts at 2 % do); kinds whose places
+//! the world lacks are skipped and not labelled; planted events take at most half the stream,
+//! further anomalies are dropped). Each has exactly one kind, desktop browser, sessions of
+//! login + 2 activities, 6–20 h apart but for farms:
 //! - `impossible_travel`: 2–4 home sessions, then a home login and, 40 min to min(3 h, distance
 //!   / 2,500 km/h) later, a login from a place in another country ≥ 2,200 km away (≥ 2,500 km/h),
 //!   then one more session there. Single hop, and more than 30 minutes between the two
@@ -55,9 +91,13 @@
 //!   while claiming KR (`ko-KR`), JP (`ja-JP`) or the US with a Korean browser (`ko-KR`).
 //! - `long_session`: one login then `activity` every 20–29 min, 83 times (28–40 h) from home.
 //! - `sanctioned_region`: 3–5 sessions from a KP place, claiming KP (so nothing else fires).
-//! - `shared_ip`: a laptop farm: 6 accounts, each claiming the farm's country (a US residential
-//!   place when there is one) and with its own device, log in from one IP within 3 hours, then
-//!   3 more sessions each from it, at any hour.
+//! - `shared_ip`: a laptop farm as the advisories describe it: one IPv4 address of a
+//!   residential place (in the US when eight home picks find one), where every worker account
+//!   of the farm, each claiming the farm's country and zone and with its own device, does every
+//!   login and activity. They work every working day (Monday–Friday in the farm's zone) of the
+//!   span, at least 2 ([`profile::workdays`]): a session at 08:00–09:30 and one at 13:00–14:30
+//!   local, done by 16:00 ([`script::FARM_SESSIONS_PER_DAY`]). Nothing else about them stands
+//!   out: no travel, night work or other kind's pattern.
 //!
 //! **Late events**: 0.1 % of ordinary accounts' events are written 5 s to 2 min after their
 //! time ([`stream::LATE_SHARE`], [`stream::MAX_LATE_MS`]); planted accounts are never late.
@@ -65,6 +105,7 @@
 //! `acct-000123`; session ids are unique per account and session, device ids per account.
 
 pub mod account;
+pub mod benign;
 pub mod emit;
 pub mod index;
 pub mod kind;
@@ -86,6 +127,7 @@ pub use world::{world_from_networks, NetClass, Place, PlaceWorld, World};
 use loginwatch_model::EventTime;
 use serde::Serialize;
 use std::io::{self, Write};
+use std::ops::RangeInclusive;
 
 /// 2026-11-02T00:00:00Z in epoch milliseconds: the default start of a generated stream.
 pub const DEFAULT_START_MS: i64 = 1_793_577_600_000;
@@ -101,6 +143,57 @@ pub struct GenConfig {
     pub start_ms: i64,
     /// Share of accounts with a planted anomaly, 0..=1; default 0.02.
     pub anomaly_rate: f64,
+    /// Accounts per laptop farm (drawn per farm), 1..=1000; default 12..=20.
+    pub farm_accounts: RangeInclusive<u32>,
+    /// Carriers whose subscribers share a carrier-grade NAT pool, when the world has mobile
+    /// networks with IPv4; at most 64; default 3. 0 turns them off.
+    pub carriers: u32,
+    /// Public IPv4 addresses per carrier pool (drawn per carrier), 1..=4096; default 8..=24.
+    pub carrier_pool: RangeInclusive<u32>,
+    /// Share of ordinary accounts behind the carriers' NAT, 0..=1; default 0.03 (raised to
+    /// [`benign::SUBSCRIBERS_PER_ADDRESS`] per pool address, capped at
+    /// [`benign::MAX_SUBSCRIBER_SHARE`]).
+    pub subscriber_share: f64,
+    /// Shared venues (coworking spaces, internet cafés, universities), at most 10,000;
+    /// default 6. 0 turns them off.
+    pub venues: u32,
+    /// Accounts per venue (drawn per venue), 1..=100,000; default 8..=40.
+    pub venue_accounts: RangeInclusive<u32>,
+}
+
+impl GenConfig {
+    /// Every problem with the configuration, at once; empty when it is usable.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.accounts == 0 && self.events > 0 {
+            out.push("--accounts must be at least 1".to_string());
+        }
+        if self.accounts > u64::from(u32::MAX) {
+            out.push("--accounts must be at most 4294967295".to_string());
+        }
+        let share = |name: &str, x: f64, out: &mut Vec<String>| {
+            if !(0.0..=1.0).contains(&x) {
+                out.push(format!("{name} must be between 0 and 1"));
+            }
+        };
+        share("anomaly_rate", self.anomaly_rate, &mut out);
+        share("subscriber_share", self.subscriber_share, &mut out);
+        let range = |name: &str, r: &RangeInclusive<u32>, max: u32, out: &mut Vec<String>| {
+            if *r.start() < 1 || r.start() > r.end() || *r.end() > max {
+                out.push(format!("{name} must be a range within 1..={max}"));
+            }
+        };
+        range("farm_accounts", &self.farm_accounts, 1_000, &mut out);
+        range("carrier_pool", &self.carrier_pool, 4_096, &mut out);
+        range("venue_accounts", &self.venue_accounts, 100_000, &mut out);
+        if self.carriers > 64 {
+            out.push("carriers must be at most 64".to_string());
+        }
+        if self.venues > 10_000 {
+            out.push("venues must be at most 10000".to_string());
+        }
+        out
+    }
 }
 
 impl Default for GenConfig {
@@ -111,6 +204,12 @@ impl Default for GenConfig {
             seed: 0,
             start_ms: DEFAULT_START_MS,
             anomaly_rate: 0.02,
+            farm_accounts: 12..=20,
+            carriers: 3,
+            carrier_pool: 8..=24,
+            subscriber_share: 0.03,
+            venues: 6,
+            venue_accounts: 8..=40,
         }
     }
 }

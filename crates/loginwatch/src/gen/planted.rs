@@ -1,6 +1,7 @@
 //! Building a planted account: the places its script needs, what it claims, in which language.
 
 use super::account::{Account, Ctx, Role};
+use super::index::WorldIndex;
 use super::kind::Kind;
 use super::plan::blank;
 use super::pools::Addr;
@@ -98,13 +99,11 @@ fn places(
     }
 }
 
-/// A farm's shared address: a residential place in the US when the world has one.
-pub fn farm_addr(ctx: &mut Ctx, rng: &mut Rng) -> Addr {
-    let idx = &ctx.idx;
+/// A farm's place: a residential place in the US when the world has one (eight tries).
+pub fn farm_place(idx: &WorldIndex, rng: &mut Rng) -> u32 {
     let us: Vec<u32> = (0..8)
         .map(|_| idx.pick_home(rng))
         .filter(|&p| idx.places[p as usize].country == "US")
         .collect();
-    let place = us.first().copied().unwrap_or_else(|| idx.pick_home(rng));
-    ctx.pools.alloc(place)
+    us.first().copied().unwrap_or_else(|| idx.pick_home(rng))
 }

@@ -14,6 +14,25 @@ pub struct Addr {
     pub slot: u32,
 }
 
+/// A carrier-grade NAT pool: `size` consecutive slots of a mobile place from `first`, each one
+/// public IPv4 address that many subscribers share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NatPool {
+    pub place: u32,
+    pub first: u32,
+    pub size: u32,
+}
+
+impl NatPool {
+    /// The `k`-th address of the pool (`k < size`).
+    pub fn addr(&self, k: u32) -> Addr {
+        Addr {
+            place: self.place,
+            slot: self.first.wrapping_add(k),
+        }
+    }
+}
+
 /// One network, and where its blocks end in the place's running count of blocks.
 #[derive(Clone, Debug)]
 struct Block {
@@ -74,6 +93,14 @@ impl Pools {
         let slot = pool.next;
         pool.next = pool.next.wrapping_add(1);
         Addr { place, slot }
+    }
+
+    /// Hands out `n` consecutive slots of `place` (at least one); returns the first.
+    pub fn alloc_run(&mut self, place: u32, n: u32) -> Addr {
+        let first = self.alloc(place);
+        let pool = &mut self.places[place as usize];
+        pool.next = pool.next.wrapping_add(n.saturating_sub(1));
+        first
     }
 
     /// Whether the place has IPv4 / IPv6 networks.

@@ -119,6 +119,65 @@ pub fn awake(t: i64, offset_h: f64, jitter_ms: i64) -> i64 {
     t + to_wake + jitter_ms
 }
 
+/// Working hours at shared venues: venue sessions start between 09:00 and 17:00 local, Monday
+/// to Friday.
+pub const WORK_START_MS: i64 = 9 * HOUR_MS;
+pub const WORK_END_MS: i64 = 17 * HOUR_MS;
+
+/// Weekday of local day number `day` (days since 1970-01-01, a Thursday): 0 = Monday.
+pub fn weekday(day: i64) -> i64 {
+    (day + 3).rem_euclid(7)
+}
+
+/// Whether local day number `day` is a working day (Monday to Friday).
+pub fn is_workday(day: i64) -> bool {
+    weekday(day) < 5
+}
+
+/// Moves `t` to the next local working time (Monday–Friday, [`WORK_START_MS`] ..
+/// [`WORK_END_MS`]) at UTC offset `offset_h` when it falls outside one; `jitter_ms` spreads
+/// the morning starts.
+pub fn working(t: i64, offset_h: f64, jitter_ms: i64) -> i64 {
+    let off = (offset_h * HOUR_MS as f64) as i64;
+    let local = t + off;
+    let (day, time) = (local.div_euclid(DAY_MS), local.rem_euclid(DAY_MS));
+    if is_workday(day) && (WORK_START_MS..WORK_END_MS).contains(&time) {
+        return t;
+    }
+    let mut next = if time < WORK_START_MS { day } else { day + 1 };
+    while !is_workday(next) {
+        next += 1;
+    }
+    next * DAY_MS + WORK_START_MS - off + jitter_ms
+}
+
+/// Local midnight (as epoch ms) of the `k`-th working day, counting from the first one whose
+/// `from_ms` local time of day is at or after `start` (offset `offset_h`).
+pub fn workday(start: i64, offset_h: f64, from_ms: i64, k: u32) -> i64 {
+    let off = (offset_h * HOUR_MS as f64) as i64;
+    let mut day = (start + off).div_euclid(DAY_MS);
+    if day * DAY_MS - off + from_ms < start {
+        day += 1;
+    }
+    let mut left = k;
+    loop {
+        if is_workday(day) {
+            if left == 0 {
+                return day * DAY_MS - off;
+            }
+            left -= 1;
+        }
+        day += 1;
+    }
+}
+
+/// Working days whose local `from_ms` .. `until_ms` lies within `start` .. `end`.
+pub fn workdays(start: i64, end: i64, offset_h: f64, from_ms: i64, until_ms: i64) -> u32 {
+    (0..)
+        .take_while(|&k| workday(start, offset_h, from_ms, k) + until_ms <= end)
+        .count() as u32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +201,34 @@ mod tests {
         assert_eq!(awake(23 * HOUR_MS, 0.0, 0), DAY_MS + WAKE_MS);
         // 02:00 UTC at offset -5 is 21:00 local the day before: unchanged.
         assert_eq!(awake(2 * HOUR_MS, -5.0, 0), 2 * HOUR_MS);
+    }
+
+    #[test]
+    fn working_days_and_hours() {
+        // 2026-11-02 (a Monday) 00:00 UTC.
+        let monday = 1_793_577_600_000;
+        assert_eq!(weekday(monday / DAY_MS), 0);
+        // Monday 12:00 UTC at offset 0: working; Saturday 10:00 goes to Monday 09:00.
+        let noon = monday + 12 * HOUR_MS;
+        assert_eq!(working(noon, 0.0, 0), noon);
+        let saturday = monday + 5 * DAY_MS + 10 * HOUR_MS;
+        assert_eq!(
+            working(saturday, 0.0, 7),
+            monday + 7 * DAY_MS + WORK_START_MS + 7
+        );
+        // Monday 00:00 UTC is Sunday 19:00 in New York: the first working day is Monday.
+        let ny = workday(monday, -5.0, 8 * HOUR_MS, 0);
+        assert_eq!(ny, monday + 5 * HOUR_MS);
+        // Friday is day 4, then Monday.
+        assert_eq!(workday(monday, -5.0, 8 * HOUR_MS, 5), ny + 7 * DAY_MS);
+        // In Seoul Monday 08:00 has passed at 00:00 UTC (09:00 local): Tuesday first.
+        assert_eq!(
+            workday(monday, 9.0, 8 * HOUR_MS, 0),
+            monday + DAY_MS - 9 * HOUR_MS
+        );
+        // A two-week span holds ten working days in New York, nine in Seoul.
+        let end = monday + 14 * DAY_MS;
+        assert_eq!(workdays(monday, end, -5.0, 8 * HOUR_MS, 16 * HOUR_MS), 10);
+        assert_eq!(workdays(monday, end, 9.0, 8 * HOUR_MS, 16 * HOUR_MS), 9);
     }
 }

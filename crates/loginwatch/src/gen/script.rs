@@ -3,7 +3,23 @@
 
 use super::account::{Account, Ctx, Role, Shape, AT_ALT, FAIL_FIRST, LOGOUT_LAST, V6};
 use super::kind::Kind;
-use super::profile::{awake, HOUR_MS, MIN_MS};
+use super::profile::{awake, workday, working, HOUR_MS, MIN_MS};
+
+/// A laptop farm's workers log in twice per working day, at 08:00–09:30 and 13:00–14:30 local
+/// time, and are done by 16:00 (three events per session, minutes apart).
+pub const FARM_SESSIONS_PER_DAY: u8 = 2;
+pub const FARM_FROM_MS: i64 = 8 * HOUR_MS;
+pub const FARM_UNTIL_MS: i64 = 16 * HOUR_MS;
+
+/// Mean events per session of an ordinary role: phone sessions behind a carrier's NAT are
+/// short (1–4 events), the others 1–9.
+pub fn events_per_session(role: Role) -> f64 {
+    if role == Role::Subscriber {
+        2.5
+    } else {
+        5.0
+    }
+}
 
 /// Door-to-door travel time between places `km` apart: 2 h of airports and roads plus the
 /// flight at 600 km/h, so ordinary travel stays under 600 km/h however it is measured.
@@ -23,7 +39,8 @@ pub fn planted_budget(kind: Kind, param: u8) -> u32 {
 }
 
 /// The planted script: session `step` of an account of `kind` → (shape, length, from alt).
-/// `param` is the number of ordinary sessions before the anomaly (or the session count).
+/// `param` is the number of ordinary sessions before the anomaly (or the session count; a
+/// farm worker's is [`FARM_SESSIONS_PER_DAY`] per working day).
 pub fn planted(kind: Kind, param: u8, step: u16) -> Option<(Shape, u8, bool)> {
     let (p, s) = (u16::from(param), step);
     let plain = |alt| Some((Shape::Plain, 3, alt));
@@ -37,7 +54,7 @@ pub fn planted(kind: Kind, param: u8, step: u16) -> Option<(Shape, u8, bool)> {
         Kind::SessionHijack if s == p => Some((Shape::Hijack, 5, false)),
         Kind::AnonymizedIp if s < p => plain(s % 2 == 1),
         Kind::LocationMismatch | Kind::SanctionedRegion if s < p => plain(false),
-        Kind::SharedIp if s < 4 => plain(false),
+        Kind::SharedIp if s < p => plain(false),
         Kind::LongSession if s == 0 => Some((Shape::Long, 84, false)),
         _ => None,
     }
@@ -63,11 +80,33 @@ impl Account {
         if let Some((ts, from)) = last {
             t = t.max(ts + travel_ms(ctx.idx.km(from, place)));
         }
-        if self.role != Role::Planted(Kind::SharedIp) {
-            let jitter = self.rng.range(0, 150 * MIN_MS);
-            t = awake(t, ctx.offsets[place as usize], jitter);
+        let off = ctx.offsets[place as usize];
+        match self.role {
+            Role::Planted(Kind::SharedIp) => t = t.max(self.farm_time(ctx, off)),
+            Role::Venue if self.flags & AT_ALT != 0 => {
+                let jitter = self.rng.range(0, 120 * MIN_MS);
+                t = working(t, off, jitter);
+            }
+            _ => {
+                let jitter = self.rng.range(0, 150 * MIN_MS);
+                t = awake(t, off, jitter);
+            }
         }
         self.next_ms = t;
+    }
+
+    /// A farm worker's session `step`: the morning or afternoon session of working day
+    /// `step / 2` in the farm's zone (see [`FARM_FROM_MS`]).
+    fn farm_time(&mut self, ctx: &Ctx, offset_h: f64) -> i64 {
+        let per_day = u16::from(FARM_SESSIONS_PER_DAY);
+        let day = workday(
+            ctx.start_ms,
+            offset_h,
+            FARM_FROM_MS,
+            u32::from(self.step / per_day),
+        );
+        let at = FARM_FROM_MS + i64::from(self.step % per_day) * 5 * HOUR_MS;
+        day + at + self.rng.range(0, 90 * MIN_MS)
     }
 
     /// Moves past the event just emitted; false when the account has nothing left to emit.
@@ -88,6 +127,8 @@ impl Account {
         }
         let from = self.addr_at().place;
         let gap = match self.role {
+            // The farm's working days set the time (see `begin`).
+            Role::Planted(Kind::SharedIp) => 0,
             Role::Planted(_) => self.rng.range(6 * HOUR_MS, 20 * HOUR_MS),
             _ => self.ordinary_gap(ctx, ts),
         };
@@ -97,9 +138,10 @@ impl Account {
     }
 
     /// The gap before an ordinary account's next session: its remaining sessions spread over
-    /// what is left of the stream's span (about 5 events per session).
+    /// what is left of the stream's span ([`events_per_session`]).
     fn ordinary_gap(&mut self, ctx: &Ctx, now: i64) -> i64 {
-        let sessions = (f64::from(self.remaining) / 5.0).max(1.0);
+        let per = events_per_session(self.role);
+        let sessions = (f64::from(self.remaining) / per).max(1.0);
         let mean = if now < ctx.span_end {
             (((ctx.span_end - now) as f64 / sessions) as i64).max(30 * MIN_MS)
         } else {
@@ -121,8 +163,10 @@ impl Account {
             }
             return (shape, len, if alt { AT_ALT } else { 0 });
         }
+        let home = self.home_turn();
         let r = &mut self.rng;
-        let len = 1 + r.below(9) as u8;
+        let longest = if self.role == Role::Subscriber { 4 } else { 9 };
+        let len = 1 + r.below(longest) as u8;
         let mut flags = 0;
         if len >= 2 && r.chance(0.06) {
             flags |= FAIL_FIRST;
@@ -140,6 +184,14 @@ impl Account {
                     self.alt = ctx.pools.alloc(place);
                 }
             }
+            Role::Subscriber if !home => {
+                // Carrier-grade NAT: an address of the pool, handed out anew each session.
+                flags |= AT_ALT;
+                if let Some(p) = ctx.nat.get(usize::from(self.param)) {
+                    self.alt = p.addr(r.below(u64::from(p.size)) as u32);
+                }
+            }
+            Role::Venue if !home => flags |= AT_ALT,
             Role::Traveller if self.step == u16::from(self.param) => {
                 return (Shape::Plain, len.min(3), flags | AT_ALT);
             }
@@ -159,7 +211,7 @@ mod tests {
         assert_eq!(planted_budget(Kind::ConcurrentIps, 3), 9 + 4 + 3);
         assert_eq!(planted_budget(Kind::SessionHijack, 2), 6 + 5 + 3);
         assert_eq!(planted_budget(Kind::AnonymizedIp, 4), 12);
-        assert_eq!(planted_budget(Kind::SharedIp, 0), 12);
+        assert_eq!(planted_budget(Kind::SharedIp, 10), 30);
         assert_eq!(planted_budget(Kind::LongSession, 0), 84);
         assert_eq!(planted_budget(Kind::SanctionedRegion, 3), 9);
     }

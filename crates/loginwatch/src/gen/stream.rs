@@ -1,16 +1,17 @@
 //! The generator loop: every account's next event in one binary heap, popped in time order,
 //! written as it is made. State is O(accounts); nothing grows with the number of events.
 
-use super::account::{Account, Ctx, NO_LABEL};
+use super::account::{Account, Ctx, Role, NO_LABEL};
+use super::benign::{Crowds, Member};
 use super::emit::{write_line, Keys};
 use super::index::WorldIndex;
 use super::kind::Kind;
-use super::plan::{farm_start, first_start, ordinary, param, weight, Cast, MAX_PLANTED_SHARE};
-use super::planted::{farm_addr, planted_account};
+use super::plan::{first_start, ordinary, weight, Cast, MAX_PLANTED_SHARE};
+use super::planted::planted_account;
 use super::pools::{Addr, Pools};
-use super::profile::{zone, DAY_MS, HOUR_MS, MIN_MS};
+use super::profile::{zone, DAY_MS, MIN_MS};
 use super::rng::{hash, Rng};
-use super::script::planted_budget;
+use super::script::{events_per_session, planted_budget};
 use super::{GenConfig, Label, Labels};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -22,13 +23,15 @@ pub const MAX_LATE_MS: i64 = 2 * MIN_MS;
 
 /// A generation run in progress.
 pub struct Generator<'w> {
-    ctx: Ctx<'w>,
-    accounts: Vec<Account>,
+    pub(crate) ctx: Ctx<'w>,
+    pub(crate) accounts: Vec<Account>,
     heap: BinaryHeap<Reverse<(i64, u32)>>,
     /// Events held back to be written late: (release time, sequence, line), sorted.
     late: VecDeque<(i64, u64, Vec<u8>)>,
     rng: Rng,
     keys: Keys,
+    /// Members per carrier and per venue, as cast.
+    pub crowds: (Vec<u64>, Vec<u64>),
     seq: u64,
     buf: Vec<u8>,
     pub labels: Labels,
@@ -41,14 +44,9 @@ fn invalid(msg: &str) -> io::Error {
 impl<'w> Generator<'w> {
     /// Casts and schedules every account; fails on a configuration or world it cannot use.
     pub fn new(cfg: &GenConfig, places: &'w [super::Place]) -> io::Result<Self> {
-        if cfg.accounts == 0 && cfg.events > 0 {
-            return Err(invalid("--accounts must be at least 1"));
-        }
-        if cfg.accounts > u64::from(u32::MAX) {
-            return Err(invalid("--accounts must be at most 4294967295"));
-        }
-        if !(0.0..=1.0).contains(&cfg.anomaly_rate) {
-            return Err(invalid("anomaly_rate must be between 0 and 1"));
+        let problems = cfg.problems();
+        if !problems.is_empty() {
+            return Err(invalid(&problems.join("; ")));
         }
         let idx = WorldIndex::new(places)
             .ok_or_else(|| invalid("the world has no residential or mobile place"))?;
@@ -59,7 +57,9 @@ impl<'w> Generator<'w> {
             idx,
             pools: Pools::new(places),
             offsets,
+            start_ms: cfg.start_ms,
             span_end: cfg.start_ms + span,
+            nat: Vec::new(),
         };
         let mut g = Generator {
             ctx,
@@ -68,6 +68,7 @@ impl<'w> Generator<'w> {
             late: VecDeque::new(),
             rng: Rng::new(hash(&[cfg.seed, 0x1A7E])),
             keys: Keys::new(cfg.seed),
+            crowds: (Vec::new(), Vec::new()),
             seq: 0,
             buf: Vec::with_capacity(1024),
             labels: Labels::default(),
@@ -78,33 +79,43 @@ impl<'w> Generator<'w> {
 
     /// Builds every account in index order and puts its first event in the heap.
     fn cast(&mut self, cfg: &GenConfig, span: i64) {
-        let mut cast = Cast::new(&self.ctx.idx, cfg.accounts, cfg.anomaly_rate, cfg.seed);
+        let ctx = &self.ctx;
+        let mut cast = Cast::new(&ctx.idx, cfg, &ctx.offsets, ctx.span_end);
         let planted_events = cast.fit((cfg.events as f64 * MAX_PLANTED_SHARE) as u64, cfg.seed);
         let ordinary_events = u128::from(cfg.events - planted_events);
         let role = |i: u64| {
             cast.slot(i)
                 .and_then(|s| cast.kind(s).map(|(k, f)| (s, k, f)))
         };
+        let ordinary_count = (0..cfg.accounts).filter(|&i| role(i).is_none()).count();
+        let crowds = Crowds::new(&mut self.ctx, cfg, ordinary_count as u64);
+        self.crowds = crowds.sizes();
+        // The weight of account `i`, the `j`-th ordinary one (venue members weigh more).
+        let weigh = |j: u64, i: u64| crowds.weight(j, weight(cfg.seed, i));
         let total_weight: u64 = (0..cfg.accounts)
             .filter(|&i| role(i).is_none())
-            .map(|i| weight(cfg.seed, i))
+            .enumerate()
+            .map(|(j, i)| weigh(j as u64, i))
             .sum();
-        let (mut cum, mut given) = (0u64, 0u64);
+        let (mut cum, mut given, mut j) = (0u64, 0u64, 0u64);
         let mut farms = Vec::new();
         for i in 0..cfg.accounts {
             let rng = Rng::new(hash(&[cfg.seed, i]));
             let (mut a, t0) = match role(i) {
                 Some((slot, kind, farm)) => {
-                    let farm = (kind == Kind::SharedIp).then_some((farm, &mut farms));
-                    self.plant(cfg, span, rng, (slot, kind), farm, i as u32)
+                    let p = cast.param(cfg.seed, slot, kind);
+                    let farm = (kind == Kind::SharedIp).then(|| self.farm(&mut farms, &cast, farm));
+                    self.plant(cfg, span, rng, (kind, p), farm, i as u32)
                 }
                 None => {
                     // Cumulative rounding: the budgets add up to exactly `ordinary_events`.
-                    cum += weight(cfg.seed, i);
+                    cum += weigh(j, i);
                     let upto = u128::from(cum) * ordinary_events / u128::from(total_weight);
                     let budget = (upto as u64 - given) as u32;
                     given = upto as u64;
-                    self.ordinary_at(cfg, span, rng, budget)
+                    let member = crowds.member(j).map(|m| (&crowds, m));
+                    j += 1;
+                    self.ordinary_at(cfg, span, rng, budget, member)
                 }
             };
             if a.remaining > 0 {
@@ -115,56 +126,60 @@ impl<'w> Generator<'w> {
         }
     }
 
-    /// An ordinary account with `budget` events and its first session time.
+    /// An ordinary account with `budget` events (a crowd member when `crowd` says so) and its
+    /// first session time.
     fn ordinary_at(
         &mut self,
         cfg: &GenConfig,
         span: i64,
         mut rng: Rng,
         budget: u32,
+        crowd: Option<(&Crowds, Member)>,
     ) -> (Account, i64) {
-        let t0 = first_start(&mut rng, cfg.start_ms, span, budget);
-        (ordinary(&mut self.ctx, rng, budget), t0)
+        let role = match crowd {
+            Some((_, Member::Subscriber(_))) => Role::Subscriber,
+            _ => Role::Home,
+        };
+        let per_session = events_per_session(role);
+        let t0 = first_start(&mut rng, cfg.start_ms, span, budget, per_session);
+        let a = match crowd {
+            Some((c, m)) => c.account(&mut self.ctx, m, rng, budget),
+            None => ordinary(&mut self.ctx, rng, budget),
+        };
+        (a, t0)
     }
 
-    /// A planted account (labelled), or an ordinary one with the same budget when the world
-    /// lacks its places.
+    /// A planted account (labelled) of `kind` with script parameter `p`, or an ordinary one
+    /// with the same budget when the world lacks its places. A farm worker starts with the
+    /// stream and works on the farm's working days.
     fn plant(
         &mut self,
         cfg: &GenConfig,
         span: i64,
         rng: Rng,
-        (slot, kind): (u64, Kind),
-        farm: Option<(u64, &mut Vec<Addr>)>,
+        (kind, p): (Kind, u8),
+        farm: Option<Addr>,
         id: u32,
     ) -> (Account, i64) {
-        let p = param(cfg.seed, slot, kind);
         let budget = planted_budget(kind, p);
-        let (farm_no, farm_addr) = match farm {
-            Some((n, farms)) => (n, Some(self.farm(farms, n, cfg.seed))),
-            None => (0, None),
-        };
-        let Some(mut a) = planted_account(&mut self.ctx, rng, kind, p, farm_addr) else {
-            return self.ordinary_at(cfg, span, rng, budget);
+        let Some(mut a) = planted_account(&mut self.ctx, rng, kind, p, farm) else {
+            return self.ordinary_at(cfg, span, rng, budget, None);
         };
         a.remaining = budget;
         a.label = self.labels.accounts.len() as u32;
         self.labels.accounts.push(Label::new(id, kind));
-        let t0 = match farm_addr {
-            Some(_) => {
-                farm_start(cfg.seed, farm_no, cfg.start_ms, span) + a.rng.range(0, 3 * HOUR_MS)
-            }
+        let t0 = match farm {
+            Some(_) => cfg.start_ms,
             None => cfg.start_ms + a.rng.range(0, span / 2),
         };
         (a, t0)
     }
 
-    /// The shared address of farm `n`, made on first use.
-    fn farm(&mut self, farms: &mut Vec<Addr>, n: u64, seed: u64) -> Addr {
+    /// The shared address of farm `n`, allocated on first use.
+    fn farm(&mut self, farms: &mut Vec<Addr>, cast: &Cast, n: u64) -> Addr {
         while farms.len() as u64 <= n {
-            let mut rng = Rng::new(hash(&[seed, farms.len() as u64, 0xFA4D]));
-            let a = farm_addr(&mut self.ctx, &mut rng);
-            farms.push(a);
+            let place = cast.farms[farms.len()].place;
+            farms.push(self.ctx.pools.alloc(place));
         }
         farms[n as usize]
     }
@@ -223,6 +238,7 @@ impl Generator<'_> {
             + self.late.iter().map(|l| l.2.capacity() + 32).sum::<usize>()
             + self.labels.accounts.capacity() * std::mem::size_of::<Label>()
             + self.ctx.offsets.capacity() * 8
+            + self.ctx.nat.capacity() * std::mem::size_of::<super::pools::NatPool>()
     }
 
     /// Events written or held so far.
