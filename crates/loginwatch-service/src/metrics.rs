@@ -22,6 +22,17 @@ pub struct Metrics {
     pub alerts_published: IntCounterVec,
     /// `loginwatch_alerts_suppressed_total{kind}`: alerts held back by suppression (pipeline).
     pub alerts_suppressed: IntCounterVec,
+    /// `loginwatch_events_dropped_total{reason}`: events the engine did not use (pipeline):
+    /// `too_late` (older than `engine.max_lateness` behind the account), `duplicate`.
+    pub events_dropped: IntCounterVec,
+    /// `loginwatch_accounts_evicted_total`: accounts evicted from a full table (pipeline).
+    pub accounts_evicted: IntCounter,
+    /// `loginwatch_accounts_expired_total`: accounts forgotten after `engine.idle_timeout`.
+    pub accounts_expired: IntCounter,
+    /// `loginwatch_window_overflow_total`: logins dropped from full per-account windows.
+    pub window_overflow: IntCounter,
+    /// `loginwatch_state_bytes{partition}`: the engine's estimate of its per-account state.
+    pub state_bytes: IntGaugeVec,
     /// `loginwatch_geoip_misses_total`: IPs the GeoIP database could not locate (pipeline).
     pub geoip_misses: IntCounter,
     /// `loginwatch_dead_letters_total`: dead letters acknowledged by the broker.
@@ -110,6 +121,27 @@ impl Metrics {
                 "Alerts held back by suppression, by kind",
                 &["kind"],
             )?,
+            events_dropped: counter_vec(
+                "loginwatch_events_dropped_total",
+                "Events the engine did not use, by reason",
+                &["reason"],
+            )?,
+            accounts_evicted: counter(
+                "loginwatch_accounts_evicted_total",
+                "Accounts evicted because the engine's table was full",
+            )?,
+            accounts_expired: counter(
+                "loginwatch_accounts_expired_total",
+                "Accounts forgotten after the idle timeout",
+            )?,
+            window_overflow: counter(
+                "loginwatch_window_overflow_total",
+                "Logins dropped from full per-account windows",
+            )?,
+            state_bytes: gauge_vec(
+                "loginwatch_state_bytes",
+                "Estimated bytes of each partition's per-account state",
+            )?,
             geoip_misses: counter(
                 "loginwatch_geoip_misses_total",
                 "IP addresses the GeoIP database could not locate",
@@ -191,6 +223,7 @@ impl Metrics {
     pub(crate) fn forget_partition(&self, partition: i32) {
         let p = partition.to_string();
         let _ = self.tracked_accounts.remove_label_values(&[&p]);
+        let _ = self.state_bytes.remove_label_values(&[&p]);
         let _ = self.consumer_lag.remove_label_values(&[&p]);
     }
 }

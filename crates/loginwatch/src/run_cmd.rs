@@ -4,15 +4,15 @@
 use crate::config::Config;
 use crate::wiring::open_locator;
 use anyhow::{Context, Result};
-use loginwatch_detect::{Engine, Locate, Pipeline, SharedIndex};
+use loginwatch_detect::{DropReason, Engine, EngineStats, Locate, Pipeline, SharedIndex};
 use loginwatch_geo::{Locator, Login};
-use loginwatch_model::{Alert, AlertKind, LoginEvent, Reject};
+use loginwatch_model::{Alert, LoginEvent, Reject};
 use loginwatch_service::readiness::CHECK_GEOIP;
 use loginwatch_service::{
     run, shutdown_on_signals, watch_files, FileWatch, Metrics, Processor, ProcessorFactory,
     Reloadable, Telemetry,
 };
-use prometheus::{IntGauge, Registry};
+use prometheus::{IntCounterVec, IntGauge, Registry};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -37,30 +37,55 @@ impl Locate for ReloadingLocator {
 struct PartitionProcessor {
     pipeline: Pipeline<ReloadingLocator>,
     metrics: Metrics,
-    exported_suppressed: [u64; AlertKind::ALL.len()],
+    /// The engine's counters at the last export.
+    exported: EngineStats,
+    partition: String,
     since_export: u32,
 }
 
 impl PartitionProcessor {
+    /// Adds what the engine counted since the last export to the process's metrics.
     fn export(&mut self) {
         self.since_export = 0;
-        for (i, (kind, n)) in self
-            .pipeline
-            .engine()
-            .stats()
-            .suppressed_by_kind
-            .into_iter()
-            .enumerate()
-        {
-            let delta = n.saturating_sub(self.exported_suppressed[i]);
-            if delta > 0 {
-                self.metrics
-                    .alerts_suppressed
-                    .with_label_values(&[kind.as_str()])
-                    .inc_by(delta);
-                self.exported_suppressed[i] = n;
+        let now = self.pipeline.engine().stats();
+        let was = &self.exported;
+        let m = &self.metrics;
+        let by_label = |now: &[(String, u64)], was: &[(String, u64)], vec: &IntCounterVec| {
+            for ((label, n), (_, before)) in now.iter().zip(was) {
+                if n > before {
+                    vec.with_label_values(&[label.as_str()]).inc_by(n - before);
+                }
             }
+        };
+        let kinds = |s: &EngineStats| -> Vec<(String, u64)> {
+            let k = &s.suppressed_by_kind;
+            k.iter().map(|(k, n)| (k.as_str().to_owned(), *n)).collect()
+        };
+        let drops = |s: &EngineStats| -> Vec<(String, u64)> {
+            let d = &s.dropped;
+            d.iter().map(|(r, n)| (r.as_str().to_owned(), *n)).collect()
+        };
+        by_label(&kinds(&now), &kinds(was), &m.alerts_suppressed);
+        by_label(&drops(&now), &drops(was), &m.events_dropped);
+        for (counter, n, before) in [
+            (
+                &m.accounts_evicted,
+                now.evicted_accounts,
+                was.evicted_accounts,
+            ),
+            (
+                &m.accounts_expired,
+                now.expired_accounts,
+                was.expired_accounts,
+            ),
+            (&m.window_overflow, now.window_overflow, was.window_overflow),
+        ] {
+            counter.inc_by(n.saturating_sub(before));
         }
+        m.state_bytes
+            .with_label_values(&[self.partition.as_str()])
+            .set(now.approx_state_bytes as i64);
+        self.exported = now;
     }
 }
 
@@ -125,6 +150,7 @@ impl ProcessorFactory for Factory {
         };
         let mut engine = engine;
         engine.set_owner(partition as loginwatch_detect::Owner);
+        let exported = engine.stats();
         Box::new(PartitionProcessor {
             pipeline: Pipeline::new(
                 ReloadingLocator(self.locator.clone()),
@@ -132,7 +158,8 @@ impl ProcessorFactory for Factory {
                 self.config.input.max_event_bytes,
             ),
             metrics: self.metrics.clone(),
-            exported_suppressed: [0; AlertKind::ALL.len()],
+            exported,
+            partition: partition.to_string(),
             since_export: 0,
         })
     }
@@ -142,6 +169,7 @@ impl ProcessorFactory for Factory {
 struct ProcessGauges {
     shared_networks: IntGauge,
     shared_bytes: IntGauge,
+    deliveries: IntGauge,
 }
 
 impl ProcessGauges {
@@ -154,11 +182,17 @@ impl ProcessGauges {
             "loginwatch_shared_ip_state_bytes",
             "Estimated bytes held by the shared_ip index",
         )?;
+        let deliveries = IntGauge::new(
+            "loginwatch_shared_ip_deliveries_pending",
+            "shared_ip findings waiting for the partition that owns their account",
+        )?;
         registry.register(Box::new(shared_networks.clone()))?;
         registry.register(Box::new(shared_bytes.clone()))?;
+        registry.register(Box::new(deliveries.clone()))?;
         Ok(ProcessGauges {
             shared_networks,
             shared_bytes,
+            deliveries,
         })
     }
 }
@@ -189,6 +223,10 @@ async fn export_process_metrics(
         gauges
             .shared_bytes
             .set(i64::try_from(stats.approx_bytes).unwrap_or(i64::MAX));
+        let pending = shared.pending_deliveries();
+        gauges
+            .deliveries
+            .set(i64::try_from(pending).unwrap_or(i64::MAX));
     }
 }
 
@@ -221,6 +259,13 @@ pub async fn serve(config: Config, stop: CancellationToken) -> Result<()> {
     // partition's engine is built from the same configuration and cannot fail.
     Engine::new(Arc::new(config.engine.clone())).context("engine configuration")?;
     let telemetry = Telemetry::new().context("cannot register metrics")?;
+    for reason in DropReason::ALL {
+        // Shown as 0 before the first drop.
+        telemetry
+            .metrics
+            .events_dropped
+            .with_label_values(&[reason.as_str()]);
+    }
     telemetry.readiness.set(CHECK_GEOIP, false);
     let locator = Reloadable::new(open_locator(&config)?);
     telemetry.readiness.set(CHECK_GEOIP, true);
@@ -263,4 +308,40 @@ pub async fn serve(config: Config, stop: CancellationToken) -> Result<()> {
     tracker.close();
     tracker.wait().await;
     result.map_err(|e| anyhow::anyhow!(crate::wiring::error_chain(&e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_export_the_engines_counters() {
+        let config = Config::default();
+        let telemetry = Telemetry::new().expect("metrics");
+        let factory = Factory {
+            shared: Arc::new(SharedIndex::for_config(&config.engine)),
+            locator: Reloadable::new(open_locator(&config).expect("demo world")),
+            metrics: telemetry.metrics.clone(),
+            config,
+        };
+        let mut p = factory.create("logins", 3);
+        let line = |id: &str, t: &str| {
+            format!(
+                r#"{{"account_id":"a","ip":"203.0.113.9","timestamp":"{t}","event_id":"{id}"}}"#
+            )
+        };
+        let mut out = Vec::new();
+        for (id, t) in [
+            ("e1", "2026-11-24T12:00:00Z"),
+            ("e1", "2026-11-24T12:00:00Z"), // a redelivery
+            ("e0", "2026-11-24T10:00:00Z"), // two hours late
+        ] {
+            p.process(line(id, t).as_bytes(), &mut out).expect("valid");
+        }
+        drop(p); // exports
+        let m = &telemetry.metrics;
+        let dropped = |r: &str| m.events_dropped.with_label_values(&[r]).get();
+        assert_eq!((dropped("duplicate"), dropped("too_late")), (1, 1));
+        assert!(m.state_bytes.with_label_values(&["3"]).get() > 0);
+    }
 }
