@@ -329,17 +329,13 @@ impl Engine {
         if self.others.is_empty() {
             return;
         }
-        let mut others = std::mem::take(&mut self.others);
-        let mut i = 0;
-        while i < others.len() {
-            if others[i].owner == self.owner {
-                self.deliver(others.remove(i), out);
-            } else {
-                i += 1;
-            }
+        let owner = self.owner;
+        let (mine, mut theirs): (Vec<Delivery>, Vec<Delivery>) =
+            self.others.drain(..).partition(|d| d.owner == owner);
+        for d in mine {
+            self.deliver(d, out);
         }
-        self.shared.post_deliveries(&mut others);
-        self.others = others;
+        self.shared.post_deliveries(&mut theirs);
     }
 
     /// Applies a new configuration (e.g. reloaded exceptions) and keeps the state. Detectors
