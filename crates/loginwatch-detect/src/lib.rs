@@ -39,7 +39,7 @@
 //! - **Later detectors, per account**: one 160-byte box created at the first event carrying a
 //!   claim, a session or needing the detectors' memory (location profile, activity run, the
 //!   first session fingerprint inline): an account with claims and a session costs **309
-//!   bytes**; each further remembered session 40 (≤ `max_sessions` = 8, dropped once unseen
+//!   bytes**; each further remembered session costs 40 (≤ `max_sessions` = 8, dropped once unseen
 //!   for `forget_after` = 24 h), 80 of risk memory once it raised a signal, ≤ 9 cooldown
 //!   entries of 40 bytes once it alerted, 40 of anonymizer memory once it used one. Worst
 //!   case ~3.6 KB (a full window and every box).

@@ -36,7 +36,7 @@ use loginwatch_storage::stable_hash32;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::sync::Arc;
 
 /// The file format this build writes and reads.
@@ -351,129 +351,6 @@ impl Saved {
     }
 }
 
-/// Reads saved state record by record (see the module docs).
-pub struct StateReader<R: Read> {
-    input: R,
-    buf: Vec<u8>,
-    records: u64,
-    offset: u64,
-    ended: bool,
-    cities: Cities,
-}
-
-impl<R: Read> StateReader<R> {
-    /// Checks the header of the state file on `input`.
-    pub fn new(mut input: R) -> Result<Self, StateError> {
-        let mut head = [0u8; 10];
-        match input.read_exact(&mut head) {
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Err(StateError::NotState),
-            r => r?,
-        }
-        if &head[..8] != MAGIC {
-            return Err(StateError::NotState);
-        }
-        let found = u16::from_le_bytes([head[8], head[9]]);
-        if found != FORMAT_VERSION {
-            return Err(StateError::Format { found });
-        }
-        Ok(StateReader {
-            input,
-            buf: Vec::new(),
-            records: 0,
-            offset: head.len() as u64,
-            ended: false,
-            cities: Cities::default(),
-        })
-    }
-
-    fn corrupt(&self, reason: impl Into<String>) -> StateError {
-        StateError::Corrupt {
-            record: self.records + 1,
-            offset: self.offset,
-            reason: reason.into(),
-        }
-    }
-
-    /// Fills `buf` with exactly `n` bytes; `Ok(false)` at the end of the input.
-    fn fill(&mut self, n: usize) -> Result<bool, StateError> {
-        self.buf.resize(n, 0);
-        let mut got = 0;
-        while got < n {
-            match self.input.read(&mut self.buf[got..]) {
-                Ok(0) => break,
-                Ok(k) => got += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(got == n)
-    }
-
-    /// The next record; `None` after the end record.
-    pub fn next_record(&mut self) -> Result<Option<Saved>, StateError> {
-        if self.ended {
-            return match self.fill(1)? {
-                false => Ok(None),
-                true => Err(self.corrupt("bytes after the end record")),
-            };
-        }
-        let truncated = StateError::Truncated {
-            records: self.records,
-        };
-        if !self.fill(8)? {
-            return Err(truncated);
-        }
-        let len = u32::from_le_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]);
-        let sum = u32::from_le_bytes([self.buf[4], self.buf[5], self.buf[6], self.buf[7]]);
-        if len == 0 || len > MAX_RECORD {
-            return Err(self.corrupt(format!("impossible length {len}")));
-        }
-        if !self.fill(len as usize)? {
-            return Err(truncated);
-        }
-        if stable_hash32(&self.buf) != sum {
-            return Err(self.corrupt("checksum mismatch (altered or damaged)"));
-        }
-        if self.buf[0] != RECORD_VERSION {
-            return Err(StateError::RecordVersion {
-                record: self.records + 1,
-                offset: self.offset,
-                found: self.buf[0],
-            });
-        }
-        let body = postcard::from_bytes::<Body<'_>>(&self.buf[1..])
-            .map_err(|e| format!("does not decode: {e}"));
-        let owned = match body {
-            Err(reason) => Err(reason),
-            Ok(Body::End { records }) if records == self.records => {
-                self.ended = true;
-                return self.next_record();
-            }
-            Ok(Body::End { records }) => Err(format!(
-                "the end record counts {records} records, the file holds {}",
-                self.records
-            )),
-            Ok(Body::Engine(clocks)) => Ok(Owned::Engine(clocks)),
-            Ok(Body::Index { next_sweep }) => Ok(Owned::Index { next_sweep }),
-            Ok(Body::Network(n)) => Ok(Owned::Network {
-                key: n.key,
-                newest: n.newest,
-                members: n.members.into_owned(),
-            }),
-            Ok(Body::Account(a)) => {
-                let (id, newest) = (a.id.to_string(), a.newest);
-                a.into_state(&mut self.cities)
-                    .map(|state| Owned::Account { id, state, newest })
-                    .map_err(str::to_owned)
-            }
-        };
-        let owned = owned.map_err(|reason| self.corrupt(reason))?;
-        self.records += 1;
-        self.offset += 8 + u64::from(len);
-        Ok(Some(Saved(owned)))
-    }
-}
-
 /// Where restored records go: engines take their clocks and accounts, the index its clocks
 /// and networks.
 pub trait Restore {
@@ -502,6 +379,9 @@ impl Restore for Engine {
         }
     }
 }
+
+mod read;
+pub use read::StateReader;
 
 #[cfg(test)]
 mod tests;
