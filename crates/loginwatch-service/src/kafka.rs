@@ -51,6 +51,9 @@ pub(crate) fn properties(k: &KafkaConfig, role: Role) -> BTreeMap<String, String
     match role {
         Role::Consumer => {
             put("group.id", k.group_id.clone());
+            if let Some(id) = &k.group_instance_id {
+                put("group.instance.id", id.clone());
+            }
             put("enable.auto.commit", "false".into());
             put("enable.auto.offset.store", "false".into());
             put("partition.assignment.strategy", "cooperative-sticky".into());
@@ -104,7 +107,15 @@ mod tests {
         assert_eq!(c["enable.auto.offset.store"], "false");
         assert_eq!(c["partition.assignment.strategy"], "cooperative-sticky");
         assert_eq!(c["group.id"], "loginwatch");
+        assert!(
+            !c.contains_key("group.instance.id"),
+            "dynamic membership by default"
+        );
+        k.group_instance_id = Some("loginwatch-2".into());
+        let c = properties(&k, Role::Consumer);
+        assert_eq!(c["group.instance.id"], "loginwatch-2");
         let p = properties(&k, Role::Producer);
+        assert!(!p.contains_key("group.instance.id"));
         assert_eq!(p["client.id"], "common");
         assert_eq!(p["enable.idempotence"], "true");
         assert!(!p.contains_key("group.id"));

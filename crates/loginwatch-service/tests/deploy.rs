@@ -148,7 +148,7 @@ fn kubernetes_manifests_agree_on_port_probes_config_and_grace() {
     let port = i64::from(cfg.metrics.listen.port());
     assert!(cfg.metrics.listen.ip().is_unspecified());
 
-    let dep = one("Deployment");
+    let dep = one("StatefulSet");
     let pod = &dep["spec"]["template"];
     assert_eq!(
         dep["spec"]["selector"]["matchLabels"],
@@ -198,6 +198,18 @@ fn kubernetes_manifests_agree_on_port_probes_config_and_grace() {
         .map(s)
         .collect();
     assert!(args.contains(&"run"));
+    // Static membership: each pod's stable name is its group instance id.
+    let id = args.iter().position(|a| *a == "--group-instance-id");
+    assert_eq!(id.map(|i| args[i + 1]), Some("$(POD_NAME)"));
+    let env = c["env"].as_sequence().expect("env");
+    let pod_name = env
+        .iter()
+        .find(|e| e["name"] == "POD_NAME")
+        .expect("POD_NAME");
+    assert_eq!(
+        pod_name["valueFrom"]["fieldRef"]["fieldPath"],
+        "metadata.name"
+    );
     let config_path = args[args
         .iter()
         .position(|a| *a == "--config")
@@ -225,13 +237,18 @@ fn kubernetes_manifests_agree_on_port_probes_config_and_grace() {
 
     let svc = one("Service");
     assert_eq!(svc["spec"]["selector"], pod["metadata"]["labels"]);
+    assert_eq!(dep["spec"]["serviceName"], svc["metadata"]["name"]);
+    assert_eq!(
+        svc["spec"]["clusterIP"], "None",
+        "a StatefulSet's headless service"
+    );
     let sp = &svc["spec"]["ports"][0];
     assert_eq!(sp["port"].as_i64(), Some(port));
     assert!(sp["targetPort"] == "metrics" || sp["targetPort"].as_i64() == Some(port));
 
     let kust = yaml("k8s/kustomization.yaml");
     let listed = serde_yaml::to_string(&kust["resources"]).expect("yaml");
-    for f in ["configmap.yaml", "deployment.yaml", "service.yaml"] {
+    for f in ["configmap.yaml", "statefulset.yaml", "service.yaml"] {
         assert!(listed.contains(f), "kustomization lists {f}");
     }
 }

@@ -32,6 +32,10 @@ pub enum Command {
         /// Configuration file (TOML).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Static group membership for this member; overrides `kafka.group_instance_id`
+        /// (e.g. `--group-instance-id "$(POD_NAME)"` in a StatefulSet).
+        #[arg(long, value_name = "ID")]
+        group_instance_id: Option<String>,
     },
     /// Write a reproducible synthetic event stream with planted, labelled anomalies.
     Gen(GenArgs),
@@ -139,7 +143,10 @@ fn dispatch(command: Command) -> Result<ExitCode> {
     match command {
         Command::Demo => crate::demo::run(&mut io::stdout().lock()).map(|()| ExitCode::SUCCESS),
         Command::Replay(args) => run_replay(args).map(|()| ExitCode::SUCCESS),
-        Command::Run { config } => run_service(config.as_deref()),
+        Command::Run {
+            config,
+            group_instance_id,
+        } => run_service(config.as_deref(), group_instance_id),
         Command::Gen(args) => crate::gen_cmd::run(args).map(|()| ExitCode::SUCCESS),
         Command::Score { labels, alerts } => {
             let labels = crate::score::read_jsonl(&mut *open_input(Some(&labels))?)?;
@@ -244,7 +251,11 @@ fn run_replay(args: ReplayArgs) -> Result<()> {
     Ok(())
 }
 
-fn run_service(config: Option<&Path>) -> Result<ExitCode> {
-    crate::run_cmd::run_service(load_config(config)?)?;
+fn run_service(config: Option<&Path>, group_instance_id: Option<String>) -> Result<ExitCode> {
+    let mut config = load_config(config)?;
+    if let Some(id) = group_instance_id {
+        config.service.kafka.group_instance_id = Some(id);
+    }
+    crate::run_cmd::run_service(config)?;
     Ok(ExitCode::SUCCESS)
 }

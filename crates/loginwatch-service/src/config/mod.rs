@@ -31,6 +31,11 @@ pub struct KafkaConfig {
     pub brokers: String,
     /// Consumer group; every instance of one deployment uses the same.
     pub group_id: String,
+    /// Static membership (librdkafka's `group.instance.id`), one per member and stable
+    /// across its restarts (e.g. the StatefulSet pod name): a member back within
+    /// `session.timeout.ms` keeps its partitions, so a rolling restart moves none. Default
+    /// none (dynamic membership).
+    pub group_instance_id: Option<String>,
     /// Login events, one JSON object per message, keyed by `account_id`.
     pub input_topic: String,
     /// Alerts, keyed by `account_id`, with an `alert_id` header.
@@ -43,11 +48,11 @@ pub struct KafkaConfig {
     /// How long shutdown may take to finish in-flight work, flush and commit. Default `30s`.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
-    /// Messages queued for one partition's worker; when full, the partition is paused.
+    /// Messages queued for one partition's worker; when full, consumption waits for it.
     /// Default 1024.
     pub partition_queue_capacity: NonZeroUsize,
     /// Input messages of one partition whose alerts are not yet acknowledged; at the limit the
-    /// worker stops taking messages (and so its queue fills and the partition pauses).
+    /// worker stops taking messages (and so its queue fills and consumption waits).
     /// Default 10000.
     pub max_in_flight_per_partition: NonZeroUsize,
     /// librdkafka statistics period: consumer lag and broker reachability. Default `5s`.
@@ -66,6 +71,7 @@ impl Default for KafkaConfig {
         KafkaConfig {
             brokers: "localhost:9092".into(),
             group_id: "loginwatch".into(),
+            group_instance_id: None,
             input_topic: "logins".into(),
             alert_topic: "login-alerts".into(),
             dead_letter_topic: "logins-dead-letter".into(),
@@ -99,9 +105,10 @@ impl Default for MetricsConfig {
 
 /// Properties loginwatch sets itself; setting them in a passthrough table is an error because
 /// they would break a guarantee (offsets stored only after acks, idempotence, the assignor).
-pub(crate) const MANAGED_CONSUMER: [&str; 6] = [
+pub(crate) const MANAGED_CONSUMER: [&str; 7] = [
     "bootstrap.servers",
     "group.id",
+    "group.instance.id",
     "enable.auto.commit",
     "enable.auto.offset.store",
     "partition.assignment.strategy",
@@ -130,6 +137,13 @@ impl KafkaConfig {
         }
         if self.group_id.trim().is_empty() {
             p.push("kafka.group_id: must not be empty".into());
+        }
+        if self
+            .group_instance_id
+            .as_ref()
+            .is_some_and(|id| id.trim().is_empty())
+        {
+            p.push("kafka.group_instance_id: must not be empty when set".into());
         }
         for (key, topic) in [
             ("input_topic", &self.input_topic),
@@ -282,6 +296,8 @@ mod tests {
         let mut c = ServiceConfig::default();
         c.kafka.brokers = " ".into();
         c.kafka.group_id = String::new();
+        c.kafka.group_instance_id = Some(" ".into());
+        c.kafka.consumer.set("group.instance.id", "pod-0");
         c.kafka.alert_topic = "logins".into();
         c.kafka.dead_letter_topic = "bad topic!".into();
         c.kafka.commit_interval = Duration::ZERO;
@@ -295,6 +311,8 @@ mod tests {
         let expect = [
             "kafka.brokers: must not be empty",
             "kafka.group_id: must not be empty",
+            "kafka.group_instance_id: must not be empty when set",
+            "kafka.consumer.group.instance.id: set by loginwatch",
             "kafka.alert_topic: must differ from kafka.input_topic",
             "kafka.dead_letter_topic: may only contain",
             "kafka.commit_interval: must be at least",
