@@ -1,7 +1,7 @@
 //! Command-line parsing (CONTRACT §3) and dispatch. Flags override the configuration file,
 //! which overrides built-in defaults.
 
-use crate::config::Config;
+use crate::config::{Config, ProcessEnv};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use std::fs::File;
@@ -48,8 +48,13 @@ pub enum Command {
         #[arg(long)]
         alerts: PathBuf,
     },
-    /// Validate a configuration file and print every problem at once.
+    /// Validate a configuration file (with the LOGINWATCH_… variables over it) and print every
+    /// problem at once.
     CheckConfig {
+        /// Print the merged configuration (defaults < file < environment) as TOML, secret
+        /// values redacted, when it is valid.
+        #[arg(long)]
+        effective: bool,
         /// Configuration file (TOML).
         file: PathBuf,
     },
@@ -154,41 +159,42 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             print!("{}", crate::score::score(&labels, &alerts));
             Ok(ExitCode::SUCCESS)
         }
-        Command::CheckConfig { file } => Ok(check_config(&file)),
+        Command::CheckConfig { file, effective } => Ok(check_config(&file, effective)),
     }
 }
 
-/// Loads the file (or the defaults) and turns a list of problems into one error.
+/// The configuration: `path` (none: the defaults) with the `LOGINWATCH_…` variables over it;
+/// every problem in one error.
 pub fn load_config(path: Option<&Path>) -> Result<Config> {
-    let Some(path) = path else {
-        return Ok(Config::default());
-    };
-    Config::load(path).map_err(|problems| {
+    Config::load(path, &ProcessEnv).map_err(|problems| {
         let lines: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+        let source = path.map_or("the configuration".into(), |p| p.display().to_string());
         anyhow::anyhow!(
-            "{} has {} problem(s):\n{}",
-            path.display(),
+            "{source} has {} problem(s):\n{}",
             problems.len(),
             lines.join("\n")
         )
     })
 }
 
-fn check_config(file: &Path) -> ExitCode {
-    let problems = match std::fs::read_to_string(file) {
-        Ok(text) => {
-            let (config, mut problems) = Config::check_toml(&text);
-            problems.extend(crate::wiring::check_files(&config));
-            problems
-        }
-        Err(e) => vec![crate::config::Problem {
-            key: String::new(),
-            message: format!("cannot read {}: {e}", file.display()),
-        }],
-    };
+fn check_config(file: &Path, effective: bool) -> ExitCode {
+    let (config, mut problems) = Config::check(Some(file), &ProcessEnv);
+    problems.extend(crate::wiring::check_files(&config));
     if problems.is_empty() {
-        println!("{}: ok", file.display());
-        return ExitCode::SUCCESS;
+        if !effective {
+            println!("{}: ok", file.display());
+            return ExitCode::SUCCESS;
+        }
+        return match config.effective_toml() {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("cannot print the configuration: {e}");
+                ExitCode::FAILURE
+            }
+        };
     }
     println!("{}: {} problem(s)", file.display(), problems.len());
     for p in &problems {

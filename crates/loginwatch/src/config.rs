@@ -7,16 +7,20 @@
 //! with five mistakes yields five problems, not one. Meaning: each section's `validate()` then
 //! reports values that parse but make no sense (a zero window, a CIDR that is not one).
 
+mod env;
+
+pub use env::{Environment, NoEnv, ProcessEnv};
+
 use loginwatch_detect::{DetectConfig, EngineConfig, ExceptionsConfig, LimitsConfig};
 use loginwatch_geo::GeoConfig;
 use loginwatch_service::{KafkaConfig, MetricsConfig, ServiceConfig};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_path_to_error::{Path, Segment};
 use std::fmt;
 use std::path::Path as FsPath;
 
 /// `[input]`: limits on what is accepted as an event.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct InputConfig {
     /// Events larger than this many bytes are rejected (`too_large`).
@@ -32,7 +36,7 @@ impl Default for InputConfig {
 }
 
 /// `[replay]`: the local driver.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReplayConfig {
     /// Worker threads; accounts are sharded across them by hash. 0 = one per core.
@@ -46,7 +50,7 @@ impl Default for ReplayConfig {
 }
 
 /// The whole file. Every table is optional; an empty file is the default configuration.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FileConfig {
     pub geoip: GeoConfig,
@@ -92,15 +96,51 @@ impl fmt::Display for Problem {
 const MAX_PROBLEMS: usize = 200;
 
 impl Config {
-    /// Reads and validates a file; on failure returns every problem found.
-    pub fn load(path: &FsPath) -> Result<Config, Vec<Problem>> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            vec![Problem {
-                key: String::new(),
-                message: format!("cannot read {}: {e}", path.display()),
-            }]
-        })?;
-        Self::from_toml(&text)
+    /// Reads and validates a file (none: the defaults) with `env`'s `LOGINWATCH_…` variables
+    /// over it; on failure returns every problem found.
+    pub fn load(path: Option<&FsPath>, env: &dyn Environment) -> Result<Config, Vec<Problem>> {
+        let (config, problems) = Self::check(path, env);
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// [`Config::check_with`] over a file's text (none: the defaults); a file that cannot be
+    /// read is one problem.
+    pub fn check(path: Option<&FsPath>, env: &dyn Environment) -> (Config, Vec<Problem>) {
+        let text = match path.map(std::fs::read_to_string) {
+            None => String::new(),
+            Some(Ok(text)) => text,
+            Some(Err(e)) => {
+                let problem = Problem {
+                    key: String::new(),
+                    message: format!(
+                        "cannot read {}: {e}",
+                        path.unwrap_or(FsPath::new("")).display()
+                    ),
+                };
+                return (Config::default(), vec![problem]);
+            }
+        };
+        Self::check_with(&text, env)
+    }
+
+    /// The configuration as TOML, defaults filled in and secret values `[redacted]`
+    /// (`check-config --effective`).
+    pub fn effective_toml(&self) -> Result<String, toml::ser::Error> {
+        let file = FileConfig {
+            geoip: self.geoip.clone(),
+            detect: self.engine.detect.clone(),
+            exceptions: self.engine.exceptions.clone(),
+            engine: self.engine.engine.clone(),
+            input: self.input.clone(),
+            replay: self.replay.clone(),
+            kafka: self.service.kafka.clone(),
+            metrics: self.service.metrics.clone(),
+        };
+        toml::to_string(&file)
     }
 
     /// Parses and validates TOML text; on failure returns every problem found.
@@ -114,9 +154,43 @@ impl Config {
     }
 
     /// Parses leniently: the configuration with defaults in place of every bad value, and the
-    /// list of problems (empty when the text is valid).
+    /// list of problems (empty when the text is valid). The file alone, no environment.
     pub fn check_toml(text: &str) -> (Config, Vec<Problem>) {
-        let table: toml::Table = match toml::from_str(text) {
+        Self::check_with(text, &NoEnv)
+    }
+
+    /// [`Config::check_toml`] with `env`'s variables over the file (CONTRACT §5): a problem
+    /// with a value set by a variable names the variable.
+    pub fn check_with(text: &str, env: &dyn Environment) -> (Config, Vec<Problem>) {
+        let (mut overrides, mut env_problems) = env::overrides(env);
+        // A value that reads as a number or boolean where a string is expected is retried as
+        // the string it was written as (`LOGINWATCH_KAFKA__GROUP_ID=2024`).
+        loop {
+            let (config, mut problems) = Self::check_overridden(text, &overrides);
+            let mut retried = false;
+            for o in &mut overrides {
+                let key = o.keys.join(".");
+                let at_fault = problems.iter().any(|p| p.key == key);
+                if at_fault && !o.value.is_str() {
+                    o.value = toml::Value::String(o.value.to_string());
+                    retried = true;
+                }
+            }
+            if retried {
+                continue;
+            }
+            for p in &mut problems {
+                if let Some(o) = overrides.iter().find(|o| o.keys.join(".") == p.key) {
+                    p.key = format!("{} ({})", p.key, o.var);
+                }
+            }
+            problems.append(&mut env_problems);
+            return (config, problems);
+        }
+    }
+
+    fn check_overridden(text: &str, overrides: &[env::Override]) -> (Config, Vec<Problem>) {
+        let mut table: toml::Table = match toml::from_str(text) {
             Ok(t) => t,
             Err(e) => {
                 let problem = Problem {
@@ -126,7 +200,9 @@ impl Config {
                 return (Config::default(), vec![problem]);
             }
         };
-        let (file, mut problems) = deserialize_collecting(table);
+        let mut problems = env::apply(&mut table, overrides);
+        let (file, more) = deserialize_collecting(table);
+        problems.extend(more);
         let config = Config {
             geoip: file.geoip,
             engine: EngineConfig {
@@ -292,6 +368,55 @@ mod tests {
         ] {
             assert!(keys.contains(&key), "{key} missing from {problems:?}");
         }
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file_and_names_itself_in_problems() {
+        use std::collections::BTreeMap;
+        let file = "[detect.impossible_travel]\nmax_speed_kmh = 900.0\n[kafka]\ngroup_id = \"f\"\n";
+        let env = env::tests::MapEnv {
+            vars: vec![
+                ("LOGINWATCH_DETECT__IMPOSSIBLE_TRAVEL__MAX_SPEED_KMH", "800"),
+                ("LOGINWATCH_KAFKA__GROUP_ID", "2024"),
+                ("LOGINWATCH_KAFKA__COMMON__SASL_PASSWORD_FILE", "/s/pw"),
+            ],
+            files: BTreeMap::from([("/s/pw", "hunter2\n")]),
+        };
+        let (c, problems) = Config::check_with(file, &env);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(c.engine.detect.impossible_travel.max_speed_kmh, 800.0);
+        assert_eq!(
+            c.service.kafka.group_id, "2024",
+            "a number read as the string it was"
+        );
+        assert_eq!(c.service.kafka.common.get("sasl.password"), Some("hunter2"));
+        let text = c.effective_toml().expect("toml");
+        assert!(text.contains("max_speed_kmh = 800.0"), "{text}");
+        assert!(
+            text.contains("[redacted]") && !text.contains("hunter2"),
+            "{text}"
+        );
+        // What the effective configuration prints reads back as the same configuration.
+        let again = Config::from_toml(&text.replace("\"[redacted]\"", "\"hunter2\""));
+        assert_eq!(again.map(|a| a.engine), Ok(c.engine.clone()));
+
+        let bad = env::tests::MapEnv {
+            vars: vec![
+                ("LOGINWATCH_DETECT__SHARED_IP__WINDOW", "soon"),
+                ("LOGINWATCH_DETECT__SHARED_IP__MIN_SHARE", "2"),
+            ],
+            files: BTreeMap::new(),
+        };
+        let (_, problems) = Config::check_with("", &bad);
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert!(
+            keys.contains(&"detect.shared_ip.window (LOGINWATCH_DETECT__SHARED_IP__WINDOW)"),
+            "{problems:?}"
+        );
+        assert!(
+            keys.contains(&"detect.shared_ip.min_share (LOGINWATCH_DETECT__SHARED_IP__MIN_SHARE)"),
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ mod properties;
 
 pub use properties::ClientProperties;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::time::Duration;
@@ -14,7 +14,7 @@ use std::time::Duration;
 ///
 /// The binary embeds [`KafkaConfig`] and [`MetricsConfig`] as its `kafka` and `metrics` fields
 /// and builds this from them.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceConfig {
     #[serde(default)]
@@ -24,7 +24,7 @@ pub struct ServiceConfig {
 }
 
 /// `[kafka]`: where events come from and alerts go, and how the driver behaves.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct KafkaConfig {
     /// Bootstrap servers, `host:port[,host:port...]`.
@@ -88,7 +88,7 @@ impl Default for KafkaConfig {
 }
 
 /// `[metrics]`: the HTTP listener for `/metrics`, `/healthz`, `/readyz`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsConfig {
     /// Address to listen on. Default `127.0.0.1:9187`; `0.0.0.0:9187` in containers.

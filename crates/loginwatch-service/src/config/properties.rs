@@ -3,7 +3,7 @@
 
 use crate::redact::{display_value, Redactor};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -60,6 +60,13 @@ impl fmt::Debug for ClientProperties {
         f.debug_map()
             .entries(self.iter().map(|(k, v)| (k, display_value(k, v))))
             .finish()
+    }
+}
+
+/// Serialized with secret values as `[redacted]` (printing the effective configuration).
+impl Serialize for ClientProperties {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.iter().map(|(k, v)| (k, display_value(k, v))))
     }
 }
 
