@@ -115,6 +115,10 @@ pub struct SharedIpConfig {
     /// Extension: the share of the account's logins, since its first one on the network, that
     /// came from it. Default 0.8.
     pub min_share: f64,
+    /// Extension: the share of the accounts seen on the network within `window` that live
+    /// there: a farm's address is its workers' home, while a venue where a few regulars
+    /// happen to log in mostly from it is still mostly passers-by. Default 0.5.
+    pub min_resident_share: f64,
     /// Extension: also count IPv4 /24s (CONTRACT §4). Default false: a carrier's /24 holds
     /// most of its subscribers' logins, so living on a /24 says little.
     pub prefixes: bool,
@@ -150,6 +154,7 @@ impl Default for SharedIpConfig {
             min_logins: 3,
             min_days: 2,
             min_share: 0.8,
+            min_resident_share: 0.5,
             prefixes: false,
             prefix_min_accounts: 10,
             ipv6_prefix_48: false,

@@ -155,6 +155,11 @@ fn detect(p: &mut Problems, c: &EngineConfig) {
         "detect.shared_ip.min_share",
         "must be in (0, 1]",
     );
+    p.check(
+        (0.0..=1.0).contains(&d.shared_ip.min_resident_share),
+        "detect.shared_ip.min_resident_share",
+        "must be in [0, 1]",
+    );
     let lm = &d.location_mismatch;
     p.check(
         lm.min_logins > 0,

@@ -20,7 +20,10 @@
 //! once (100 % "so far") has neither the logins nor the days.
 //!
 //! **Rule.** When at least `min_accounts` (5) accounts live on a host and logged in there
-//! within `window` (24 h) of its newest login, each of them gets one `shared_ip` alert for it;
+//! within `window` (24 h) of its newest login, and they are at least `min_resident_share`
+//! (half) of the accounts that logged in there within `window` (a farm's address is its
+//! workers' home; a venue with a few regulars is still mostly passers-by), each of them gets
+//! one `shared_ip` alert for it;
 //! with prefixes, the same at `prefix_min_accounts` (10) over at least two hosts for accounts
 //! not alerted for their host. Accounts that come to live there later get their own alert as
 //! they qualify.
@@ -66,6 +69,7 @@ pub(crate) struct SharedIp {
     min_logins: u16,
     min_days: u16,
     min_share: f64,
+    min_resident_share: f64,
     min: usize,
     prefix_min: usize,
     max_members: usize,
@@ -91,6 +95,7 @@ impl SharedIp {
             min_logins: c.min_logins,
             min_days: c.min_days,
             min_share: c.min_share,
+            min_resident_share: c.min_resident_share,
             min: c.min_accounts,
             prefix_min: c.prefix_min_accounts,
             max_members: c.max_accounts_per_network,
@@ -100,12 +105,24 @@ impl SharedIp {
         }
     }
 
+    /// How many of `members` logged in within `window` of `newest`.
+    fn recent(&self, members: &[Member], newest: i64) -> usize {
+        let cut = newest.saturating_sub(self.window_ms);
+        members.iter().filter(|m| m.last >= cut).count()
+    }
+
     /// Whether `m` lives on its network as of `newest` (see the module docs).
     fn lives_there(&self, m: &Member, newest: i64) -> bool {
         m.last >= newest.saturating_sub(self.window_ms)
             && m.logins >= self.min_logins
             && m.days >= self.min_days
             && m.share() >= self.min_share
+    }
+
+    /// Whether `living` accounts living on a network where `recent` accounts logged in within
+    /// `window` make a farm (at least `at_least` of them, and enough of those seen there).
+    fn is_farm(&self, living: usize, recent: usize, at_least: usize) -> bool {
+        living >= at_least && living as f64 >= self.min_resident_share * recent as f64
     }
 
     /// Records the login; returns whether the account is (now) alerted for this network and
@@ -121,7 +138,8 @@ impl SharedIp {
         let Some(prefix) = prefix else {
             return index.visit(host, v, h, cap, |m, newest| {
                 let lives = |x: &Member| self.lives_there(x, newest);
-                let enough = m.iter().filter(|x| lives(x)).count() >= min;
+                let living = m.iter().filter(|x| lives(x)).count();
+                let enough = self.is_farm(living, self.recent(m, newest), min);
                 pick(m, v.account, host, true, |x| enough && lives(x))
             });
         };
@@ -131,7 +149,8 @@ impl SharedIp {
                 .filter(|x| self.lives_there(x, newest))
                 .map(|x| account_hash(&x.account))
                 .collect();
-            (lives.len() >= min).then_some(lives)
+            self.is_farm(lives.len(), self.recent(m, newest), min)
+                .then_some(lives)
         });
         index.visit(prefix, v, h, cap, |m, newest| {
             if let Some(g) = &group {
@@ -145,7 +164,8 @@ impl SharedIp {
             let lives = |x: &Member| self.lives_there(x, newest);
             let living: Vec<&Member> = m.iter().filter(|x| lives(x)).collect();
             let hosts = living.iter().any(|x| x.host != living[0].host);
-            let enough = living.len() >= self.prefix_min && hosts;
+            let farm = self.is_farm(living.len(), self.recent(m, newest), self.prefix_min);
+            let enough = farm && hosts;
             pick(m, v.account, prefix, false, |x| enough && lives(x))
         })
     }
@@ -287,6 +307,7 @@ impl SharedIp {
             "min_logins": self.min_logins,
             "min_days": self.min_days,
             "min_share": self.min_share,
+            "min_resident_share": self.min_resident_share,
             "distinct_accounts": r.members.len(),
             "accounts": accounts,
         })

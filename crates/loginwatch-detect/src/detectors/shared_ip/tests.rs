@@ -122,6 +122,20 @@ fn carrier_pools_and_venues_are_not_farms() {
             }
         }
     }
+    // A campus: six accounts that log in from it alone, among twenty regulars who also log
+    // in from home: those living there are a minority of its accounts.
+    let mut campus = farm(6, 0, |_| "8.8.4.4".into());
+    for day in 0..2 {
+        for i in 0..20i64 {
+            let at = day * DAY_MIN + 60 + i;
+            campus.push(login(&format!("student-{i}"), at, "8.8.4.4"));
+            campus.push(login(
+                &format!("student-{i}"),
+                at + 600,
+                &format!("8.9.{i}.1"),
+            ));
+        }
+    }
     // Twenty accounts passing through once (100 % of their logins "so far").
     let once = farm(20, 0, |_| "8.8.4.4".into())
         .into_iter()
@@ -134,6 +148,11 @@ fn carrier_pools_and_venues_are_not_farms() {
     let cases: Vec<(&str, Tweak, Vec<Ev>)> = vec![
         ("carrier-grade NAT pool", Box::new(|_| {}), carrier),
         ("coworking space with home logins", Box::new(|_| {}), venue),
+        (
+            "a few living on a busy campus address",
+            Box::new(|_| {}),
+            campus,
+        ),
         ("first logins only", Box::new(|_| {}), once),
         ("one day only", Box::new(|_| {}), one_day),
     ];
