@@ -165,6 +165,13 @@ impl ProcessorFactory for Factory {
     }
 }
 
+/// Shows the engine's drop reasons as 0 before the first drop.
+fn preregister(metrics: &Metrics) {
+    for reason in DropReason::ALL {
+        metrics.events_dropped.with_label_values(&[reason.as_str()]);
+    }
+}
+
 /// Process-wide numbers no partition owns, exported every [`GEOIP_POLL`].
 struct ProcessGauges {
     shared_networks: IntGauge,
@@ -259,13 +266,7 @@ pub async fn serve(config: Config, stop: CancellationToken) -> Result<()> {
     // partition's engine is built from the same configuration and cannot fail.
     Engine::new(Arc::new(config.engine.clone())).context("engine configuration")?;
     let telemetry = Telemetry::new().context("cannot register metrics")?;
-    for reason in DropReason::ALL {
-        // Shown as 0 before the first drop.
-        telemetry
-            .metrics
-            .events_dropped
-            .with_label_values(&[reason.as_str()]);
-    }
+    preregister(&telemetry.metrics);
     telemetry.readiness.set(CHECK_GEOIP, false);
     let locator = Reloadable::new(open_locator(&config)?);
     telemetry.readiness.set(CHECK_GEOIP, true);
@@ -313,6 +314,61 @@ pub async fn serve(config: Config, stop: CancellationToken) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every `loginwatch_…` name in a deploy file.
+    fn names_in(text: &str) -> std::collections::BTreeSet<String> {
+        let mut out = std::collections::BTreeSet::new();
+        let mut rest = text;
+        while let Some(at) = rest.find("loginwatch_") {
+            let name: String = rest[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_' || c.is_ascii_digit())
+                .collect();
+            rest = &rest[at + name.len()..];
+            out.insert(name);
+        }
+        out
+    }
+
+    #[test]
+    fn dashboards_and_alert_rules_name_only_exported_metrics() {
+        let telemetry = Telemetry::new().expect("metrics");
+        let m = &telemetry.metrics;
+        preregister(m);
+        ProcessGauges::register(&telemetry.registry).expect("gauges");
+        // Families with labels show once a series exists.
+        for vec in [&m.tracked_accounts, &m.state_bytes, &m.consumer_lag] {
+            vec.with_label_values(&["0"]);
+        }
+        m.reloads.with_label_values(&["geoip", "ok"]);
+        let exported: std::collections::BTreeSet<String> = telemetry
+            .registry
+            .gather()
+            .iter()
+            .map(|f| f.name().to_owned())
+            .collect();
+        let files = [
+            (
+                "prometheus-alerts.yml",
+                include_str!("../../../deploy/prometheus-alerts.yml"),
+            ),
+            (
+                "grafana/loginwatch.json",
+                include_str!("../../../deploy/grafana/loginwatch.json"),
+            ),
+        ];
+        for (file, text) in files {
+            let named = names_in(text);
+            assert!(named.len() > 5, "{file} names metrics");
+            for name in named {
+                let base = ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|s| name.strip_suffix(s).filter(|b| exported.contains(*b)))
+                    .unwrap_or(&name);
+                assert!(exported.contains(base), "{file}: {name} is not exported");
+            }
+        }
+    }
 
     #[test]
     fn partitions_export_the_engines_counters() {
