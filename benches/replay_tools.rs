@@ -118,7 +118,7 @@ fn rss() -> (u64, u64) {
 
 fn state(file: PathBuf, city: Option<PathBuf>) -> std::io::Result<()> {
     let mut config = Config::default();
-    config.geoip.city = city;
+    config.geoip.city = city.into_iter().collect();
     let other = |e: anyhow::Error| std::io::Error::other(format!("{e:#}"));
     let locator = Arc::new(wiring::open_locator(&config).map_err(other)?);
     let shared = Arc::new(SharedIndex::for_config(&config.engine));

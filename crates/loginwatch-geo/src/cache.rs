@@ -26,7 +26,8 @@ pub(crate) type Answer = (Option<Location>, NetInfo);
 /// from: equal keys give equal answers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub(crate) struct AnswerKey {
-    pub city: Option<usize>,
+    /// The city record's offset and the position of the database it is in.
+    pub city: Option<(usize, usize)>,
     pub asn: Option<usize>,
     pub anon: Option<usize>,
     pub listed: bool,
@@ -280,7 +281,7 @@ mod tests {
 
     fn key(city: usize) -> AnswerKey {
         AnswerKey {
-            city: Some(city),
+            city: Some((city, 0)),
             ..AnswerKey::default()
         }
     }

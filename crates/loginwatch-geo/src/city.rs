@@ -124,6 +124,12 @@ impl CityDb {
     }
 
     /// The open database (its walks are decoded with [`CityDb::decode`]).
+    /// True when the database holds IPv6 networks (`ip_version` 6; MaxMind's hold IPv4 too),
+    /// false for an IPv4-only one.
+    pub fn holds_ipv6(&self) -> bool {
+        self.db.reader.metadata().ip_version == 6
+    }
+
     pub(crate) fn db(&self) -> &Db {
         &self.db
     }

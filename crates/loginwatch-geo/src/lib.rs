@@ -29,6 +29,6 @@ pub use city::{CityDb, CityLayout};
 pub use db::DbError;
 pub use distance::haversine_km;
 pub use lists::{AsnSet, CidrSet, ListError};
-pub use locator::{GeoConfig, GeoError, Locator};
+pub use locator::{GeoConfig, GeoError, LocateCounts, Locator};
 pub use net::is_routable;
 pub use types::{AnonFlags, Location, Login, NetInfo};

@@ -18,12 +18,34 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GeoConfig {
-    /// GeoIP2/GeoLite2-City, or the flat DB-IP / ip-location-db city layout.
-    pub city: Option<PathBuf>,
+    /// GeoIP2/GeoLite2-City, or the flat DB-IP / ip-location-db city layout: one file, or a
+    /// list (CONTRACT §5) where each address is looked up in the database of its family —
+    /// DB-IP ships IPv4 and IPv6 apart. An IPv4 address goes to the first IPv4-only
+    /// database, else the first one that holds IPv6 (MaxMind's hold both); an IPv6 address to
+    /// the first one that holds IPv6.
+    #[serde(
+        deserialize_with = "one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub city: Vec<PathBuf>,
     /// GeoLite2-ASN layout.
     pub asn: Option<PathBuf>,
     /// GeoIP2-Anonymous-IP layout.
     pub anonymous: Option<PathBuf>,
+}
+
+/// A path or a list of paths.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(PathBuf),
+        Many(Vec<PathBuf>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(p) => vec![p],
+        OneOrMany::Many(v) => v,
+    })
 }
 
 /// Why a [`Locator`] could not be opened: one variant per input, each with its path.
@@ -62,22 +84,61 @@ pub enum GeoError {
 /// class that never claims more (Tor, proxy) than the list says.
 #[derive(Debug, Default)]
 pub struct Locator {
-    city: Option<CityDb>,
+    /// City databases, in the configured order (see [`GeoConfig::city`]).
+    city: Vec<CityDb>,
     asn: Option<AsnDb>,
     anon: Option<AnonDb>,
     anon_cidrs: CidrSet,
     anon_asns: AsnSet,
     city_misses: AtomicU64,
+    family_misses: AtomicU64,
+    unroutable: AtomicU64,
+    hinted: AtomicU64,
+}
+
+/// How the events a [`Locator`] saw were (not) located, counted since it was opened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LocateCounts {
+    /// Placed by the event's own `geo` hint.
+    pub hinted: u64,
+    /// Routable, but not in the city database of their family.
+    pub not_found: u64,
+    /// Routable, of a family no configured city database holds.
+    pub no_database: u64,
+    /// Not routable (private, loopback, documentation ranges): never looked up.
+    pub unroutable: u64,
 }
 
 impl Locator {
-    /// A locator over already-open parts; use the `with_*` methods to add anonymizer lists.
+    /// A locator over already-open parts; use the `with_*` methods to add anonymizer lists
+    /// and [`Locator::with_city`] for a city database of the other address family.
     pub fn new(city: Option<CityDb>, asn: Option<AsnDb>, anon: Option<AnonDb>) -> Self {
         Locator {
-            city,
+            city: city.into_iter().collect(),
             asn,
             anon,
             ..Locator::default()
+        }
+    }
+
+    /// Adds a city database after the ones already there (see [`GeoConfig::city`]).
+    pub fn with_city(mut self, db: CityDb) -> Self {
+        self.city.push(db);
+        self
+    }
+
+    /// The city database `ip` (canonical) is looked up in, with its position: by family,
+    /// as [`GeoConfig::city`] says.
+    fn city_for(&self, ip: IpAddr) -> Option<(usize, &CityDb)> {
+        let mut dbs = self.city.iter().enumerate();
+        match ip {
+            IpAddr::V4(_) => {
+                let v4_only = self.city.iter().position(|db| !db.holds_ipv6());
+                v4_only
+                    .map(|i| (i, &self.city[i]))
+                    .or_else(|| dbs.find(|(_, db)| db.holds_ipv6()))
+            }
+            IpAddr::V6(_) => dbs.find(|(_, db)| db.holds_ipv6()),
         }
     }
 
@@ -99,13 +160,16 @@ impl Locator {
         anon_cidr_files: &[PathBuf],
         anon_asn_files: &[PathBuf],
     ) -> Result<Locator, GeoError> {
-        let city = match &config.city {
-            Some(path) => Some(CityDb::open(path).map_err(|source| GeoError::City {
-                path: path.clone(),
-                source,
-            })?),
-            None => None,
-        };
+        let city = config
+            .city
+            .iter()
+            .map(|path| {
+                CityDb::open(path).map_err(|source| GeoError::City {
+                    path: path.clone(),
+                    source,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let asn = match &config.asn {
             Some(path) => Some(AsnDb::open(path).map_err(|source| GeoError::Asn {
                 path: path.clone(),
@@ -122,14 +186,16 @@ impl Locator {
         };
         let cidrs = CidrSet::from_files(anon_cidr_files).map_err(GeoError::CidrList)?;
         let asns = AsnSet::from_files(anon_asn_files).map_err(GeoError::AsnList)?;
-        Ok(Locator::new(city, asn, anon)
+        let mut locator = Locator::new(None, asn, anon)
             .with_anon_cidrs(cidrs)
-            .with_anon_asns(asns))
+            .with_anon_asns(asns);
+        locator.city = city;
+        Ok(locator)
     }
 
-    /// The city database, when configured.
+    /// The first city database, when one is configured.
     pub fn city_db(&self) -> Option<&CityDb> {
-        self.city.as_ref()
+        self.city.first()
     }
 
     /// Locates `event`. A valid upstream `geo` hint wins over the database; otherwise a
@@ -138,9 +204,15 @@ impl Locator {
     pub fn locate(&self, event: LoginEvent) -> Login {
         let routable = is_routable(event.ip);
         let location = match event.geo.as_ref().and_then(hint_location) {
-            Some(loc) => Some(loc),
+            Some(loc) => {
+                self.hinted.fetch_add(1, Ordering::Relaxed);
+                Some(loc)
+            }
             None if routable => self.lookup_city(&event),
-            None => None,
+            None => {
+                self.unroutable.fetch_add(1, Ordering::Relaxed);
+                None
+            }
         };
         let net = if routable {
             self.net_info(&event)
@@ -171,9 +243,9 @@ impl Locator {
             Some(answer) => answer,
             None => self.resolve(ip, cache),
         };
-        if location.is_none() && self.city.is_some() {
+        if location.is_none() {
             // Counted per lookup, as without the cache.
-            self.city_misses.fetch_add(1, Ordering::Relaxed);
+            self.count_miss(ip);
         }
         Login {
             event,
@@ -197,12 +269,28 @@ impl Locator {
         );
         if !ips.is_empty() {
             let dbs = [
-                self.city.as_ref().map(CityDb::db),
                 self.asn.as_ref().map(AsnDb::db),
                 self.anon.as_ref().map(AnonDb::db),
             ];
             for db in dbs.into_iter().flatten() {
                 db.tree.warm(&ips, &mut cache.walks);
+            }
+            // Each city database warms the walks of the addresses it answers.
+            match self.city.as_slice() {
+                [] => {}
+                [one] => {
+                    one.db().tree.warm(&ips, &mut cache.walks);
+                }
+                several => {
+                    let mut mine = Vec::with_capacity(ips.len());
+                    for (i, db) in several.iter().enumerate() {
+                        mine.clear();
+                        let answered =
+                            |ip: &&IpAddr| self.city_for(**ip).map(|(j, _)| j) == Some(i);
+                        mine.extend(ips.iter().filter(answered));
+                        db.db().tree.warm(&mine, &mut cache.walks);
+                    }
+                }
             }
         }
         cache.pending = ips;
@@ -213,7 +301,8 @@ impl Locator {
     /// address in it walks to the same records and has the same list membership.
     fn resolve(&self, ip: IpAddr, cache: &mut IpCache) -> Answer {
         // Outer `None`: the database is not configured and so does not narrow the network.
-        let city = self.city.as_ref().map(|db| db.db().walk(ip));
+        let city_db = self.city_for(ip);
+        let city = city_db.map(|(_, db)| db.db().walk(ip));
         let asn = self.asn.as_ref().map(|db| db.db().walk(ip));
         let anon = self.anon.as_ref().map(|db| db.db().walk(ip));
         let listed = self.anon_cidrs.contains(ip);
@@ -224,14 +313,17 @@ impl Locator {
             .fold(self.anon_cidrs.uniform_host_bits(ip), u32::min);
         let (city, asn, anon) = (city.flatten(), asn.flatten(), anon.flatten());
         let key = AnswerKey {
-            city: city.as_ref().and_then(|w| w.offset()),
+            city: city
+                .as_ref()
+                .and_then(|w| w.offset())
+                .zip(city_db.map(|(i, _)| i)),
             asn: asn.as_ref().and_then(|w| w.offset()),
             anon: anon.as_ref().and_then(|w| w.offset()),
             listed,
         };
         cache.insert(ip, bits, key, || {
-            let location = match (&self.city, &city) {
-                (Some(db), Some(w)) if w.has_data() => db.decode(w),
+            let location = match (city_db, &city) {
+                (Some((_, db)), Some(w)) if w.has_data() => db.decode(w),
                 _ => None,
             };
             let asn = asn
@@ -247,12 +339,22 @@ impl Locator {
     }
 
     fn lookup_city(&self, event: &LoginEvent) -> Option<Location> {
-        let db = self.city.as_ref()?;
-        let found = db.lookup(event.ip);
+        let ip = event.ip.to_canonical();
+        let found = self.city_for(ip).and_then(|(_, db)| db.lookup(ip));
         if found.is_none() {
-            self.city_misses.fetch_add(1, Ordering::Relaxed);
+            self.count_miss(ip);
         }
         found
+    }
+
+    /// Counts a routable address without a location: not found in its family's city
+    /// database, or no city database of its family configured.
+    fn count_miss(&self, ip: IpAddr) {
+        let counter = match self.city_for(ip.to_canonical()) {
+            Some(_) => &self.city_misses,
+            None => &self.family_misses,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     fn net_info(&self, event: &LoginEvent) -> NetInfo {
@@ -277,6 +379,22 @@ impl Locator {
     /// Monotonic; export it as a counter.
     pub fn city_misses(&self) -> u64 {
         self.city_misses.load(Ordering::Relaxed)
+    }
+
+    /// Routable addresses, without a usable hint, of a family no configured city database
+    /// holds (IPv6 logins with only DB-IP's IPv4 file, say).
+    pub fn family_misses(&self) -> u64 {
+        self.family_misses.load(Ordering::Relaxed)
+    }
+
+    /// How the events seen so far were (not) located.
+    pub fn counts(&self) -> LocateCounts {
+        LocateCounts {
+            hinted: self.hinted.load(Ordering::Relaxed),
+            not_found: self.city_misses(),
+            no_database: self.family_misses(),
+            unroutable: self.unroutable.load(Ordering::Relaxed),
+        }
     }
 }
 
@@ -439,7 +557,7 @@ mod tests {
         let list = dir.join("vpn.txt");
         std::fs::write(&list, "9.9.9.0/24\n").unwrap();
         let mut cfg = GeoConfig {
-            city: Some(city.clone()),
+            city: vec![city.clone()],
             asn: Some(asn.clone()),
             anonymous: None,
         };
@@ -462,12 +580,55 @@ mod tests {
     }
 
     #[test]
+    fn each_address_is_looked_up_in_the_database_of_its_family() {
+        let (v4, v6) = testdb::flat_city_dbs_by_family();
+        let v4 = || CityDb::from_bytes(v4.clone()).unwrap();
+        let v6 = || CityDb::from_bytes(v6.clone()).unwrap();
+        assert!(!v4().holds_ipv6() && v6().holds_ipv6());
+        let city = |l: &Login| {
+            l.location
+                .as_ref()
+                .and_then(|x| x.city.as_deref().map(str::to_owned))
+        };
+        // In either order, with and without the cache: the family decides.
+        for both in [
+            Locator::new(Some(v4()), None, None).with_city(v6()),
+            Locator::new(Some(v6()), None, None).with_city(v4()),
+        ] {
+            let mut cache = IpCache::new(1 << 10);
+            for _ in 0..2 {
+                for (ip, want) in [
+                    ("2.16.1.1", "Frankfurt am Main"),
+                    ("2a00:1450::1", "Mountain View"),
+                ] {
+                    assert_eq!(city(&both.locate(event(ip, None))).as_deref(), Some(want));
+                    let cached = both.locate_cached(event(ip, None), &mut cache);
+                    assert_eq!(
+                        city(&cached).as_deref(),
+                        Some(want),
+                        "{ip} through the cache"
+                    );
+                }
+            }
+            assert_eq!((both.city_misses(), both.family_misses()), (0, 0));
+        }
+        // DB-IP's IPv4 file alone: IPv6 logins are counted as having no database of their
+        // family, not as addresses the database does not know.
+        let v4_only = Locator::new(Some(v4()), None, None);
+        assert!(v4_only
+            .locate(event("2a00:1450::1", None))
+            .location
+            .is_none());
+        assert!(v4_only.locate(event("9.9.9.9", None)).location.is_none());
+        assert_eq!((v4_only.city_misses(), v4_only.family_misses()), (1, 1));
+    }
+
+    #[test]
     fn config_rejects_unknown_keys() {
         let ok: GeoConfig = toml_like(r#"{"city":"/x/city.mmdb"}"#).unwrap();
-        assert_eq!(
-            ok.city.as_deref(),
-            Some(std::path::Path::new("/x/city.mmdb"))
-        );
+        assert_eq!(ok.city, [std::path::Path::new("/x/city.mmdb")]);
+        let both: GeoConfig = toml_like(r#"{"city":["/x/v4.mmdb","/x/v6.mmdb"]}"#).unwrap();
+        assert_eq!(both.city.len(), 2);
         assert!(toml_like(r#"{"citty":"/x"}"#).is_err());
     }
 

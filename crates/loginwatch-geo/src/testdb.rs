@@ -77,6 +77,31 @@ pub fn flat_city_db() -> Vec<u8> {
     b.build().unwrap()
 }
 
+/// DB-IP's two files in the flat layout: IPv4-only (`ip_version` 4: Frankfurt at
+/// 2.16.0.0/13) and IPv6 (Mountain View at 2a00:1450::/32), the first record of each at the
+/// same data offset.
+pub fn flat_city_dbs_by_family() -> (Vec<u8>, Vec<u8>) {
+    let rec = |cc: &str, city: &str, lat: f32, lon: f32| {
+        Value::map([
+            ("country_code", Value::from(cc)),
+            ("city", Value::from(city)),
+            ("latitude", Value::F32(lat)),
+            ("longitude", Value::F32(lon)),
+        ])
+    };
+    let mut v4 = MmdbBuilder::new("ip-location-db dbip-city-ipv4").ipv4_only();
+    v4.insert(
+        net("2.16.0.0/13"),
+        rec("DE", "Frankfurt am Main", 50.1109, 8.6821),
+    );
+    let mut v6 = MmdbBuilder::new("ip-location-db dbip-city-ipv6");
+    v6.insert(
+        net("2a00:1450::/32"),
+        rec("US", "Mountain View", 37.386, -122.0838),
+    );
+    (v4.build().unwrap(), v6.build().unwrap())
+}
+
 /// GeoLite2-ASN layout.
 pub fn asn_db() -> Vec<u8> {
     let mut b = MmdbBuilder::new("GeoLite2-ASN");

@@ -35,6 +35,12 @@ pub struct Metrics {
     pub state_bytes: IntGaugeVec,
     /// `loginwatch_geoip_misses_total`: IPs the GeoIP database could not locate (pipeline).
     pub geoip_misses: IntCounter,
+    /// `loginwatch_unlocated_logins_total{cause}`: logins without a location (pipeline):
+    /// `not_found`, `no_database_for_family` (an IPv6 login with only an IPv4 city file),
+    /// `unroutable`.
+    pub unlocated_logins: IntCounterVec,
+    /// `loginwatch_hinted_logins_total`: logins placed by their own `geo` hint (pipeline).
+    pub hinted_logins: IntCounter,
     /// `loginwatch_dead_letters_total`: dead letters acknowledged by the broker.
     pub dead_letters: IntCounter,
     /// `loginwatch_end_to_end_latency_seconds`: message received → its alert acknowledged.
@@ -146,6 +152,15 @@ impl Metrics {
                 "loginwatch_geoip_misses_total",
                 "IP addresses the GeoIP database could not locate",
             )?,
+            unlocated_logins: counter_vec(
+                "loginwatch_unlocated_logins_total",
+                "Logins without a location, by cause",
+                &["cause"],
+            )?,
+            hinted_logins: counter(
+                "loginwatch_hinted_logins_total",
+                "Logins placed by the location the event carried",
+            )?,
             dead_letters: counter(
                 "loginwatch_dead_letters_total",
                 "Dead letters acknowledged by the broker",
@@ -216,6 +231,9 @@ impl Metrics {
         }
         for t in ["alert", "dead_letter"] {
             self.produce_errors.with_label_values(&[t]);
+        }
+        for c in ["not_found", "no_database_for_family", "unroutable"] {
+            self.unlocated_logins.with_label_values(&[c]);
         }
     }
 

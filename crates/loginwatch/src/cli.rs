@@ -72,9 +72,10 @@ pub struct ReplayArgs {
     /// Alerts, one JSON object per line; `-` or absent = stdout.
     #[arg(long)]
     pub output: Option<PathBuf>,
-    /// City database (.mmdb); overrides `geoip.city`. Without one, the embedded demo database.
+    /// City database (.mmdb); overrides `geoip.city`. Repeat it for databases of both address
+    /// families (DB-IP's IPv4 and IPv6 files). Without one, the embedded demo database.
     #[arg(long)]
-    pub geoip_city: Option<PathBuf>,
+    pub geoip_city: Vec<PathBuf>,
     /// ASN database (.mmdb, GeoLite2-ASN layout); overrides `geoip.asn`.
     #[arg(long)]
     pub geoip_asn: Option<PathBuf>,
@@ -229,8 +230,8 @@ pub fn open_output(path: Option<&Path>) -> Result<Box<dyn Write + Send>> {
 
 fn run_replay(args: ReplayArgs) -> Result<()> {
     let mut config = load_config(args.config.as_deref())?;
-    if let Some(p) = args.geoip_city {
-        config.geoip.city = Some(p);
+    if !args.geoip_city.is_empty() {
+        config.geoip.city = args.geoip_city;
     }
     if let Some(p) = args.geoip_asn {
         config.geoip.asn = Some(p);

@@ -3,6 +3,7 @@
 //! [`READ_AHEAD`] lines.
 
 use loginwatch_detect::{Engine, Locate, Pipeline, SaveSummary};
+use loginwatch_geo::LocateCounts;
 use loginwatch_model::{Alert, Reject};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -25,6 +26,8 @@ pub struct Summary {
     pub shared_networks: u64,
     pub shared_bytes: u64,
     pub elapsed: Duration,
+    /// How the events were (not) located (the locator's counts over the run).
+    pub located: LocateCounts,
     /// What `--state-in` restored (records, accounts among them), and how long it took.
     pub state_restored: Option<(u64, u64, Duration)>,
     /// What `--state-out` wrote, and how long it took.
@@ -89,6 +92,15 @@ impl fmt::Display for Summary {
             "  alerts:    {}{}",
             self.alerts_total(),
             list(&self.alerts)
+        )?;
+        let l = &self.located;
+        let by_db = self
+            .events
+            .saturating_sub(l.hinted + l.not_found + l.no_database + l.unroutable);
+        writeln!(
+            f,
+            "  located:   {by_db} by the city database, {} by the event's geo hint; not located: {} not found, {} of an address family no city database holds, {} not routable",
+            l.hinted, l.not_found, l.no_database, l.unroutable
         )?;
         writeln!(f, "  suppressed alerts: {}", self.suppressed)?;
         writeln!(f, "  tracked accounts at end: {}", self.tracked_accounts)?;

@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::wiring::open_locator;
 use anyhow::{Context, Result};
 use loginwatch_detect::{DropReason, Engine, EngineStats, Locate, Pipeline, SharedIndex};
-use loginwatch_geo::{Locator, Login};
+use loginwatch_geo::{LocateCounts, Locator, Login};
 use loginwatch_model::{Alert, LoginEvent, Reject};
 use loginwatch_service::readiness::CHECK_GEOIP;
 use loginwatch_service::{
@@ -212,16 +212,27 @@ async fn export_process_metrics(
     gauges: ProcessGauges,
     stop: CancellationToken,
 ) {
-    let mut last = 0u64;
+    let mut last = LocateCounts::default();
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
             () = tokio::time::sleep(GEOIP_POLL) => {}
         }
-        let now = locator.with(Locator::city_misses);
-        // A reload starts a new count.
-        let delta = if now >= last { now - last } else { now };
-        metrics.geoip_misses.inc_by(delta);
+        let now = locator.with(Locator::counts);
+        // A reload starts new counts.
+        let delta = |now: u64, last: u64| if now >= last { now - last } else { now };
+        let unlocated = &metrics.unlocated_logins;
+        metrics
+            .geoip_misses
+            .inc_by(delta(now.not_found, last.not_found));
+        for (cause, n, was) in [
+            ("not_found", now.not_found, last.not_found),
+            ("no_database_for_family", now.no_database, last.no_database),
+            ("unroutable", now.unroutable, last.unroutable),
+        ] {
+            unlocated.with_label_values(&[cause]).inc_by(delta(n, was));
+        }
+        metrics.hinted_logins.inc_by(delta(now.hinted, last.hinted));
         last = now;
         let stats = shared.stats();
         gauges
@@ -240,9 +251,10 @@ async fn export_process_metrics(
 fn geoip_files(config: &Config) -> Vec<std::path::PathBuf> {
     let g = &config.geoip;
     let a = &config.engine.detect.anonymized_ip;
-    [&g.city, &g.asn, &g.anonymous]
-        .into_iter()
-        .flatten()
+    let others = [&g.asn, &g.anonymous].into_iter().flatten();
+    g.city
+        .iter()
+        .chain(others)
         .cloned()
         .chain(a.cidr_lists.iter().cloned())
         .chain(a.asn_lists.iter().cloned())

@@ -61,7 +61,7 @@ impl Locate for SharedLocator {
 pub fn open_locator(config: &Config) -> Result<Locator> {
     let anon = &config.engine.detect.anonymized_ip;
     let geo = &config.geoip;
-    if geo.city.is_none() && geo.asn.is_none() && geo.anonymous.is_none() {
+    if geo.city.is_empty() && geo.asn.is_none() && geo.anonymous.is_none() {
         tracing::info!("no [geoip] databases configured: using the embedded demo world");
         let cidrs =
             CidrSet::from_files(&anon.cidr_lists).map_err(|e| anyhow::anyhow!(error_chain(&e)))?;
@@ -159,6 +159,7 @@ pub fn replay_with_state(
         None => anyhow::bail!("no replay worker"),
     };
     summary.state_restored = restored;
+    summary.located = locator.counts();
     if let Some(path) = &files.output {
         summary.state_saved = Some(crate::state_file::save(path, &pipelines)?);
     }

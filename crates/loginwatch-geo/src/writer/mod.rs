@@ -91,12 +91,16 @@ pub enum WriteError {
     ValueTooLarge(usize),
     #[error("the database does not fit in {0}-bit records")]
     TooLarge(u8),
+    #[error("an IPv4-only database cannot hold {0}")]
+    Ipv6InIpv4Database(IpNet),
 }
 
 /// Builds a `.mmdb` file in memory.
 ///
 /// More specific networks win over less specific ones; of two identical networks the last
-/// inserted wins. IPv4 networks are stored at `::/96`.
+/// inserted wins. IPv4 networks are stored at `::/96` (and `::ffff:0:0/96` and `2002::/16`
+/// lead there), unless the database is IPv4-only ([`MmdbBuilder::ipv4_only`], `ip_version` 4,
+/// as DB-IP ships its IPv4 file).
 #[derive(Clone, Debug)]
 pub struct MmdbBuilder {
     database_type: String,
@@ -104,6 +108,7 @@ pub struct MmdbBuilder {
     description: BTreeMap<String, String>,
     record_size: Option<RecordSize>,
     build_epoch: Option<u64>,
+    ipv4_only: bool,
     entries: Vec<(IpNet, Value)>,
 }
 
@@ -116,6 +121,7 @@ impl MmdbBuilder {
             description: BTreeMap::new(),
             record_size: None,
             build_epoch: None,
+            ipv4_only: false,
             entries: Vec::new(),
         }
     }
@@ -141,6 +147,13 @@ impl MmdbBuilder {
     /// Sets `build_epoch` (default: now), e.g. for reproducible output.
     pub fn build_epoch(mut self, epoch: u64) -> Self {
         self.build_epoch = Some(epoch);
+        self
+    }
+
+    /// Writes an IPv4-only database (`ip_version` 4: a 32-bit tree), which holds no IPv6
+    /// network.
+    pub fn ipv4_only(mut self) -> Self {
+        self.ipv4_only = true;
         self
     }
 
@@ -184,9 +197,20 @@ impl MmdbBuilder {
                     off
                 }
             };
-            tree.insert(bits(net), bit_len(net), Rec::Data(offset));
+            match (self.ipv4_only, net) {
+                (false, _) => tree.insert(bits(net), bit_len(net), Rec::Data(offset)),
+                // The 32-bit tree: the address in the top bits of the trie's key.
+                (true, IpNet::V4(n)) => tree.insert(
+                    u128::from(u32::from(n.network())) << 96,
+                    n.prefix_len(),
+                    Rec::Data(offset),
+                ),
+                (true, IpNet::V6(_)) => return Err(WriteError::Ipv6InIpv4Database(*net)),
+            }
         }
-        tree.alias_ipv4();
+        if !self.ipv4_only {
+            tree.alias_ipv4();
+        }
         Ok((tree, data))
     }
 
@@ -209,7 +233,7 @@ impl MmdbBuilder {
             ("build_epoch", Value::U64(epoch)),
             ("database_type", Value::from(self.database_type.as_str())),
             ("description", Value::map(description)),
-            ("ip_version", Value::U16(6)),
+            ("ip_version", Value::U16(if self.ipv4_only { 4 } else { 6 })),
             ("languages", Value::Array(languages.collect())),
             ("node_count", Value::U32(node_count as u32)),
             ("record_size", Value::U16(u16::from(size.bits()))),
