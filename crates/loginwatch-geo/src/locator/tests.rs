@@ -1,4 +1,5 @@
 //! The locator's tests: hints, caches, databases by family, configuration.
+
 use super::*;
 use crate::testdb;
 use loginwatch_model::CountryCode;
