@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every fuzz target for SECONDS each (default 60) on a copy of its corpus, so the corpus
+# in the repository does not grow; a crash stops the run and leaves its input in
+# fuzz/artifacts/<target>/. Needs a nightly toolchain and cargo-fuzz:
+#   rustup toolchain install nightly && cargo install cargo-fuzz
+#   fuzz/run.sh 300
+set -euo pipefail
+cd "$(dirname "$0")"
+seconds="${1:-60}"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for target in decode state config; do
+  mkdir -p "$work/$target"
+  echo "== $target ($seconds s)" >&2
+  cargo +nightly fuzz run "$target" "$work/$target" "corpus/$target" -- \
+    -max_total_time="$seconds" -max_len=65536 2>&1 | grep -E '^(#[0-9]+.*DONE|Done|==)|panicked|ERROR' || true
+  if [ "${PIPESTATUS[0]}" -ne 0 ]; then
+    echo "$target: crashed (input in fuzz/artifacts/$target/)" >&2
+    exit 1
+  fi
+done
