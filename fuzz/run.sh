@@ -12,10 +12,12 @@ trap 'rm -rf "$work"' EXIT
 for target in decode state config; do
   mkdir -p "$work/$target"
   echo "== $target ($seconds s)" >&2
-  cargo +nightly fuzz run "$target" "$work/$target" "corpus/$target" -- \
-    -max_total_time="$seconds" -max_len=65536 2>&1 | grep -E '^(#[0-9]+.*DONE|Done|==)|panicked|ERROR' || true
-  if [ "${PIPESTATUS[0]}" -ne 0 ]; then
+  log="$work/$target.log"
+  if ! cargo +nightly fuzz run "$target" "$work/$target" "corpus/$target" -- \
+    -max_total_time="$seconds" -max_len=65536 >"$log" 2>&1; then
+    tail -n 30 "$log" >&2
     echo "$target: crashed (input in fuzz/artifacts/$target/)" >&2
     exit 1
   fi
+  grep -E '^Done|DONE' "$log" | tail -n 2
 done
