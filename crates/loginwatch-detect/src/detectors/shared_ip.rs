@@ -105,12 +105,6 @@ impl SharedIp {
         }
     }
 
-    /// How many of `members` logged in within `window` of `newest`.
-    fn recent(&self, members: &[Member], newest: i64) -> usize {
-        let cut = newest.saturating_sub(self.window_ms);
-        members.iter().filter(|m| m.last >= cut).count()
-    }
-
     /// Whether `m` lives on its network as of `newest` (see the module docs).
     fn lives_there(&self, m: &Member, newest: i64) -> bool {
         m.last >= newest.saturating_sub(self.window_ms)
@@ -119,9 +113,16 @@ impl SharedIp {
             && m.share() >= self.min_share
     }
 
-    /// Whether `living` accounts living on a network where `recent` accounts logged in within
-    /// `window` make a farm (at least `at_least` of them, and enough of those seen there).
-    fn is_farm(&self, living: usize, recent: usize, at_least: usize) -> bool {
+    /// Whether the members living on a network as of `newest` make a farm: at least
+    /// `at_least` of them, and at least `min_resident_share` of the accounts that logged in
+    /// there within `window`. One pass over the members.
+    fn is_farm(&self, m: &[Member], newest: i64, at_least: usize) -> bool {
+        let cut = newest.saturating_sub(self.window_ms);
+        let (mut living, mut recent) = (0usize, 0usize);
+        for x in m.iter().filter(|x| x.last >= cut) {
+            recent += 1;
+            living += usize::from(self.lives_there(x, newest));
+        }
         living >= at_least && living as f64 >= self.min_resident_share * recent as f64
     }
 
@@ -137,20 +138,19 @@ impl SharedIp {
         let (min, h, cap) = (self.min, self.history_ms, self.max_members);
         let Some(prefix) = prefix else {
             return index.visit(host, v, h, cap, |m, newest| {
-                let lives = |x: &Member| self.lives_there(x, newest);
-                let living = m.iter().filter(|x| lives(x)).count();
-                let enough = self.is_farm(living, self.recent(m, newest), min);
-                pick(m, v.account, host, true, |x| enough && lives(x))
+                let farm = self.is_farm(m, newest, min);
+                pick(m, v.account, host, true, |x| {
+                    farm && self.lives_there(x, newest)
+                })
             });
         };
         let group: Option<Vec<u32>> = index.visit(host, v, h, cap, |m, newest| {
-            let lives: Vec<u32> = m
-                .iter()
-                .filter(|x| self.lives_there(x, newest))
-                .map(|x| account_hash(&x.account))
-                .collect();
-            self.is_farm(lives.len(), self.recent(m, newest), min)
-                .then_some(lives)
+            self.is_farm(m, newest, min).then(|| {
+                m.iter()
+                    .filter(|x| self.lives_there(x, newest))
+                    .map(|x| account_hash(&x.account))
+                    .collect()
+            })
         });
         index.visit(prefix, v, h, cap, |m, newest| {
             if let Some(g) = &group {
@@ -162,11 +162,13 @@ impl SharedIp {
                 }
             }
             let lives = |x: &Member| self.lives_there(x, newest);
-            let living: Vec<&Member> = m.iter().filter(|x| lives(x)).collect();
-            let hosts = living.iter().any(|x| x.host != living[0].host);
-            let farm = self.is_farm(living.len(), self.recent(m, newest), self.prefix_min);
-            let enough = farm && hosts;
-            pick(m, v.account, prefix, false, |x| enough && lives(x))
+            let farm = self.is_farm(m, newest, self.prefix_min) && {
+                // Over at least two hosts of the prefix.
+                let mut hosts = m.iter().filter(|x| lives(x)).map(|x| x.host);
+                let first = hosts.next();
+                hosts.any(|h| Some(h) != first)
+            };
+            pick(m, v.account, prefix, false, |x| farm && lives(x))
         })
     }
 }
