@@ -245,7 +245,7 @@ impl Locator {
         };
         if location.is_none() {
             // Counted per lookup, as without the cache.
-            self.count_miss(ip);
+            self.count_miss(self.city_for(ip).is_some());
         }
         Login {
             event,
@@ -340,19 +340,20 @@ impl Locator {
 
     fn lookup_city(&self, event: &LoginEvent) -> Option<Location> {
         let ip = event.ip.to_canonical();
-        let found = self.city_for(ip).and_then(|(_, db)| db.lookup(ip));
+        let db = self.city_for(ip);
+        let found = db.and_then(|(_, db)| db.lookup(ip));
         if found.is_none() {
-            self.count_miss(ip);
+            self.count_miss(db.is_some());
         }
         found
     }
 
     /// Counts a routable address without a location: not found in its family's city
-    /// database, or no city database of its family configured.
-    fn count_miss(&self, ip: IpAddr) {
-        let counter = match self.city_for(ip.to_canonical()) {
-            Some(_) => &self.city_misses,
-            None => &self.family_misses,
+    /// database (`has_db`), or no city database of its family configured.
+    fn count_miss(&self, has_db: bool) {
+        let counter = match has_db {
+            true => &self.city_misses,
+            false => &self.family_misses,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
