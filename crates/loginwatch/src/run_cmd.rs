@@ -48,25 +48,19 @@ impl PartitionProcessor {
     fn export(&mut self) {
         self.since_export = 0;
         let now = self.pipeline.engine().stats();
-        let was = &self.exported;
-        let m = &self.metrics;
-        let by_label = |now: &[(String, u64)], was: &[(String, u64)], vec: &IntCounterVec| {
-            for ((label, n), (_, before)) in now.iter().zip(was) {
-                if n > before {
-                    vec.with_label_values(&[label.as_str()]).inc_by(n - before);
-                }
-            }
-        };
-        let kinds = |s: &EngineStats| -> Vec<(String, u64)> {
-            let k = &s.suppressed_by_kind;
-            k.iter().map(|(k, n)| (k.as_str().to_owned(), *n)).collect()
-        };
-        let drops = |s: &EngineStats| -> Vec<(String, u64)> {
-            let d = &s.dropped;
-            d.iter().map(|(r, n)| (r.as_str().to_owned(), *n)).collect()
-        };
-        by_label(&kinds(&now), &kinds(was), &m.alerts_suppressed);
-        by_label(&drops(&now), &drops(was), &m.events_dropped);
+        let (was, m) = (&self.exported, &self.metrics);
+        add_deltas(
+            &now.suppressed_by_kind,
+            &was.suppressed_by_kind,
+            |k| k.as_str(),
+            &m.alerts_suppressed,
+        );
+        add_deltas(
+            &now.dropped,
+            &was.dropped,
+            |r| r.as_str(),
+            &m.events_dropped,
+        );
         for (counter, n, before) in [
             (
                 &m.accounts_evicted,
@@ -86,6 +80,21 @@ impl PartitionProcessor {
             .with_label_values(&[self.partition.as_str()])
             .set(now.approx_state_bytes as i64);
         self.exported = now;
+    }
+}
+
+/// Adds to `counter` what each label's count grew by between `was` and `now` (the same
+/// labels in the same order).
+fn add_deltas<K>(
+    now: &[(K, u64)],
+    was: &[(K, u64)],
+    label: impl Fn(&K) -> &'static str,
+    counter: &IntCounterVec,
+) {
+    for ((key, n), (_, before)) in now.iter().zip(was) {
+        if n > before {
+            counter.with_label_values(&[label(key)]).inc_by(n - before);
+        }
     }
 }
 

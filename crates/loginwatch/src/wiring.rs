@@ -147,16 +147,11 @@ pub fn replay_with_state(
         Some(path) => Some(crate::state_file::restore(path, &mut pipelines)?),
         None => None,
     };
-    let (mut summary, pipelines) = match pipelines.pop() {
-        Some(mut p) if pipelines.is_empty() => {
-            let summary = replay::replay(&mut p, input, alerts, dead, max)?;
-            (summary, vec![p])
-        }
-        Some(last) => {
-            pipelines.push(last);
-            crate::sharded::replay_sharded(pipelines, input, alerts, dead, max)?
-        }
-        None => anyhow::bail!("no replay worker"),
+    let (mut summary, pipelines) = if let [one] = pipelines.as_mut_slice() {
+        let summary = replay::replay(one, input, alerts, dead, max)?;
+        (summary, pipelines)
+    } else {
+        crate::sharded::replay_sharded(pipelines, input, alerts, dead, max)?
     };
     summary.state_restored = restored;
     summary.located = locator.counts();
