@@ -54,11 +54,11 @@
 //!   [`SharedIndexStats::approx_bytes`] tracks it. Findings waiting for another engine: at
 //!   most 64 per login that crosses a threshold, taken at that engine's next event.
 
-mod compact;
 pub mod config;
 mod detector;
 mod detectors;
 pub mod engine;
+mod event_id;
 pub mod pipeline;
 mod record;
 mod risk;

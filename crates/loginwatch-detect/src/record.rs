@@ -2,7 +2,7 @@
 //! of up to 22 bytes or derived ones), instead of a whole `LoginEvent`: time, address,
 //! position as `f32`, accuracy, country, ASN, anonymizer flags, city (shared `Arc`), event id.
 
-use crate::compact::EventId;
+use crate::event_id::EventId;
 use loginwatch_geo::{AnonFlags, Login};
 use loginwatch_model::{CountryCode, EventTime};
 use loginwatch_storage::HeapSize;

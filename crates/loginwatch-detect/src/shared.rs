@@ -41,8 +41,8 @@
 //! Both maps hash with hashbrown's default hasher (foldhash, seeded per process: the keys come
 //! from the input, so a fixed hash would invite collisions by choice).
 
-use crate::compact::EventId;
 use crate::detector::Finding;
+use crate::event_id::EventId;
 pub(crate) use key::NetKey;
 use loginwatch_storage::{least_recent_cutoff, InlineList, InlineStr};
 use serde::{Deserialize, Serialize};

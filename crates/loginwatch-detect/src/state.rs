@@ -107,6 +107,14 @@ impl AccountState {
         }
     }
 
+    fn window_box(&self) -> Option<&WindowBox> {
+        self.boxed.as_deref()
+    }
+
+    fn window_box_mut(&mut self) -> Option<&mut WindowBox> {
+        self.boxed.as_deref_mut()
+    }
+
     fn boxed(&mut self) -> &mut WindowBox {
         self.boxed.get_or_insert_with(Box::default)
     }
@@ -212,15 +220,6 @@ macro_rules! part {
             }
         }
     };
-}
-
-impl AccountState {
-    fn window_box(&self) -> Option<&WindowBox> {
-        self.boxed.as_deref()
-    }
-    fn window_box_mut(&mut self) -> Option<&mut WindowBox> {
-        self.boxed.as_deref_mut()
-    }
 }
 
 impl Part for NetworkLogins {
