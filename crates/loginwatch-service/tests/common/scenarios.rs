@@ -6,6 +6,21 @@ use super::*;
 
 const READ_LIMIT: Duration = Duration::from_secs(60);
 
+/// The alerts on the alert topic, read until `want` distinct ids arrived (or `READ_LIMIT`).
+async fn read_alerts(env: &Env, want: usize) -> Seen {
+    let alerts = reader(&env.brokers, &env.alerts, env.alert_partitions);
+    let mut seen = Seen::default();
+    read_until(
+        &alerts,
+        &mut seen,
+        READ_LIMIT,
+        |s| s.alerts.len() >= want,
+        true,
+    )
+    .await;
+    seen
+}
+
 fn group(name: &str, env: &Env) -> String {
     format!("{name}-{}", env.input)
 }
@@ -18,16 +33,7 @@ pub async fn end_to_end(env: &Env) {
     let member = start(config(env, &group("e2e", env)), Duration::ZERO);
 
     let want = expected_ids(&evs);
-    let alerts = reader(&env.brokers, &env.alerts, env.alert_partitions);
-    let mut seen = Seen::default();
-    read_until(
-        &alerts,
-        &mut seen,
-        READ_LIMIT,
-        |s| s.alerts.len() >= want.len(),
-        true,
-    )
-    .await;
+    let seen = read_alerts(env, want.len()).await;
     assert_eq!(
         seen.alert_ids(),
         want,
@@ -295,16 +301,7 @@ pub async fn two_processes(env: &Env, child_test: &str) {
     let evs = events(300, "procs");
     produce(&env.brokers, &env.input, &evs).await;
     let want = expected_ids(&evs);
-    let alerts = reader(&env.brokers, &env.alerts, env.alert_partitions);
-    let mut seen = Seen::default();
-    read_until(
-        &alerts,
-        &mut seen,
-        READ_LIMIT,
-        |s| s.alerts.len() >= want.len(),
-        true,
-    )
-    .await;
+    let seen = read_alerts(env, want.len()).await;
     assert_eq!(seen.alert_ids(), want);
     let consumed = |m: &super::process::ChildMember| {
         m.metric("loginwatch_events_consumed_total").unwrap_or(0.0)
@@ -347,16 +344,7 @@ pub async fn catch_up_under_backpressure(env: &Env) {
         evs.len()
     );
     let want = expected_ids(&evs);
-    let alerts = reader(&env.brokers, &env.alerts, env.alert_partitions);
-    let mut seen = Seen::default();
-    read_until(
-        &alerts,
-        &mut seen,
-        READ_LIMIT,
-        |s| s.alerts.len() >= want.len(),
-        true,
-    )
-    .await;
+    let seen = read_alerts(env, want.len()).await;
     assert_eq!(seen.alert_ids(), want, "no alert lost while catching up");
     assert_eq!(
         m.events_consumed.get(),
