@@ -194,6 +194,10 @@ impl Engine {
     /// it first thing; a driver calls it when an engine may see no event for a while, and
     /// once every engine is done at the end of a replay.
     pub fn take_deliveries(&mut self, out: &mut Vec<Alert>) {
+        // The per-event case: nothing waits for anyone (one atomic load).
+        if self.shared.pending_deliveries() == 0 {
+            return;
+        }
         let mut mail = std::mem::take(&mut self.others);
         self.shared.take_deliveries(self.owner, &mut mail);
         for d in mail.drain(..) {

@@ -361,9 +361,6 @@ impl SharedIndex {
 
     /// Moves the findings waiting for engine `owner` to `out`, oldest first.
     pub(crate) fn take_deliveries(&self, owner: Owner, out: &mut Vec<Delivery>) {
-        if self.pending.load(Relaxed) == 0 {
-            return;
-        }
         let mut mail = self
             .deliveries
             .lock()
