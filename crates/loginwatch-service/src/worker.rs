@@ -83,16 +83,12 @@ impl Worker {
                 biased;
                 _ = self.stop.cancelled() => break,
                 Some(done) = pending.next(), if !pending.is_empty() => self.settled(done),
-                _ = deliveries.tick(), if last.is_some() && pending.len() < self.shared.max_in_flight => {
-                    alerts.clear();
-                    self.processor.take_deliveries(&mut alerts);
-                    if let (false, Some((offset, received))) = (alerts.is_empty(), last) {
-                        self.shared.metrics.in_flight.inc();
-                        let Some(p) = self.publish(Vec::new(), &mut alerts, offset, received).await else {
-                            self.shared.metrics.in_flight.dec();
-                            break;
-                        };
-                        pending.push_back(p);
+                _ = deliveries.tick(), if pending.len() < self.shared.max_in_flight => {
+                    let Some(last) = last else { continue };
+                    match self.publish_deliveries(last, &mut alerts).await {
+                        Some(Some(p)) => pending.push_back(p),
+                        Some(None) => {}
+                        None => break, // stopped while waiting on the producer queue
                     }
                 }
                 input = self.rx.recv(), if open && pending.len() < self.shared.max_in_flight => {
@@ -146,6 +142,27 @@ impl Worker {
         }
         self.publish(records, alerts, input.msg.offset(), input.received)
             .await
+    }
+
+    /// Publishes the alerts other partitions' engines left for this partition's accounts, as
+    /// part of the last message handled, `(offset, received)`: `Some(None)` when there were
+    /// none, `None` if stopped meanwhile.
+    async fn publish_deliveries(
+        &mut self,
+        (offset, received): (i64, Instant),
+        alerts: &mut Vec<Alert>,
+    ) -> Option<Option<Pending>> {
+        alerts.clear();
+        self.processor.take_deliveries(alerts);
+        if alerts.is_empty() {
+            return Some(None);
+        }
+        self.shared.metrics.in_flight.inc();
+        let published = self.publish(Vec::new(), alerts, offset, received).await;
+        if published.is_none() {
+            self.shared.metrics.in_flight.dec();
+        }
+        published.map(Some)
     }
 
     /// Enqueues `records` and `alerts` as what message `offset` caused; `None` if stopped
