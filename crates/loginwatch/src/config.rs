@@ -163,16 +163,18 @@ impl Config {
     /// with a value set by a variable names the variable.
     pub fn check_with(text: &str, env: &dyn Environment) -> (Config, Vec<Problem>) {
         let (mut overrides, mut env_problems) = env::overrides(env);
-        // A value that reads as a number or boolean where a string is expected is retried as
-        // the string it was written as (`LOGINWATCH_KAFKA__GROUP_ID=2024`).
+        // A value that reads as a number or boolean where a string is expected (a type error)
+        // is retried as the string it was written as (`LOGINWATCH_KAFKA__GROUP_ID=2024`).
         loop {
             let (config, mut problems) = Self::check_overridden(text, &overrides);
             let mut retried = false;
             for o in &mut overrides {
                 let key = o.keys.join(".");
-                let at_fault = problems.iter().any(|p| p.key == key);
-                if at_fault && !o.value.is_str() {
-                    o.value = toml::Value::String(o.value.to_string());
+                let mistyped = problems
+                    .iter()
+                    .any(|p| p.key == key && p.message.starts_with("invalid type"));
+                if mistyped && !o.value.is_str() {
+                    o.value = toml::Value::String(o.raw.clone());
                     retried = true;
                 }
             }

@@ -65,6 +65,8 @@ pub(super) struct Override {
     /// The key path in the configuration, e.g. `["detect", "shared_ip", "window"]`.
     pub keys: Vec<String>,
     pub value: toml::Value,
+    /// The value as the variable wrote it.
+    pub raw: String,
     /// The variable it came from.
     pub var: String,
 }
@@ -127,6 +129,7 @@ pub(super) fn overrides(env: &dyn Environment) -> (Vec<Override>, Vec<Problem>) 
         }
         out.push(Override {
             value: parse_value(&raw, passthrough),
+            raw,
             keys,
             var,
         });
