@@ -27,17 +27,25 @@ pub enum DropReason {
     TooLate = 0,
     /// The same successful login (time and event id) is already held.
     Duplicate = 1,
+    /// Read again after a restart, and already part of the account's restored state (see
+    /// [`Engine::observe_applied`]).
+    Restored = 2,
 }
 
 impl DropReason {
     /// Every reason, in a fixed order (metric labels).
-    pub const ALL: [DropReason; 2] = [DropReason::TooLate, DropReason::Duplicate];
+    pub const ALL: [DropReason; 3] = [
+        DropReason::TooLate,
+        DropReason::Duplicate,
+        DropReason::Restored,
+    ];
 
-    /// A short, stable label: `too_late`, `duplicate`.
+    /// A short, stable label: `too_late`, `duplicate`, `restored`.
     pub fn as_str(self) -> &'static str {
         match self {
             DropReason::TooLate => "too_late",
             DropReason::Duplicate => "duplicate",
+            DropReason::Restored => "restored",
         }
     }
 }
@@ -257,15 +265,8 @@ impl Engine {
     /// those of findings other engines left for this one's accounts).
     pub fn observe(&mut self, login: &Login, out: &mut Vec<Alert>) {
         self.take_deliveries(out);
-        self.counters.events += 1;
         let account = login.event.account_id.as_str();
-        self.watermark.observe(login.event.timestamp.0, account);
-        if let Some(wm) = self.watermark.confirmed {
-            self.accounts.expire_idle(wm, self.rules.idle_ms);
-            if let Some(keep) = self.rules.shared_keep_ms {
-                self.shared.maintain(wm, keep);
-            }
-        }
+        self.advance(login.event.timestamp.0, account);
         let Engine {
             rules,
             detectors,
@@ -327,6 +328,27 @@ impl Engine {
         self.route_others(out);
     }
 
+    /// Counts an event and moves the clocks to its time: the watermark, idle expiry, the
+    /// index's sweep.
+    fn advance(&mut self, t: i64, account: &str) {
+        self.counters.events += 1;
+        self.watermark.observe(t, account);
+        if let Some(wm) = self.watermark.confirmed {
+            self.accounts.expire_idle(wm, self.rules.idle_ms);
+            if let Some(keep) = self.rules.shared_keep_ms {
+                self.shared.maintain(wm, keep);
+            }
+        }
+    }
+
+    /// Takes an event read again after a restart whose effect its account's restored state
+    /// already holds (a changelog record written after it): only the clocks move, as they
+    /// did the first time, and it is counted as dropped (`restored`).
+    pub fn observe_applied(&mut self, event: &loginwatch_model::LoginEvent) {
+        self.advance(event.timestamp.0, event.account_id.as_str());
+        self.counters.dropped[DropReason::Restored as usize] += 1;
+    }
+
     /// Emits the findings for other accounts that this engine owns; leaves the rest in the
     /// index for their engines.
     fn route_others(&mut self, out: &mut Vec<Alert>) {
@@ -367,6 +389,11 @@ impl Engine {
     /// The account table (saved state).
     pub(crate) fn accounts(&self) -> &Accounts {
         &self.accounts
+    }
+
+    /// The account table, mutably (changelog).
+    pub(crate) fn accounts_mut(&mut self) -> &mut Accounts {
+        &mut self.accounts
     }
 
     /// Takes saved clocks; an engine that already has some (several engines' records restored

@@ -68,6 +68,26 @@ impl<L: Locate> Pipeline<L> {
         Ok(())
     }
 
+    /// [`Pipeline::process`], except that an event for which `applied(account)` says its
+    /// account's restored state already holds it only moves the engine's clocks
+    /// ([`Engine::observe_applied`]): a driver restoring from a changelog re-reads events
+    /// some accounts' records were written after.
+    pub fn process_unless_applied(
+        &mut self,
+        bytes: &[u8],
+        out: &mut Vec<Alert>,
+        applied: impl FnOnce(&str) -> bool,
+    ) -> Result<(), Reject> {
+        let event = self.decode(bytes)?;
+        if applied(event.account_id.as_str()) {
+            self.engine.observe_applied(&event);
+            self.pool.push(event);
+        } else {
+            self.observe(event, out);
+        }
+        Ok(())
+    }
+
     /// Processes `lines` in order with the same results as [`Pipeline::process`] on each:
     /// alerts are appended to `out`, and `results[i]` is how many of them line `i` caused, or
     /// its [`Reject`]. Decodes every line first, then starts loading the memory each event

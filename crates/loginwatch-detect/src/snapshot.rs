@@ -32,7 +32,7 @@ use crate::state::{AccountState, NewAccount};
 use crate::suppress::Cooldowns;
 use crate::window::Window;
 use crate::Engine;
-use loginwatch_storage::stable_hash32;
+use loginwatch_storage::{stable_hash32, InlineStr};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -203,6 +203,126 @@ impl Cities {
     }
 }
 
+/// Encodes one record into `buf` (cleared first) with its frame: length (u32 LE), checksum
+/// (u32 LE) of what follows, record version, body. Files and the state topic use this frame.
+fn frame(body: &Body<'_>, buf: &mut Vec<u8>) -> Result<(), StateError> {
+    buf.clear();
+    buf.extend_from_slice(&[0; 8]);
+    buf.push(RECORD_VERSION);
+    *buf = postcard::to_extend(body, std::mem::take(buf))
+        .map_err(|e| io::Error::other(format!("encoding a state record: {e}")))?;
+    let len = u32::try_from(buf.len() - 8)
+        .ok()
+        .filter(|l| *l <= MAX_RECORD)
+        .ok_or_else(|| io::Error::other("a state record is too large"))?;
+    let sum = stable_hash32(&buf[8..]);
+    buf[..4].copy_from_slice(&len.to_le_bytes());
+    buf[4..8].copy_from_slice(&sum.to_le_bytes());
+    Ok(())
+}
+
+/// Why a framed record's bytes (after the length) were refused: its version, or a reason.
+enum Unframed<'a> {
+    Body(Body<'a>),
+    Version(u8),
+    Bad(String),
+}
+
+/// Checks `sum` against `bytes` (version and body) and decodes the body.
+fn unframe(sum: u32, bytes: &[u8]) -> Unframed<'_> {
+    if stable_hash32(bytes) != sum {
+        return Unframed::Bad("checksum mismatch (altered or damaged)".into());
+    }
+    match bytes.first() {
+        Some(&RECORD_VERSION) => match postcard::from_bytes::<Body<'_>>(&bytes[1..]) {
+            Ok(body) => Unframed::Body(body),
+            Err(e) => Unframed::Bad(format!("does not decode: {e}")),
+        },
+        Some(&v) => Unframed::Version(v),
+        None => Unframed::Bad("empty record".into()),
+    }
+}
+
+/// One account's record as a changelog carries it: the account's state, framed, or `None`
+/// once the account is gone (evicted or expired: a tombstone).
+#[derive(Debug)]
+pub struct AccountChange<'a> {
+    pub account: &'a str,
+    pub record: Option<&'a [u8]>,
+}
+
+impl Engine {
+    /// Starts tracking which accounts change, for [`Engine::take_changes`] (a changelog).
+    pub fn track_changes(&mut self) {
+        self.accounts_mut().track_changes();
+    }
+
+    /// Hands `f` every account that changed since the last call (touched, evicted or
+    /// expired), as a framed record or a tombstone, tombstones first; returns how many.
+    /// Memory: one record.
+    ///
+    /// Tombstones first: written in this order to one log, any prefix of a flush that
+    /// survives a crash holds the removal of every account that a later record's event
+    /// evicted, so the restored table never holds more than the engine did.
+    pub fn take_changes(
+        &mut self,
+        mut f: impl FnMut(AccountChange<'_>),
+    ) -> Result<usize, StateError> {
+        let changed = self.accounts_mut().take_changed();
+        let (live, gone): (Vec<&InlineStr>, Vec<&InlineStr>) = changed
+            .iter()
+            .partition(|id| self.accounts().get(id.as_str()).is_some());
+        for id in gone {
+            f(AccountChange {
+                account: id.as_str(),
+                record: None,
+            });
+        }
+        let mut buf = Vec::new();
+        for id in live {
+            let account = id.as_str();
+            if let Some((state, newest)) = self.accounts().get(account) {
+                frame(
+                    &Body::Account(AccountRecord::of(account, state, newest)),
+                    &mut buf,
+                )?;
+                f(AccountChange {
+                    account,
+                    record: Some(&buf),
+                });
+            }
+        }
+        Ok(changed.len())
+    }
+
+    /// The engine's clocks as one framed record.
+    pub fn clocks_record(&self) -> Result<Vec<u8>, StateError> {
+        let (watermark, next_sweep) = self.clocks();
+        let mut buf = Vec::new();
+        frame(
+            &Body::Engine(EngineClocks {
+                watermark,
+                next_sweep,
+            }),
+            &mut buf,
+        )?;
+        Ok(buf)
+    }
+
+    /// Ends a restore from a changelog: a table holding more accounts than `max_accounts`
+    /// (records of accounts whose eviction the crash kept from the log) evicts the least
+    /// recently seen, as the engine did before the crash.
+    pub fn finish_restore(&mut self) {
+        let max = self.config().engine.max_accounts;
+        self.accounts_mut().set_max(max);
+    }
+
+    /// Forgets `account` (its tombstone was read back); whether it was tracked.
+    pub fn forget_account(&mut self, account: &str) -> bool {
+        self.accounts_mut().remove(account)
+    }
+}
+
 /// What a save wrote.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SaveSummary {
@@ -237,20 +357,10 @@ impl<W: Write> StateWriter<W> {
     }
 
     fn write(&mut self, body: &Body<'_>) -> Result<(), StateError> {
-        self.buf.clear();
-        self.buf.push(RECORD_VERSION);
-        self.buf = postcard::to_extend(body, std::mem::take(&mut self.buf))
-            .map_err(|e| io::Error::other(format!("encoding a state record: {e}")))?;
-        let len = u32::try_from(self.buf.len())
-            .ok()
-            .filter(|l| *l <= MAX_RECORD)
-            .ok_or_else(|| io::Error::other("a state record is too large"))?;
-        self.out.write_all(&len.to_le_bytes())?;
-        self.out
-            .write_all(&stable_hash32(&self.buf).to_le_bytes())?;
+        frame(body, &mut self.buf)?;
         self.out.write_all(&self.buf)?;
         self.summary.records += 1;
-        self.summary.bytes += 8 + u64::from(len);
+        self.summary.bytes += self.buf.len() as u64;
         Ok(())
     }
 
@@ -321,6 +431,28 @@ enum Owned {
     },
 }
 
+impl Owned {
+    /// The owned form of a decoded body (not the end record); an impossible value is refused.
+    fn of(body: Body<'_>, cities: &mut Cities) -> Result<Owned, String> {
+        match body {
+            Body::Engine(clocks) => Ok(Owned::Engine(clocks)),
+            Body::Index { next_sweep } => Ok(Owned::Index { next_sweep }),
+            Body::Network(n) => Ok(Owned::Network {
+                key: n.key,
+                newest: n.newest,
+                members: n.members.into_owned(),
+            }),
+            Body::Account(a) => {
+                let (id, newest) = (a.id.to_string(), a.newest);
+                a.into_state(cities)
+                    .map(|state| Owned::Account { id, state, newest })
+                    .map_err(str::to_owned)
+            }
+            Body::End { .. } => Err("an end record where a state record belongs".into()),
+        }
+    }
+}
+
 /// Which engine a saved record is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target<'a> {
@@ -333,6 +465,51 @@ pub enum Target<'a> {
 }
 
 impl Saved {
+    /// Decodes one framed record (as [`Engine::take_changes`] and [`Engine::clocks_record`]
+    /// make them), refusing a damaged one.
+    pub fn decode(bytes: &[u8]) -> Result<Saved, StateError> {
+        let corrupt = |reason: String| StateError::Corrupt {
+            record: 1,
+            offset: 0,
+            reason,
+        };
+        let (len, sum) = match bytes {
+            [a, b, c, d, e, f, g, h, ..] => (
+                u32::from_le_bytes([*a, *b, *c, *d]),
+                u32::from_le_bytes([*e, *f, *g, *h]),
+            ),
+            _ => return Err(corrupt("shorter than a record's frame".into())),
+        };
+        if len as usize != bytes.len() - 8 {
+            return Err(corrupt(format!(
+                "length {len} but {} bytes follow",
+                bytes.len() - 8
+            )));
+        }
+        let body = match unframe(sum, &bytes[8..]) {
+            Unframed::Body(body) => body,
+            Unframed::Version(found) => {
+                return Err(StateError::RecordVersion {
+                    record: 1,
+                    offset: 0,
+                    found,
+                })
+            }
+            Unframed::Bad(reason) => return Err(corrupt(reason)),
+        };
+        Owned::of(body, &mut Cities::default())
+            .map(Saved)
+            .map_err(corrupt)
+    }
+
+    /// The account a record holds (`None` for other records).
+    pub fn account(&self) -> Option<&str> {
+        match &self.0 {
+            Owned::Account { id, .. } => Some(id),
+            _ => None,
+        }
+    }
+
     /// Which engine the record is for.
     pub fn target(&self) -> Target<'_> {
         match &self.0 {

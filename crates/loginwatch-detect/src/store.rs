@@ -29,6 +29,9 @@ pub(crate) struct Accounts {
     pub bytes: usize,
     /// The watermark at which the next idle sweep runs (`None` until the first one is due).
     pub next_sweep: Option<i64>,
+    /// Accounts touched, evicted or expired since the last [`Accounts::take_changed`], when
+    /// tracked (a changelog's dirty set: at most the accounts of one flush interval).
+    changed: Option<hashbrown::HashSet<InlineStr>>,
 }
 
 /// One account as the engine sees it: its state and newest event time.
@@ -49,7 +52,32 @@ impl Accounts {
             expired: 0,
             bytes: 0,
             next_sweep: None,
+            changed: None,
         }
+    }
+
+    /// Starts remembering which accounts change (see [`Accounts::take_changed`]).
+    pub(crate) fn track_changes(&mut self) {
+        self.changed.get_or_insert_with(Default::default);
+    }
+
+    /// The accounts touched, evicted or expired since the last call (none when not tracked).
+    pub(crate) fn take_changed(&mut self) -> Vec<InlineStr> {
+        self.changed
+            .as_mut()
+            .map(|c| c.drain().collect())
+            .unwrap_or_default()
+    }
+
+    /// Removes one account (its tombstone was read back); whether it was tracked.
+    pub(crate) fn remove(&mut self, id: &str) -> bool {
+        let hash = self.table.hash(id);
+        let Some(at) = self.table.find(hash, id) else {
+            return false;
+        };
+        let (key, state, _) = self.table.remove_at(at);
+        self.bytes = self.bytes.saturating_sub(Self::account_bytes(&key, &state));
+        true
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -76,6 +104,11 @@ impl Accounts {
     /// The account `id`, created (evicting if full) when new, with newest time 0.
     pub(crate) fn get_or_insert(&mut self, id: &str) -> Entry<'_> {
         let hash = self.table.hash(id);
+        if let Some(changed) = &mut self.changed {
+            if !changed.contains(id) {
+                changed.insert(InlineStr::new(id));
+            }
+        }
         let (at, created) = match self.table.find(hash, id) {
             Some(at) => (at, false),
             None => {
@@ -96,7 +129,6 @@ impl Accounts {
     }
 
     /// The account `id`, if tracked.
-    #[cfg(test)]
     pub(crate) fn get(&self, id: &str) -> Option<(&AccountState, i64)> {
         let at = self.table.find(self.table.hash(id), id)?;
         let (_, state, newest) = self.table.get(at);
@@ -122,15 +154,24 @@ impl Accounts {
         self.table.insert(hash, key, state, newest);
     }
 
-    fn forget(bytes: &mut usize) -> impl FnMut(InlineStr, AccountState, i64) + '_ {
-        |id, state, _| *bytes = bytes.saturating_sub(Self::account_bytes(&id, &state))
+    /// What removing an account updates: the byte estimate, and the changed set.
+    fn forget<'a>(
+        bytes: &'a mut usize,
+        changed: &'a mut Option<hashbrown::HashSet<InlineStr>>,
+    ) -> impl FnMut(InlineStr, AccountState, i64) + 'a {
+        move |id, state, _| {
+            *bytes = bytes.saturating_sub(Self::account_bytes(&id, &state));
+            if let Some(c) = changed {
+                c.insert(id);
+            }
+        }
     }
 
     /// Removes the `batch` least recently seen accounts.
     fn evict_least_recent(&mut self, batch: usize) {
         let gone = self
             .table
-            .evict_least_recent(batch, Self::forget(&mut self.bytes));
+            .evict_least_recent(batch, Self::forget(&mut self.bytes, &mut self.changed));
         self.evicted += gone as u64;
     }
 
@@ -145,9 +186,10 @@ impl Accounts {
         }
         self.next_sweep = Some(watermark_ms.saturating_add(idle_ms / 16));
         let cut = watermark_ms.saturating_sub(idle_ms);
-        let gone = self
-            .table
-            .remove_where(|newest, _, _| newest < cut, Self::forget(&mut self.bytes));
+        let gone = self.table.remove_where(
+            |newest, _, _| newest < cut,
+            Self::forget(&mut self.bytes, &mut self.changed),
+        );
         self.expired += gone as u64;
     }
 

@@ -2,9 +2,8 @@
 //! with a [`StateError`] that names the record and its byte offset.
 
 use super::{
-    Body, Cities, Owned, Saved, StateError, FORMAT_VERSION, MAGIC, MAX_RECORD, RECORD_VERSION,
+    unframe, Body, Cities, Owned, Saved, StateError, Unframed, FORMAT_VERSION, MAGIC, MAX_RECORD,
 };
-use loginwatch_storage::stable_hash32;
 use std::io::{self, Read};
 
 /// Reads saved state record by record (see the module docs).
@@ -87,41 +86,24 @@ impl<R: Read> StateReader<R> {
         if !self.fill(len as usize)? {
             return Err(truncated);
         }
-        if stable_hash32(&self.buf) != sum {
-            return Err(self.corrupt("checksum mismatch (altered or damaged)"));
-        }
-        if self.buf[0] != RECORD_VERSION {
-            return Err(StateError::RecordVersion {
-                record: self.records + 1,
-                offset: self.offset,
-                found: self.buf[0],
-            });
-        }
-        let body = postcard::from_bytes::<Body<'_>>(&self.buf[1..])
-            .map_err(|e| format!("does not decode: {e}"));
-        let owned = match body {
-            Err(reason) => Err(reason),
-            Ok(Body::End { records }) if records == self.records => {
+        let owned = match unframe(sum, &self.buf) {
+            Unframed::Bad(reason) => Err(reason),
+            Unframed::Version(found) => {
+                return Err(StateError::RecordVersion {
+                    record: self.records + 1,
+                    offset: self.offset,
+                    found,
+                })
+            }
+            Unframed::Body(Body::End { records }) if records == self.records => {
                 self.ended = true;
                 return self.next_record();
             }
-            Ok(Body::End { records }) => Err(format!(
+            Unframed::Body(Body::End { records }) => Err(format!(
                 "the end record counts {records} records, the file holds {}",
                 self.records
             )),
-            Ok(Body::Engine(clocks)) => Ok(Owned::Engine(clocks)),
-            Ok(Body::Index { next_sweep }) => Ok(Owned::Index { next_sweep }),
-            Ok(Body::Network(n)) => Ok(Owned::Network {
-                key: n.key,
-                newest: n.newest,
-                members: n.members.into_owned(),
-            }),
-            Ok(Body::Account(a)) => {
-                let (id, newest) = (a.id.to_string(), a.newest);
-                a.into_state(&mut self.cities)
-                    .map(|state| Owned::Account { id, state, newest })
-                    .map_err(str::to_owned)
-            }
+            Unframed::Body(body) => Owned::of(body, &mut self.cities),
         };
         let owned = owned.map_err(|reason| self.corrupt(reason))?;
         self.records += 1;

@@ -224,3 +224,193 @@ fn records_with_impossible_values_are_refused() {
         .unwrap_or_default();
     assert!(e.contains("record 1") && e.contains("more keys"), "{e}");
 }
+
+/// The changelog protocol of the service's state topic, over one engine: records of changed
+/// accounts at flush points (each carrying the flush's position), a clocks record closing
+/// each complete flush, a crash anywhere (even between one flush's records), and a restart
+/// that restores the latest record of each account, takes the last complete flush's clocks,
+/// re-reads from after that flush and only moves the clocks for an event whose account's
+/// record was written after it.
+mod changelog {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// The topic as compaction leaves it: the latest record of each key (`None`: a
+    /// tombstone) with the position it reflects, and the last complete flush.
+    #[derive(Default)]
+    struct Topic {
+        accounts: BTreeMap<String, (usize, Option<Vec<u8>>)>,
+        flushed: Option<(usize, Vec<u8>)>,
+    }
+
+    fn farmless() -> Engine {
+        farmless_holding(900)
+    }
+
+    /// `farmless` with room for `max` accounts. Exactness after a crash mid-flush holds below
+    /// the table's capacity: an eviction decided at an event whose account's record was
+    /// written after it is not made again, and the one made instead may pick another account
+    /// (README, "What a crash replays").
+    fn farmless_holding(max: usize) -> Engine {
+        engine_with(|c| {
+            // The farm index is the cross-account stage's state, not an account's.
+            c.detect.shared_ip.enabled = false;
+            c.detect.location_mismatch.min_logins = 2;
+            c.detect.long_session.min_duration = Duration::from_secs(3 * 3600);
+            c.detect.account_risk.threshold = 40;
+            c.engine.suppression_cooldown = Duration::from_secs(600);
+            c.engine.idle_timeout = Duration::from_secs(4 * 3600);
+            c.engine.max_accounts = max;
+        })
+    }
+
+    /// Writes the changes of a flush at `position`; with `torn`, only the first `torn`
+    /// records and no clocks (the crash hit mid-flush).
+    fn flush(engine: &mut Engine, topic: &mut Topic, position: usize, torn: Option<usize>) {
+        let mut records = Vec::new();
+        engine
+            .take_changes(|c| records.push((c.account.to_owned(), c.record.map(<[u8]>::to_vec))))
+            .unwrap();
+        let keep = torn.unwrap_or(records.len()).min(records.len());
+        for (account, record) in records.into_iter().take(keep) {
+            topic.accounts.insert(account, (position, record));
+        }
+        if torn.is_none() {
+            topic.flushed = Some((position, engine.clocks_record().unwrap()));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn a_crash_anywhere_then_restore_raises_each_alert_once(
+            steps in steps(),
+            every in 3usize..25,
+            crash in 0.0..1.0f64,
+            torn in any::<prop::sample::Index>(),
+        ) {
+            let logins = events(&steps);
+            let n = logins.len();
+            let mut whole = farmless();
+            let per_event: Vec<Vec<Alert>> = logins
+                .iter()
+                .map(|l| observe(&mut whole, std::slice::from_ref(l)))
+                .collect();
+
+            // First run: flushes after every `every` events, the crash at `c`.
+            let c = ((crash * n as f64) as usize).max(1);
+            let mut first = farmless();
+            first.track_changes();
+            let mut topic = Topic::default();
+            for (i, l) in logins[..c].iter().enumerate() {
+                prop_assert_eq!(&observe(&mut first, std::slice::from_ref(l)), &per_event[i]);
+                if (i + 1) % every == 0 {
+                    let last_flush = i + every >= c;
+                    let tear = (last_flush && torn.index(2) == 0).then(|| torn.index(9));
+                    flush(&mut first, &mut topic, i, tear);
+                }
+            }
+
+            // Restart.
+            let mut second = farmless();
+            let from = match &topic.flushed {
+                Some((at, clocks)) => {
+                    second.restore(Saved::decode(clocks).unwrap(), &|_| 0);
+                    at + 1
+                }
+                None => 0,
+            };
+            let mut written_after = BTreeMap::new();
+            for (account, (at, record)) in &topic.accounts {
+                match record {
+                    Some(bytes) => {
+                        let saved = Saved::decode(bytes).unwrap();
+                        prop_assert_eq!(saved.account(), Some(account.as_str()));
+                        second.restore(saved, &|_| 0);
+                    }
+                    None => {
+                        second.forget_account(account);
+                    }
+                }
+                if *at >= from {
+                    written_after.insert(account.clone(), *at);
+                }
+            }
+            second.finish_restore();
+            for (i, l) in logins.iter().enumerate().skip(from) {
+                let event = l.clone().build().event;
+                let applied = written_after
+                    .get(event.account_id.as_str())
+                    .is_some_and(|at| i <= *at);
+                if applied {
+                    second.observe_applied(&event);
+                } else {
+                    let got = observe(&mut second, std::slice::from_ref(l));
+                    prop_assert_eq!(&got, &per_event[i], "event {} after a restart from {}", i, from);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn tombstones_for_evicted_and_expired_accounts() {
+        let mut e = farmless_holding(9);
+        e.track_changes();
+        let logins: Vec<Ev> = (0..12)
+            .map(|i| {
+                ev(
+                    &format!("acct-{i}"),
+                    &format!("e{i}"),
+                    i * 60,
+                    "198.51.100.7",
+                )
+            })
+            .collect();
+        observe(&mut e, &logins);
+        let mut topic = Topic::default();
+        flush(&mut e, &mut topic, 11, None);
+        let gone = topic.accounts.values().filter(|(_, r)| r.is_none()).count();
+        assert!(
+            gone >= 3,
+            "12 accounts through a table of 9: {gone} tombstones"
+        );
+        // Idle for longer than the timeout: the next sweep expires them.
+        observe(
+            &mut e,
+            &[
+                ev("late", "x", 6 * 3600, "198.51.100.8"),
+                ev("later", "y", 7 * 3600, "198.51.100.9"),
+            ],
+        );
+        flush(&mut e, &mut topic, 13, None);
+        let live: Vec<&String> = topic
+            .accounts
+            .iter()
+            .filter(|(_, (_, r))| r.is_some())
+            .map(|(a, _)| a)
+            .collect();
+        assert_eq!(live, ["late", "later"]);
+        assert_eq!(e.tracked_accounts(), 2);
+    }
+
+    #[test]
+    fn a_damaged_record_is_refused() {
+        let mut e = farmless();
+        e.track_changes();
+        observe(&mut e, &[ev("a", "e1", 0, "198.51.100.7")]);
+        let mut topic = Topic::default();
+        flush(&mut e, &mut topic, 0, None);
+        let mut bytes = topic.accounts["a"].1.clone().unwrap();
+        assert!(Saved::decode(&bytes).is_ok());
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x40;
+        let err = Saved::decode(&bytes)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("checksum"), "{err}");
+        assert!(Saved::decode(&bytes[..5]).is_err());
+        assert!(Saved::decode(b"").is_err());
+    }
+}
