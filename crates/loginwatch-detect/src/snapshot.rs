@@ -222,6 +222,7 @@ fn frame(body: &Body<'_>, buf: &mut Vec<u8>) -> Result<(), StateError> {
 }
 
 /// Why a framed record's bytes (after the length) were refused: its version, or a reason.
+#[allow(clippy::large_enum_variant)] // one at a time, on the stack
 enum Unframed<'a> {
     Body(Body<'a>),
     Version(u8),
