@@ -20,6 +20,10 @@ pub(crate) type Producer = FutureProducer<ServiceContext>;
 pub(crate) enum Role {
     Consumer,
     Producer,
+    /// Reads one state partition back (assigned, never a group member, never commits).
+    StateReader,
+    /// Checks and creates the state topic.
+    Admin,
 }
 
 /// The effective properties of one client, in name order.
@@ -39,12 +43,18 @@ pub(crate) fn properties(k: &KafkaConfig, role: Role) -> BTreeMap<String, String
             // keyed by account_id would put them.
             put("partitioner", "murmur2_random".into());
         }
+        Role::StateReader | Role::Admin => {}
     }
     let specific = match role {
-        Role::Consumer => &k.consumer,
-        Role::Producer => &k.producer,
+        Role::Consumer | Role::StateReader => Some(&k.consumer),
+        Role::Producer => Some(&k.producer),
+        Role::Admin => None,
     };
-    for (name, value) in k.common.iter().chain(specific.iter()) {
+    for (name, value) in k
+        .common
+        .iter()
+        .chain(specific.into_iter().flat_map(|s| s.iter()))
+    {
         put(name, value.to_owned());
     }
     put("bootstrap.servers", k.brokers.clone());
@@ -66,6 +76,15 @@ pub(crate) fn properties(k: &KafkaConfig, role: Role) -> BTreeMap<String, String
             put("enable.idempotence", "true".into());
             put("statistics.interval.ms", "0".into());
         }
+        Role::StateReader => {
+            // Required by librdkafka, used for nothing: the reader assigns and never commits.
+            put("group.id", format!("{}-state-reader", k.group_id));
+            put("enable.auto.commit", "false".into());
+            put("enable.partition.eof", "true".into());
+            put("auto.offset.reset", "earliest".into());
+            put("statistics.interval.ms", "0".into());
+        }
+        Role::Admin => {}
     }
     out
 }

@@ -15,7 +15,10 @@
 //! - [`config`]: the `[kafka]` / `[metrics]` tables, passthrough librdkafka properties, validation.
 //! - `service`: [`run`] and the graceful shutdown.
 //! - `dispatch`: the consumer loop — rebalances, per-partition channels, pausing, commits.
-//! - `worker`: one partition's worker — process, publish, store the offset once acknowledged.
+//! - `worker`: one partition's worker — restore, process, publish, flush state, store the
+//!   offset once acknowledged.
+//! - `state`: the state topic — checked or created at start-up, a partition's changelog read
+//!   back, a flush's records.
 //! - `output`: alert and dead-letter records, enqueue with backpressure, delivery with retries.
 //! - `context`: librdkafka callbacks — logs into `tracing`, statistics, rebalance hand-over.
 //! - `kafka`: building the clients (defaults < passthrough < managed properties).
@@ -43,6 +46,7 @@ pub mod redact;
 pub mod reload;
 mod service;
 mod signals;
+mod state;
 mod worker;
 
 pub use config::{ClientProperties, KafkaConfig, MetricsConfig, ServiceConfig};
@@ -64,8 +68,15 @@ use std::net::SocketAddr;
 /// binary over the real pipeline (decode → locate → engine).
 pub trait Processor: Send + 'static {
     /// Handles one input message value (empty for a message without one), pushing any alerts
-    /// onto `out` (which arrives empty). A rejection becomes a dead letter.
-    fn process(&mut self, payload: &[u8], out: &mut Vec<Alert>) -> Result<(), Reject>;
+    /// onto `out` (which arrives empty). A rejection becomes a dead letter. `applied(account)`
+    /// says whether the account's restored state already holds this message (its changelog
+    /// record was written after it): then only the processor's clocks move.
+    fn process(
+        &mut self,
+        payload: &[u8],
+        out: &mut Vec<Alert>,
+        applied: &dyn Fn(&str) -> bool,
+    ) -> Result<(), Reject>;
     /// Accounts currently held in this partition's state (for a gauge); called after every
     /// message, so it must be cheap.
     fn tracked_accounts(&self) -> usize;
@@ -73,10 +84,33 @@ pub trait Processor: Send + 'static {
     /// partition's accounts (laptop-farm members), which `process` also emits; called
     /// periodically, so a partition that sees no message still publishes them.
     fn take_deliveries(&mut self, _out: &mut Vec<Alert>) {}
+    /// The processor's state as a changelog, when it keeps one (see [`PartitionState`]); a
+    /// processor without it starts empty on every assignment.
+    fn state(&mut self) -> Option<&mut dyn PartitionState> {
+        None
+    }
 }
 
-/// Makes a fresh [`Processor`] when a partition is assigned. The state of a revoked partition
-/// is dropped; its next owner rebuilds it from the events it reads.
+/// A partition's state as records keyed by account, for the state topic: the service restores
+/// them on assignment before the first message, and writes the changes every commit interval
+/// before it commits the offsets they reflect (module `state`).
+pub trait PartitionState {
+    /// Takes one record read back (`None`: a tombstone, the account is gone). An `Err` says
+    /// why the record is refused; the service counts it and goes on without it.
+    fn restore(&mut self, account: &str, record: Option<&[u8]>) -> Result<(), String>;
+    /// Takes the clocks of the last complete flush.
+    fn restore_clocks(&mut self, record: &[u8]) -> Result<(), String>;
+    /// Every record is read back: restore-time bounds apply.
+    fn finish_restore(&mut self);
+    /// Hands `f` each account changed since the last call with its record (`None` once
+    /// gone), tombstones first; returns how many.
+    fn take_changes(&mut self, f: &mut dyn FnMut(&str, Option<&[u8]>)) -> Result<usize, String>;
+    /// The clocks as one record, written last in each flush.
+    fn clocks(&self) -> Result<Vec<u8>, String>;
+}
+
+/// Makes a fresh [`Processor`] when a partition is assigned; with a state topic it is then
+/// restored from the partition's changelog.
 pub trait ProcessorFactory: Send + Sync + 'static {
     /// The processor for `partition` of `topic`.
     fn create(&self, topic: &str, partition: i32) -> Box<dyn Processor>;
@@ -136,6 +170,9 @@ pub enum ServiceError {
         client: &'static str,
         reason: String,
     },
+    /// The state topic cannot be used as configured.
+    #[error("state topic {topic}: {reason}")]
+    StateTopic { topic: String, reason: String },
     /// A partition worker ended while still assigned (its processor panicked).
     #[error("the worker of partition {partition} stopped unexpectedly")]
     WorkerFailed { partition: i32 },

@@ -4,7 +4,8 @@
 
 use loginwatch_model::{AlertKind, RejectReason};
 use prometheus::{
-    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry,
 };
 
 /// Handles to every loginwatch metric; cheap to clone (each handle is an `Arc`).
@@ -66,6 +67,23 @@ pub struct Metrics {
     pub broker_up: IntGauge,
     /// `loginwatch_reloads_total{resource,result}`: file reloads, `result` = `ok` or `error`.
     pub reloads: IntCounterVec,
+    /// `loginwatch_state_restore_seconds{partition}`: how long the partition's last restore
+    /// from the state topic took.
+    pub state_restore_seconds: GaugeVec,
+    /// `loginwatch_state_restored_records{partition}`, `…_bytes`: what it read.
+    pub state_restored_records: IntGaugeVec,
+    pub state_restored_bytes: IntGaugeVec,
+    /// `loginwatch_partitions_restoring`: partitions restoring now (`/readyz` waits for 0).
+    pub partitions_restoring: IntGauge,
+    /// `loginwatch_state_records_refused_total`: damaged or foreign state records skipped.
+    pub state_records_refused: IntCounter,
+    /// `loginwatch_state_records_written_total`, `…_bytes_written_total`: state records
+    /// (tombstones and flush records included) acknowledged by the broker.
+    pub state_records_written: IntCounter,
+    pub state_bytes_written: IntCounter,
+    /// `loginwatch_state_flush_seconds`: one flush, from waiting for outputs to its offset
+    /// being stored.
+    pub state_flush_seconds: Histogram,
 }
 
 /// Latency buckets from 1 ms to ~33 s.
@@ -106,6 +124,22 @@ impl Metrics {
             .buckets(latency_buckets()),
         )?;
         registry.register(Box::new(latency.clone()))?;
+        let flush = Histogram::with_opts(
+            HistogramOpts::new(
+                "loginwatch_state_flush_seconds",
+                "One state flush: outputs settled, changed accounts and flush record acknowledged",
+            )
+            .buckets(latency_buckets()),
+        )?;
+        registry.register(Box::new(flush.clone()))?;
+        let restore_seconds = GaugeVec::new(
+            Opts::new(
+                "loginwatch_state_restore_seconds",
+                "Duration of the partition's last restore from the state topic",
+            ),
+            &["partition"],
+        )?;
+        registry.register(Box::new(restore_seconds.clone()))?;
 
         let m = Metrics {
             events_consumed: counter(
@@ -210,6 +244,32 @@ impl Metrics {
                 "File reloads by resource and result",
                 &["resource", "result"],
             )?,
+            state_restore_seconds: restore_seconds,
+            state_restored_records: gauge_vec(
+                "loginwatch_state_restored_records",
+                "Records read back in the partition's last restore",
+            )?,
+            state_restored_bytes: gauge_vec(
+                "loginwatch_state_restored_bytes",
+                "Value bytes read back in the partition's last restore",
+            )?,
+            partitions_restoring: gauge(
+                "loginwatch_partitions_restoring",
+                "Partitions restoring their state before their first message",
+            )?,
+            state_records_refused: counter(
+                "loginwatch_state_records_refused_total",
+                "State records refused on restore (damaged or foreign); skipped",
+            )?,
+            state_records_written: counter(
+                "loginwatch_state_records_written_total",
+                "State records acknowledged by the broker",
+            )?,
+            state_bytes_written: counter(
+                "loginwatch_state_bytes_written_total",
+                "Key and value bytes of the state records acknowledged",
+            )?,
+            state_flush_seconds: flush,
         };
         m.preregister();
         Ok(m)
@@ -229,7 +289,7 @@ impl Metrics {
         for r in ["ok", "error"] {
             self.commits.with_label_values(&[r]);
         }
-        for t in ["alert", "dead_letter"] {
+        for t in ["alert", "dead_letter", "state"] {
             self.produce_errors.with_label_values(&[t]);
         }
         for c in ["not_found", "no_database_for_family", "unroutable"] {

@@ -38,6 +38,7 @@ const RETRY_WAIT: Duration = Duration::from_millis(500);
 pub(crate) enum Output {
     Alert(AlertKind),
     DeadLetter,
+    State,
 }
 
 impl Output {
@@ -45,6 +46,7 @@ impl Output {
         match self {
             Output::Alert(_) => "alert",
             Output::DeadLetter => "dead_letter",
+            Output::State => "state",
         }
     }
 }
@@ -52,8 +54,11 @@ impl Output {
 /// One record to publish, owned so it can be re-sent.
 pub(crate) struct OutRecord {
     topic: Arc<str>,
+    /// Set for state records (the input partition); the partitioner picks otherwise.
+    partition: Option<i32>,
     key: Option<Vec<u8>>,
-    payload: Vec<u8>,
+    /// `None`: a tombstone.
+    payload: Option<Vec<u8>>,
     headers: OwnedHeaders,
     pub what: Output,
 }
@@ -69,8 +74,9 @@ impl OutRecord {
             .insert(header(HEADER_KIND, alert.kind.as_str().as_bytes()));
         Ok(OutRecord {
             topic: topic.clone(),
+            partition: None,
             key: Some(alert.account_id.into_bytes()),
-            payload,
+            payload: Some(payload),
             headers,
             what: Output::Alert(alert.kind),
         })
@@ -102,22 +108,45 @@ impl OutRecord {
             ));
         OutRecord {
             topic: topic.clone(),
+            partition: None,
             key: input.key().map(<[u8]>::to_vec),
             // The original bytes, exactly as received.
-            payload: input.payload().unwrap_or_default().to_vec(),
+            payload: Some(input.payload().unwrap_or_default().to_vec()),
             headers,
             what: Output::DeadLetter,
         }
     }
 
-    fn record(&self) -> FutureRecord<'_, [u8], [u8]> {
-        let r = FutureRecord::to(&self.topic)
-            .payload(&self.payload[..])
-            .headers(self.headers.clone());
-        match &self.key {
-            Some(k) => r.key(&k[..]),
-            None => r,
+    /// A state record (see the `state` module): `key` in `partition`, a tombstone when
+    /// `value` is `None`.
+    pub fn state(topic: &Arc<str>, partition: i32, key: &str, value: Option<Vec<u8>>) -> Self {
+        OutRecord {
+            topic: topic.clone(),
+            partition: Some(partition),
+            key: Some(key.as_bytes().to_vec()),
+            payload: value,
+            headers: OwnedHeaders::new(),
+            what: Output::State,
         }
+    }
+
+    /// The bytes this record puts on the wire (key and value).
+    pub fn len(&self) -> usize {
+        self.key.as_ref().map_or(0, Vec::len) + self.payload.as_ref().map_or(0, Vec::len)
+    }
+
+    fn record(&self) -> FutureRecord<'_, [u8], [u8]> {
+        let mut r = FutureRecord::to(&self.topic).headers(self.headers.clone());
+        if let Some(p) = &self.payload {
+            r = r.payload(&p[..]);
+        }
+        if let Some(k) = &self.key {
+            r = r.key(&k[..]);
+        }
+        if let Some(p) = self.partition {
+            r = r.partition(p);
+        }
+        r
     }
 }
 
@@ -223,7 +252,7 @@ mod tests {
         assert_eq!(r.key.as_deref(), Some(&b"acct-1"[..]));
         assert_eq!(value(&r.headers, HEADER_ALERT_ID), Some(id.as_bytes()));
         assert_eq!(value(&r.headers, HEADER_KIND), Some(&b"concurrent_ips"[..]));
-        let back: Alert = serde_json::from_slice(&r.payload).unwrap();
+        let back: Alert = serde_json::from_slice(r.payload.as_deref().unwrap()).unwrap();
         assert_eq!(back.alert_id, id);
         assert!(back.detected_at.0 > 1_000);
     }
@@ -246,7 +275,7 @@ mod tests {
             bytes: b"{not json".to_vec(),
         };
         let r = OutRecord::dead_letter(&topic, &input, &reject);
-        assert_eq!(r.payload, b"{not json");
+        assert_eq!(r.payload.as_deref(), Some(&b"{not json"[..]));
         assert_eq!(r.key.as_deref(), Some(&b"k"[..]));
         assert_eq!(value(&r.headers, "trace"), Some(&b"t1"[..]));
         assert_eq!(value(&r.headers, HEADER_REASON), Some(&b"not_json"[..]));

@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub const CHECK_ASSIGNMENT: &str = "kafka_assignment";
 /// Check set by the service: the consumer sees at least one broker up.
 pub const CHECK_BROKER: &str = "kafka_broker";
+/// Check set by the service: no partition is restoring its state from the state topic.
+pub const CHECK_STATE: &str = "state_restored";
 /// Check for the binary to set: the GeoIP databases are loaded.
 pub const CHECK_GEOIP: &str = "geoip";
 

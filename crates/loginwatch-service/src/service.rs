@@ -8,6 +8,7 @@ use crate::http::{serve, HttpState};
 use crate::kafka::{client_config, describe, Consumer, Producer, Role};
 use crate::readiness::{CHECK_ASSIGNMENT, CHECK_BROKER};
 use crate::redact::Redactor;
+use crate::state::{Restoring, StateSetup};
 use crate::worker::Shared;
 use crate::{ProcessorFactory, ServiceError, Telemetry};
 use rdkafka::consumer::{CommitMode, Consumer as _};
@@ -89,6 +90,17 @@ pub async fn run(
             role: "producer",
             source,
         })?;
+    let state_setup = if k.state_topic.is_empty() {
+        None
+    } else {
+        crate::state::ensure_topic(k).await?;
+        Some(Arc::new(StateSetup {
+            kafka: k.clone(),
+            topic: Arc::from(k.state_topic.as_str()),
+            flush_interval: k.commit_interval,
+            restoring: Restoring::new(readiness.clone(), metrics.partitions_restoring.clone()),
+        }))
+    };
     consumer
         .subscribe(&[&k.input_topic])
         .map_err(|source| ServiceError::Subscribe {
@@ -104,6 +116,7 @@ pub async fn run(
         alert_topic: Arc::from(k.alert_topic.as_str()),
         dead_letter_topic: Arc::from(k.dead_letter_topic.as_str()),
         max_in_flight: k.max_in_flight_per_partition.get(),
+        state: state_setup,
     };
     let hard_stop = CancellationToken::new();
     let mut dispatcher = Dispatcher::new(

@@ -1,10 +1,16 @@
 //! One partition's worker: owns that partition's [`Processor`] (so each account's events are
 //! handled in order by one owner), publishes what it produces, and stores an input offset only
 //! once everything that message caused is acknowledged — in offset order.
+//!
+//! With a state topic (module `state`) the worker first restores the partition's state, then
+//! stores offsets only at flushes: every commit interval it waits for its outputs, writes the
+//! changed accounts and the flush record, and stores the offset after the last message they
+//! reflect.
 
 use crate::kafka::{Consumer, Producer};
 use crate::metrics::Metrics;
 use crate::output::{enqueue, settle, OutRecord, Output};
+use crate::state::{self, Restored, StateSetup, FLUSH_KEY};
 use crate::Processor;
 use futures_util::stream::{FuturesOrdered, StreamExt};
 use loginwatch_model::Alert;
@@ -46,6 +52,8 @@ pub(crate) struct Shared {
     pub alert_topic: Arc<str>,
     pub dead_letter_topic: Arc<str>,
     pub max_in_flight: usize,
+    /// The state topic, when state persistence is on.
+    pub state: Option<Arc<StateSetup>>,
 }
 
 /// The worker of one partition.
@@ -64,6 +72,17 @@ impl Worker {
     /// Runs until the input channel closes and every pending message is settled (graceful), or
     /// until `stop` (abandoning pending messages, which the next owner will re-read).
     pub async fn run(mut self) {
+        let stateful = match self.shared.state.clone() {
+            Some(setup) if self.processor.state().is_some() => Some(setup),
+            _ => None,
+        };
+        let mut restored = Restored::default();
+        if let Some(setup) = &stateful {
+            match self.restore(setup).await {
+                Some(r) => restored = r,
+                None => return, // stopped while restoring
+            }
+        }
         let mut pending: FuturesOrdered<Pending> = FuturesOrdered::new();
         let mut alerts = Vec::new();
         let mut open = true;
@@ -71,8 +90,15 @@ impl Worker {
         // The last offset handled: alerts delivered from other partitions' engines between
         // messages are published as part of it (storing its successor again is harmless).
         let mut last: Option<(i64, Instant)> = None;
+        // The last offset a flush covered.
+        let mut flushed = restored.through;
         let mut deliveries = tokio::time::interval(DELIVERY_POLL);
         deliveries.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let period = stateful
+            .as_ref()
+            .map_or(std::time::Duration::from_secs(3600), |s| s.flush_interval);
+        let mut flushes = tokio::time::interval(period);
+        flushes.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let tracked = self
             .shared
             .metrics
@@ -82,7 +108,16 @@ impl Worker {
             tokio::select! {
                 biased;
                 _ = self.stop.cancelled() => break,
-                Some(done) = pending.next(), if !pending.is_empty() => self.settled(done),
+                Some(done) = pending.next(), if !pending.is_empty() => {
+                    self.settled(done, stateful.is_none());
+                }
+                _ = flushes.tick(), if stateful.is_some() && last.map(|l| l.0) > flushed => {
+                    let Some(through) = last else { continue };
+                    if self.flush(&mut pending, through.0).await.is_none() {
+                        break;
+                    }
+                    flushed = Some(through.0);
+                }
                 _ = deliveries.tick(), if pending.len() < self.shared.max_in_flight => {
                     let Some(last) = last else { continue };
                     match self.publish_deliveries(last, &mut alerts).await {
@@ -94,8 +129,13 @@ impl Worker {
                 input = self.rx.recv(), if open && pending.len() < self.shared.max_in_flight => {
                     match input {
                         Some(input) => {
-                            last = Some((input.msg.offset(), input.received));
-                            let Some(p) = self.handle(input, &mut alerts).await else {
+                            let offset = input.msg.offset();
+                            if restored.through.is_some_and(|t| offset <= t) {
+                                // Read again after a restart: the restored state holds it.
+                                continue;
+                            }
+                            last = Some((offset, input.received));
+                            let Some(p) = self.handle(input, &restored, &mut alerts).await else {
                                 // Stopped while waiting on the producer queue.
                                 self.shared.metrics.in_flight.dec();
                                 break;
@@ -108,6 +148,12 @@ impl Worker {
                 }
             }
         }
+        // A graceful end (the input closed, every output settled) flushes what is left.
+        if !self.stop.is_cancelled() && stateful.is_some() {
+            if let Some((through, _)) = last.filter(|l| Some(l.0) > flushed) {
+                let _ = self.flush(&mut pending, through).await;
+            }
+        }
         self.shared.metrics.in_flight.sub(pending.len() as i64);
         tracing::debug!(
             partition = self.partition,
@@ -116,15 +162,175 @@ impl Worker {
         );
     }
 
+    /// Reads the partition's state back before its first message; retried while the broker
+    /// cannot be read. `None` when stopped first.
+    async fn restore(&mut self, setup: &Arc<StateSetup>) -> Option<Restored> {
+        let _restoring = setup.restoring.start();
+        let label = self.partition.to_string();
+        loop {
+            let mut processor = std::mem::replace(&mut self.processor, Box::new(Nothing));
+            let (s, partition) = (Arc::clone(setup), self.partition);
+            let task = tokio::task::spawn_blocking(move || {
+                let result = match processor.state() {
+                    Some(state) => state::restore(&s.kafka, partition, state),
+                    None => Ok(Restored::default()),
+                };
+                (processor, result)
+            });
+            let (processor, result) = tokio::select! {
+                // The blocking read finishes on its own; its processor is dropped with it.
+                _ = self.stop.cancelled() => return None,
+                joined = task => match joined {
+                    Ok(done) => done,
+                    Err(e) => {
+                        tracing::error!(partition = self.partition, error = %e, "restore task failed");
+                        return None;
+                    }
+                },
+            };
+            self.processor = processor;
+            match result {
+                Ok(r) => {
+                    let m = &self.shared.metrics;
+                    m.state_restore_seconds
+                        .with_label_values(&[&label])
+                        .set(r.elapsed.as_secs_f64());
+                    m.state_restored_records
+                        .with_label_values(&[&label])
+                        .set(r.records as i64);
+                    m.state_restored_bytes
+                        .with_label_values(&[&label])
+                        .set(r.bytes as i64);
+                    m.state_records_refused.inc_by(r.refused);
+                    tracing::info!(
+                        partition = self.partition,
+                        records = r.records,
+                        bytes = r.bytes,
+                        refused = r.refused,
+                        through = ?r.through,
+                        ahead = r.ahead.len(),
+                        seconds = r.elapsed.as_secs_f64(),
+                        "state restored"
+                    );
+                    return Some(r);
+                }
+                Err(e) => {
+                    // Reading again from the start into the same processor converges: every
+                    // record is applied again in log order, clocks only move forward.
+                    tracing::warn!(partition = self.partition, error = %e, "cannot read the state topic; retrying");
+                    tokio::select! {
+                        _ = self.stop.cancelled() => return None,
+                        _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes the state as of message `through`: waits for every pending output, writes the
+    /// changed accounts (tombstones first), then the flush record, and stores `through + 1`.
+    /// `None` if stopped meanwhile (nothing is stored: the next owner re-reads from the last
+    /// flush).
+    async fn flush(&mut self, pending: &mut FuturesOrdered<Pending>, through: i64) -> Option<()> {
+        let started = Instant::now();
+        let Some(setup) = self.shared.state.clone() else {
+            return Some(());
+        };
+        while let Some(done) = tokio::select! {
+            _ = self.stop.cancelled() => return None,
+            done = pending.next() => done,
+        } {
+            self.settled(done, false);
+        }
+        let (topic, p) = (&setup.topic, self.partition);
+        let (mut gone, mut live) = (Vec::new(), Vec::new());
+        let clocks = {
+            let Some(state) = self.processor.state() else {
+                return Some(());
+            };
+            let taken = state.take_changes(&mut |account, record| match record {
+                Some(r) => live.push(OutRecord::state(
+                    topic,
+                    p,
+                    account,
+                    Some(state::value(through, r)),
+                )),
+                None => gone.push(OutRecord::state(topic, p, account, None)),
+            });
+            taken.and_then(|_| state.clocks())
+        };
+        let clocks = match clocks {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(partition = p, error = %e, "the state could not be encoded; stopping the partition");
+                return None;
+            }
+        };
+        let closing = vec![OutRecord::state(
+            topic,
+            p,
+            FLUSH_KEY,
+            Some(state::value(through, &clocks)),
+        )];
+        // Each batch is acknowledged before the next is sent: a crash leaves a prefix.
+        for batch in [gone, live, closing] {
+            self.write(batch).await?;
+        }
+        let mut tpl = TopicPartitionList::new();
+        if tpl
+            .add_partition_offset(&self.topic, p, Offset::Offset(through + 1))
+            .is_ok()
+        {
+            if let Err(e) = self.shared.consumer.store_offsets(&tpl) {
+                tracing::debug!(partition = p, error = %e, "offset not stored");
+            }
+        }
+        self.shared
+            .metrics
+            .state_flush_seconds
+            .observe(started.elapsed().as_secs_f64());
+        Some(())
+    }
+
+    /// Sends `records` and waits until every one is acknowledged; `None` if stopped first.
+    async fn write(&mut self, records: Vec<OutRecord>) -> Option<()> {
+        if records.is_empty() {
+            return Some(());
+        }
+        let sh = &self.shared;
+        let mut deliveries = Vec::with_capacity(records.len());
+        for r in &records {
+            deliveries.push(enqueue(&sh.producer, r, &sh.metrics, &self.stop).await?);
+        }
+        let (n, bytes) = (
+            records.len(),
+            records.iter().map(OutRecord::len).sum::<usize>(),
+        );
+        tokio::select! {
+            _ = self.stop.cancelled() => return None,
+            () = settle(sh.producer.clone(), records, deliveries, sh.metrics.clone()) => {}
+        }
+        sh.metrics.state_records_written.inc_by(n as u64);
+        sh.metrics.state_bytes_written.inc_by(bytes as u64);
+        Some(())
+    }
+
     /// Processes one message and enqueues its outputs; `None` if stopped meanwhile.
-    async fn handle(&mut self, input: Input, alerts: &mut Vec<Alert>) -> Option<Pending> {
+    async fn handle(
+        &mut self,
+        input: Input,
+        restored: &Restored,
+        alerts: &mut Vec<Alert>,
+    ) -> Option<Pending> {
         let sh = &self.shared;
         sh.metrics.events_consumed.inc();
         sh.metrics.in_flight.inc();
         alerts.clear();
         let payload = input.msg.payload().unwrap_or_default();
         let mut records = Vec::new();
-        match self.processor.process(payload, alerts) {
+        let offset = input.msg.offset();
+        let applied = |account: &str| restored.applied(account, offset);
+        match self.processor.process(payload, alerts, &applied) {
             Ok(()) => {}
             Err(reject) => {
                 let code = reject.reason.code();
@@ -198,8 +404,9 @@ impl Worker {
     }
 
     /// Everything message `done.offset` caused is acknowledged, and so is everything before it
-    /// (pending is in offset order): store `offset + 1` for the next commit.
-    fn settled(&self, done: Settled) {
+    /// (pending is in offset order): with `store`, store `offset + 1` for the next commit
+    /// (with a state topic, flushes store offsets instead).
+    fn settled(&self, done: Settled, store: bool) {
         let m = &self.shared.metrics;
         m.in_flight.dec();
         let latency = done.received.elapsed().as_secs_f64();
@@ -210,7 +417,11 @@ impl Worker {
                     m.end_to_end_latency.observe(latency);
                 }
                 Output::DeadLetter => m.dead_letters.inc(),
+                Output::State => {}
             }
+        }
+        if !store {
+            return;
         }
         let mut tpl = TopicPartitionList::new();
         let next = Offset::Offset(done.offset + 1);
@@ -222,5 +433,24 @@ impl Worker {
             // Happens when the partition was just revoked: the next owner re-reads it.
             tracing::debug!(partition = self.partition, error = %e, "offset not stored");
         }
+    }
+}
+
+/// Stands in for a worker's processor while the real one restores on a blocking thread (the
+/// worker takes no message meanwhile).
+struct Nothing;
+
+impl Processor for Nothing {
+    fn process(
+        &mut self,
+        _: &[u8],
+        _: &mut Vec<Alert>,
+        _: &dyn Fn(&str) -> bool,
+    ) -> Result<(), loginwatch_model::Reject> {
+        Ok(())
+    }
+
+    fn tracked_accounts(&self) -> usize {
+        0
     }
 }

@@ -155,9 +155,10 @@ impl loginwatch_service::Processor for Panicky {
         &mut self,
         payload: &[u8],
         out: &mut Vec<loginwatch_model::Alert>,
+        applied: &dyn Fn(&str) -> bool,
     ) -> Result<(), loginwatch_model::Reject> {
         assert_ne!(payload, b"boom", "processor bug");
-        self.0.process(payload, out)
+        self.0.process(payload, out, applied)
     }
     fn tracked_accounts(&self) -> usize {
         self.0.tracked_accounts()

@@ -4,13 +4,14 @@
 use crate::config::Config;
 use crate::wiring::open_locator;
 use anyhow::{Context, Result};
+use loginwatch_detect::snapshot::{Restore, Saved, Target};
 use loginwatch_detect::{DropReason, Engine, EngineStats, Locate, Pipeline, SharedIndex};
 use loginwatch_geo::{LocateCounts, Locator, Login};
 use loginwatch_model::{Alert, LoginEvent, Reject};
 use loginwatch_service::readiness::CHECK_GEOIP;
 use loginwatch_service::{
-    run, shutdown_on_signals, watch_files, FileWatch, Metrics, Processor, ProcessorFactory,
-    Reloadable, Telemetry,
+    run, shutdown_on_signals, watch_files, FileWatch, Metrics, PartitionState, Processor,
+    ProcessorFactory, Reloadable, Telemetry,
 };
 use prometheus::{IntCounterVec, IntGauge, Registry};
 use std::sync::Arc;
@@ -99,8 +100,13 @@ fn add_deltas<K>(
 }
 
 impl Processor for PartitionProcessor {
-    fn process(&mut self, payload: &[u8], out: &mut Vec<Alert>) -> Result<(), Reject> {
-        let result = self.pipeline.process(payload, out);
+    fn process(
+        &mut self,
+        payload: &[u8],
+        out: &mut Vec<Alert>,
+        applied: &dyn Fn(&str) -> bool,
+    ) -> Result<(), Reject> {
+        let result = self.pipeline.process_unless_applied(payload, out, applied);
         self.since_export += 1;
         if self.since_export >= EXPORT_EVERY {
             self.export();
@@ -114,6 +120,58 @@ impl Processor for PartitionProcessor {
 
     fn take_deliveries(&mut self, out: &mut Vec<Alert>) {
         self.pipeline.engine_mut().take_deliveries(out);
+    }
+
+    fn state(&mut self) -> Option<&mut dyn PartitionState> {
+        Some(self)
+    }
+}
+
+/// The engine's accounts and clocks as the state topic's records (`detect::snapshot`).
+impl PartitionState for PartitionProcessor {
+    fn restore(&mut self, account: &str, record: Option<&[u8]>) -> Result<(), String> {
+        let engine = self.pipeline.engine_mut();
+        let Some(bytes) = record else {
+            engine.forget_account(account);
+            return Ok(());
+        };
+        let saved = Saved::decode(bytes).map_err(|e| e.to_string())?;
+        if saved.account() != Some(account) {
+            return Err(format!(
+                "the record under key {account:?} holds another account"
+            ));
+        }
+        // Only account records pass the check above: no network, so no member owner to name.
+        engine.restore(saved, &|_| 0);
+        Ok(())
+    }
+
+    fn restore_clocks(&mut self, record: &[u8]) -> Result<(), String> {
+        let saved = Saved::decode(record).map_err(|e| e.to_string())?;
+        if saved.target() != Target::EveryEngine {
+            return Err("the flush record does not hold an engine's clocks".into());
+        }
+        self.pipeline.engine_mut().restore(saved, &|_| 0);
+        Ok(())
+    }
+
+    fn finish_restore(&mut self) {
+        self.pipeline.engine_mut().finish_restore();
+        self.export();
+    }
+
+    fn take_changes(&mut self, f: &mut dyn FnMut(&str, Option<&[u8]>)) -> Result<usize, String> {
+        self.pipeline
+            .engine_mut()
+            .take_changes(|c| f(c.account, c.record))
+            .map_err(|e| e.to_string())
+    }
+
+    fn clocks(&self) -> Result<Vec<u8>, String> {
+        self.pipeline
+            .engine()
+            .clocks_record()
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -140,6 +198,8 @@ struct Factory {
     shared: Arc<SharedIndex>,
     locator: Reloadable<Locator>,
     metrics: Metrics,
+    /// A state topic is configured: engines track their changed accounts.
+    stateful: bool,
 }
 
 impl ProcessorFactory for Factory {
@@ -159,6 +219,10 @@ impl ProcessorFactory for Factory {
         };
         let mut engine = engine;
         engine.set_owner(partition as loginwatch_detect::Owner);
+        if self.stateful {
+            // Drained at every flush; without a state topic nothing would drain it.
+            engine.track_changes();
+        }
         let exported = engine.stats();
         Box::new(PartitionProcessor {
             pipeline: Pipeline::new(
@@ -320,6 +384,7 @@ pub async fn serve(config: Config, stop: CancellationToken) -> Result<()> {
     }
     let service = config.service.clone();
     let factory = Arc::new(Factory {
+        stateful: !config.service.kafka.state_topic.is_empty(),
         shared,
         metrics: telemetry.metrics.clone(),
         config,
@@ -396,6 +461,7 @@ mod tests {
         let config = Config::default();
         let telemetry = Telemetry::new().expect("metrics");
         let factory = Factory {
+            stateful: true,
             shared: Arc::new(SharedIndex::for_config(&config.engine)),
             locator: Reloadable::new(open_locator(&config).expect("demo world")),
             metrics: telemetry.metrics.clone(),
@@ -413,7 +479,8 @@ mod tests {
             ("e1", "2026-11-24T12:00:00Z"), // a redelivery
             ("e0", "2026-11-24T10:00:00Z"), // two hours late
         ] {
-            p.process(line(id, t).as_bytes(), &mut out).expect("valid");
+            p.process(line(id, t).as_bytes(), &mut out, &|_| false)
+                .expect("valid");
         }
         drop(p); // exports
         let m = &telemetry.metrics;

@@ -125,9 +125,9 @@ async fn read_alert_ids(brokers: &str, topic: &str, want: usize) -> BTreeSet<Str
     ids
 }
 
-/// Topic names for one run: input, alerts, dead letters.
-fn topics(suffix: &str) -> [String; 3] {
-    ["logins", "alerts", "dead"].map(|t| format!("{t}-{suffix}"))
+/// Topic names for one run: input, alerts, dead letters, state.
+fn topics(suffix: &str) -> [String; 4] {
+    ["logins", "alerts", "dead", "state"].map(|t| format!("{t}-{suffix}"))
 }
 
 /// Runs the service over the generated stream (topics already exist) and compares.
@@ -135,7 +135,7 @@ async fn parity(brokers: &str, suffix: &str) {
     let bytes = events();
     let expected = replay_ids(&bytes);
     assert!(expected.len() > 5, "the stream must raise alerts");
-    let [input, alerts, dead] = topics(suffix);
+    let [input, alerts, dead, state] = topics(suffix);
     produce(brokers, &input, &bytes).await;
 
     let mut config = Config::default();
@@ -145,6 +145,7 @@ async fn parity(brokers: &str, suffix: &str) {
     k.input_topic = input;
     k.alert_topic = alerts.clone();
     k.dead_letter_topic = dead;
+    k.state_topic = state;
     k.commit_interval = Duration::from_millis(200);
     k.shutdown_grace = Duration::from_secs(10);
     // Room for the whole stream, so consumption never pauses: tansu (the CI broker) answers a
@@ -171,6 +172,8 @@ async fn parity(brokers: &str, suffix: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_matches_replay_on_the_mock_cluster() {
     let cluster = MockCluster::new(1).expect("mock cluster");
+    // The mock cluster cannot create topics on request (nor report their configuration):
+    // the state topic is made here.
     for topic in topics("mock") {
         cluster
             .create_topic(&topic, PARTITIONS, 1)
@@ -190,7 +193,8 @@ async fn run_matches_replay_on_a_real_broker() {
              (host:port[,...]); start one with `eval \"$(deploy/local-broker.sh start)\"`",
         );
     let suffix = format!("real-{}", std::process::id());
-    let names = topics(&suffix);
-    create_topics(&brokers, &names.each_ref().map(String::as_str)).await;
+    let [input, alerts, dead, _state] = topics(&suffix);
+    // The state topic is left to the service to create (compacted, as many partitions).
+    create_topics(&brokers, &[&input, &alerts, &dead]).await;
     parity(&brokers, &suffix).await;
 }

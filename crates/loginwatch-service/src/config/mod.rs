@@ -42,6 +42,14 @@ pub struct KafkaConfig {
     pub alert_topic: String,
     /// Rejected events: original bytes plus reason/source headers.
     pub dead_letter_topic: String,
+    /// The compacted topic holding each input partition's detection state (partition = input
+    /// partition, keyed by account, plus one flush record per partition): restored on
+    /// assignment before the partition's first message, written every `commit_interval`
+    /// before its offsets are committed. Created at start-up when missing (as many
+    /// partitions as the input topic, `cleanup.policy=compact`); refused when it exists with
+    /// another partition count or cleanup policy. Default `loginwatch-state`; empty turns
+    /// state persistence off (a restart then rebuilds state from the events it reads).
+    pub state_topic: String,
     /// How often stored offsets are committed (also on revoke and on shutdown). Default `5s`.
     #[serde(with = "humantime_serde")]
     pub commit_interval: Duration,
@@ -75,6 +83,7 @@ impl Default for KafkaConfig {
             input_topic: "logins".into(),
             alert_topic: "login-alerts".into(),
             dead_letter_topic: "logins-dead-letter".into(),
+            state_topic: "loginwatch-state".into(),
             commit_interval: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(30),
             partition_queue_capacity: NonZeroUsize::new(1024).unwrap_or(NonZeroUsize::MIN),
@@ -154,13 +163,23 @@ impl KafkaConfig {
                 p.push(format!("kafka.{key}: {why}"));
             }
         }
-        for (key, topic) in [
+        if !self.state_topic.is_empty() {
+            if let Err(why) = check_topic(&self.state_topic) {
+                p.push(format!("kafka.state_topic: {why}"));
+            }
+        }
+        let others = [
             ("alert_topic", &self.alert_topic),
             ("dead_letter_topic", &self.dead_letter_topic),
-        ] {
+            ("state_topic", &self.state_topic),
+        ];
+        for (key, topic) in others {
             if *topic == self.input_topic {
                 p.push(format!("kafka.{key}: must differ from kafka.input_topic"));
             }
+        }
+        if [&self.alert_topic, &self.dead_letter_topic].contains(&&self.state_topic) {
+            p.push("kafka.state_topic: must differ from the alert and dead-letter topics".into());
         }
         for (key, d, min) in [
             (
@@ -255,6 +274,7 @@ mod tests {
         assert_eq!(c.kafka.input_topic, "logins");
         assert_eq!(c.kafka.alert_topic, "login-alerts");
         assert_eq!(c.kafka.dead_letter_topic, "logins-dead-letter");
+        assert_eq!(c.kafka.state_topic, "loginwatch-state");
         assert_eq!(c.metrics.listen.to_string(), "127.0.0.1:9187");
         assert!(c.validate().is_empty(), "{:?}", c.validate());
     }
@@ -300,6 +320,7 @@ mod tests {
         c.kafka.consumer.set("group.instance.id", "pod-0");
         c.kafka.alert_topic = "logins".into();
         c.kafka.dead_letter_topic = "bad topic!".into();
+        c.kafka.state_topic = "logins".into();
         c.kafka.commit_interval = Duration::ZERO;
         c.kafka.consumer.set("enable.auto.commit", "true");
         c.kafka.producer.set("enable.idempotence", "false");
@@ -315,6 +336,8 @@ mod tests {
             "kafka.consumer.group.instance.id: set by loginwatch",
             "kafka.alert_topic: must differ from kafka.input_topic",
             "kafka.dead_letter_topic: may only contain",
+            "kafka.state_topic: must differ from kafka.input_topic",
+            "kafka.state_topic: must differ from the alert",
             "kafka.commit_interval: must be at least",
             "kafka.consumer.enable.auto.commit: set by loginwatch",
             "kafka.producer.enable.idempotence: set by loginwatch",

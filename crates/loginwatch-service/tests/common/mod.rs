@@ -39,7 +39,12 @@ pub struct TestProcessor {
 }
 
 impl Processor for TestProcessor {
-    fn process(&mut self, payload: &[u8], out: &mut Vec<Alert>) -> Result<(), Reject> {
+    fn process(
+        &mut self,
+        payload: &[u8],
+        out: &mut Vec<Alert>,
+        _applied: &dyn Fn(&str) -> bool,
+    ) -> Result<(), Reject> {
         if !self.delay.is_zero() {
             std::thread::sleep(self.delay);
         }
@@ -162,6 +167,8 @@ pub fn config(env: &Env, group: &str) -> ServiceConfig {
     k.input_topic = env.input.clone();
     k.alert_topic = env.alerts.clone();
     k.dead_letter_topic = env.dead_letters.clone();
+    // The test processor keeps no state (the binary's suites cover the state topic).
+    k.state_topic = String::new();
     k.commit_interval = Duration::from_millis(200);
     k.statistics_interval = Duration::from_millis(500);
     k.shutdown_grace = Duration::from_secs(10);

@@ -1,0 +1,281 @@
+//! A `loginwatch run` process killed with SIGKILL at arbitrary points while the stream is
+//! being produced, restarted each time, publishes exactly the alert ids of one uninterrupted
+//! `replay`: its state comes back from the state topic, and nothing is missing or extra. Over
+//! librdkafka's mock cluster (default suite) and a real broker (`LOGINWATCH_KAFKA_BROKERS`,
+//! `#[ignore]`d, run by `--include-ignored`).
+//!
+//! Not compared: `shared_ip` and `account_risk`. The laptop-farm index is the process's, not
+//! a partition's, and is not on the state topic (the cross-account stage that will own it is
+//! not built); a killed member forgets it, and the risk score counts its findings.
+
+use loginwatch::config::Config;
+use loginwatch::gen::{generate, GenConfig};
+use loginwatch::gen_cmd::world_for;
+use loginwatch::wiring::replay;
+use loginwatch_model::{Alert, AlertKind};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PARTITIONS: i32 = 4;
+/// Kinds compared by id (see the module docs).
+fn compared(kind: AlertKind) -> bool {
+    !matches!(kind, AlertKind::SharedIp | AlertKind::AccountRisk)
+}
+
+fn events() -> Vec<Vec<u8>> {
+    let cfg = GenConfig {
+        accounts: 800,
+        events: 16_000,
+        seed: 41,
+        carriers: 0,
+        venues: 0,
+        ..GenConfig::default()
+    };
+    let mut bytes = Vec::new();
+    generate(&cfg, &world_for(None).expect("demo world"), &mut bytes).expect("generate");
+    bytes
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+fn replay_ids(lines: &[Vec<u8>]) -> BTreeSet<String> {
+    let bytes = lines.join(&b'\n');
+    let (mut out, mut dead) = (Vec::new(), Vec::new());
+    replay(&Config::default(), &mut &bytes[..], &mut out, &mut dead).expect("replay");
+    out.split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice::<Alert>(l).expect("alert"))
+        .filter(|a| compared(a.kind))
+        .map(|a| a.alert_id)
+        .collect()
+}
+
+/// Produces `lines` keyed by account, in `chunks` parts `pause` apart (the stream arrives
+/// while members are killed).
+fn produce(brokers: &str, topic: &str, lines: &[Vec<u8>], chunks: usize, pause: Duration) {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .expect("producer");
+    let per = lines.len().div_ceil(chunks);
+    for chunk in lines.chunks(per) {
+        for line in chunk {
+            let v: serde_json::Value = serde_json::from_slice(line).expect("event");
+            let key = v["account_id"].as_str().expect("account").to_owned();
+            loop {
+                match producer.send_result(FutureRecord::to(topic).key(&key).payload(line)) {
+                    Ok(_) => break,
+                    Err((e, _)) => {
+                        assert!(e.to_string().contains("Queue full"), "produce: {e}");
+                        producer.poll(Duration::from_millis(10));
+                    }
+                }
+            }
+        }
+        producer.flush(Duration::from_secs(30)).expect("flush");
+        std::thread::sleep(pause);
+    }
+}
+
+/// Every alert on `topic` (all partitions), read from the start until `want` distinct
+/// compared ids arrived or `limit` passed.
+fn alert_ids(brokers: &str, topic: &str, want: usize, limit: Duration) -> BTreeSet<String> {
+    let reader: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "restarts-reader")
+        .create()
+        .expect("reader");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..PARTITIONS {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .expect("tpl");
+    }
+    reader.assign(&tpl).expect("assign");
+    let deadline = Instant::now() + limit;
+    let mut ids = BTreeSet::new();
+    while ids.len() < want && Instant::now() < deadline {
+        match reader.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => {
+                let a: Alert =
+                    serde_json::from_slice(m.payload().unwrap_or_default()).expect("alert");
+                if compared(a.kind) {
+                    ids.insert(a.alert_id);
+                }
+            }
+            Some(Err(e)) => panic!("reader: {e}"),
+            None => {}
+        }
+    }
+    ids
+}
+
+/// The configuration file of the members.
+fn write_config(dir: &Path, brokers: &str, suffix: &str) -> PathBuf {
+    let path = dir.join(format!("restarts-{suffix}.toml"));
+    let text = format!(
+        r#"
+[kafka]
+brokers = "{brokers}"
+group_id = "restarts-{suffix}"
+group_instance_id = "member-0"
+input_topic = "logins-{suffix}"
+alert_topic = "alerts-{suffix}"
+dead_letter_topic = "dead-{suffix}"
+state_topic = "state-{suffix}"
+commit_interval = "300ms"
+shutdown_grace = "10s"
+
+[kafka.consumer]
+"session.timeout.ms" = "6000"
+"heartbeat.interval.ms" = "300"
+
+[metrics]
+listen = "127.0.0.1:0"
+"#
+    );
+    std::fs::write(&path, text).expect("config file");
+    path
+}
+
+fn member(config: &Path, log: &Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
+    Command::new(env!("CARGO_BIN_EXE_loginwatch"))
+        .args(["run", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start loginwatch run")
+}
+
+/// Restores the log has recorded so far.
+fn restores(log: &Path) -> usize {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .matches("state restored")
+        .count()
+}
+
+/// Kills a member with SIGKILL `kills` times while the stream is produced, each at a
+/// pseudo-random point 0–1 s after it restored its partitions' state (so it dies while
+/// processing, flushing or publishing), then lets a last one finish and compares.
+fn killed_and_restarted(brokers: &str, suffix: &str, kills: usize) {
+    let lines = events();
+    let expected = replay_ids(&lines);
+    assert!(expected.len() > 20, "the stream must raise alerts");
+    let dir = std::env::temp_dir();
+    let config = write_config(&dir, brokers, suffix);
+    let log = dir.join(format!("restarts-{suffix}.log"));
+    let _ = std::fs::remove_file(&log);
+
+    let (b, topic) = (brokers.to_owned(), format!("logins-{suffix}"));
+    let pause = Duration::from_millis(300 * kills as u64);
+    let producing = std::thread::spawn(move || produce(&b, &topic, &lines, 12, pause));
+    let mut seed = 0x9e37_79b9_u32 ^ std::process::id();
+    for _ in 0..kills {
+        let before = restores(&log);
+        let mut child = member(&config, &log);
+        let started = Instant::now();
+        while restores(&log) == before && started.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        std::thread::sleep(Duration::from_millis(u64::from(seed >> 22)));
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reaped");
+    }
+    producing.join().expect("producer");
+    let mut last = member(&config, &log);
+    let got = alert_ids(
+        brokers,
+        &format!("alerts-{suffix}"),
+        expected.len(),
+        Duration::from_secs(120),
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &last.id().to_string()])
+        .status();
+    let _ = last.wait();
+    let logs = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        logs.contains("state restored"),
+        "members restored state (log {})",
+        log.display()
+    );
+    let missing: Vec<_> = expected.difference(&got).take(5).collect();
+    let extra: Vec<_> = got.difference(&expected).take(5).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{} of {} alert ids missing (e.g. {missing:?}), {} extra (e.g. {extra:?}); log {}",
+        expected.difference(&got).count(),
+        expected.len(),
+        got.difference(&expected).count(),
+        log.display()
+    );
+}
+
+#[test]
+fn sigkilled_members_publish_what_replay_does_on_the_mock_cluster() {
+    let cluster = MockCluster::new(1).expect("mock cluster");
+    let suffix = format!("mock-{}", std::process::id());
+    // The mock cluster cannot create topics on request: the state topic is made here.
+    for t in ["logins", "alerts", "dead", "state"] {
+        cluster
+            .create_topic(&format!("{t}-{suffix}"), PARTITIONS, 1)
+            .expect("mock topic");
+    }
+    killed_and_restarted(&cluster.bootstrap_servers(), &suffix, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs LOGINWATCH_KAFKA_BROKERS (a real Kafka-protocol broker)"]
+async fn sigkilled_members_publish_what_replay_does_on_a_real_broker() {
+    let brokers = brokers();
+    let suffix = format!("real-{}", std::process::id());
+    create(&brokers, &["logins", "alerts", "dead"], &suffix).await;
+    tokio::task::spawn_blocking(move || killed_and_restarted(&brokers, &suffix, 8))
+        .await
+        .expect("test body");
+}
+
+fn brokers() -> String {
+    std::env::var("LOGINWATCH_KAFKA_BROKERS")
+        .ok()
+        .filter(|b| !b.trim().is_empty())
+        .expect(
+            "LOGINWATCH_KAFKA_BROKERS is not set: this test needs a Kafka-protocol broker \
+             (host:port[,...]); start one with `eval \"$(deploy/local-broker.sh start)\"`",
+        )
+}
+
+async fn create(brokers: &str, names: &[&str], suffix: &str) {
+    let admin: AdminClient<_> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .expect("admin client");
+    let names: Vec<String> = names.iter().map(|n| format!("{n}-{suffix}")).collect();
+    let topics: Vec<NewTopic> = names
+        .iter()
+        .map(|n| NewTopic::new(n, PARTITIONS, TopicReplication::Fixed(1)))
+        .collect();
+    admin
+        .create_topics(&topics, &AdminOptions::new())
+        .await
+        .expect("create topics");
+}
