@@ -26,7 +26,10 @@
 #   PARTITIONS=4      input topic partitions (alerts: 2, dead letters: 1)
 #   GEOIP=dbip        dbip = DB-IP Lite city (benches/fetch-dbip.sh) for gen and the service;
 #                     demo = the embedded demo world
-#   COMMIT_INTERVAL=1s  the service's kafka.commit_interval (throughput is read from commits)
+#   COMMIT_INTERVAL=1s  the service's kafka.commit_interval (throughput is read from commits;
+#                     with the state topic on, also how often state is written)
+#   STATE=on          on = the service keeps its state on a state topic (the default
+#                     configuration, created by the service); off = `state_topic = ""`
 #   FETCH_WAIT_MS=    the service consumer's fetch.wait.max.ms ([kafka.consumer]); empty =
 #                     librdkafka's default (500). tansu answers a fetch only when this expires,
 #                     so it sets the floor of the latency (see SERVICE-RESULTS.md)
@@ -56,6 +59,7 @@ duration="${DURATION:-30}"
 partitions="${PARTITIONS:-4}"
 geoip="${GEOIP:-dbip}"
 commit_interval="${COMMIT_INTERVAL:-1s}"
+state="${STATE:-on}"
 queue_capacity="${QUEUE_CAPACITY:-$((2 * backlog / partitions))}"
 tput_runs="${TPUT_RUNS:-$runs}"
 batch="${BATCH_MESSAGES:-10000}"
@@ -111,6 +115,7 @@ start_run() {
   eval "$(deploy/local-broker.sh start)"
   brokers="$LOGINWATCH_KAFKA_BROKERS"; broker_pid="$BROKER_PID"
   input="bench-$name-logins"; alerts="bench-$name-alerts"; dead="bench-$name-dead"
+  state_topic="bench-$name-state"; [ "$state" = on ] || state_topic=""
   group="bench-$name"; port="$(free_port)"; cfg="$out/$name.toml"
   cat >"$cfg" <<EOF
 $geoip_toml
@@ -120,6 +125,7 @@ group_id = "$group"
 input_topic = "$input"
 alert_topic = "$alerts"
 dead_letter_topic = "$dead"
+state_topic = "$state_topic"
 commit_interval = "$commit_interval"
 shutdown_grace = "10s"
 partition_queue_capacity = $capacity
@@ -185,7 +191,7 @@ done
 
 cat <<EOF
 
-loginwatch run through tansu (in-memory) on 127.0.0.1, $partitions input partitions, medians of $runs
+loginwatch run through tansu (in-memory) on 127.0.0.1, $partitions input partitions, state topic $state, medians of $runs
 ($(nproc) cores; load now $(cut -d' ' -f1-3 /proc/loadavg); rows: $out/rows)
 
 | measurement | median |

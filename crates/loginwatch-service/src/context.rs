@@ -6,9 +6,11 @@ use crate::readiness::{Readiness, CHECK_ASSIGNMENT, CHECK_BROKER};
 use crate::redact::Redactor;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::statistics::Statistics;
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::Offset;
 use rdkafka::TopicPartitionList;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
@@ -18,7 +20,8 @@ use tokio_util::sync::CancellationToken;
 /// A change of this member's input partitions, applied by the dispatcher in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Change {
-    Assigned(i32),
+    /// A partition and its committed offset (none when the group has not committed one).
+    Assigned(i32, Option<i64>),
     Revoked(i32),
 }
 
@@ -42,11 +45,11 @@ impl Assignment {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Queues newly assigned partitions.
-    pub fn assigned(&self, partitions: &[i32]) {
+    /// Queues newly assigned partitions with their committed offsets.
+    pub fn assigned(&self, partitions: &[(i32, Option<i64>)]) {
         self.lock()
             .pending
-            .extend(partitions.iter().map(|p| Change::Assigned(*p)));
+            .extend(partitions.iter().map(|(p, c)| Change::Assigned(*p, *c)));
         self.changed.notify_one();
     }
 
@@ -84,6 +87,9 @@ pub(crate) struct ServiceContext {
     pub readiness: Readiness,
     pub redactor: Redactor,
     pub input_topic: String,
+    /// Messages before the committed offset an assigned input partition is read from (see
+    /// `kafka.rewind_on_assign`).
+    pub rewind: i64,
     pub assignment: Option<std::sync::Arc<Assignment>>,
     /// Cancelled on a fatal client error (e.g. the idempotent producer lost its guarantees).
     pub fatal: CancellationToken,
@@ -91,21 +97,7 @@ pub(crate) struct ServiceContext {
 
 impl ClientContext for ServiceContext {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
-        let msg = self.redactor.scrub(log_message);
-        let client = self.role;
-        match level {
-            RDKafkaLogLevel::Emerg
-            | RDKafkaLogLevel::Alert
-            | RDKafkaLogLevel::Critical
-            | RDKafkaLogLevel::Error => {
-                tracing::error!(target: "librdkafka", client, fac, "{msg}")
-            }
-            RDKafkaLogLevel::Warning => tracing::warn!(target: "librdkafka", client, fac, "{msg}"),
-            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
-                tracing::info!(target: "librdkafka", client, fac, "{msg}")
-            }
-            RDKafkaLogLevel::Debug => tracing::debug!(target: "librdkafka", client, fac, "{msg}"),
-        }
+        log(&self.redactor, self.role, level, fac, log_message);
     }
 
     fn stats(&self, stats: Statistics) {
@@ -158,13 +150,59 @@ impl ServiceContext {
             .map(|e| e.partition())
             .collect()
     }
-}
 
-impl ConsumerContext for ServiceContext {
-    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        let Rebalance::Revoke(tpl) = rebalance else {
-            return;
+    /// Sets each assigned input partition's start `rewind` messages before its committed
+    /// offset; returns the committed offsets.
+    fn rewind(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        tpl: &mut TopicPartitionList,
+    ) -> Vec<(i32, Option<i64>)> {
+        let partitions = self.input_partitions(tpl);
+        if self.rewind == 0 {
+            return partitions.into_iter().map(|p| (p, None)).collect();
+        }
+        let committed = match consumer.committed_offsets(tpl.clone(), COMMITTED_TIMEOUT) {
+            Ok(c) => c,
+            Err(e) => {
+                // Starting from the committed offsets as librdkafka would is still correct
+                // on a broker that fetches from inside a batch.
+                tracing::warn!(error = %e, "committed offsets unknown; not rewinding");
+                return partitions.into_iter().map(|p| (p, None)).collect();
+            }
         };
+        partitions
+            .into_iter()
+            .map(|p| {
+                let at = committed
+                    .find_partition(&self.input_topic, p)
+                    .and_then(|e| e.offset().to_raw())
+                    .filter(|o| *o >= 0);
+                if let Some(c) = at {
+                    let from = Offset::Offset(c.saturating_sub(self.rewind).max(0));
+                    if let Err(e) = tpl.set_partition_offset(&self.input_topic, p, from) {
+                        tracing::warn!(partition = p, error = %e, "cannot rewind");
+                    }
+                }
+                (p, at)
+            })
+            .collect()
+    }
+
+    fn assigned(&self, tpl: &TopicPartitionList, committed: &[(i32, Option<i64>)]) {
+        let partitions = self.input_partitions(tpl);
+        tracing::info!(?partitions, "partitions assigned");
+        self.metrics.rebalances.with_label_values(&["assign"]).inc();
+        self.metrics
+            .partitions_assigned
+            .add(partitions.len() as i64);
+        if let Some(a) = &self.assignment {
+            a.assigned(committed);
+        }
+        self.readiness.set(CHECK_ASSIGNMENT, true);
+    }
+
+    fn revoked(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
         let partitions = self.input_partitions(tpl);
         tracing::info!(?partitions, "partitions revoked");
         self.metrics.rebalances.with_label_values(&["revoke"]).inc();
@@ -182,23 +220,53 @@ impl ConsumerContext for ServiceContext {
             log_commit_error(&e, "commit on revoke failed");
         }
     }
+}
 
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        match rebalance {
-            Rebalance::Assign(tpl) => {
-                let partitions = self.input_partitions(tpl);
-                tracing::info!(?partitions, "partitions assigned");
-                self.metrics.rebalances.with_label_values(&["assign"]).inc();
-                self.metrics
-                    .partitions_assigned
-                    .add(partitions.len() as i64);
-                if let Some(a) = &self.assignment {
-                    a.assigned(&partitions);
+/// How long an assignment waits for the group's committed offsets.
+const COMMITTED_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl ConsumerContext for ServiceContext {
+    /// librdkafka's rebalance, with one change: an assigned input partition starts
+    /// `rewind` messages before its committed offset (the worker skips what precedes it).
+    /// A broker that answers a fetch from inside a record batch with the next batch (tansu,
+    /// the CI broker) would otherwise skip the rest of the batch holding the committed offset
+    /// at every restart and rebalance; from an earlier offset it returns that batch whole.
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                let committed = self.rewind(consumer, tpl);
+                let done = if cooperative {
+                    consumer.incremental_assign(tpl)
+                } else {
+                    consumer.assign(tpl)
+                };
+                if let Err(e) = done {
+                    tracing::error!(error = %e, "assigning partitions failed");
                 }
-                self.readiness.set(CHECK_ASSIGNMENT, true);
+                self.assigned(tpl, &committed);
             }
-            Rebalance::Revoke(_) => {}
-            Rebalance::Error(e) => {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                self.revoked(consumer, tpl);
+                let done = if cooperative {
+                    consumer.incremental_unassign(tpl)
+                } else {
+                    consumer.unassign()
+                };
+                if let Err(e) = done {
+                    tracing::error!(error = %e, "unassigning partitions failed");
+                }
+            }
+            other => {
+                let e = KafkaError::Rebalance(other.into());
                 tracing::warn!(error = %e, "rebalance error");
                 self.metrics.rebalances.with_label_values(&["error"]).inc();
             }
@@ -214,6 +282,30 @@ impl ConsumerContext for ServiceContext {
                 tracing::warn!(error = %e, "offset commit failed");
             }
         }
+    }
+}
+
+/// A librdkafka log line into `tracing`, secrets scrubbed.
+pub(crate) fn log(
+    redactor: &Redactor,
+    client: &'static str,
+    level: RDKafkaLogLevel,
+    fac: &str,
+    log_message: &str,
+) {
+    let msg = redactor.scrub(log_message);
+    match level {
+        RDKafkaLogLevel::Emerg
+        | RDKafkaLogLevel::Alert
+        | RDKafkaLogLevel::Critical
+        | RDKafkaLogLevel::Error => {
+            tracing::error!(target: "librdkafka", client, fac, "{msg}")
+        }
+        RDKafkaLogLevel::Warning => tracing::warn!(target: "librdkafka", client, fac, "{msg}"),
+        RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+            tracing::info!(target: "librdkafka", client, fac, "{msg}")
+        }
+        RDKafkaLogLevel::Debug => tracing::debug!(target: "librdkafka", client, fac, "{msg}"),
     }
 }
 
@@ -236,14 +328,18 @@ mod tests {
     #[test]
     fn revoke_stops_workers_and_changes_come_in_order() {
         let a = Assignment::default();
-        a.assigned(&[0, 1]);
+        a.assigned(&[(0, Some(7)), (1, None)]);
         let t0 = CancellationToken::new();
         a.register_worker(0, t0.clone());
         a.revoked(&[0]);
         assert!(t0.is_cancelled());
         assert_eq!(
             a.take_changes(),
-            vec![Change::Assigned(0), Change::Assigned(1), Change::Revoked(0)]
+            vec![
+                Change::Assigned(0, Some(7)),
+                Change::Assigned(1, None),
+                Change::Revoked(0)
+            ]
         );
         assert!(a.take_changes().is_empty());
         // A worker replaced for the same partition is stopped.

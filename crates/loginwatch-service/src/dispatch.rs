@@ -136,7 +136,7 @@ impl Dispatcher {
     fn apply_changes(&mut self) {
         for change in self.assignment.take_changes() {
             match change {
-                Change::Assigned(p) => self.start_worker(p),
+                Change::Assigned(p, committed) => self.start_worker(p, committed),
                 Change::Revoked(p) => {
                     if let Some(h) = self.handles.remove(&p) {
                         h.stop.cancel();
@@ -147,7 +147,7 @@ impl Dispatcher {
         }
     }
 
-    fn start_worker(&mut self, partition: i32) {
+    fn start_worker(&mut self, partition: i32, committed: Option<i64>) {
         if let Some(old) = self.handles.remove(&partition) {
             old.stop.cancel();
         }
@@ -159,6 +159,7 @@ impl Dispatcher {
         let worker = Worker {
             topic: self.topic.clone(),
             partition,
+            committed,
             processor: self.factory.create(&self.topic, partition),
             rx,
             stop: stop.clone(),

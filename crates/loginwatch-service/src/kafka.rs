@@ -77,7 +77,7 @@ pub(crate) fn properties(k: &KafkaConfig, role: Role) -> BTreeMap<String, String
             put("statistics.interval.ms", "0".into());
         }
         Role::StateReader => {
-            // Required by librdkafka, used for nothing: the reader assigns and never commits.
+            // Required by librdkafka's assign(); the reader never joins it nor commits.
             put("group.id", format!("{}-state-reader", k.group_id));
             put("enable.auto.commit", "false".into());
             put("enable.partition.eof", "true".into());
@@ -85,6 +85,12 @@ pub(crate) fn properties(k: &KafkaConfig, role: Role) -> BTreeMap<String, String
             put("statistics.interval.ms", "0".into());
         }
         Role::Admin => {}
+    }
+    if role == Role::StateReader {
+        // Its own client id: tansu tells members apart by it and, seeing a reader of the
+        // same id come and go, forgets the service's group member.
+        let id = out.get("client.id").cloned().unwrap_or_default();
+        out.insert("client.id".into(), format!("{id}-state-reader"));
     }
     out
 }

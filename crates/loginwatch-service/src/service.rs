@@ -73,6 +73,7 @@ pub async fn run(
         readiness: readiness.clone(),
         redactor: redactor.clone(),
         input_topic: k.input_topic.clone(),
+        rewind: i64::from(k.rewind_on_assign),
         assignment,
         fatal: fatal.clone(),
     };
@@ -96,6 +97,7 @@ pub async fn run(
         crate::state::ensure_topic(k).await?;
         Some(Arc::new(StateSetup {
             kafka: k.clone(),
+            redactor: redactor.clone(),
             topic: Arc::from(k.state_topic.as_str()),
             flush_interval: k.commit_interval,
             restoring: Restoring::new(readiness.clone(), metrics.partitions_restoring.clone()),

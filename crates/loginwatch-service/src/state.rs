@@ -19,11 +19,13 @@
 use crate::config::KafkaConfig;
 use crate::kafka::{client_config, Role};
 use crate::readiness::{Readiness, CHECK_STATE};
+use crate::redact::Redactor;
 use crate::{PartitionState, ServiceError};
 use prometheus::IntGauge;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use std::collections::HashMap;
@@ -32,8 +34,10 @@ use std::time::{Duration, Instant};
 
 /// What the workers need to keep their state on the state topic.
 pub(crate) struct StateSetup {
-    /// The service's Kafka settings (the restore's reader uses its client properties).
+    /// The service's Kafka settings (each restore's reader uses its client properties).
     pub kafka: KafkaConfig,
+    /// Keeps secrets out of the readers' log lines.
+    pub redactor: Redactor,
     pub topic: Arc<str>,
     /// How often a partition's changes are written (the commit interval).
     pub flush_interval: Duration,
@@ -79,6 +83,25 @@ impl Drop for RestoreGuard<'_> {
         self.0.add(-1);
     }
 }
+
+/// The restore readers' callbacks: logs into `tracing`, secrets scrubbed; the end of a
+/// partition is what a restore waits for, not an error.
+pub(crate) struct ReaderContext(Redactor);
+
+impl ClientContext for ReaderContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        crate::context::log(&self.0, "state-reader", level, fac, log_message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        if !matches!(error, KafkaError::PartitionEOF(_)) {
+            let reason = self.0.scrub(reason);
+            tracing::warn!(client = "state-reader", error = %error, %reason, "kafka client error");
+        }
+    }
+}
+
+impl ConsumerContext for ReaderContext {}
 
 /// The key of the record that closes a flush.
 pub(crate) const FLUSH_KEY: &str = "";
@@ -127,32 +150,42 @@ impl Restored {
 /// Reads partition `partition` of the state topic from its start to its end into `state`.
 /// Blocking (librdkafka calls): run it on a blocking thread.
 pub(crate) fn restore(
-    k: &KafkaConfig,
+    setup: &StateSetup,
     partition: i32,
     state: &mut dyn PartitionState,
 ) -> Result<Restored, KafkaError> {
     let started = Instant::now();
-    let topic = k.state_topic.as_str();
-    let reader: BaseConsumer = client_config(k, Role::StateReader).create()?;
+    let reader: BaseConsumer<ReaderContext> = client_config(&setup.kafka, Role::StateReader)
+        .create_with_context(ReaderContext(setup.redactor.clone()))?;
+    let mut out = read(&reader, &setup.topic, partition, state)?;
+    state.finish_restore();
+    out.elapsed = started.elapsed();
+    Ok(out)
+}
+
+/// Reads `partition` of `topic` from its start to its end into `state`.
+fn read(
+    reader: &BaseConsumer<ReaderContext>,
+    topic: &str,
+    partition: i32,
+    state: &mut dyn PartitionState,
+) -> Result<Restored, KafkaError> {
     let (low, high) = reader.fetch_watermarks(topic, partition, REQUEST_TIMEOUT)?;
     let mut out = Restored::default();
-    if high > low {
+    // Even when the watermarks say empty: tansu reports 0 for a partition of one batch.
+    {
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition_offset(topic, partition, Offset::Beginning)?;
         reader.assign(&tpl)?;
+        // To the end of the partition, as the broker's empty answer says (librdkafka's
+        // end-of-partition event), not to the high watermark: tansu reports its last batch's
+        // base offset, which would leave that batch — the last flush record — unread.
+        let mut next = low;
         loop {
             let message = match reader.poll(REQUEST_TIMEOUT) {
                 Some(Ok(m)) => m,
-                Some(Err(KafkaError::PartitionEOF(_))) => {
-                    let position = reader.position()?;
-                    let at = position
-                        .find_partition(topic, partition)
-                        .and_then(|p| p.offset().to_raw());
-                    if at.is_some_and(|at| at >= high) {
-                        break;
-                    }
-                    continue;
-                }
+                Some(Err(KafkaError::PartitionEOF(_))) if next >= high => break,
+                Some(Err(KafkaError::PartitionEOF(_))) => continue,
                 Some(Err(e)) => return Err(e),
                 None => {
                     return Err(KafkaError::MessageConsumption(
@@ -160,16 +193,12 @@ pub(crate) fn restore(
                     ))
                 }
             };
+            next = message.offset() + 1;
             out.records += 1;
             out.bytes += message.payload_len() as u64;
             take(&mut out, state, message.key(), message.payload(), partition);
-            if message.offset() + 1 >= high {
-                break;
-            }
         }
     }
-    state.finish_restore();
-    out.elapsed = started.elapsed();
     Ok(out)
 }
 

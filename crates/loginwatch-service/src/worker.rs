@@ -60,6 +60,9 @@ pub(crate) struct Shared {
 pub(crate) struct Worker {
     pub topic: String,
     pub partition: i32,
+    /// The group's committed offset when the partition was assigned: consumption starts
+    /// `kafka.rewind_on_assign` messages before it (see `context.rs`).
+    pub committed: Option<i64>,
     pub processor: Box<dyn Processor>,
     pub rx: mpsc::Receiver<Input>,
     /// Cancelled when the partition is revoked or the shutdown grace period ran out: stop at
@@ -83,6 +86,14 @@ impl Worker {
                 None => return, // stopped while restoring
             }
         }
+        // Messages before this offset only bring the worker to where its state stands: the
+        // restored state holds them (up to its last flush), or, without state or a flush,
+        // they were processed before the committed offset.
+        let start = match restored.through {
+            Some(t) => t + 1,
+            None => self.committed.unwrap_or(0),
+        };
+        let mut gap_checked = false;
         let mut pending: FuturesOrdered<Pending> = FuturesOrdered::new();
         let mut alerts = Vec::new();
         let mut open = true;
@@ -130,9 +141,18 @@ impl Worker {
                     match input {
                         Some(input) => {
                             let offset = input.msg.offset();
-                            if restored.through.is_some_and(|t| offset <= t) {
-                                // Read again after a restart: the restored state holds it.
+                            if offset < start {
                                 continue;
+                            }
+                            if !std::mem::replace(&mut gap_checked, true) && offset > start {
+                                tracing::warn!(
+                                    partition = self.partition,
+                                    expected = start,
+                                    first = offset,
+                                    "the partition resumes after a gap: messages between were \
+                                     deleted by retention, or the state is further behind the \
+                                     committed offset than kafka.rewind_on_assign"
+                                );
                             }
                             last = Some((offset, input.received));
                             let Some(p) = self.handle(input, &restored, &mut alerts).await else {
@@ -172,7 +192,7 @@ impl Worker {
             let (s, partition) = (Arc::clone(setup), self.partition);
             let task = tokio::task::spawn_blocking(move || {
                 let result = match processor.state() {
-                    Some(state) => state::restore(&s.kafka, partition, state),
+                    Some(state) => state::restore(&s, partition, state),
                     None => Ok(Restored::default()),
                 };
                 (processor, result)

@@ -50,6 +50,13 @@ pub struct KafkaConfig {
     /// another partition count or cleanup policy. Default `loginwatch-state`; empty turns
     /// state persistence off (a restart then rebuilds state from the events it reads).
     pub state_topic: String,
+    /// An assigned input partition is read from this many messages before its committed
+    /// offset; the messages before the committed offset only bring the worker to it (they
+    /// are not processed again). A broker that answers a fetch from inside a record batch
+    /// with the next batch (tansu) would otherwise lose the rest of that batch at every
+    /// restart and rebalance; the rewind must exceed the producers' largest batch (in
+    /// messages). Default 10000; 0 turns it off.
+    pub rewind_on_assign: u32,
     /// How often stored offsets are committed (also on revoke and on shutdown). Default `5s`.
     #[serde(with = "humantime_serde")]
     pub commit_interval: Duration,
@@ -84,6 +91,7 @@ impl Default for KafkaConfig {
             alert_topic: "login-alerts".into(),
             dead_letter_topic: "logins-dead-letter".into(),
             state_topic: "loginwatch-state".into(),
+            rewind_on_assign: 10_000,
             commit_interval: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(30),
             partition_queue_capacity: NonZeroUsize::new(1024).unwrap_or(NonZeroUsize::MIN),
