@@ -1,6 +1,7 @@
 //! A `loginwatch run` process killed with SIGKILL at arbitrary points while the stream is
 //! being produced, restarted each time, publishes exactly the alert ids of one uninterrupted
-//! `replay`: its state comes back from the state topic, and nothing is missing or extra. Over
+//! `replay`: its state comes back from the state topic, and nothing is missing or extra. So
+//! does a group where a second member joins mid-stream and the first then leaves. Over
 //! librdkafka's mock cluster (default suite) and a real broker (`LOGINWATCH_KAFKA_BROKERS`,
 //! `#[ignore]`d, run by `--include-ignored`).
 //!
@@ -219,22 +220,14 @@ fn killed_and_restarted(brokers: &str, suffix: &str, kills: usize) {
     futures_lite_block(damaged.send(garbage, Duration::from_secs(10)))
         .expect("damaged record written");
     let before = restores(&log);
-    let mut last = member(&config, &log);
-    let started = Instant::now();
-    while restores(&log) < before + PARTITIONS as usize
-        && started.elapsed() < Duration::from_secs(60)
-    {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let last = member(&config, &log);
+    wait_restores(&log, before + PARTITIONS as usize);
     let alerts = format!("alerts-{suffix}");
     alert_ids(brokers, &alerts, expected.len(), Duration::from_secs(120));
     // Whatever more the last member would publish (an extra id) is out by now.
     std::thread::sleep(Duration::from_secs(3));
     let got = alert_ids(brokers, &alerts, usize::MAX, Duration::from_secs(5));
-    let _ = Command::new("kill")
-        .args(["-TERM", &last.id().to_string()])
-        .status();
-    let _ = last.wait();
+    terminate(last);
     let logs = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(
         logs.contains("state restored"),
@@ -246,16 +239,80 @@ fn killed_and_restarted(brokers: &str, suffix: &str, kills: usize) {
         "the damaged record is refused (log {})",
         log.display()
     );
-    let missing: Vec<_> = expected.difference(&got).take(5).collect();
-    let extra: Vec<_> = got.difference(&expected).take(5).collect();
+    assert_same(&expected, &got, &log);
+}
+
+fn assert_same(expected: &BTreeSet<String>, got: &BTreeSet<String>, log: &Path) {
+    let missing: Vec<_> = expected.difference(got).take(5).collect();
+    let extra: Vec<_> = got.difference(expected).take(5).collect();
     assert!(
         missing.is_empty() && extra.is_empty(),
         "{} of {} alert ids missing (e.g. {missing:?}), {} extra (e.g. {extra:?}); log {}",
-        expected.difference(&got).count(),
+        expected.difference(got).count(),
         expected.len(),
-        got.difference(&expected).count(),
+        got.difference(expected).count(),
         log.display()
     );
+}
+
+/// Waits until the log holds at least `n` restores (or a minute passed).
+fn wait_restores(log: &Path, n: usize) {
+    let started = Instant::now();
+    while restores(log) < n && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Stops a member gracefully (SIGTERM: it flushes, commits and leaves the group).
+fn terminate(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+/// A second member joins while the stream is produced (partitions move to it with their
+/// state), then the first leaves (the second takes every partition back from the state
+/// topic): the alerts are replay's.
+fn member_added_then_removed(brokers: &str, suffix: &str) {
+    let lines = events();
+    let expected = replay_ids(&lines);
+    let dir = std::env::temp_dir();
+    let config = write_config(&dir, brokers, suffix);
+    let log = dir.join(format!("restarts-{suffix}.log"));
+    let _ = std::fs::remove_file(&log);
+    let (b, topic) = (brokers.to_owned(), format!("logins-{suffix}"));
+    let producing =
+        std::thread::spawn(move || produce(&b, &topic, &lines, 6, Duration::from_millis(1500)));
+    let first = member(&config, &log);
+    wait_restores(&log, PARTITIONS as usize);
+    std::thread::sleep(Duration::from_secs(2));
+    let second = member(&config, &log);
+    // The second member restores the partitions it is given.
+    wait_restores(&log, PARTITIONS as usize + 1);
+    std::thread::sleep(Duration::from_secs(2));
+    let before = restores(&log);
+    terminate(first);
+    wait_restores(&log, before + 1);
+    producing.join().expect("producer");
+    let alerts = format!("alerts-{suffix}");
+    alert_ids(brokers, &alerts, expected.len(), Duration::from_secs(120));
+    std::thread::sleep(Duration::from_secs(3));
+    let got = alert_ids(brokers, &alerts, usize::MAX, Duration::from_secs(5));
+    terminate(second);
+    assert_same(&expected, &got, &log);
+}
+
+#[test]
+fn a_member_added_then_one_removed_publish_what_replay_does_on_the_mock_cluster() {
+    let cluster = MockCluster::new(1).expect("mock cluster");
+    let suffix = format!("mock-moves-{}", std::process::id());
+    for t in ["logins", "alerts", "dead", "state"] {
+        cluster
+            .create_topic(&format!("{t}-{suffix}"), PARTITIONS, 1)
+            .expect("mock topic");
+    }
+    member_added_then_removed(&cluster.bootstrap_servers(), &suffix);
 }
 
 #[test]
