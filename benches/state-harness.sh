@@ -16,6 +16,8 @@
 # records and bytes it wrote. tansu does not compact, so a restore reads every record the
 # first service wrote (several per account); a compacting broker leaves one per account.
 #
+# The restoring service's and the broker's CPU seconds over the restore tell who is busy.
+#
 # Knobs: ACCOUNTS=1000000 EVENTS=3000000 BACKLOG=$EVENTS RUNS=1 COMMIT_INTERVAL=1s
 #        LW_BIN, LOAD_BIN (prebuilt binaries), LOGINWATCH_CACHE (see lib.sh).
 set -euo pipefail
@@ -46,6 +48,8 @@ cleanup() {
 }
 trap cleanup EXIT
 metric() { curl -s "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+# cpu_s PID: user + system CPU seconds of a process so far
+cpu_s() { awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) / t}' "/proc/$1/stat"; }
 
 for i in $(seq "$runs"); do
   eval "$(deploy/local-broker.sh start)"
@@ -79,8 +83,10 @@ TOML
   written="$(metric loginwatch_state_records_written_total)"
   wbytes="$(metric loginwatch_state_bytes_written_total)"
   kill -TERM "$service_pid"; wait "$service_pid" || true; service_pid=""
+  bcpu0="$(cpu_s "$broker_pid")"
   "$lw" run --config "$cfg" >"$out/$name.second.log" 2>&1 & service_pid=$!
   for _ in $(seq 600); do grep -q "state restored" "$out/$name.second.log" && break; sleep 0.5; done
+  scpu="$(cpu_s "$service_pid")"; bcpu="$(awk -v a="$(cpu_s "$broker_pid")" -v b="$bcpu0" 'BEGIN {print a - b}')"
   line="$(sed 's/\x1b\[[0-9;]*m//g' "$out/$name.second.log" | grep "state restored" | head -1)"
   rss="$(awk '/VmHWM/ {print $2}' "/proc/$service_pid/status")"
   kill -TERM "$service_pid"; wait "$service_pid" || true; service_pid=""
@@ -88,6 +94,6 @@ TOML
   secs="$(sed -n 's/.*seconds=\([0-9.]*\).*/\1/p' <<<"$line")"
   records="$(sed -n 's/.*records=\([0-9]*\).*/\1/p' <<<"$line")"
   rbytes="$(sed -n 's/.* bytes=\([0-9]*\).*/\1/p' <<<"$line")"
-  echo "restore tracked=$tracked written=$written written_bytes=$wbytes restored_records=$records restored_bytes=$rbytes seconds=$secs peak_rss_kb=$rss" | tee -a "$out/rows" >&2
+  echo "restore tracked=$tracked written=$written written_bytes=$wbytes restored_records=$records restored_bytes=$rbytes seconds=$secs service_cpu_s=$scpu broker_cpu_s=$bcpu peak_rss_kb=$rss" | tee -a "$out/rows" >&2
 done
 echo "rows: $out/rows"

@@ -303,6 +303,43 @@ fn member_added_then_removed(brokers: &str, suffix: &str) {
     assert_same(&expected, &got, &log);
 }
 
+/// Three members share the partitions from the start.
+fn three_members(brokers: &str, suffix: &str) {
+    let lines = events();
+    let expected = replay_ids(&lines);
+    let dir = std::env::temp_dir();
+    let config = write_config(&dir, brokers, suffix);
+    let log = dir.join(format!("restarts-{suffix}.log"));
+    let _ = std::fs::remove_file(&log);
+    let members: Vec<Child> = (0..3).map(|_| member(&config, &log)).collect();
+    wait_restores(&log, PARTITIONS as usize);
+    produce(
+        brokers,
+        &format!("logins-{suffix}"),
+        &lines,
+        3,
+        Duration::ZERO,
+    );
+    let alerts = format!("alerts-{suffix}");
+    alert_ids(brokers, &alerts, expected.len(), Duration::from_secs(120));
+    std::thread::sleep(Duration::from_secs(3));
+    let got = alert_ids(brokers, &alerts, usize::MAX, Duration::from_secs(5));
+    members.into_iter().for_each(terminate);
+    assert_same(&expected, &got, &log);
+}
+
+#[test]
+fn three_members_publish_what_replay_does_on_the_mock_cluster() {
+    let cluster = MockCluster::new(1).expect("mock cluster");
+    let suffix = format!("mock-three-{}", std::process::id());
+    for t in ["logins", "alerts", "dead", "state"] {
+        cluster
+            .create_topic(&format!("{t}-{suffix}"), PARTITIONS, 1)
+            .expect("mock topic");
+    }
+    three_members(&cluster.bootstrap_servers(), &suffix);
+}
+
 #[test]
 fn a_member_added_then_one_removed_publish_what_replay_does_on_the_mock_cluster() {
     let cluster = MockCluster::new(1).expect("mock cluster");
