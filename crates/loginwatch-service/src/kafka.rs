@@ -81,7 +81,9 @@ pub(crate) fn properties(k: &KafkaConfig, role: Role) -> BTreeMap<String, String
             put("group.id", format!("{}-state-reader", k.group_id));
             put("enable.auto.commit", "false".into());
             put("enable.partition.eof", "true".into());
-            // A restore reads a whole partition as fast as it can: large fetches.
+            // A restore reads a whole partition as fast as it can: large fetches, and no
+            // waiting for more (tansu holds every fetch answer for fetch.wait.max.ms).
+            put("fetch.wait.max.ms", "10".into());
             put("fetch.max.bytes", (64 << 20).to_string());
             put("max.partition.fetch.bytes", (64 << 20).to_string());
             put("queued.max.messages.kbytes", (256 << 10).to_string());
