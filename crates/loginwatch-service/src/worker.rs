@@ -101,8 +101,10 @@ impl Worker {
         // The last offset handled: alerts delivered from other partitions' engines between
         // messages are published as part of it (storing its successor again is harmless).
         let mut last: Option<(i64, Instant)> = None;
-        // The last offset a flush covered.
+        // The last offset a flush covered or is covering (one flush at a time: a flush's
+        // records must not interleave with the next one's on the state topic).
         let mut flushed = restored.through;
+        let mut flushing: Option<Flushing> = None;
         let mut deliveries = tokio::time::interval(DELIVERY_POLL);
         deliveries.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let period = stateful
@@ -122,12 +124,20 @@ impl Worker {
                 Some(done) = pending.next(), if !pending.is_empty() => {
                     self.settled(done, stateful.is_none());
                 }
-                _ = flushes.tick(), if stateful.is_some() && last.map(|l| l.0) > flushed => {
-                    let Some(through) = last else { continue };
-                    if self.flush(&mut pending, through.0).await.is_none() {
-                        break;
+                done = async { flushing.as_mut().expect("guarded").await }, if flushing.is_some() => {
+                    flushing = None;
+                    match done {
+                        Some(through) => self.flushed(through),
+                        None => break, // stopped while writing
                     }
-                    flushed = Some(through.0);
+                }
+                _ = flushes.tick(), if stateful.is_some() && flushing.is_none() && last.map(|l| l.0) > flushed => {
+                    let Some((through, _)) = last else { continue };
+                    match self.start_flush(&mut pending, through).await {
+                        Some(f) => flushing = Some(f),
+                        None => break,
+                    }
+                    flushed = Some(through);
                 }
                 _ = deliveries.tick(), if pending.len() < self.shared.max_in_flight => {
                     let Some(last) = last else { continue };
@@ -170,8 +180,18 @@ impl Worker {
         }
         // A graceful end (the input closed, every output settled) flushes what is left.
         if !self.stop.is_cancelled() && stateful.is_some() {
+            if let Some(through) = match flushing.take() {
+                Some(f) => f.await,
+                None => None,
+            } {
+                self.flushed(through);
+            }
             if let Some((through, _)) = last.filter(|l| Some(l.0) > flushed) {
-                let _ = self.flush(&mut pending, through).await;
+                if let Some(f) = self.start_flush(&mut pending, through).await {
+                    if let Some(through) = f.await {
+                        self.flushed(through);
+                    }
+                }
             }
         }
         self.shared.metrics.in_flight.sub(pending.len() as i64);
@@ -247,15 +267,18 @@ impl Worker {
         }
     }
 
-    /// Writes the state as of message `through`: waits for every pending output, writes the
-    /// changed accounts (tombstones first), then the flush record, and stores `through + 1`.
-    /// `None` if stopped meanwhile (nothing is stored: the next owner re-reads from the last
-    /// flush).
-    async fn flush(&mut self, pending: &mut FuturesOrdered<Pending>, through: i64) -> Option<()> {
+    /// Starts the flush of the state as of message `through`: waits for every pending output
+    /// (the state records must not be durable before the alerts they reflect), encodes the
+    /// changed accounts and the clocks, and returns the writing of them, which the worker
+    /// awaits beside its input (see [`write_flush`]). `None` if stopped meanwhile or the state
+    /// could not be encoded.
+    async fn start_flush(
+        &mut self,
+        pending: &mut FuturesOrdered<Pending>,
+        through: i64,
+    ) -> Option<Flushing> {
         let started = Instant::now();
-        let Some(setup) = self.shared.state.clone() else {
-            return Some(());
-        };
+        let setup = self.shared.state.clone()?;
         while let Some(done) = tokio::select! {
             _ = self.stop.cancelled() => return None,
             done = pending.next() => done,
@@ -264,22 +287,17 @@ impl Worker {
         }
         let (topic, p) = (&setup.topic, self.partition);
         let (mut gone, mut live) = (Vec::new(), Vec::new());
-        let clocks = {
-            let Some(state) = self.processor.state() else {
-                return Some(());
-            };
-            let taken = state.take_changes(&mut |account, record| match record {
-                Some(r) => live.push(OutRecord::state(
-                    topic,
-                    p,
-                    account,
-                    Some(state::value(through, r)),
-                )),
-                None => gone.push(OutRecord::state(topic, p, account, None)),
-            });
-            taken.and_then(|_| state.clocks())
-        };
-        let clocks = match clocks {
+        let state = self.processor.state()?;
+        let taken = state.take_changes(&mut |account, record| match record {
+            Some(r) => live.push(OutRecord::state(
+                topic,
+                p,
+                account,
+                Some(state::value(through, r)),
+            )),
+            None => gone.push(OutRecord::state(topic, p, account, None)),
+        });
+        let clocks = match taken.and_then(|_| state.clocks()) {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(partition = p, error = %e, "the state could not be encoded; stopping the partition");
@@ -292,47 +310,27 @@ impl Worker {
             FLUSH_KEY,
             Some(state::value(through, &clocks)),
         )];
-        // Each batch is acknowledged before the next is sent: a crash leaves a prefix.
-        for batch in [gone, live, closing] {
-            self.write(batch).await?;
-        }
+        let (sh, stop) = (self.shared.clone(), self.stop.clone());
+        Some(Box::pin(async move {
+            write_flush(&sh, &stop, [gone, live, closing]).await?;
+            sh.metrics
+                .state_flush_seconds
+                .observe(started.elapsed().as_secs_f64());
+            Some(through)
+        }))
+    }
+
+    /// A flush of the state as of `through` is durable: store `through + 1` for commit.
+    fn flushed(&self, through: i64) {
         let mut tpl = TopicPartitionList::new();
         if tpl
-            .add_partition_offset(&self.topic, p, Offset::Offset(through + 1))
+            .add_partition_offset(&self.topic, self.partition, Offset::Offset(through + 1))
             .is_ok()
         {
             if let Err(e) = self.shared.consumer.store_offsets(&tpl) {
-                tracing::debug!(partition = p, error = %e, "offset not stored");
+                tracing::debug!(partition = self.partition, error = %e, "offset not stored");
             }
         }
-        self.shared
-            .metrics
-            .state_flush_seconds
-            .observe(started.elapsed().as_secs_f64());
-        Some(())
-    }
-
-    /// Sends `records` and waits until every one is acknowledged; `None` if stopped first.
-    async fn write(&mut self, records: Vec<OutRecord>) -> Option<()> {
-        if records.is_empty() {
-            return Some(());
-        }
-        let sh = &self.shared;
-        let mut deliveries = Vec::with_capacity(records.len());
-        for r in &records {
-            deliveries.push(enqueue(&sh.producer, r, &sh.metrics, &self.stop).await?);
-        }
-        let (n, bytes) = (
-            records.len(),
-            records.iter().map(OutRecord::len).sum::<usize>(),
-        );
-        tokio::select! {
-            _ = self.stop.cancelled() => return None,
-            () = settle(sh.producer.clone(), records, deliveries, sh.metrics.clone()) => {}
-        }
-        sh.metrics.state_records_written.inc_by(n as u64);
-        sh.metrics.state_bytes_written.inc_by(bytes as u64);
-        Some(())
     }
 
     /// Processes one message and enqueues its outputs; `None` if stopped meanwhile.
@@ -455,6 +453,39 @@ impl Worker {
         }
     }
 }
+
+/// Writes a flush's batches (tombstones, records, the flush record), each acknowledged
+/// before the next is sent, so a crash leaves a prefix of the flush on the state topic;
+/// `None` if stopped first.
+async fn write_flush(
+    sh: &Shared,
+    stop: &CancellationToken,
+    batches: [Vec<OutRecord>; 3],
+) -> Option<()> {
+    for records in batches {
+        if records.is_empty() {
+            continue;
+        }
+        let mut deliveries = Vec::with_capacity(records.len());
+        for r in &records {
+            deliveries.push(enqueue(&sh.producer, r, &sh.metrics, stop).await?);
+        }
+        let (n, bytes) = (
+            records.len(),
+            records.iter().map(OutRecord::len).sum::<usize>(),
+        );
+        tokio::select! {
+            _ = stop.cancelled() => return None,
+            () = settle(sh.producer.clone(), records, deliveries, sh.metrics.clone()) => {}
+        }
+        sh.metrics.state_records_written.inc_by(n as u64);
+        sh.metrics.state_bytes_written.inc_by(bytes as u64);
+    }
+    Some(())
+}
+
+/// A flush being written: resolves to its offset once durable.
+type Flushing = Pin<Box<dyn Future<Output = Option<i64>> + Send>>;
 
 /// Stands in for a worker's processor while the real one restores on a blocking thread (the
 /// worker takes no message meanwhile).
