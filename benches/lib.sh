@@ -27,3 +27,13 @@ generated() {
   fi
   echo "$file"
 }
+
+# free_port: an unused loopback TCP port.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+
+# stop_service_and_broker: the EXIT trap of the service harnesses (they set service_pid and
+# broker_pid while a run is up).
+stop_service_and_broker() {
+  [ -n "${service_pid:-}" ] && kill "$service_pid" 2>/dev/null || true
+  [ -n "${broker_pid:-}" ] && deploy/local-broker.sh stop "$broker_pid" || true
+}

@@ -100,14 +100,8 @@ fi
 generated "$lw" "$file" --accounts "$accounts" --events "$events" "${gen_args[@]}" >/dev/null
 echo "== input: $file; output: $out" >&2
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
-
 broker_pid=""; service_pid=""
-cleanup() {
-  [ -n "$service_pid" ] && kill "$service_pid" 2>/dev/null || true
-  [ -n "$broker_pid" ] && deploy/local-broker.sh stop "$broker_pid" || true
-}
-trap cleanup EXIT
+trap stop_service_and_broker EXIT
 
 # start_run NAME CAPACITY: fresh broker, topics, service config; sets brokers, topics, cfg, port
 start_run() {

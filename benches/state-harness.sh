@@ -40,13 +40,8 @@ cp "$LW_BIN" "$out/loginwatch"; cp "$LOAD_BIN" "$out/kafka_load"
 lw="$out/loginwatch"; load="$out/kafka_load"
 dbip="$(benches/fetch-dbip.sh)"
 file="$(generated "$lw" "$cache/a$accounts-e$events-s1.jsonl" --accounts "$accounts" --events "$events" --geoip-city "$dbip")"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
 broker_pid=""; service_pid=""
-cleanup() {
-  [ -n "$service_pid" ] && kill "$service_pid" 2>/dev/null || true
-  [ -n "$broker_pid" ] && deploy/local-broker.sh stop "$broker_pid" || true
-}
-trap cleanup EXIT
+trap stop_service_and_broker EXIT
 metric() { curl -s "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 # cpu_s PID: user + system CPU seconds of a process so far
 cpu_s() { awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) / t}' "/proc/$1/stat"; }

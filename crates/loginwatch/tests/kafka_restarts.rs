@@ -170,6 +170,30 @@ fn member(config: &Path, log: &Path) -> Child {
         .expect("start loginwatch run")
 }
 
+/// A scenario's stream, replay's alert ids for it, the members' configuration and log.
+struct Setup {
+    lines: Vec<Vec<u8>>,
+    expected: BTreeSet<String>,
+    config: PathBuf,
+    log: PathBuf,
+}
+
+fn setup(brokers: &str, suffix: &str) -> Setup {
+    let lines = events();
+    let expected = replay_ids(&lines);
+    assert!(expected.len() > 20, "the stream must raise alerts");
+    let dir = std::env::temp_dir();
+    let config = write_config(&dir, brokers, suffix);
+    let log = dir.join(format!("restarts-{suffix}.log"));
+    let _ = std::fs::remove_file(&log);
+    Setup {
+        lines,
+        expected,
+        config,
+        log,
+    }
+}
+
 /// Restores the log has recorded so far.
 fn restores(log: &Path) -> usize {
     std::fs::read_to_string(log)
@@ -182,13 +206,12 @@ fn restores(log: &Path) -> usize {
 /// pseudo-random point 0–1 s after it restored its partitions' state (so it dies while
 /// processing, flushing or publishing), then lets a last one finish and compares.
 fn killed_and_restarted(brokers: &str, suffix: &str, kills: usize) {
-    let lines = events();
-    let expected = replay_ids(&lines);
-    assert!(expected.len() > 20, "the stream must raise alerts");
-    let dir = std::env::temp_dir();
-    let config = write_config(&dir, brokers, suffix);
-    let log = dir.join(format!("restarts-{suffix}.log"));
-    let _ = std::fs::remove_file(&log);
+    let Setup {
+        lines,
+        expected,
+        config,
+        log,
+    } = setup(brokers, suffix);
 
     let (b, topic) = (brokers.to_owned(), format!("logins-{suffix}"));
     let pause = Duration::from_millis(600 * kills as u64);
@@ -275,12 +298,12 @@ fn terminate(mut child: Child) {
 /// state), then the first leaves (the second takes every partition back from the state
 /// topic): the alerts are replay's.
 fn member_added_then_removed(brokers: &str, suffix: &str) {
-    let lines = events();
-    let expected = replay_ids(&lines);
-    let dir = std::env::temp_dir();
-    let config = write_config(&dir, brokers, suffix);
-    let log = dir.join(format!("restarts-{suffix}.log"));
-    let _ = std::fs::remove_file(&log);
+    let Setup {
+        lines,
+        expected,
+        config,
+        log,
+    } = setup(brokers, suffix);
     let (b, topic) = (brokers.to_owned(), format!("logins-{suffix}"));
     let producing =
         std::thread::spawn(move || produce(&b, &topic, &lines, 6, Duration::from_millis(1500)));
@@ -305,12 +328,12 @@ fn member_added_then_removed(brokers: &str, suffix: &str) {
 
 /// Three members share the partitions from the start.
 fn three_members(brokers: &str, suffix: &str) {
-    let lines = events();
-    let expected = replay_ids(&lines);
-    let dir = std::env::temp_dir();
-    let config = write_config(&dir, brokers, suffix);
-    let log = dir.join(format!("restarts-{suffix}.log"));
-    let _ = std::fs::remove_file(&log);
+    let Setup {
+        lines,
+        expected,
+        config,
+        log,
+    } = setup(brokers, suffix);
     let members: Vec<Child> = (0..3).map(|_| member(&config, &log)).collect();
     wait_restores(&log, PARTITIONS as usize);
     produce(
@@ -328,41 +351,34 @@ fn three_members(brokers: &str, suffix: &str) {
     assert_same(&expected, &got, &log);
 }
 
-#[test]
-fn three_members_publish_what_replay_does_on_the_mock_cluster() {
+/// Runs `scenario(brokers, suffix)` on a fresh mock cluster holding its topics (the mock
+/// cluster cannot create topics on request: the state topic is made here too).
+fn on_mock_cluster(name: &str, scenario: impl FnOnce(&str, &str)) {
     let cluster = MockCluster::new(1).expect("mock cluster");
-    let suffix = format!("mock-three-{}", std::process::id());
+    let suffix = format!("mock-{name}-{}", std::process::id());
     for t in ["logins", "alerts", "dead", "state"] {
         cluster
             .create_topic(&format!("{t}-{suffix}"), PARTITIONS, 1)
             .expect("mock topic");
     }
-    three_members(&cluster.bootstrap_servers(), &suffix);
+    scenario(&cluster.bootstrap_servers(), &suffix);
+}
+
+#[test]
+fn three_members_publish_what_replay_does_on_the_mock_cluster() {
+    on_mock_cluster("three", three_members);
 }
 
 #[test]
 fn a_member_added_then_one_removed_publish_what_replay_does_on_the_mock_cluster() {
-    let cluster = MockCluster::new(1).expect("mock cluster");
-    let suffix = format!("mock-moves-{}", std::process::id());
-    for t in ["logins", "alerts", "dead", "state"] {
-        cluster
-            .create_topic(&format!("{t}-{suffix}"), PARTITIONS, 1)
-            .expect("mock topic");
-    }
-    member_added_then_removed(&cluster.bootstrap_servers(), &suffix);
+    on_mock_cluster("moves", member_added_then_removed);
 }
 
 #[test]
 fn sigkilled_members_publish_what_replay_does_on_the_mock_cluster() {
-    let cluster = MockCluster::new(1).expect("mock cluster");
-    let suffix = format!("mock-{}", std::process::id());
-    // The mock cluster cannot create topics on request: the state topic is made here.
-    for t in ["logins", "alerts", "dead", "state"] {
-        cluster
-            .create_topic(&format!("{t}-{suffix}"), PARTITIONS, 1)
-            .expect("mock topic");
-    }
-    killed_and_restarted(&cluster.bootstrap_servers(), &suffix, 4);
+    on_mock_cluster("kills", |brokers, suffix| {
+        killed_and_restarted(brokers, suffix, 4)
+    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
