@@ -465,10 +465,18 @@ pub enum Target<'a> {
     SharedIndex,
 }
 
-impl Saved {
-    /// Decodes one framed record (as [`Engine::take_changes`] and [`Engine::clocks_record`]
-    /// make them), refusing a damaged one.
-    pub fn decode(bytes: &[u8]) -> Result<Saved, StateError> {
+/// Decodes single framed records (as [`Engine::take_changes`] and [`Engine::clocks_record`]
+/// make them) one after another, sharing city and organisation names between the accounts
+/// it restores as the GeoIP lookups share them between live ones; drop it when the restore
+/// is done.
+#[derive(Default)]
+pub struct RecordDecoder {
+    cities: Cities,
+}
+
+impl RecordDecoder {
+    /// Decodes one framed record, refusing a damaged one.
+    pub fn decode(&mut self, bytes: &[u8]) -> Result<Saved, StateError> {
         let corrupt = |reason: String| StateError::Corrupt {
             record: 1,
             offset: 0,
@@ -498,9 +506,16 @@ impl Saved {
             }
             Unframed::Bad(reason) => return Err(corrupt(reason)),
         };
-        Owned::of(body, &mut Cities::default())
+        Owned::of(body, &mut self.cities)
             .map(Saved)
             .map_err(corrupt)
+    }
+}
+
+impl Saved {
+    /// Decodes one framed record on its own (see [`RecordDecoder`]).
+    pub fn decode(bytes: &[u8]) -> Result<Saved, StateError> {
+        RecordDecoder::default().decode(bytes)
     }
 
     /// The account a record holds (`None` for other records).

@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::wiring::open_locator;
 use anyhow::{Context, Result};
-use loginwatch_detect::snapshot::{Restore, Saved, Target};
+use loginwatch_detect::snapshot::{RecordDecoder, Restore, Saved, Target};
 use loginwatch_detect::{DropReason, Engine, EngineStats, Locate, Pipeline, SharedIndex};
 use loginwatch_geo::{LocateCounts, Locator, Login};
 use loginwatch_model::{Alert, LoginEvent, Reject};
@@ -42,6 +42,8 @@ struct PartitionProcessor {
     exported: EngineStats,
     partition: String,
     since_export: u32,
+    /// While restoring from the state topic (names shared between restored accounts).
+    decoder: Option<RecordDecoder>,
 }
 
 impl PartitionProcessor {
@@ -130,12 +132,16 @@ impl Processor for PartitionProcessor {
 /// The engine's accounts and clocks as the state topic's records (`detect::snapshot`).
 impl PartitionState for PartitionProcessor {
     fn restore(&mut self, account: &str, record: Option<&[u8]>) -> Result<(), String> {
-        let engine = self.pipeline.engine_mut();
         let Some(bytes) = record else {
-            engine.forget_account(account);
+            self.pipeline.engine_mut().forget_account(account);
             return Ok(());
         };
-        let saved = Saved::decode(bytes).map_err(|e| e.to_string())?;
+        let saved = self
+            .decoder
+            .get_or_insert_with(RecordDecoder::default)
+            .decode(bytes)
+            .map_err(|e| e.to_string())?;
+        let engine = self.pipeline.engine_mut();
         if saved.account() != Some(account) {
             return Err(format!(
                 "the record under key {account:?} holds another account"
@@ -156,6 +162,7 @@ impl PartitionState for PartitionProcessor {
     }
 
     fn finish_restore(&mut self) {
+        self.decoder = None;
         self.pipeline.engine_mut().finish_restore();
         self.export();
     }
@@ -234,6 +241,7 @@ impl ProcessorFactory for Factory {
             exported,
             partition: partition.to_string(),
             since_export: 0,
+            decoder: None,
         })
     }
 }
@@ -487,5 +495,71 @@ mod tests {
         let dropped = |r: &str| m.events_dropped.with_label_values(&[r]).get();
         assert_eq!((dropped("duplicate"), dropped("too_late")), (1, 1));
         assert!(m.state_bytes.with_label_values(&["3"]).get() > 0);
+    }
+
+    #[test]
+    fn a_partition_restored_from_its_changes_goes_on_as_the_original() {
+        let config = Config::default();
+        let telemetry = Telemetry::new().expect("metrics");
+        let factory = Factory {
+            stateful: true,
+            shared: Arc::new(SharedIndex::for_config(&config.engine)),
+            locator: Reloadable::new(open_locator(&config).expect("demo world")),
+            metrics: telemetry.metrics.clone(),
+            config,
+        };
+        let line = |id: &str, ip: &str, t: &str| {
+            format!(r#"{{"account_id":"a","ip":"{ip}","timestamp":"{t}","event_id":"{id}"}}"#)
+        };
+        // Seoul, then New York 40 minutes later (the demo world's addresses).
+        use loginwatch_geo::demo_world::{city_ip, find_city};
+        let ip = |city| city_ip(find_city(city).expect("demo city"), 7).to_string();
+        let before = [line("e1", &ip("Seoul"), "2026-11-24T12:00:00Z")];
+        let next = line("e2", &ip("New York"), "2026-11-24T12:40:00Z");
+        let mut original = factory.create("logins", 0);
+        let mut out = Vec::new();
+        for l in &before {
+            original
+                .process(l.as_bytes(), &mut out, &|_| false)
+                .expect("valid");
+        }
+        let mut records: Vec<(String, Option<Vec<u8>>)> = Vec::new();
+        let state = original.state().expect("stateful");
+        state
+            .take_changes(&mut |a, r| records.push((a.to_owned(), r.map(<[u8]>::to_vec))))
+            .expect("encoded");
+        let clocks = state.clocks().expect("clocks");
+        assert_eq!(records.len(), 1);
+
+        let mut restored = factory.create("logins", 0);
+        let state = restored.state().expect("stateful");
+        for (account, record) in &records {
+            state.restore(account, record.as_deref()).expect("restored");
+        }
+        state.restore_clocks(&clocks).expect("clocks restored");
+        state.finish_restore();
+        assert!(
+            state
+                .restore("b", Some(&records[0].1.clone().unwrap()))
+                .is_err(),
+            "key and record must agree"
+        );
+        assert_eq!(restored.tracked_accounts(), 1);
+
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        original
+            .process(next.as_bytes(), &mut a, &|_| false)
+            .expect("valid");
+        restored
+            .process(next.as_bytes(), &mut b, &|_| false)
+            .expect("valid");
+        assert!(!a.is_empty(), "the second login raises alerts");
+        assert_eq!(a, b);
+        // Read again after a restart, the event is already in the restored state.
+        let mut c = Vec::new();
+        restored
+            .process(next.as_bytes(), &mut c, &|_| true)
+            .expect("valid");
+        assert!(c.is_empty());
     }
 }
