@@ -435,6 +435,7 @@ mod tests {
             vec.with_label_values(&["0"]);
         }
         m.reloads.with_label_values(&["geoip", "ok"]);
+        m.state_restore_seconds.with_label_values(&["0"]);
         let exported: std::collections::BTreeSet<String> = telemetry
             .registry
             .gather()
