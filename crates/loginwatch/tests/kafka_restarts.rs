@@ -381,15 +381,36 @@ fn sigkilled_members_publish_what_replay_does_on_the_mock_cluster() {
     });
 }
 
+/// Runs `scenario(brokers, suffix)` on the broker of `LOGINWATCH_KAFKA_BROKERS` with fresh
+/// input, alert and dead-letter topics (the service creates the state topic).
+async fn on_real_broker(name: &str, scenario: fn(&str, &str)) {
+    let brokers = brokers();
+    let suffix = format!("real-{name}-{}", std::process::id());
+    create(&brokers, &["logins", "alerts", "dead"], &suffix).await;
+    tokio::task::spawn_blocking(move || scenario(&brokers, &suffix))
+        .await
+        .expect("test body");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs LOGINWATCH_KAFKA_BROKERS (a real Kafka-protocol broker)"]
 async fn sigkilled_members_publish_what_replay_does_on_a_real_broker() {
-    let brokers = brokers();
-    let suffix = format!("real-{}", std::process::id());
-    create(&brokers, &["logins", "alerts", "dead"], &suffix).await;
-    tokio::task::spawn_blocking(move || killed_and_restarted(&brokers, &suffix, 6))
-        .await
-        .expect("test body");
+    on_real_broker("kills", |brokers, suffix| {
+        killed_and_restarted(brokers, suffix, 6)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs LOGINWATCH_KAFKA_BROKERS (a real Kafka-protocol broker)"]
+async fn a_member_added_then_one_removed_publish_what_replay_does_on_a_real_broker() {
+    on_real_broker("moves", member_added_then_removed).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs LOGINWATCH_KAFKA_BROKERS (a real Kafka-protocol broker)"]
+async fn three_members_publish_what_replay_does_on_a_real_broker() {
+    on_real_broker("three", three_members).await;
 }
 
 fn brokers() -> String {
