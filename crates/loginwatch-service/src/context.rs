@@ -26,21 +26,41 @@ pub(crate) enum Change {
 }
 
 /// Shared between the rebalance callbacks (which run inside the consumer's poll) and the
-/// dispatcher: pending changes, and the stop token of each live worker.
+/// dispatcher: pending changes, and how to stop each live worker.
 #[derive(Default)]
 pub(crate) struct Assignment {
     inner: Mutex<AssignmentInner>,
     /// Woken when a change is queued.
     pub changed: Notify,
+    /// How long a revoke waits for the revoked partitions' workers to finish.
+    pub grace: std::time::Duration,
 }
 
 #[derive(Default)]
 struct AssignmentInner {
     pending: Vec<Change>,
-    workers: HashMap<i32, CancellationToken>,
+    workers: HashMap<i32, WorkerControl>,
+}
+
+/// How the rebalance callbacks stop one partition's worker.
+pub(crate) struct WorkerControl {
+    /// Stops the worker at once (nothing more is stored).
+    pub stop: CancellationToken,
+    /// Asks the worker to take no more input, settle what it holds, flush and end.
+    pub finish: CancellationToken,
+    /// Disconnected when the worker has ended (it holds the sender).
+    pub done: std::sync::mpsc::Receiver<()>,
 }
 
 impl Assignment {
+    /// An empty assignment whose revokes wait at most `grace` for their workers.
+    pub fn new(grace: std::time::Duration) -> Self {
+        Assignment {
+            grace,
+            ..Assignment::default()
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, AssignmentInner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -53,24 +73,44 @@ impl Assignment {
         self.changed.notify_one();
     }
 
-    /// Stops the workers of revoked partitions at once (their unacknowledged offsets are never
-    /// stored) and queues the change.
+    /// Lets the workers of revoked partitions finish — take no more input, settle, flush
+    /// their state, store their offsets — for at most `grace`, stops any still running, and
+    /// queues the change. Called from the revoke callback, which commits next: the next owner
+    /// starts where the flush left the state.
     pub fn revoked(&self, partitions: &[i32]) {
         let mut inner = self.lock();
+        let mut ending = Vec::new();
         for p in partitions {
-            if let Some(token) = inner.workers.remove(p) {
-                token.cancel();
-            }
+            ending.extend(inner.workers.remove(p));
             inner.pending.push(Change::Revoked(*p));
         }
         drop(inner);
+        for w in &ending {
+            w.finish.cancel();
+        }
+        let deadline = std::time::Instant::now() + self.grace;
+        let wait = || {
+            for w in &ending {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                let _ = w.done.recv_timeout(left);
+            }
+        };
+        // The callback runs on a runtime thread inside the consumer's poll: let the runtime
+        // move its other tasks (the workers) elsewhere while this one waits.
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(wait),
+            _ => wait(),
+        }
+        for w in ending {
+            w.stop.cancel();
+        }
         self.changed.notify_one();
     }
 
-    /// Records the stop token of a worker just started for `partition`.
-    pub fn register_worker(&self, partition: i32, token: CancellationToken) {
-        if let Some(old) = self.lock().workers.insert(partition, token) {
-            old.cancel();
+    /// Records how to stop the worker just started for `partition`.
+    pub fn register_worker(&self, partition: i32, control: WorkerControl) {
+        if let Some(old) = self.lock().workers.insert(partition, control) {
+            old.stop.cancel();
         }
     }
 
@@ -329,10 +369,11 @@ mod tests {
     fn revoke_stops_workers_and_changes_come_in_order() {
         let a = Assignment::default();
         a.assigned(&[(0, Some(7)), (1, None)]);
-        let t0 = CancellationToken::new();
-        a.register_worker(0, t0.clone());
-        a.revoked(&[0]);
-        assert!(t0.is_cancelled());
+        let (w0, _done) = control();
+        let (t0, f0) = (w0.stop.clone(), w0.finish.clone());
+        a.register_worker(0, w0);
+        a.revoked(&[0]); // the worker never ends: the grace (zero here) runs out
+        assert!(f0.is_cancelled() && t0.is_cancelled());
         assert_eq!(
             a.take_changes(),
             vec![
@@ -343,9 +384,42 @@ mod tests {
         );
         assert!(a.take_changes().is_empty());
         // A worker replaced for the same partition is stopped.
-        let t1 = CancellationToken::new();
-        a.register_worker(1, t1.clone());
-        a.register_worker(1, CancellationToken::new());
+        let (w1, _done1) = control();
+        let t1 = w1.stop.clone();
+        a.register_worker(1, w1);
+        a.register_worker(1, control().0);
         assert!(t1.is_cancelled());
+    }
+
+    /// A worker's control and the sender it would hold.
+    fn control() -> (WorkerControl, std::sync::mpsc::SyncSender<()>) {
+        let (tx, done) = std::sync::mpsc::sync_channel(0);
+        let w = WorkerControl {
+            stop: CancellationToken::new(),
+            finish: CancellationToken::new(),
+            done,
+        };
+        (w, tx)
+    }
+
+    #[test]
+    fn a_revoke_waits_for_its_workers_to_finish() {
+        let a = Assignment::new(std::time::Duration::from_secs(10));
+        let (w, tx) = control();
+        let (finish, stop) = (w.finish.clone(), w.stop.clone());
+        a.register_worker(3, w);
+        let worker = std::thread::spawn(move || {
+            while !finish.is_cancelled() {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50)); // its last flush
+            drop(tx);
+        });
+        let started = std::time::Instant::now();
+        a.revoked(&[3]);
+        assert!(started.elapsed() >= std::time::Duration::from_millis(50));
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        assert!(stop.is_cancelled());
+        worker.join().unwrap();
     }
 }

@@ -12,7 +12,7 @@
 //! member's other partitions back until its worker takes the message (they have their own
 //! queued messages to work through meanwhile).
 
-use crate::context::{is_no_offset, Assignment, Change};
+use crate::context::{is_no_offset, Assignment, Change, WorkerControl};
 use crate::kafka::Consumer;
 use crate::worker::{Input, Shared, Worker};
 use crate::{ProcessorFactory, ServiceError};
@@ -154,7 +154,16 @@ impl Dispatcher {
         self.drop_held(partition);
         let (tx, rx) = mpsc::channel(self.queue_capacity);
         let stop = self.hard_stop.child_token();
-        self.assignment.register_worker(partition, stop.clone());
+        let finish = CancellationToken::new();
+        let (ended, done) = std::sync::mpsc::sync_channel(0);
+        self.assignment.register_worker(
+            partition,
+            WorkerControl {
+                stop: stop.clone(),
+                finish: finish.clone(),
+                done,
+            },
+        );
         self.generation += 1;
         let worker = Worker {
             topic: self.topic.clone(),
@@ -163,6 +172,8 @@ impl Dispatcher {
             processor: self.factory.create(&self.topic, partition),
             rx,
             stop: stop.clone(),
+            finish,
+            ended,
             shared: self.shared.clone(),
         };
         self.workers.spawn(worker.run());

@@ -66,7 +66,7 @@ pub async fn run(
             .chain(k.producer.iter()),
     );
     let fatal = CancellationToken::new();
-    let assignment = Arc::new(Assignment::default());
+    let assignment = Arc::new(Assignment::new(k.shutdown_grace));
     let context = |role, assignment| ServiceContext {
         role,
         metrics: metrics.clone(),

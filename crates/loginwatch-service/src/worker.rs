@@ -65,9 +65,13 @@ pub(crate) struct Worker {
     pub committed: Option<i64>,
     pub processor: Box<dyn Processor>,
     pub rx: mpsc::Receiver<Input>,
-    /// Cancelled when the partition is revoked or the shutdown grace period ran out: stop at
-    /// once, storing nothing more.
+    /// Cancelled when the grace period of a revoke or of the shutdown ran out: stop at once,
+    /// storing nothing more.
     pub stop: CancellationToken,
+    /// Cancelled when the partition is revoked: take no more input, settle, flush, end.
+    pub finish: CancellationToken,
+    /// Dropped when the worker ends, which the revoke waits for.
+    pub ended: std::sync::mpsc::SyncSender<()>,
     pub shared: Shared,
 }
 
@@ -121,6 +125,9 @@ impl Worker {
             tokio::select! {
                 biased;
                 _ = self.stop.cancelled() => break,
+                // Revoked: what was taken is settled and flushed below; the rest of the
+                // queue is the next owner's.
+                _ = self.finish.cancelled(), if open => open = false,
                 Some(done) = pending.next(), if !pending.is_empty() => {
                     self.settled(done, stateful.is_none());
                 }
@@ -200,6 +207,8 @@ impl Worker {
             abandoned = pending.len(),
             "worker stopped"
         );
+        // A revoke waiting for this worker goes on.
+        drop(self.ended);
     }
 
     /// Reads the partition's state back before its first message; retried while the broker
@@ -220,6 +229,7 @@ impl Worker {
             let (processor, result) = tokio::select! {
                 // The blocking read finishes on its own; its processor is dropped with it.
                 _ = self.stop.cancelled() => return None,
+                _ = self.finish.cancelled() => return None,
                 joined = task => match joined {
                     Ok(done) => done,
                     Err(e) => {
@@ -260,6 +270,7 @@ impl Worker {
                     tracing::warn!(partition = self.partition, error = %e, "cannot read the state topic; retrying");
                     tokio::select! {
                         _ = self.stop.cancelled() => return None,
+                        _ = self.finish.cancelled() => return None,
                         _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
                     }
                 }
