@@ -3,9 +3,10 @@
 //! once everything that message caused is acknowledged — in offset order.
 //!
 //! With a state topic (module `state`) the worker first restores the partition's state, then
-//! stores offsets only at flushes: every commit interval it waits for its outputs, writes the
-//! changed accounts and the flush record, and stores the offset after the last message they
-//! reflect.
+//! stores offsets only at flushes: every commit interval it waits for its outputs, encodes the
+//! changed accounts, writes them and the flush record while it goes on with its input, and
+//! then stores the offset after the last message they reflect. Revoked, it takes no more
+//! input, settles, flushes and ends while the revoke waits for it.
 
 use crate::kafka::{Consumer, Producer};
 use crate::metrics::Metrics;
