@@ -465,8 +465,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn partitions_export_the_engines_counters() {
+    /// The factory `serve` builds over the default configuration (demo world, state on).
+    fn factory() -> (Factory, Telemetry) {
         let config = Config::default();
         let telemetry = Telemetry::new().expect("metrics");
         let factory = Factory {
@@ -476,6 +476,12 @@ mod tests {
             metrics: telemetry.metrics.clone(),
             config,
         };
+        (factory, telemetry)
+    }
+
+    #[test]
+    fn partitions_export_the_engines_counters() {
+        let (factory, telemetry) = factory();
         let mut p = factory.create("logins", 3);
         let line = |id: &str, t: &str| {
             format!(
@@ -500,15 +506,7 @@ mod tests {
 
     #[test]
     fn a_partition_restored_from_its_changes_goes_on_as_the_original() {
-        let config = Config::default();
-        let telemetry = Telemetry::new().expect("metrics");
-        let factory = Factory {
-            stateful: true,
-            shared: Arc::new(SharedIndex::for_config(&config.engine)),
-            locator: Reloadable::new(open_locator(&config).expect("demo world")),
-            metrics: telemetry.metrics.clone(),
-            config,
-        };
+        let (factory, _telemetry) = factory();
         let line = |id: &str, ip: &str, t: &str| {
             format!(r#"{{"account_id":"a","ip":"{ip}","timestamp":"{t}","event_id":"{id}"}}"#)
         };

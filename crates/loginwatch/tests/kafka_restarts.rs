@@ -9,120 +9,28 @@
 //! a partition's, and is not on the state topic (the cross-account stage that will own it is
 //! not built); a killed member forgets it, and the risk score counts its findings.
 
-use loginwatch::config::Config;
-use loginwatch::gen::{generate, GenConfig};
-use loginwatch::gen_cmd::world_for;
-use loginwatch::wiring::replay;
+mod common;
+
+use common::{brokers, create_topics, produce, replay_ids, stream};
 use loginwatch_model::{Alert, AlertKind};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
 use rdkafka::mocking::MockCluster;
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::producer::{FutureProducer, FutureRecord};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const PARTITIONS: i32 = 4;
+
 /// Kinds compared by id (see the module docs).
-fn compared(kind: AlertKind) -> bool {
-    !matches!(kind, AlertKind::SharedIp | AlertKind::AccountRisk)
+fn compared(a: &Alert) -> bool {
+    !matches!(a.kind, AlertKind::SharedIp | AlertKind::AccountRisk)
 }
 
-fn events() -> Vec<Vec<u8>> {
-    let cfg = GenConfig {
-        accounts: 800,
-        events: 16_000,
-        seed: 41,
-        carriers: 0,
-        venues: 0,
-        ..GenConfig::default()
-    };
-    let mut bytes = Vec::new();
-    generate(&cfg, &world_for(None).expect("demo world"), &mut bytes).expect("generate");
-    bytes
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(<[u8]>::to_vec)
-        .collect()
-}
-
-fn replay_ids(lines: &[Vec<u8>]) -> BTreeSet<String> {
-    let bytes = lines.join(&b'\n');
-    let (mut out, mut dead) = (Vec::new(), Vec::new());
-    replay(&Config::default(), &mut &bytes[..], &mut out, &mut dead).expect("replay");
-    out.split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(|l| serde_json::from_slice::<Alert>(l).expect("alert"))
-        .filter(|a| compared(a.kind))
-        .map(|a| a.alert_id)
-        .collect()
-}
-
-/// Produces `lines` keyed by account, in `chunks` parts `pause` apart (the stream arrives
-/// while members are killed), each part in large record batches: a restart from a committed
-/// offset inside one must not lose the rest of it (tansu answers such a fetch with the next
-/// batch).
-fn produce(brokers: &str, topic: &str, lines: &[Vec<u8>], chunks: usize, pause: Duration) {
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("linger.ms", "100")
-        .set("batch.num.messages", "5000")
-        .create()
-        .expect("producer");
-    let per = lines.len().div_ceil(chunks);
-    for chunk in lines.chunks(per) {
-        for line in chunk {
-            let v: serde_json::Value = serde_json::from_slice(line).expect("event");
-            let key = v["account_id"].as_str().expect("account").to_owned();
-            loop {
-                match producer.send_result(FutureRecord::to(topic).key(&key).payload(line)) {
-                    Ok(_) => break,
-                    Err((e, _)) => {
-                        assert!(e.to_string().contains("Queue full"), "produce: {e}");
-                        producer.poll(Duration::from_millis(10));
-                    }
-                }
-            }
-        }
-        producer.flush(Duration::from_secs(30)).expect("flush");
-        std::thread::sleep(pause);
-    }
-}
-
-/// The compared alert ids on `topic` (all partitions), read from the start until `want`
-/// distinct ones arrived or `limit` passed.
+/// The compared alert ids on `topic`, until `want` arrived or `limit` passed.
 fn alert_ids(brokers: &str, topic: &str, want: usize, limit: Duration) -> BTreeSet<String> {
-    let reader: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", "restarts-reader")
-        .create()
-        .expect("reader");
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..PARTITIONS {
-        tpl.add_partition_offset(topic, p, Offset::Beginning)
-            .expect("tpl");
-    }
-    reader.assign(&tpl).expect("assign");
-    let deadline = Instant::now() + limit;
-    let mut ids = BTreeSet::new();
-    while ids.len() < want && Instant::now() < deadline {
-        match reader.poll(Duration::from_millis(200)) {
-            Some(Ok(m)) => {
-                let a: Alert =
-                    serde_json::from_slice(m.payload().unwrap_or_default()).expect("alert");
-                if compared(a.kind) {
-                    ids.insert(a.alert_id);
-                }
-            }
-            Some(Err(e)) => panic!("reader: {e}"),
-            None => {}
-        }
-    }
-    ids
+    common::alert_ids(brokers, topic, PARTITIONS, compared, want, limit)
 }
 
 /// The configuration file of the members.
@@ -179,8 +87,8 @@ struct Setup {
 }
 
 fn setup(brokers: &str, suffix: &str) -> Setup {
-    let lines = events();
-    let expected = replay_ids(&lines);
+    let lines = stream(800, 16_000, 41);
+    let expected = replay_ids(&lines, compared);
     assert!(expected.len() > 20, "the stream must raise alerts");
     let dir = std::env::temp_dir();
     let config = write_config(&dir, brokers, suffix);
@@ -240,8 +148,7 @@ fn killed_and_restarted(brokers: &str, suffix: &str, kills: usize) {
         .partition(0)
         .key("no-such-account")
         .payload("not a state record at all");
-    futures_lite_block(damaged.send(garbage, Duration::from_secs(10)))
-        .expect("damaged record written");
+    block_on(damaged.send(garbage, Duration::from_secs(10))).expect("damaged record written");
     let before = restores(&log);
     let last = member(&config, &log);
     wait_restores(&log, before + PARTITIONS as usize);
@@ -386,7 +293,8 @@ fn sigkilled_members_publish_what_replay_does_on_the_mock_cluster() {
 async fn on_real_broker(name: &str, scenario: fn(&str, &str)) {
     let brokers = brokers();
     let suffix = format!("real-{name}-{}", std::process::id());
-    create(&brokers, &["logins", "alerts", "dead"], &suffix).await;
+    let names = ["logins", "alerts", "dead"].map(|t| format!("{t}-{suffix}"));
+    create_topics(&brokers, &names, PARTITIONS).await;
     tokio::task::spawn_blocking(move || scenario(&brokers, &suffix))
         .await
         .expect("test body");
@@ -413,34 +321,8 @@ async fn three_members_publish_what_replay_does_on_a_real_broker() {
     on_real_broker("three", three_members).await;
 }
 
-fn brokers() -> String {
-    std::env::var("LOGINWATCH_KAFKA_BROKERS")
-        .ok()
-        .filter(|b| !b.trim().is_empty())
-        .expect(
-            "LOGINWATCH_KAFKA_BROKERS is not set: this test needs a Kafka-protocol broker \
-             (host:port[,...]); start one with `eval \"$(deploy/local-broker.sh start)\"`",
-        )
-}
-
-async fn create(brokers: &str, names: &[&str], suffix: &str) {
-    let admin: AdminClient<_> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()
-        .expect("admin client");
-    let names: Vec<String> = names.iter().map(|n| format!("{n}-{suffix}")).collect();
-    let topics: Vec<NewTopic> = names
-        .iter()
-        .map(|n| NewTopic::new(n, PARTITIONS, TopicReplication::Fixed(1)))
-        .collect();
-    admin
-        .create_topics(&topics, &AdminOptions::new())
-        .await
-        .expect("create topics");
-}
-
 /// Runs a future to completion on a throwaway runtime (the test body is synchronous).
-fn futures_lite_block<F: std::future::Future>(f: F) -> F::Output {
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -1,0 +1,148 @@
+//! Helpers of the binary's Kafka suites: a generated stream, replay's alerts for it, topics,
+//! producing keyed events, reading alerts back, the broker of `LOGINWATCH_KAFKA_BROKERS`.
+
+use loginwatch::config::Config;
+use loginwatch::gen::{generate, GenConfig};
+use loginwatch::gen_cmd::world_for;
+use loginwatch::wiring::replay;
+use loginwatch_model::Alert;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+/// `gen` lines in the demo world, without the benign crowds behind shared addresses (which of
+/// them shared_ip flags depends on how partitions interleave).
+pub fn stream(accounts: u64, events: u64, seed: u64) -> Vec<Vec<u8>> {
+    let cfg = GenConfig {
+        accounts,
+        events,
+        seed,
+        carriers: 0,
+        venues: 0,
+        ..GenConfig::default()
+    };
+    let mut bytes = Vec::new();
+    generate(&cfg, &world_for(None).expect("demo world"), &mut bytes).expect("generate");
+    bytes
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+/// The ids of the alerts `keep` selects among those a default replay raises over `lines`.
+pub fn replay_ids(lines: &[Vec<u8>], keep: fn(&Alert) -> bool) -> BTreeSet<String> {
+    let bytes = lines.join(&b'\n');
+    let (mut out, mut dead) = (Vec::new(), Vec::new());
+    replay(&Config::default(), &mut &bytes[..], &mut out, &mut dead).expect("replay");
+    out.split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice::<Alert>(l).expect("alert"))
+        .filter(keep)
+        .map(|a| a.alert_id)
+        .collect()
+}
+
+/// Creates `names` with `partitions` partitions each.
+pub async fn create_topics(brokers: &str, names: &[String], partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .expect("admin client");
+    let topics: Vec<NewTopic> = names
+        .iter()
+        .map(|n| NewTopic::new(n, partitions, TopicReplication::Fixed(1)))
+        .collect();
+    admin
+        .create_topics(&topics, &AdminOptions::new())
+        .await
+        .expect("create topics");
+}
+
+/// Produces `lines` keyed by account, in `chunks` parts `pause` apart, each part in large
+/// record batches (a restart from a committed offset inside one must not lose the rest of
+/// it: tansu answers such a fetch with the next batch). Blocking.
+pub fn produce(brokers: &str, topic: &str, lines: &[Vec<u8>], chunks: usize, pause: Duration) {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("linger.ms", "100")
+        .set("batch.num.messages", "5000")
+        .create()
+        .expect("producer");
+    let per = lines.len().div_ceil(chunks.max(1)).max(1);
+    for chunk in lines.chunks(per) {
+        for line in chunk {
+            let v: serde_json::Value = serde_json::from_slice(line).expect("event");
+            let key = v["account_id"].as_str().expect("account").to_owned();
+            loop {
+                match producer.send_result(FutureRecord::to(topic).key(&key).payload(line)) {
+                    Ok(_) => break,
+                    Err((e, _)) => {
+                        assert!(e.to_string().contains("Queue full"), "produce: {e}");
+                        producer.poll(Duration::from_millis(10));
+                    }
+                }
+            }
+        }
+        producer.flush(Duration::from_secs(30)).expect("flush");
+        std::thread::sleep(pause);
+    }
+}
+
+/// The ids of the alerts `keep` selects on `topic` (all `partitions`), read from the start
+/// until `want` of them arrived or `limit` passed; every alert must be keyed by its account.
+/// Blocking.
+pub fn alert_ids(
+    brokers: &str,
+    topic: &str,
+    partitions: i32,
+    keep: fn(&Alert) -> bool,
+    want: usize,
+    limit: Duration,
+) -> BTreeSet<String> {
+    let reader: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "test-alert-reader")
+        .create()
+        .expect("reader");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .expect("tpl");
+    }
+    reader.assign(&tpl).expect("assign");
+    let deadline = Instant::now() + limit;
+    let mut ids = BTreeSet::new();
+    while ids.len() < want && Instant::now() < deadline {
+        match reader.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => {
+                let a: Alert =
+                    serde_json::from_slice(m.payload().unwrap_or_default()).expect("alert");
+                assert_eq!(m.key(), Some(a.account_id.as_bytes()), "keyed by account");
+                if keep(&a) {
+                    ids.insert(a.alert_id);
+                }
+            }
+            Some(Err(e)) => panic!("reader: {e}"),
+            None => {}
+        }
+    }
+    ids
+}
+
+/// The broker of `LOGINWATCH_KAFKA_BROKERS`; a clear failure without it.
+pub fn brokers() -> String {
+    std::env::var("LOGINWATCH_KAFKA_BROKERS")
+        .ok()
+        .filter(|b| !b.trim().is_empty())
+        .expect(
+            "LOGINWATCH_KAFKA_BROKERS is not set: this test needs a Kafka-protocol broker \
+             (host:port[,...]); start one with `eval \"$(deploy/local-broker.sh start)\"`",
+        )
+}
