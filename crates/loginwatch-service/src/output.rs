@@ -119,11 +119,11 @@ impl OutRecord {
 
     /// A state record (see the `state` module): `key` in `partition`, a tombstone when
     /// `value` is `None`.
-    pub fn state(topic: &Arc<str>, partition: i32, key: &str, value: Option<Vec<u8>>) -> Self {
+    pub fn state(topic: &Arc<str>, partition: i32, key: Vec<u8>, value: Option<Vec<u8>>) -> Self {
         OutRecord {
             topic: topic.clone(),
             partition: Some(partition),
-            key: Some(key.as_bytes().to_vec()),
+            key: Some(key),
             payload: value,
             headers: OwnedHeaders::new(),
             what: Output::State,

@@ -99,6 +99,7 @@ pub async fn run(
             kafka: k.clone(),
             redactor: redactor.clone(),
             topic: Arc::from(k.state_topic.as_str()),
+            namespace: crate::state::Namespace::new(&k.group_id, &k.input_topic),
             flush_interval: k.commit_interval,
             restoring: Restoring::new(readiness.clone(), metrics.partitions_restoring.clone()),
         }))

@@ -2,11 +2,13 @@
 //! when the partition is assigned, and the records one flush writes.
 //!
 //! # Records
-//! Partition = the input partition. Key = the account id; value = the last input offset the
-//! record reflects (`i64`, little-endian) followed by the processor's record; a tombstone
-//! (no value) once the account is evicted or expired, so compaction keeps the topic bounded
-//! by the tracked accounts. The flush record closes each flush: the empty key (account ids
-//! never are), the flush's offset, then the processor's clocks.
+//! Partition = the input partition. Key = the consumer group, the input topic and the account
+//! id, NUL-separated ([`Namespace`]: deployments sharing the topic never read each other's
+//! records); value = the last input offset the record reflects (`i64`, little-endian)
+//! followed by the processor's record; a tombstone (no value) once the account is evicted or
+//! expired, so compaction keeps the topic bounded by the tracked accounts. The flush record
+//! closes each flush: an empty account (account ids never are), the flush's offset, then the
+//! processor's clocks.
 //!
 //! # Consistency (see the README, "What a crash replays")
 //! A flush waits until every output of the messages up to its offset is acknowledged, writes
@@ -39,6 +41,8 @@ pub(crate) struct StateSetup {
     /// Keeps secrets out of the readers' log lines.
     pub redactor: Redactor,
     pub topic: Arc<str>,
+    /// This deployment's keys.
+    pub namespace: Namespace,
     /// How often a partition's changes are written (the commit interval).
     pub flush_interval: Duration,
     pub restoring: Restoring,
@@ -103,8 +107,35 @@ impl ClientContext for ReaderContext {
 
 impl ConsumerContext for ReaderContext {}
 
-/// The key of the record that closes a flush.
-pub(crate) const FLUSH_KEY: &str = "";
+/// Whose records a state-topic key belongs to: one consumer group reading one input topic.
+/// Keys are `group \0 input topic \0 account` (topic names and group ids hold no NUL), so
+/// deployments sharing a state topic, or a group that moved to another input topic, never
+/// read each other's state (such records are skipped and counted as foreign).
+#[derive(Clone, Debug)]
+pub(crate) struct Namespace(String);
+
+impl Namespace {
+    pub fn new(group: &str, input_topic: &str) -> Self {
+        Namespace(format!("{group}\0{input_topic}\0"))
+    }
+
+    /// The key of `account`'s record ([`FLUSH_ACCOUNT`] for the flush record).
+    pub fn key(&self, account: &str) -> Vec<u8> {
+        let mut k = Vec::with_capacity(self.0.len() + account.len());
+        k.extend_from_slice(self.0.as_bytes());
+        k.extend_from_slice(account.as_bytes());
+        k
+    }
+
+    /// The account a key of this namespace names; `None` for another namespace's key.
+    fn account<'a>(&self, key: &'a [u8]) -> Option<&'a [u8]> {
+        key.strip_prefix(self.0.as_bytes())
+    }
+}
+
+/// The account part of the key of the record that closes a flush (account ids never are
+/// empty).
+pub(crate) const FLUSH_ACCOUNT: &str = "";
 /// How long one broker request of the restore or the check may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the cleanup-policy check may wait: a broker without the request (librdkafka's
@@ -135,8 +166,10 @@ pub(crate) struct Restored {
     pub ahead: HashMap<String, i64>,
     pub records: u64,
     pub bytes: u64,
-    /// Records refused (damaged, foreign): the partition goes on without them.
+    /// Records refused (damaged): the partition goes on without them.
     pub refused: u64,
+    /// Records of another group or input topic, skipped.
+    pub foreign: u64,
     pub elapsed: Duration,
 }
 
@@ -157,7 +190,7 @@ pub(crate) fn restore(
     let started = Instant::now();
     let reader: BaseConsumer<ReaderContext> = client_config(&setup.kafka, Role::StateReader)
         .create_with_context(ReaderContext(setup.redactor.clone()))?;
-    let mut out = read(&reader, &setup.topic, partition, state)?;
+    let mut out = read(&reader, setup, partition, state)?;
     state.finish_restore();
     out.elapsed = started.elapsed();
     Ok(out)
@@ -166,10 +199,11 @@ pub(crate) fn restore(
 /// Reads `partition` of `topic` from its start to its end into `state`.
 fn read(
     reader: &BaseConsumer<ReaderContext>,
-    topic: &str,
+    setup: &StateSetup,
     partition: i32,
     state: &mut dyn PartitionState,
 ) -> Result<Restored, KafkaError> {
+    let topic = &*setup.topic;
     let (low, high) = reader.fetch_watermarks(topic, partition, REQUEST_TIMEOUT)?;
     let mut out = Restored::default();
     // Even when the watermarks say empty: tansu reports 0 for a partition of one batch.
@@ -196,7 +230,10 @@ fn read(
             next = message.offset() + 1;
             out.records += 1;
             out.bytes += message.payload_len() as u64;
-            take(&mut out, state, message.key(), message.payload(), partition);
+            match message.key().and_then(|k| setup.namespace.account(k)) {
+                Some(account) => take(&mut out, state, account, message.payload(), partition),
+                None => out.foreign += 1,
+            }
         }
     }
     Ok(out)
@@ -206,12 +243,12 @@ fn read(
 fn take(
     out: &mut Restored,
     state: &mut dyn PartitionState,
-    key: Option<&[u8]>,
+    account: &[u8],
     payload: Option<&[u8]>,
     partition: i32,
 ) {
-    let Some(key) = key.and_then(|k| std::str::from_utf8(k).ok()) else {
-        return refuse(out, partition, "a record without a UTF-8 key".into());
+    let Ok(key) = std::str::from_utf8(account) else {
+        return refuse(out, partition, "a record whose account is not UTF-8".into());
     };
     let Some(payload) = payload else {
         if let Err(why) = state.restore(key, None) {
@@ -223,7 +260,7 @@ fn take(
     let Some((through, record)) = split(payload) else {
         return refuse(out, partition, "a record shorter than its offset".into());
     };
-    if key == FLUSH_KEY {
+    if key == FLUSH_ACCOUNT {
         match state.restore_clocks(record) {
             Ok(()) => {
                 // Every record before this one in the log belongs to this flush or an
@@ -413,11 +450,11 @@ mod tests {
     fn the_last_complete_flush_and_the_accounts_ahead_of_it() {
         let (mut out, mut log) = (Restored::default(), Log::default());
         let put = |out: &mut Restored, log: &mut Log, key: &str, v: Option<Vec<u8>>| {
-            take(out, log, Some(key.as_bytes()), v.as_deref(), 0)
+            take(out, log, key.as_bytes(), v.as_deref(), 0)
         };
         put(&mut out, &mut log, "a", Some(value(9, b"a1")));
         put(&mut out, &mut log, "b", Some(value(9, b"b1")));
-        put(&mut out, &mut log, FLUSH_KEY, Some(value(9, b"c9")));
+        put(&mut out, &mut log, FLUSH_ACCOUNT, Some(value(9, b"c9")));
         put(&mut out, &mut log, "gone", Some(value(9, b"g1")));
         put(&mut out, &mut log, "gone", None);
         put(&mut out, &mut log, "a", Some(value(19, b"a2")));
@@ -434,7 +471,23 @@ mod tests {
             "an older record does not stand in"
         );
         assert!(!log.accounts.contains_key("gone"));
-        put(&mut out, &mut log, FLUSH_KEY, Some(value(19, b"c19")));
+        put(&mut out, &mut log, FLUSH_ACCOUNT, Some(value(19, b"c19")));
         assert!(out.ahead.is_empty() && out.through == Some(19));
+    }
+
+    #[test]
+    fn keys_belong_to_one_group_and_input_topic() {
+        let ns = Namespace::new("loginwatch", "logins");
+        let key = ns.key("acct-1");
+        assert_eq!(ns.account(&key), Some(&b"acct-1"[..]));
+        assert_eq!(ns.account(&ns.key(FLUSH_ACCOUNT)), Some(&b""[..]));
+        for other in [
+            Namespace::new("loginwatch", "logins-2"),
+            Namespace::new("loginwatch-staging", "logins"),
+            Namespace::new("loginwatch\0logins", ""),
+        ] {
+            assert_eq!(other.account(&key), None, "{other:?}");
+        }
+        assert_eq!(ns.account(b"acct-1"), None);
     }
 }

@@ -11,7 +11,7 @@
 use crate::kafka::{Consumer, Producer};
 use crate::metrics::Metrics;
 use crate::output::{enqueue, settle, OutRecord, Output};
-use crate::state::{self, Restored, StateSetup, FLUSH_KEY};
+use crate::state::{self, Restored, StateSetup, FLUSH_ACCOUNT};
 use crate::Processor;
 use futures_util::stream::{FuturesOrdered, StreamExt};
 use loginwatch_model::Alert;
@@ -258,6 +258,7 @@ impl Worker {
                         records = r.records,
                         bytes = r.bytes,
                         refused = r.refused,
+                        foreign = r.foreign,
                         through = ?r.through,
                         ahead = r.ahead.len(),
                         seconds = r.elapsed.as_secs_f64(),
@@ -297,17 +298,17 @@ impl Worker {
         } {
             self.settled(done, false);
         }
-        let (topic, p) = (&setup.topic, self.partition);
+        let (topic, p, ns) = (&setup.topic, self.partition, &setup.namespace);
         let (mut gone, mut live) = (Vec::new(), Vec::new());
         let state = self.processor.state()?;
         let taken = state.take_changes(&mut |account, record| match record {
             Some(r) => live.push(OutRecord::state(
                 topic,
                 p,
-                account,
+                ns.key(account),
                 Some(state::value(through, r)),
             )),
-            None => gone.push(OutRecord::state(topic, p, account, None)),
+            None => gone.push(OutRecord::state(topic, p, ns.key(account), None)),
         });
         let clocks = match taken.and_then(|_| state.clocks()) {
             Ok(c) => c,
@@ -319,7 +320,7 @@ impl Worker {
         let closing = vec![OutRecord::state(
             topic,
             p,
-            FLUSH_KEY,
+            ns.key(FLUSH_ACCOUNT),
             Some(state::value(through, &clocks)),
         )];
         let (sh, stop) = (self.shared.clone(), self.stop.clone());

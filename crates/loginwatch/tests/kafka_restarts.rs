@@ -144,9 +144,11 @@ fn killed_and_restarted(brokers: &str, suffix: &str, kills: usize) {
         .create()
         .expect("producer");
     let state = format!("state-{suffix}");
+    // In the members' namespace (group, input topic), for an account of no event.
+    let key = format!("restarts-{suffix}\0logins-{suffix}\0no-such-account");
     let garbage = FutureRecord::to(&state)
         .partition(0)
-        .key("no-such-account")
+        .key(&key)
         .payload("not a state record at all");
     block_on(damaged.send(garbage, Duration::from_secs(10))).expect("damaged record written");
     let before = restores(&log);
