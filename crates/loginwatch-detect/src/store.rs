@@ -105,9 +105,8 @@ impl Accounts {
     pub(crate) fn get_or_insert(&mut self, id: &str) -> Entry<'_> {
         let hash = self.table.hash(id);
         if let Some(changed) = &mut self.changed {
-            if !changed.contains(id) {
-                changed.insert(InlineStr::new(id));
-            }
+            // One probe: the id is copied only the first time in a flush interval.
+            changed.get_or_insert_with(id, InlineStr::new);
         }
         let (at, created) = match self.table.find(hash, id) {
             Some(at) => (at, false),
