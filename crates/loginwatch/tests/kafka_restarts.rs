@@ -78,27 +78,79 @@ fn member(config: &Path, log: &Path) -> Child {
         .expect("start loginwatch run")
 }
 
-/// A scenario's stream, replay's alert ids for it, the members' configuration and log.
+/// One scenario: its broker and topic suffix, the stream, replay's alert ids for it, the
+/// members' configuration and log.
 struct Setup {
+    brokers: String,
+    suffix: String,
     lines: Vec<Vec<u8>>,
     expected: BTreeSet<String>,
     config: PathBuf,
     log: PathBuf,
 }
 
-fn setup(brokers: &str, suffix: &str) -> Setup {
-    let lines = stream(800, 16_000, 41);
-    let expected = replay_ids(&lines, compared);
-    assert!(expected.len() > 20, "the stream must raise alerts");
-    let dir = std::env::temp_dir();
-    let config = write_config(&dir, brokers, suffix);
-    let log = dir.join(format!("restarts-{suffix}.log"));
-    let _ = std::fs::remove_file(&log);
-    Setup {
-        lines,
-        expected,
-        config,
-        log,
+impl Setup {
+    fn new(brokers: &str, suffix: &str) -> Self {
+        let lines = stream(800, 16_000, 41);
+        let expected = replay_ids(&lines, compared);
+        assert!(expected.len() > 20, "the stream must raise alerts");
+        let dir = std::env::temp_dir();
+        let config = write_config(&dir, brokers, suffix);
+        let log = dir.join(format!("restarts-{suffix}.log"));
+        let _ = std::fs::remove_file(&log);
+        Setup {
+            brokers: brokers.to_owned(),
+            suffix: suffix.to_owned(),
+            lines,
+            expected,
+            config,
+            log,
+        }
+    }
+
+    /// Produces the stream in `chunks` parts `pause` apart on another thread.
+    fn produce_in_background(
+        &mut self,
+        chunks: usize,
+        pause: Duration,
+    ) -> std::thread::JoinHandle<()> {
+        let (b, topic) = (self.brokers.clone(), format!("logins-{}", self.suffix));
+        let lines = std::mem::take(&mut self.lines);
+        std::thread::spawn(move || produce(&b, &topic, &lines, chunks, pause))
+    }
+
+    /// Starts one more member.
+    fn member(&self) -> Child {
+        member(&self.config, &self.log)
+    }
+
+    /// The compared alert ids the members published: read once replay's have all arrived
+    /// (or two minutes passed) and three more seconds, so an extra id would be out too.
+    fn published(&self) -> BTreeSet<String> {
+        let alerts = format!("alerts-{}", self.suffix);
+        alert_ids(
+            &self.brokers,
+            &alerts,
+            self.expected.len(),
+            Duration::from_secs(120),
+        );
+        std::thread::sleep(Duration::from_secs(3));
+        alert_ids(&self.brokers, &alerts, usize::MAX, Duration::from_secs(5))
+    }
+
+    /// The published ids are replay's: none missing, none extra.
+    fn assert_replayed(&self, got: &BTreeSet<String>) {
+        let expected = &self.expected;
+        let missing: Vec<_> = expected.difference(got).take(5).collect();
+        let extra: Vec<_> = got.difference(expected).take(5).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{} of {} alert ids missing (e.g. {missing:?}), {} extra (e.g. {extra:?}); log {}",
+            expected.difference(got).count(),
+            expected.len(),
+            got.difference(expected).count(),
+            self.log.display()
+        );
     }
 }
 
@@ -114,24 +166,13 @@ fn restores(log: &Path) -> usize {
 /// pseudo-random point 0–1 s after it restored its partitions' state (so it dies while
 /// processing, flushing or publishing), then lets a last one finish and compares.
 fn killed_and_restarted(brokers: &str, suffix: &str, kills: usize) {
-    let Setup {
-        lines,
-        expected,
-        config,
-        log,
-    } = setup(brokers, suffix);
-
-    let (b, topic) = (brokers.to_owned(), format!("logins-{suffix}"));
-    let pause = Duration::from_millis(600 * kills as u64);
-    let producing = std::thread::spawn(move || produce(&b, &topic, &lines, 6, pause));
+    let mut s = Setup::new(brokers, suffix);
+    let producing = s.produce_in_background(6, Duration::from_millis(600 * kills as u64));
     let mut seed = 0x9e37_79b9_u32 ^ std::process::id();
     for _ in 0..kills {
-        let before = restores(&log);
-        let mut child = member(&config, &log);
-        let started = Instant::now();
-        while restores(&log) == before && started.elapsed() < Duration::from_secs(60) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let before = restores(&s.log);
+        let mut child = s.member();
+        wait_restores(&s.log, before + 1);
         seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
         std::thread::sleep(Duration::from_millis(u64::from(seed >> 22)));
         child.kill().expect("SIGKILL");
@@ -151,40 +192,23 @@ fn killed_and_restarted(brokers: &str, suffix: &str, kills: usize) {
         .key(&key)
         .payload("not a state record at all");
     block_on(damaged.send(garbage, Duration::from_secs(10))).expect("damaged record written");
-    let before = restores(&log);
-    let last = member(&config, &log);
-    wait_restores(&log, before + PARTITIONS as usize);
-    let alerts = format!("alerts-{suffix}");
-    alert_ids(brokers, &alerts, expected.len(), Duration::from_secs(120));
-    // Whatever more the last member would publish (an extra id) is out by now.
-    std::thread::sleep(Duration::from_secs(3));
-    let got = alert_ids(brokers, &alerts, usize::MAX, Duration::from_secs(5));
+    let before = restores(&s.log);
+    let last = s.member();
+    wait_restores(&s.log, before + PARTITIONS as usize);
+    let got = s.published();
     terminate(last);
-    let logs = std::fs::read_to_string(&log).unwrap_or_default();
+    let logs = std::fs::read_to_string(&s.log).unwrap_or_default();
     assert!(
         logs.contains("state restored"),
         "members restored state (log {})",
-        log.display()
+        s.log.display()
     );
     assert!(
         logs.contains("state record refused"),
         "the damaged record is refused (log {})",
-        log.display()
+        s.log.display()
     );
-    assert_same(&expected, &got, &log);
-}
-
-fn assert_same(expected: &BTreeSet<String>, got: &BTreeSet<String>, log: &Path) {
-    let missing: Vec<_> = expected.difference(got).take(5).collect();
-    let extra: Vec<_> = got.difference(expected).take(5).collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "{} of {} alert ids missing (e.g. {missing:?}), {} extra (e.g. {extra:?}); log {}",
-        expected.difference(got).count(),
-        expected.len(),
-        got.difference(expected).count(),
-        log.display()
-    );
+    s.assert_replayed(&got);
 }
 
 /// Waits until the log holds at least `n` restores (or a minute passed).
@@ -207,57 +231,35 @@ fn terminate(mut child: Child) {
 /// state), then the first leaves (the second takes every partition back from the state
 /// topic): the alerts are replay's.
 fn member_added_then_removed(brokers: &str, suffix: &str) {
-    let Setup {
-        lines,
-        expected,
-        config,
-        log,
-    } = setup(brokers, suffix);
-    let (b, topic) = (brokers.to_owned(), format!("logins-{suffix}"));
-    let producing =
-        std::thread::spawn(move || produce(&b, &topic, &lines, 6, Duration::from_millis(1500)));
-    let first = member(&config, &log);
-    wait_restores(&log, PARTITIONS as usize);
+    let mut s = Setup::new(brokers, suffix);
+    let producing = s.produce_in_background(6, Duration::from_millis(1500));
+    let first = s.member();
+    wait_restores(&s.log, PARTITIONS as usize);
     std::thread::sleep(Duration::from_secs(2));
-    let second = member(&config, &log);
+    let second = s.member();
     // The second member restores the partitions it is given.
-    wait_restores(&log, PARTITIONS as usize + 1);
+    wait_restores(&s.log, PARTITIONS as usize + 1);
     std::thread::sleep(Duration::from_secs(2));
-    let before = restores(&log);
+    let before = restores(&s.log);
     terminate(first);
-    wait_restores(&log, before + 1);
+    wait_restores(&s.log, before + 1);
     producing.join().expect("producer");
-    let alerts = format!("alerts-{suffix}");
-    alert_ids(brokers, &alerts, expected.len(), Duration::from_secs(120));
-    std::thread::sleep(Duration::from_secs(3));
-    let got = alert_ids(brokers, &alerts, usize::MAX, Duration::from_secs(5));
+    let got = s.published();
     terminate(second);
-    assert_same(&expected, &got, &log);
+    s.assert_replayed(&got);
 }
 
 /// Three members share the partitions from the start.
 fn three_members(brokers: &str, suffix: &str) {
-    let Setup {
-        lines,
-        expected,
-        config,
-        log,
-    } = setup(brokers, suffix);
-    let members: Vec<Child> = (0..3).map(|_| member(&config, &log)).collect();
-    wait_restores(&log, PARTITIONS as usize);
-    produce(
-        brokers,
-        &format!("logins-{suffix}"),
-        &lines,
-        3,
-        Duration::ZERO,
-    );
-    let alerts = format!("alerts-{suffix}");
-    alert_ids(brokers, &alerts, expected.len(), Duration::from_secs(120));
-    std::thread::sleep(Duration::from_secs(3));
-    let got = alert_ids(brokers, &alerts, usize::MAX, Duration::from_secs(5));
+    let mut s = Setup::new(brokers, suffix);
+    let members: Vec<Child> = (0..3).map(|_| s.member()).collect();
+    wait_restores(&s.log, PARTITIONS as usize);
+    s.produce_in_background(3, Duration::ZERO)
+        .join()
+        .expect("producer");
+    let got = s.published();
     members.into_iter().for_each(terminate);
-    assert_same(&expected, &got, &log);
+    s.assert_replayed(&got);
 }
 
 /// Runs `scenario(brokers, suffix)` on a fresh mock cluster holding its topics (the mock
