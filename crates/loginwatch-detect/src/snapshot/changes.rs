@@ -1,0 +1,143 @@
+//! The engine's state as a changelog (the service's state topic): the accounts changed since
+//! the last call as framed records or tombstones, the clocks as one record, and single
+//! records decoded one after another.
+
+use super::{
+    frame, unframe, AccountRecord, Body, Cities, EngineClocks, Owned, Saved, StateError, Unframed,
+};
+use crate::Engine;
+use loginwatch_storage::InlineStr;
+
+/// One account's record as a changelog carries it: the account's state, framed, or `None`
+/// once the account is gone (evicted or expired: a tombstone).
+#[derive(Debug)]
+pub struct AccountChange<'a> {
+    pub account: &'a str,
+    pub record: Option<&'a [u8]>,
+}
+
+impl Engine {
+    /// Starts tracking which accounts change, for [`Engine::take_changes`] (a changelog).
+    pub fn track_changes(&mut self) {
+        self.accounts_mut().track_changes();
+    }
+
+    /// Hands `f` every account that changed since the last call (touched, evicted or
+    /// expired), as a framed record or a tombstone, tombstones first; returns how many.
+    /// Memory: one record.
+    ///
+    /// Tombstones first: written in this order to one log, any prefix of a flush that
+    /// survives a crash holds the removal of every account that a later record's event
+    /// evicted, so the restored table never holds more than the engine did.
+    pub fn take_changes(
+        &mut self,
+        mut f: impl FnMut(AccountChange<'_>),
+    ) -> Result<usize, StateError> {
+        let changed = self.accounts_mut().take_changed();
+        let (live, gone): (Vec<&InlineStr>, Vec<&InlineStr>) = changed
+            .iter()
+            .partition(|id| self.accounts().get(id.as_str()).is_some());
+        for id in gone {
+            f(AccountChange {
+                account: id.as_str(),
+                record: None,
+            });
+        }
+        let mut buf = Vec::new();
+        for id in live {
+            let account = id.as_str();
+            if let Some((state, newest)) = self.accounts().get(account) {
+                frame(
+                    &Body::Account(AccountRecord::of(account, state, newest)),
+                    &mut buf,
+                )?;
+                f(AccountChange {
+                    account,
+                    record: Some(&buf),
+                });
+            }
+        }
+        Ok(changed.len())
+    }
+
+    /// The engine's clocks as one framed record.
+    pub fn clocks_record(&self) -> Result<Vec<u8>, StateError> {
+        let (watermark, next_sweep) = self.clocks();
+        let mut buf = Vec::new();
+        frame(
+            &Body::Engine(EngineClocks {
+                watermark,
+                next_sweep,
+            }),
+            &mut buf,
+        )?;
+        Ok(buf)
+    }
+
+    /// Ends a restore from a changelog: a table holding more accounts than `max_accounts`
+    /// (records of accounts whose eviction the crash kept from the log) evicts the least
+    /// recently seen, as the engine did before the crash.
+    pub fn finish_restore(&mut self) {
+        let max = self.config().engine.max_accounts;
+        self.accounts_mut().set_max(max);
+    }
+
+    /// Forgets `account` (its tombstone was read back); whether it was tracked.
+    pub fn forget_account(&mut self, account: &str) -> bool {
+        self.accounts_mut().remove(account)
+    }
+}
+
+/// Decodes single framed records (as [`Engine::take_changes`] and [`Engine::clocks_record`]
+/// make them) one after another, sharing city and organisation names between the accounts
+/// it restores as the GeoIP lookups share them between live ones; drop it when the restore
+/// is done.
+#[derive(Default)]
+pub struct RecordDecoder {
+    cities: Cities,
+}
+
+impl RecordDecoder {
+    /// Decodes one framed record, refusing a damaged one.
+    pub fn decode(&mut self, bytes: &[u8]) -> Result<Saved, StateError> {
+        let corrupt = |reason: String| StateError::Corrupt {
+            record: 1,
+            offset: 0,
+            reason,
+        };
+        let (len, sum) = match bytes {
+            [a, b, c, d, e, f, g, h, ..] => (
+                u32::from_le_bytes([*a, *b, *c, *d]),
+                u32::from_le_bytes([*e, *f, *g, *h]),
+            ),
+            _ => return Err(corrupt("shorter than a record's frame".into())),
+        };
+        if len as usize != bytes.len() - 8 {
+            return Err(corrupt(format!(
+                "length {len} but {} bytes follow",
+                bytes.len() - 8
+            )));
+        }
+        let body = match unframe(sum, &bytes[8..]) {
+            Unframed::Body(body) => body,
+            Unframed::Version(found) => {
+                return Err(StateError::RecordVersion {
+                    record: 1,
+                    offset: 0,
+                    found,
+                })
+            }
+            Unframed::Bad(reason) => return Err(corrupt(reason)),
+        };
+        Owned::of(body, &mut self.cities)
+            .map(Saved)
+            .map_err(corrupt)
+    }
+}
+
+impl Saved {
+    /// Decodes one framed record on its own (see [`RecordDecoder`]).
+    pub fn decode(bytes: &[u8]) -> Result<Saved, StateError> {
+        RecordDecoder::default().decode(bytes)
+    }
+}
