@@ -2,7 +2,7 @@
 //! handled in order by one owner), publishes what it produces, and stores an input offset only
 //! once everything that message caused is acknowledged — in offset order.
 //!
-//! With a state topic (module `state`) the worker first restores the partition's state, then
+//! With a state topic (module `crate::state`; the worker's part in `worker/state.rs`) the worker first restores the partition's state, then
 //! stores offsets only at flushes: every commit interval it waits for its outputs, encodes the
 //! changed accounts, writes them and the flush record while it goes on with its input, and
 //! then stores the offset after the last message they reflect. Revoked, it takes no more
@@ -11,7 +11,7 @@
 use crate::kafka::{Consumer, Producer};
 use crate::metrics::Metrics;
 use crate::output::{enqueue, settle, OutRecord, Output};
-use crate::state::{self, Restored, StateSetup, FLUSH_ACCOUNT};
+use crate::state::{Restored, StateSetup};
 use crate::Processor;
 use futures_util::stream::{FuturesOrdered, StreamExt};
 use loginwatch_model::Alert;
@@ -24,6 +24,9 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+mod state;
+use state::Flushing;
 
 /// How often a worker publishes the alerts other partitions' engines left for its accounts
 /// when it has no message to handle.
@@ -135,7 +138,7 @@ impl Worker {
                 done = async { flushing.as_mut().expect("guarded").await }, if flushing.is_some() => {
                     flushing = None;
                     match done {
-                        Some(through) => self.flushed(through),
+                        Some(through) => self.store_after(through),
                         None => break, // stopped while writing
                     }
                 }
@@ -192,12 +195,12 @@ impl Worker {
                 Some(f) => f.await,
                 None => None,
             } {
-                self.flushed(through);
+                self.store_after(through);
             }
             if let Some((through, _)) = last.filter(|l| Some(l.0) > flushed) {
                 if let Some(f) = self.start_flush(&mut pending, through).await {
                     if let Some(through) = f.await {
-                        self.flushed(through);
+                        self.store_after(through);
                     }
                 }
             }
@@ -210,140 +213,6 @@ impl Worker {
         );
         // A revoke waiting for this worker goes on.
         drop(self.ended);
-    }
-
-    /// Reads the partition's state back before its first message; retried while the broker
-    /// cannot be read. `None` when stopped first.
-    async fn restore(&mut self, setup: &Arc<StateSetup>) -> Option<Restored> {
-        let _restoring = setup.restoring.start();
-        let label = self.partition.to_string();
-        loop {
-            let mut processor = std::mem::replace(&mut self.processor, Box::new(Nothing));
-            let (s, partition) = (Arc::clone(setup), self.partition);
-            let task = tokio::task::spawn_blocking(move || {
-                let result = match processor.state() {
-                    Some(state) => state::restore(&s, partition, state),
-                    None => Ok(Restored::default()),
-                };
-                (processor, result)
-            });
-            let (processor, result) = tokio::select! {
-                // The blocking read finishes on its own; its processor is dropped with it.
-                _ = self.stop.cancelled() => return None,
-                _ = self.finish.cancelled() => return None,
-                joined = task => match joined {
-                    Ok(done) => done,
-                    Err(e) => {
-                        tracing::error!(partition = self.partition, error = %e, "restore task failed");
-                        return None;
-                    }
-                },
-            };
-            self.processor = processor;
-            match result {
-                Ok(r) => {
-                    let m = &self.shared.metrics;
-                    m.state_restore_seconds
-                        .with_label_values(&[&label])
-                        .set(r.elapsed.as_secs_f64());
-                    m.state_restored_records
-                        .with_label_values(&[&label])
-                        .set(r.records as i64);
-                    m.state_restored_bytes
-                        .with_label_values(&[&label])
-                        .set(r.bytes as i64);
-                    m.state_records_refused.inc_by(r.refused);
-                    tracing::info!(
-                        partition = self.partition,
-                        records = r.records,
-                        bytes = r.bytes,
-                        refused = r.refused,
-                        foreign = r.foreign,
-                        through = ?r.through,
-                        ahead = r.ahead.len(),
-                        seconds = r.elapsed.as_secs_f64(),
-                        "state restored"
-                    );
-                    return Some(r);
-                }
-                Err(e) => {
-                    // Reading again from the start into the same processor converges: every
-                    // record is applied again in log order, clocks only move forward.
-                    tracing::warn!(partition = self.partition, error = %e, "cannot read the state topic; retrying");
-                    tokio::select! {
-                        _ = self.stop.cancelled() => return None,
-                        _ = self.finish.cancelled() => return None,
-                        _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
-                    }
-                }
-            }
-        }
-    }
-
-    /// Starts the flush of the state as of message `through`: waits for every pending output
-    /// (the state records must not be durable before the alerts they reflect), encodes the
-    /// changed accounts and the clocks, and returns the writing of them, which the worker
-    /// awaits beside its input (see [`write_flush`]). `None` if stopped meanwhile or the state
-    /// could not be encoded.
-    async fn start_flush(
-        &mut self,
-        pending: &mut FuturesOrdered<Pending>,
-        through: i64,
-    ) -> Option<Flushing> {
-        let started = Instant::now();
-        let setup = self.shared.state.clone()?;
-        while let Some(done) = tokio::select! {
-            _ = self.stop.cancelled() => return None,
-            done = pending.next() => done,
-        } {
-            self.settled(done, false);
-        }
-        let (topic, p, ns) = (&setup.topic, self.partition, &setup.namespace);
-        let (mut gone, mut live) = (Vec::new(), Vec::new());
-        let state = self.processor.state()?;
-        let taken = state.take_changes(&mut |account, record| match record {
-            Some(r) => live.push(OutRecord::state(
-                topic,
-                p,
-                ns.key(account),
-                Some(state::value(through, r)),
-            )),
-            None => gone.push(OutRecord::state(topic, p, ns.key(account), None)),
-        });
-        let clocks = match taken.and_then(|_| state.clocks()) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(partition = p, error = %e, "the state could not be encoded; stopping the partition");
-                return None;
-            }
-        };
-        let closing = vec![OutRecord::state(
-            topic,
-            p,
-            ns.key(FLUSH_ACCOUNT),
-            Some(state::value(through, &clocks)),
-        )];
-        let (sh, stop) = (self.shared.clone(), self.stop.clone());
-        Some(Box::pin(async move {
-            write_flush(&sh, &stop, [gone, live, closing]).await?;
-            sh.metrics
-                .state_flush_seconds
-                .observe(started.elapsed().as_secs_f64());
-            Some(through)
-        }))
-    }
-
-    /// A flush of the state as of `through` is durable: store `through + 1` for commit.
-    fn flushed(&self, through: i64) {
-        let mut tpl = TopicPartitionList::new();
-        if tpl
-            .add_partition_offset(&self.topic, self.partition, Offset::Offset(through + 1))
-            .is_ok()
-        {
-            if let Err(e) = self.shared.consumer.store_offsets(&tpl) {
-                tracing::debug!(partition = self.partition, error = %e, "offset not stored");
-            }
-        }
     }
 
     /// Processes one message and enqueues its outputs; `None` if stopped meanwhile.
@@ -454,8 +323,13 @@ impl Worker {
         if !store {
             return;
         }
+        self.store_after(done.offset);
+    }
+
+    /// Stores `offset + 1` for the next commit: everything up to `offset` is done.
+    fn store_after(&self, offset: i64) {
         let mut tpl = TopicPartitionList::new();
-        let next = Offset::Offset(done.offset + 1);
+        let next = Offset::Offset(offset + 1);
         if let Err(e) = tpl.add_partition_offset(&self.topic, self.partition, next) {
             tracing::warn!(error = %e, "offset list could not be built");
             return;
@@ -464,57 +338,5 @@ impl Worker {
             // Happens when the partition was just revoked: the next owner re-reads it.
             tracing::debug!(partition = self.partition, error = %e, "offset not stored");
         }
-    }
-}
-
-/// Writes a flush's batches (tombstones, records, the flush record), each acknowledged
-/// before the next is sent, so a crash leaves a prefix of the flush on the state topic;
-/// `None` if stopped first.
-async fn write_flush(
-    sh: &Shared,
-    stop: &CancellationToken,
-    batches: [Vec<OutRecord>; 3],
-) -> Option<()> {
-    for records in batches {
-        if records.is_empty() {
-            continue;
-        }
-        let mut deliveries = Vec::with_capacity(records.len());
-        for r in &records {
-            deliveries.push(enqueue(&sh.producer, r, &sh.metrics, stop).await?);
-        }
-        let (n, bytes) = (
-            records.len(),
-            records.iter().map(OutRecord::len).sum::<usize>(),
-        );
-        tokio::select! {
-            _ = stop.cancelled() => return None,
-            () = settle(sh.producer.clone(), records, deliveries, sh.metrics.clone()) => {}
-        }
-        sh.metrics.state_records_written.inc_by(n as u64);
-        sh.metrics.state_bytes_written.inc_by(bytes as u64);
-    }
-    Some(())
-}
-
-/// A flush being written: resolves to its offset once durable.
-type Flushing = Pin<Box<dyn Future<Output = Option<i64>> + Send>>;
-
-/// Stands in for a worker's processor while the real one restores on a blocking thread (the
-/// worker takes no message meanwhile).
-struct Nothing;
-
-impl Processor for Nothing {
-    fn process(
-        &mut self,
-        _: &[u8],
-        _: &mut Vec<Alert>,
-        _: &dyn Fn(&str) -> bool,
-    ) -> Result<(), loginwatch_model::Reject> {
-        Ok(())
-    }
-
-    fn tracked_accounts(&self) -> usize {
-        0
     }
 }
