@@ -37,3 +37,17 @@ stop_service_and_broker() {
   [ -n "${service_pid:-}" ] && kill "$service_pid" 2>/dev/null || true
   [ -n "${broker_pid:-}" ] && deploy/local-broker.sh stop "$broker_pid" || true
 }
+
+# service_bins OUT: the `loginwatch` (LW_BIN, else built from this tree) and `kafka_load`
+# (LOAD_BIN, else built) the service harnesses measure, copied into OUT so a rebuild during
+# the runs cannot change what is measured; sets lw and load to the copies.
+service_bins() {
+  if [ -z "${LW_BIN:-}" ]; then
+    echo "== build" >&2
+    cargo build --release -p loginwatch >&2
+    LW_BIN="$(pwd)/target/release/loginwatch"
+  fi
+  LOAD_BIN="${LOAD_BIN:-$(bench_bin kafka_load)}"
+  cp "$LW_BIN" "$1/loginwatch"; cp "$LOAD_BIN" "$1/kafka_load"
+  lw="$1/loginwatch"; load="$1/kafka_load"
+}

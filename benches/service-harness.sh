@@ -74,17 +74,7 @@ out="$cache/service-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$out"; : >"$out/rows"
 cd "$repo"
 
-if [ -z "${LW_BIN:-}" ]; then
-  echo "== build" >&2
-  cargo build --release -p loginwatch >&2
-  LW_BIN="$repo/target/release/loginwatch"
-fi
-if [ -z "${LOAD_BIN:-}" ]; then
-  LOAD_BIN="$(bench_bin kafka_load)"
-fi
-# Copies, so a rebuild by someone else during the runs cannot change what is measured.
-cp "$LW_BIN" "$out/loginwatch"; cp "$LOAD_BIN" "$out/kafka_load"
-lw="$out/loginwatch"; load="$out/kafka_load"
+service_bins "$out"
 { echo "LW_BIN=$LW_BIN"; git rev-parse HEAD; git status --short; "$lw" --version; } >"$out/version" 2>&1 || true
 
 gen_args=(); geoip_toml=""

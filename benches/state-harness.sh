@@ -31,13 +31,7 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 out="$cache/state-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$out"; : >"$out/rows"
 cd "$repo"
-if [ -z "${LW_BIN:-}" ]; then
-  cargo build --release -p loginwatch >&2
-  LW_BIN="$repo/target/release/loginwatch"
-fi
-LOAD_BIN="${LOAD_BIN:-$(bench_bin kafka_load)}"
-cp "$LW_BIN" "$out/loginwatch"; cp "$LOAD_BIN" "$out/kafka_load"
-lw="$out/loginwatch"; load="$out/kafka_load"
+service_bins "$out"
 dbip="$(benches/fetch-dbip.sh)"
 file="$(generated "$lw" "$cache/a$accounts-e$events-s1.jsonl" --accounts "$accounts" --events "$events" --geoip-city "$dbip")"
 broker_pid=""; service_pid=""
