@@ -63,9 +63,7 @@ impl<L: Locate> Pipeline<L> {
     /// Processes one message; alerts are appended to `out`, oldest first. A bad message is
     /// returned as a [`Reject`] (reason plus original bytes) for the dead-letter output.
     pub fn process(&mut self, bytes: &[u8], out: &mut Vec<Alert>) -> Result<(), Reject> {
-        let event = self.decode(bytes)?;
-        self.observe(event, out);
-        Ok(())
+        self.process_unless_applied(bytes, out, |_| false)
     }
 
     /// [`Pipeline::process`], except that an event for which `applied(account)` says its
