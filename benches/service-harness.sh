@@ -29,7 +29,11 @@
 #   COMMIT_INTERVAL=1s  the service's kafka.commit_interval (throughput is read from commits;
 #                     with the state topic on, also how often state is written)
 #   STATE=on          on = the service keeps its state on a state topic (the default
-#                     configuration, created by the service); off = `state_topic = ""`
+#                     configuration, created by the service); off = `state_topic = ""` (and
+#                     no network stage, which needs it)
+#   NETWORK=on        on = shared_ip runs in the network stage (the default configuration:
+#                     a visit per successful login through the network topic); off =
+#                     `network_topic = ""` (one index in the process)
 #   FETCH_WAIT_MS=    the service consumer's fetch.wait.max.ms ([kafka.consumer]); empty =
 #                     librdkafka's default (500). tansu answers a fetch only when this expires,
 #                     so it sets the floor of the latency (see SERVICE-RESULTS.md)
@@ -60,6 +64,7 @@ partitions="${PARTITIONS:-4}"
 geoip="${GEOIP:-dbip}"
 commit_interval="${COMMIT_INTERVAL:-1s}"
 state="${STATE:-on}"
+network="${NETWORK:-on}"
 queue_capacity="${QUEUE_CAPACITY:-$((2 * backlog / partitions))}"
 tput_runs="${TPUT_RUNS:-$runs}"
 batch="${BATCH_MESSAGES:-10000}"
@@ -100,6 +105,8 @@ start_run() {
   brokers="$LOGINWATCH_KAFKA_BROKERS"; broker_pid="$BROKER_PID"
   input="bench-$name-logins"; alerts="bench-$name-alerts"; dead="bench-$name-dead"
   state_topic="bench-$name-state"; [ "$state" = on ] || state_topic=""
+  network_topic="bench-$name-networks"
+  { [ "$state" = on ] && [ "$network" = on ]; } || network_topic=""
   group="bench-$name"; port="$(free_port)"; cfg="$out/$name.toml"
   cat >"$cfg" <<EOF
 $geoip_toml
@@ -110,6 +117,7 @@ input_topic = "$input"
 alert_topic = "$alerts"
 dead_letter_topic = "$dead"
 state_topic = "$state_topic"
+network_topic = "$network_topic"
 commit_interval = "$commit_interval"
 shutdown_grace = "10s"
 partition_queue_capacity = $capacity
@@ -175,7 +183,7 @@ done
 
 cat <<EOF
 
-loginwatch run through tansu (in-memory) on 127.0.0.1, $partitions input partitions, state topic $state, medians of $runs
+loginwatch run through tansu (in-memory) on 127.0.0.1, $partitions input partitions, state topic $state, network stage $network, medians of $runs
 ($(nproc) cores; load now $(cut -d' ' -f1-3 /proc/loadavg); rows: $out/rows)
 
 | measurement | median |

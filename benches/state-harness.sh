@@ -19,6 +19,7 @@
 # The restoring service's and the broker's CPU seconds over the restore tell who is busy.
 #
 # Knobs: ACCOUNTS=1000000 EVENTS=3000000 BACKLOG=$EVENTS RUNS=1 COMMIT_INTERVAL=1s
+#        COMPRESSION=none (the service producer's compression.type: lz4, zstd, ...)
 #        LW_BIN, LOAD_BIN (prebuilt binaries), LOGINWATCH_CACHE (see lib.sh).
 set -euo pipefail
 accounts="${ACCOUNTS:-1000000}"
@@ -54,9 +55,12 @@ input_topic = "$input"
 alert_topic = "$name-alerts"
 dead_letter_topic = "$name-dead"
 state_topic = "$name-state"
+network_topic = "$name-networks"
 commit_interval = "$commit_interval"
 partition_queue_capacity = $((2 * backlog))
 shutdown_grace = "60s"
+[kafka.producer]
+"compression.type" = "${COMPRESSION:-none}"
 [metrics]
 listen = "127.0.0.1:$port"
 TOML

@@ -9,7 +9,9 @@ cd "$(dirname "$0")"
 seconds="${1:-60}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for target in decode state config; do
+targets="decode state config decode_okta decode_entra decode_auth0 decode_cloudtrail
+  decode_google_workspace decode_keycloak stage"
+for target in $targets; do
   mkdir -p "$work/$target"
   echo "== $target ($seconds s)" >&2
   log="$work/$target.log"

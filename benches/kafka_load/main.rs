@@ -11,6 +11,8 @@
 //! - `latency`: with the service running, produce at `--rate` events/s for `--duration`, consume
 //!   the alert topic and report produce → alert-consumed latency (p50/p99/max).
 //!
+//! - `compare`: the alert topic against `replay`'s alerts (`compare.rs`).
+//!
 //! `drain` and `latency` sample the service every 250 ms (RSS and CPU from `/proc`,
 //! `loginwatch_events_consumed_total` and `loginwatch_in_flight_messages` from `/metrics`) into
 //! a TSV file. Every message carries an `lw-produced-at` header (epoch µs); alerts do not copy
@@ -18,6 +20,7 @@
 //! event (the one that triggered it). The last stdout line is `RESULT key=value ...`.
 
 mod alerts;
+mod compare;
 mod produce;
 mod sample;
 
@@ -50,6 +53,7 @@ enum Cmd {
     Drain(Watch),
     Latency(LatencyArgs),
     Consume(Bare),
+    Compare(compare::CompareArgs),
 }
 
 /// The broker and the input topic (`--brokers`, `--input`), common to every subcommand.
@@ -169,6 +173,7 @@ fn main() -> Result<()> {
         Cmd::Drain(w) => drain(&w),
         Cmd::Latency(l) => latency(&l),
         Cmd::Consume(b) => consume(&b),
+        Cmd::Compare(c) => compare::compare(&c),
     }
 }
 

@@ -12,12 +12,14 @@
 //!
 //! A cross-account detector (shared_ip) keeps its bounded index outside the account state:
 //! the [`SharedIndex`] is shared by every engine of a process (`Arc`), reached through
-//! [`Ctx::shared`]; findings for accounts other than the observed one go to [`Ctx::others`],
+//! [`Ctx::networks`]; findings for accounts other than the observed one go to [`Ctx::others`],
 //! and the engine that owns each such account turns them into alerts through the same emit
-//! path as its own (exemptions, raises, cooldown, risk).
+//! path as its own (exemptions, raises, cooldown, risk). With a network stage (`stage.rs`)
+//! the login's visit goes out instead and the findings come back as mail.
 
 use crate::rules::Rules;
 use crate::shared::{Delivery, Owner, SharedIndex};
+use crate::stage::NetworkVisit;
 use crate::state::AccountState;
 use crate::suppress::Escalation;
 use loginwatch_geo::Login;
@@ -38,8 +40,8 @@ pub(crate) struct Ctx<'a> {
     pub state: &'a mut AccountState,
     /// The account's newest event time before this event (`None` for a new account).
     pub prev_newest: Option<i64>,
-    /// The process's cross-account index.
-    pub shared: &'a SharedIndex,
+    /// Where shared_ip records the login's networks.
+    pub networks: Networks<'a>,
     /// The engine observing (see [`Delivery`]).
     pub owner: Owner,
     /// Findings for other accounts (shared_ip members), for the engines that own them.
@@ -62,6 +64,14 @@ impl Ctx<'_> {
     pub(crate) fn note_risk(&mut self, kind: AlertKind, severity: Severity, time: i64) {
         crate::engine::emit::note_risk(self.rules, self.state, kind, severity, time);
     }
+}
+
+/// Where the cross-account detector (shared_ip) records a login's networks.
+pub(crate) enum Networks<'a> {
+    /// The process's index: the rule runs at once.
+    Index(&'a SharedIndex),
+    /// A network stage elsewhere (`stage.rs`): the visit goes out, the findings come back.
+    Stage(&'a mut Vec<NetworkVisit>),
 }
 
 /// A candidate alert, before suppression and exemptions.

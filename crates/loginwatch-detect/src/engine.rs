@@ -5,10 +5,11 @@
 //! `max_lateness` is dropped as `too_late`; a redelivered successful login (same time and
 //! event id as one held) is dropped as `duplicate`. Both are counted, never silent.
 
-use crate::detector::{Ctx, Detector, Finding};
+use crate::detector::{Ctx, Detector, Finding, Networks};
 use crate::record::Record;
 use crate::rules::Rules;
 use crate::shared::{Delivery, Owner, SharedIndex};
+use crate::stage::NetworkVisit;
 use crate::state::AccountState;
 use crate::store::Accounts;
 use crate::window::Window;
@@ -86,6 +87,7 @@ pub(crate) struct Counters {
 }
 
 pub(crate) mod emit;
+mod stage;
 
 fn kind_index(kind: AlertKind) -> usize {
     AlertKind::ALL.iter().position(|k| *k == kind).unwrap_or(0)
@@ -103,7 +105,7 @@ pub(crate) struct Watermark {
 
 impl Watermark {
     /// The later of two watermarks, each part on its own.
-    fn merged(self, other: Watermark) -> Watermark {
+    pub(crate) fn merged(self, other: Watermark) -> Watermark {
         let top = match (self.top, other.top) {
             (Some(a), Some(b)) => Some(if b.0 > a.0 { b } else { a }),
             (a, b) => a.or(b),
@@ -115,7 +117,12 @@ impl Watermark {
         Watermark { top, confirmed }
     }
 
-    fn observe(&mut self, t: i64, account: &str) {
+    /// The time reached by two accounts, which expiry follows.
+    pub(crate) fn confirmed(&self) -> Option<i64> {
+        self.confirmed
+    }
+
+    pub(crate) fn observe(&mut self, t: i64, account: &str) {
         // Only compared for equality: a collision merely delays confirmation.
         let h = stable_hash(account.as_bytes());
         let raise = |c: &mut Option<i64>, x: i64| *c = Some(c.map_or(x, |c| c.max(x)));
@@ -148,6 +155,8 @@ pub struct Engine {
     owner: Owner,
     /// Reused buffer of findings for other accounts.
     others: Vec<Delivery>,
+    /// With a network stage (`stage.rs`): the visits for it, until taken.
+    stage: Option<Vec<NetworkVisit>>,
 }
 
 impl Engine {
@@ -180,6 +189,7 @@ impl Engine {
             shared: index,
             owner,
             others: Vec::new(),
+            stage: None,
         })
     }
 
@@ -255,7 +265,8 @@ impl Engine {
     pub fn prefetch(&self, event: &loginwatch_model::LoginEvent, stage: usize) {
         self.accounts.prefetch(event.account_id.as_str(), stage);
         let sip = &self.rules.cfg.detect.shared_ip;
-        if stage + 1 == STAGES && sip.enabled && event.is_successful_login() {
+        let local = self.stage.is_none();
+        if stage + 1 == STAGES && sip.enabled && local && event.is_successful_login() {
             self.shared
                 .prefetch(event.ip, sip.prefixes, sip.ipv6_prefix_48);
         }
@@ -276,6 +287,7 @@ impl Engine {
             shared,
             owner,
             others,
+            stage,
             ..
         } = self;
         let entry = accounts.get_or_insert(account);
@@ -305,7 +317,10 @@ impl Engine {
             inserted,
             state,
             prev_newest,
-            shared,
+            networks: match stage {
+                Some(visits) => Networks::Stage(visits),
+                None => Networks::Index(shared),
+            },
             owner: *owner,
             others,
         };

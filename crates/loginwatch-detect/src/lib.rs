@@ -11,6 +11,8 @@
 //!   `shared_ip`, `location_mismatch`, `session_hijack`, `long_session`).
 //! - [`shared`]: [`SharedIndex`], the cross-account index of shared_ip, one per process,
 //!   shared by its engines ([`Engine::with_shared_index`]).
+//! - [`stage`]: [`NetworkStage`], the same rule as a stage of its own for engines spread over
+//!   processes ([`Engine::with_network_stage`]): visits in, mail out ([`StageMessage`]).
 //! - `risk`: the per-account risk score and `account_risk`; `engine/emit.rs`: severity raises
 //!   (watch countries, new accounts), cooldown, risk, in one place; `tz`: claimed-zone hours.
 //! - `window`, `record`, `state`, `store`: per-account state and its bounds. `state.rs`
@@ -25,7 +27,8 @@
 //! Every alert comes out of `engine/emit.rs` with the account's own state: a shared_ip
 //! finding for another account is delivered to the engine that owns it ([`Owner`]; in the
 //! same call when it is the observing engine, through the shared index otherwise, taken at
-//! that engine's next event or [`Engine::take_deliveries`]).
+//! that engine's next event or [`Engine::take_deliveries`]; as [`Mail`] from a network
+//! stage, taken with [`Engine::receive`]).
 //!
 //! ## Memory bounds
 //! - **Per account**: a 40-byte slab entry (a 16-byte state, the account id inline when ≤ 22
@@ -65,6 +68,7 @@ mod risk;
 mod rules;
 pub mod shared;
 pub mod snapshot;
+pub mod stage;
 mod state;
 mod store;
 mod suppress;
@@ -84,6 +88,7 @@ pub use engine::{DropReason, Engine, EngineStats};
 pub use pipeline::{Locate, Pipeline};
 pub use shared::{Owner, SharedIndex, SharedIndexStats};
 pub use snapshot::{Restore, SaveSummary, Saved, StateError, StateReader, StateWriter, Target};
+pub use stage::{Mail, NetworkStage, NetworkVisit, StageMessage, WireError};
 
 /// A configuration the engine cannot run with.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -14,12 +14,10 @@
 //! ([`Owner`], recorded with each member) gets its finding as a `Delivery`, which that
 //! engine takes and emits with the account's own state (the one alert path).
 //!
-//! # Across instances (not built here)
-//! Several processes each see only their partitions' accounts. Scale-out turns the index into
-//! its own stage: every instance publishes `(network key, account, event id, time)` for each
-//! successful login to a topic keyed by network prefix (the Kafka Streams repartition
-//! pattern); the instance owning a prefix partition runs this same index over it and
-//! publishes the `shared_ip` alerts. Everything the alert needs travels in that record.
+//! # Across processes
+//! Several service members each see only their partitions' accounts: there the index is a
+//! stage of its own per partition (`stage.rs`), fed by visits keyed by network and
+//! answering with mail for the accounts' owners; the rule is the same (`SharedIp::judge`).
 //!
 //! # Bounds
 //! - per network: at most `max_accounts_per_network` (64) accounts, the least recently seen
@@ -43,6 +41,7 @@
 
 use crate::detector::Finding;
 use crate::event_id::EventId;
+use hashbrown::HashSet;
 pub(crate) use key::NetKey;
 use loginwatch_storage::{least_recent_cutoff, InlineList, InlineStr};
 use serde::{Deserialize, Serialize};
@@ -155,6 +154,10 @@ pub struct SharedIndex {
     evicted: AtomicU64,
     expired: AtomicU64,
     overflow: AtomicU64,
+    /// The networks changed (visited, expired, evicted) since the last
+    /// [`SharedIndex::take_changed`], while tracking (a changelog).
+    changed: Mutex<HashSet<NetKey>>,
+    tracking: AtomicBool,
 }
 
 /// One successful login as the index sees it.
@@ -198,6 +201,8 @@ impl SharedIndex {
             evicted: AtomicU64::new(0),
             expired: AtomicU64::new(0),
             overflow: AtomicU64::new(0),
+            changed: Mutex::new(HashSet::new()),
+            tracking: AtomicBool::new(false),
         }
     }
 
@@ -253,21 +258,32 @@ impl SharedIndex {
             Some(k) => self.visit_in(&self.v4, k, v, history_ms, max_members, then),
             None => self.visit_in(&self.v6, key, v, history_ms, max_members, then),
         };
+        self.note_changed(key);
         if created {
-            let count = if key.v4().is_some() {
-                &self.v4_networks
-            } else {
-                &self.v6_networks
-            };
-            count.fetch_add(1, Relaxed);
+            self.networks_of(key).fetch_add(1, Relaxed);
         }
-        let networks = self.v4_networks.load(Relaxed) + self.v6_networks.load(Relaxed);
-        if networks > self.max_networks.load(Relaxed)
-            || self.heap_slots.load(Relaxed) > self.max_members.load(Relaxed)
-        {
-            self.evict();
-        }
+        self.enforce_limits();
         out
+    }
+
+    /// The count of networks of `key`'s family.
+    fn networks_of(&self, key: NetKey) -> &AtomicUsize {
+        match key.v4() {
+            Some(_) => &self.v4_networks,
+            None => &self.v6_networks,
+        }
+    }
+
+    /// Evicts the least recently used networks while the index holds more than its bounds.
+    pub(crate) fn enforce_limits(&self) {
+        loop {
+            let networks = self.v4_networks.load(Relaxed) + self.v6_networks.load(Relaxed);
+            let over = networks > self.max_networks.load(Relaxed)
+                || self.heap_slots.load(Relaxed) > self.max_members.load(Relaxed);
+            if !over || !self.evict() {
+                return;
+            }
+        }
     }
 
     /// Starts loading the entries that the `shared_ip` visits of a login from `ip` will
@@ -413,15 +429,57 @@ impl SharedIndex {
                 adjust(&self.heap_slots, old.heap_slots(), heap);
             }
             None => {
-                let networks = if key.v4().is_some() {
-                    &self.v4_networks
-                } else {
-                    &self.v6_networks
-                };
-                networks.fetch_add(1, Relaxed);
+                self.networks_of(key).fetch_add(1, Relaxed);
                 self.members.fetch_add(count, Relaxed);
                 self.heap_slots.fetch_add(heap, Relaxed);
             }
+        }
+    }
+
+    /// Starts tracking which networks change, for [`SharedIndex::take_changed`].
+    pub(crate) fn track_changes(&self) {
+        self.tracking.store(true, Relaxed);
+    }
+
+    /// Remembers that `key` changed, when tracking.
+    fn note_changed(&self, key: NetKey) {
+        if self.tracking.load(Relaxed) {
+            let mut changed = self.changed.lock().unwrap_or_else(PoisonError::into_inner);
+            changed.insert(key);
+        }
+    }
+
+    /// The networks changed since the last call (see [`SharedIndex::track_changes`]).
+    pub(crate) fn take_changed(&self) -> Vec<NetKey> {
+        let mut changed = self.changed.lock().unwrap_or_else(PoisonError::into_inner);
+        changed.drain().collect()
+    }
+
+    /// Runs `f` on network `key`'s newest login time and accounts, `None` when it is not
+    /// held.
+    pub(crate) fn read_network<R>(
+        &self,
+        key: NetKey,
+        f: impl FnOnce(Option<(i64, &[Member])>) -> R,
+    ) -> R {
+        let f = |e: Option<(&Members, i64)>| f(e.map(|(m, t)| (t, m.as_slice())));
+        match key.v4() {
+            Some(k) => self.v4.read(&k, f),
+            None => self.v6.read(&key, f),
+        }
+    }
+
+    /// Forgets network `key` (its tombstone was read back).
+    pub(crate) fn forget_network(&self, key: NetKey) {
+        let key = key.masked();
+        let gone = match key.v4() {
+            Some(k) => self.v4.take(&k),
+            None => self.v6.take(&key),
+        };
+        if let Some(m) = gone {
+            self.networks_of(key).fetch_sub(1, Relaxed);
+            self.members.fetch_sub(m.len(), Relaxed);
+            self.heap_slots.fetch_sub(m.heap_slots(), Relaxed);
         }
     }
 
@@ -458,11 +516,13 @@ impl SharedIndex {
         self.remove_where(|newest| newest < cut, &self.expired);
     }
 
-    /// Evicts the least recently used 1/64 of the networks (one sweeper at a time).
-    fn evict(&self) {
+    /// Evicts the least recently used 1/64 of the networks (one sweeper at a time); says
+    /// whether any went.
+    fn evict(&self) -> bool {
         if self.sweeping.swap(true, Relaxed) {
-            return;
+            return false;
         }
+        let before = self.evicted.load(Relaxed);
         let mut times: Vec<i64> = Vec::with_capacity(self.max_networks.load(Relaxed) + 1);
         self.v4.times(&mut times);
         self.v6.times(&mut times);
@@ -472,16 +532,20 @@ impl SharedIndex {
             self.remove_where(|newest| newest <= cutoff, &self.evicted);
         }
         self.sweeping.store(false, Relaxed);
+        self.evicted.load(Relaxed) > before
     }
 
     /// Removes the networks whose newest login time `go` accepts; counts them in `counter`.
     fn remove_where(&self, go: impl Fn(i64) -> bool, counter: &AtomicU64) {
         let (mut members, mut heap) = (0usize, 0usize);
-        let mut removed = |m: Members| {
+        let mut removed = |key: NetKey, m: Members| {
             members += m.len();
             heap += m.heap_slots();
+            self.note_changed(key);
         };
-        let v4 = self.v4.remove_where(&go, &mut removed);
+        let v4 = self
+            .v4
+            .remove_where(&go, |k, m| removed(NetKey::from_v4(k), m));
         let v6 = self.v6.remove_where(&go, &mut removed);
         self.v4_networks.fetch_sub(v4, Relaxed);
         self.v6_networks.fetch_sub(v6, Relaxed);

@@ -98,6 +98,11 @@ enum Body<'a> {
     End {
         records: u64,
     },
+    /// A network stage's clocks (`stage.rs`).
+    Stage {
+        watermark: Watermark,
+        next_sweep: i64,
+    },
 }
 
 /// An engine's clocks: its watermark and when its next idle sweep runs.
@@ -351,6 +356,10 @@ enum Owned {
         newest: i64,
         members: Vec<Member>,
     },
+    Stage {
+        watermark: Watermark,
+        next_sweep: i64,
+    },
 }
 
 impl Owned {
@@ -370,6 +379,13 @@ impl Owned {
                     .map(|state| Owned::Account { id, state, newest })
                     .map_err(str::to_owned)
             }
+            Body::Stage {
+                watermark,
+                next_sweep,
+            } => Ok(Owned::Stage {
+                watermark,
+                next_sweep,
+            }),
             Body::End { .. } => Err("an end record where a state record belongs".into()),
         }
     }
@@ -384,6 +400,8 @@ pub enum Target<'a> {
     EveryEngine,
     /// Any one engine of those sharing the index: the index is restored once.
     SharedIndex,
+    /// A network stage (`stage.rs`): its clocks.
+    NetworkStage,
 }
 
 impl Saved {
@@ -401,6 +419,7 @@ impl Saved {
             Owned::Account { id, .. } => Target::Account(id),
             Owned::Engine(_) => Target::EveryEngine,
             Owned::Index { .. } | Owned::Network { .. } => Target::SharedIndex,
+            Owned::Stage { .. } => Target::NetworkStage,
         }
     }
 
@@ -438,13 +457,15 @@ impl Restore for Engine {
                 }
                 self.shared_index().restore_network(key, newest, members);
             }
+            // A stage's clocks are not an engine's (refused before they get here).
+            Owned::Stage { .. } => {}
         }
     }
 }
 
 mod changes;
 mod read;
-pub use changes::{AccountChange, RecordDecoder};
+pub use changes::{AccountChange, NetworkChange, RecordDecoder};
 pub use read::StateReader;
 
 #[cfg(test)]

@@ -200,7 +200,8 @@ impl Locator {
 
     /// Locates `event`. A valid upstream `geo` hint wins over the database; otherwise a
     /// routable address is looked up in the city database. ASN and anonymizer flags are
-    /// filled for routable addresses from whatever databases and lists are configured.
+    /// filled for routable addresses from whatever databases and lists are configured, and
+    /// from the hint's own network view (its ASN where the database has none, its proxy flag).
     pub fn locate(&self, event: LoginEvent) -> Login {
         let routable = is_routable(event.ip);
         let location = match event.geo.as_ref().and_then(hint_location) {
@@ -225,11 +226,26 @@ impl Locator {
                 ..Default::default()
             }
         };
+        let net = match &event.geo {
+            Some(hint) => self.with_hint(net, hint),
+            None => net,
+        };
         Login {
             event,
             location,
             net,
         }
+    }
+
+    /// `net` with what an upstream hint says of the network: its ASN when no database gave
+    /// one (then checked against the anonymizer ASN lists too), and its proxy flag.
+    fn with_hint(&self, mut net: NetInfo, hint: &GeoHint) -> NetInfo {
+        if let (None, Some(asn)) = (net.asn, hint.asn) {
+            net.asn = Some(asn);
+            net.anon.hosting |= self.anon_asns.contains(asn);
+        }
+        net.anon.proxy |= hint.proxy;
+        net
     }
 
     /// [`Locator::locate`] through a worker's own [`IpCache`]: the same answer, without the

@@ -1,8 +1,13 @@
-//! Alerts (CONTRACT §2): kinds, severities, and deterministic ids.
+//! Alerts (CONTRACT §2): kinds, severities, deterministic ids, and the formats an alert is
+//! written in (native JSON, or an OCSF Detection Finding from [`ocsf`]).
+
+pub mod ocsf;
 
 use crate::time::EventTime;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::io::Write;
+use std::str::FromStr;
 
 /// The value of every alert's `schema` field.
 pub const ALERT_SCHEMA: &str = "loginwatch.alert.v1";
@@ -157,6 +162,64 @@ impl Alert {
     }
 }
 
+/// How alerts are written (`[output] format`, `--output-format`; CONTRACT §5).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertFormat {
+    /// The contract's alert JSON (§2), `schema` = [`ALERT_SCHEMA`].
+    #[default]
+    Loginwatch,
+    /// An OCSF Detection Finding (class_uid 2004), `finding_info.uid` = `alert_id`.
+    Ocsf,
+}
+
+/// A format name that is neither `loginwatch` nor `ocsf`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown alert format {0:?}: expected \"loginwatch\" or \"ocsf\"")]
+pub struct UnknownAlertFormat(pub String);
+
+impl AlertFormat {
+    /// The configuration name, e.g. `"ocsf"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertFormat::Loginwatch => "loginwatch",
+            AlertFormat::Ocsf => "ocsf",
+        }
+    }
+
+    /// Writes `alert` as one JSON object (no newline) in this format.
+    pub fn write(self, out: impl Write, alert: &Alert) -> serde_json::Result<()> {
+        match self {
+            AlertFormat::Loginwatch => serde_json::to_writer(out, alert),
+            AlertFormat::Ocsf => serde_json::to_writer(out, &ocsf::finding(alert)),
+        }
+    }
+
+    /// `alert` as the bytes of one JSON object in this format.
+    pub fn to_vec(self, alert: &Alert) -> serde_json::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(512);
+        self.write(&mut out, alert)?;
+        Ok(out)
+    }
+}
+
+impl FromStr for AlertFormat {
+    type Err = UnknownAlertFormat;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [AlertFormat::Loginwatch, AlertFormat::Ocsf]
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| UnknownAlertFormat(s.to_owned()))
+    }
+}
+
+impl fmt::Display for AlertFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The deterministic id of an alert: a 128-bit hash of kind, account and triggering events.
 /// The same input always yields the same id, so a replayed or redelivered alert is recognisable.
 pub fn alert_id(kind: AlertKind, account_id: &str, event_ids: &[String]) -> String {
@@ -204,6 +267,29 @@ mod tests {
         assert!(v.get("risk_score").is_none());
         let back: Alert = serde_json::from_value(v).unwrap();
         assert_eq!(back, a);
+    }
+
+    #[test]
+    fn formats_parse_and_write() {
+        assert_eq!("ocsf".parse(), Ok(AlertFormat::Ocsf));
+        assert_eq!("loginwatch".parse(), Ok(AlertFormat::Loginwatch));
+        assert!("OCSF".parse::<AlertFormat>().is_err());
+        assert_eq!(AlertFormat::default(), AlertFormat::Loginwatch);
+        let a = Alert::new(
+            AlertKind::LongSession,
+            Severity::Medium,
+            "acct-1",
+            EventTime(1_000),
+            "s".into(),
+            vec!["e1".into()],
+            serde_json::json!({}),
+        );
+        let native: serde_json::Value =
+            serde_json::from_slice(&AlertFormat::Loginwatch.to_vec(&a).unwrap()).unwrap();
+        assert_eq!(native, serde_json::to_value(&a).unwrap());
+        let ocsf: serde_json::Value =
+            serde_json::from_slice(&AlertFormat::Ocsf.to_vec(&a).unwrap()).unwrap();
+        assert_eq!(ocsf["finding_info"]["uid"], a.alert_id.as_str());
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Login events (CONTRACT §1) and [`decode`], the one place where bytes become an event or a
-//! [`Reject`] with a precise reason.
+//! [`Reject`] with a precise reason; [`vendor::decode_as`] reads identity providers' own
+//! records (CONTRACT §5, `--format`) onto the same events, and `write` writes an event back
+//! in the contract's form.
 
 use crate::{country::CountryCode, time::EventTime};
 use raw::{Checked, RawEvent};
@@ -23,6 +25,10 @@ pub enum Outcome {
 }
 
 /// A location resolved upstream (CDN edge headers, IdP); used instead of the GeoIP lookup.
+///
+/// An identity provider that located the login may also say which network it came from
+/// (Okta's `securityContext`): `asn` fills in when the ASN database has no answer, and
+/// `proxy` marks the address as an anonymizer, as the databases and lists would.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GeoHint {
     pub lat: f64,
@@ -30,6 +36,10 @@ pub struct GeoHint {
     pub country: Option<CountryCode>,
     pub city: Option<String>,
     pub accuracy_km: Option<f64>,
+    /// The autonomous system the upstream placed the address in.
+    pub asn: Option<u32>,
+    /// The upstream flagged the address as a proxy (VPN, Tor or other anonymizer).
+    pub proxy: bool,
 }
 
 /// One decoded, validated login event.
@@ -151,6 +161,14 @@ fn reject(reason: RejectReason, bytes: &[u8]) -> Reject {
 }
 
 fn checked(bytes: &[u8], max_bytes: usize) -> Result<Checked<'_>, RejectReason> {
+    let text = prechecked(bytes, max_bytes)?;
+    let raw: RawEvent<'_> =
+        serde_json::from_str(text).map_err(|e| RejectReason::NotJson(e.to_string()))?;
+    raw.validate()
+}
+
+/// The checks every format's message passes before it is parsed: size, UTF-8, nesting.
+fn prechecked(bytes: &[u8], max_bytes: usize) -> Result<&str, RejectReason> {
     if bytes.len() > max_bytes {
         return Err(RejectReason::TooLarge {
             size: bytes.len(),
@@ -163,9 +181,7 @@ fn checked(bytes: &[u8], max_bytes: usize) -> Result<Checked<'_>, RejectReason> 
             "arrays and objects nested deeper than {MAX_NESTING} levels at byte {at}"
         )));
     }
-    let raw: RawEvent<'_> =
-        serde_json::from_str(text).map_err(|e| RejectReason::NotJson(e.to_string()))?;
-    raw.validate()
+    Ok(text)
 }
 
 /// The offset of the first `[` or `{` (outside strings) that opens level `limit + 1`, if any.
@@ -256,6 +272,8 @@ pub fn derive_event_id(
 }
 
 mod raw;
+pub mod vendor;
+mod write;
 
 #[cfg(test)]
 mod tests;

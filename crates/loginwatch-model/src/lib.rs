@@ -1,8 +1,11 @@
 //! The data loginwatch speaks: login events in, alerts out.
 //!
 //! - [`event`]: [`LoginEvent`] and [`decode`], which turns one JSON message into an event or a
-//!   precise [`Reject`] reason.
-//! - [`alert`]: [`Alert`], its kinds and severities, and the deterministic ids.
+//!   precise [`Reject`] reason; [`decode_as`] does the same for a vendor's login record
+//!   ([`Format`]: Okta, Entra ID, Auth0, CloudTrail, Google Workspace, Keycloak), or says why
+//!   it was [`Skip`]ped.
+//! - [`alert`]: [`Alert`], its kinds and severities, the deterministic ids, and the formats
+//!   alerts are written in ([`AlertFormat`]: native JSON or an OCSF Detection Finding).
 //! - [`time`]: RFC 3339 / epoch-millisecond timestamps without a date-time dependency.
 //! - [`country`]: ISO 3166-1 alpha-2 codes in two bytes.
 
@@ -11,8 +14,9 @@ pub mod country;
 pub mod event;
 pub mod time;
 
-pub use alert::{Alert, AlertKind, Severity, ALERT_SCHEMA};
+pub use alert::{Alert, AlertFormat, AlertKind, Severity, UnknownAlertFormat, ALERT_SCHEMA};
 pub use country::CountryCode;
+pub use event::vendor::{decode_as, Decoded, Format, Skip};
 pub use event::{
     decode, decode_into, EventType, GeoHint, LoginEvent, Outcome, Reject, RejectReason,
 };

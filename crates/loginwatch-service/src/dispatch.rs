@@ -169,7 +169,11 @@ impl Dispatcher {
             topic: self.topic.clone(),
             partition,
             committed,
-            processor: self.factory.create(&self.topic, partition),
+            processor: self.factory.create(
+                &self.topic,
+                partition,
+                self.shared.state.as_ref().map_or(0, |s| s.partitions),
+            ),
             rx,
             stop: stop.clone(),
             finish,

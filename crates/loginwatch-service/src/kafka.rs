@@ -22,6 +22,9 @@ pub(crate) enum Role {
     Producer,
     /// Reads one state partition back (assigned, never a group member, never commits).
     StateReader,
+    /// Reads one partition of the network topic for its input partition's worker (assigned,
+    /// never a group member, never commits: its offsets are kept with the state).
+    NetworkReader,
     /// Checks and creates the state topic.
     Admin,
 }
@@ -43,10 +46,10 @@ pub(crate) fn properties(k: &KafkaConfig, role: Role) -> BTreeMap<String, String
             // keyed by account_id would put them.
             put("partitioner", "murmur2_random".into());
         }
-        Role::StateReader | Role::Admin => {}
+        Role::StateReader | Role::NetworkReader | Role::Admin => {}
     }
     let specific = match role {
-        Role::Consumer | Role::StateReader => Some(&k.consumer),
+        Role::Consumer | Role::StateReader | Role::NetworkReader => Some(&k.consumer),
         Role::Producer => Some(&k.producer),
         Role::Admin => None,
     };
@@ -81,22 +84,46 @@ pub(crate) fn properties(k: &KafkaConfig, role: Role) -> BTreeMap<String, String
             put("group.id", format!("{}-state-reader", k.group_id));
             put("enable.auto.commit", "false".into());
             put("enable.partition.eof", "true".into());
-            // A restore reads a whole partition as fast as it can: large fetches, and no
-            // waiting for more (tansu holds every fetch answer for fetch.wait.max.ms).
+            // A restore reads a whole partition as fast as it can: large fetches, no waiting
+            // for more (tansu holds every fetch answer for fetch.wait.max.ms), and the next
+            // fetch under way while the records fetched are restored: librdkafka fetches
+            // again only below `queued.min.messages` (default 100,000, which left the reader
+            // waiting on round trips half the time: 14.1 s → 5.4 s for 2.24 M records), up
+            // to 64 MB queued (memory per restoring partition: that and one fetch).
             put("fetch.wait.max.ms", "10".into());
             put("fetch.max.bytes", (64 << 20).to_string());
             put("max.partition.fetch.bytes", (64 << 20).to_string());
-            put("queued.max.messages.kbytes", (256 << 10).to_string());
+            put("queued.max.messages.kbytes", (64 << 10).to_string());
+            put("queued.min.messages", "1000000".into());
             put("auto.offset.reset", "earliest".into());
             put("statistics.interval.ms", "0".into());
         }
+        Role::NetworkReader => {
+            // Required by librdkafka's assign(); the reader never joins it nor commits.
+            put("group.id", format!("{}-network-reader", k.group_id));
+            put("enable.auto.commit", "false".into());
+            put("enable.auto.offset.store", "false".into());
+            put("auto.offset.reset", "earliest".into());
+            // Mail and visits are small and latency matters more than batching.
+            put("fetch.wait.max.ms", "10".into());
+            // The stage's lag comes from the statistics.
+            put(
+                "statistics.interval.ms",
+                k.statistics_interval.as_millis().to_string(),
+            );
+        }
         Role::Admin => {}
     }
-    if role == Role::StateReader {
-        // Its own client id: tansu tells members apart by it and, seeing a reader of the
-        // same id come and go, forgets the service's group member.
+    // Readers get their own client id: tansu tells members apart by it and, seeing a reader
+    // of the same id come and go, forgets the service's group member.
+    let suffix = match role {
+        Role::StateReader => Some("state-reader"),
+        Role::NetworkReader => Some("network-reader"),
+        _ => None,
+    };
+    if let Some(suffix) = suffix {
         let id = out.get("client.id").cloned().unwrap_or_default();
-        out.insert("client.id".into(), format!("{id}-state-reader"));
+        out.insert("client.id".into(), format!("{id}-{suffix}"));
     }
     out
 }

@@ -89,6 +89,23 @@ pub trait Processor: Send + 'static {
     fn state(&mut self) -> Option<&mut dyn PartitionState> {
         None
     }
+    /// With a network stage (`kafka.network_topic`): hands `out` each item for the network
+    /// topic that the last `process` or `process_network` call made, with its partition among
+    /// `partitions` (a visit goes to the partition owning its networks, mail to its
+    /// account's).
+    fn take_network_messages(&mut self, _partitions: u32, _out: &mut dyn FnMut(i32, &[u8])) {}
+    /// Handles one message of the network topic's partition paired with this processor's
+    /// (a visit for its stage, or mail for its accounts), pushing any alerts onto `out`.
+    /// `ahead(network)` says whether a network's restored state already holds it. An `Err`
+    /// refuses the message (it becomes a dead letter).
+    fn process_network(
+        &mut self,
+        _payload: &[u8],
+        _out: &mut Vec<Alert>,
+        _ahead: Option<&dyn Fn(&str) -> bool>,
+    ) -> Result<(), String> {
+        Err("this processor has no network stage".into())
+    }
 }
 
 /// A partition's state as records keyed by account, for the state topic: the service restores
@@ -107,13 +124,28 @@ pub trait PartitionState {
     fn take_changes(&mut self, f: &mut dyn FnMut(&str, Option<&[u8]>)) -> Result<usize, String>;
     /// The clocks as one record, written last in each flush.
     fn clocks(&self) -> Result<Vec<u8>, String>;
+    /// Takes one record of the network stage read back (`network` empty: its clocks; `None`:
+    /// a tombstone, the network is gone).
+    fn restore_network(&mut self, _network: &str, _record: Option<&[u8]>) -> Result<(), String> {
+        Err("a network stage's record, and this processor has no network stage".into())
+    }
+    /// Hands `f` each network of the stage changed since the last call with its record
+    /// (`None` once gone), tombstones first, then the stage's clocks under an empty name;
+    /// returns how many.
+    fn take_network_changes(
+        &mut self,
+        _f: &mut dyn FnMut(&str, Option<&[u8]>),
+    ) -> Result<usize, String> {
+        Ok(0)
+    }
 }
 
 /// Makes a fresh [`Processor`] when a partition is assigned; with a state topic it is then
 /// restored from the partition's changelog.
 pub trait ProcessorFactory: Send + Sync + 'static {
-    /// The processor for `partition` of `topic`.
-    fn create(&self, topic: &str, partition: i32) -> Box<dyn Processor>;
+    /// The processor for `partition` of `topic`, one of `partitions` (0 when not known: the
+    /// count is read at start-up with a state topic).
+    fn create(&self, topic: &str, partition: i32, partitions: u32) -> Box<dyn Processor>;
 }
 
 /// Where metrics go and what `/readyz` checks; cheap to clone.
@@ -170,8 +202,8 @@ pub enum ServiceError {
         client: &'static str,
         reason: String,
     },
-    /// The state topic cannot be used as configured.
-    #[error("state topic {topic}: {reason}")]
+    /// The state topic (or the network topic) cannot be used as configured.
+    #[error("topic {topic}: {reason}")]
     StateTopic { topic: String, reason: String },
     /// A partition worker ended while still assigned (its processor panicked).
     #[error("the worker of partition {partition} stopped unexpectedly")]

@@ -84,6 +84,15 @@ pub struct Metrics {
     /// `loginwatch_state_flush_seconds`: one flush, from waiting for outputs to its offset
     /// being stored.
     pub state_flush_seconds: Histogram,
+    /// `loginwatch_network_messages_total{kind}`: network-topic messages taken by this
+    /// member's stages and accounts: `visit`, `mail`, `duplicate` (sent again after a crash,
+    /// skipped) or `refused` (damaged or without origin, dead-lettered).
+    pub network_messages: IntCounterVec,
+    /// `loginwatch_network_stage_lag_messages{partition}`: the network topic's partition,
+    /// high watermark minus the next offset its worker takes (the repartition stage's lag).
+    pub network_stage_lag: IntGaugeVec,
+    /// `loginwatch_network_stage_networks{partition}`: networks held by the partition's stage.
+    pub network_stage_networks: IntGaugeVec,
 }
 
 /// Latency buckets from 1 ms to ~33 s.
@@ -270,6 +279,19 @@ impl Metrics {
                 "Key and value bytes of the state records acknowledged",
             )?,
             state_flush_seconds: flush,
+            network_messages: counter_vec(
+                "loginwatch_network_messages_total",
+                "Network-topic messages taken, by kind (visit, mail, duplicate, refused)",
+                &["kind"],
+            )?,
+            network_stage_lag: gauge_vec(
+                "loginwatch_network_stage_lag_messages",
+                "High watermark minus next offset, per network-topic partition",
+            )?,
+            network_stage_networks: gauge_vec(
+                "loginwatch_network_stage_networks",
+                "Networks held by each partition's network stage",
+            )?,
         };
         m.preregister();
         Ok(m)
@@ -289,8 +311,11 @@ impl Metrics {
         for r in ["ok", "error"] {
             self.commits.with_label_values(&[r]);
         }
-        for t in ["alert", "dead_letter", "state"] {
+        for t in ["alert", "dead_letter", "state", "network"] {
             self.produce_errors.with_label_values(&[t]);
+        }
+        for k in ["visit", "mail", "duplicate", "refused"] {
+            self.network_messages.with_label_values(&[k]);
         }
         for c in ["not_found", "no_database_for_family", "unroutable"] {
             self.unlocated_logins.with_label_values(&[c]);
@@ -303,6 +328,8 @@ impl Metrics {
         let _ = self.tracked_accounts.remove_label_values(&[&p]);
         let _ = self.state_bytes.remove_label_values(&[&p]);
         let _ = self.consumer_lag.remove_label_values(&[&p]);
+        let _ = self.network_stage_lag.remove_label_values(&[&p]);
+        let _ = self.network_stage_networks.remove_label_values(&[&p]);
     }
 }
 

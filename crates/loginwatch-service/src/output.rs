@@ -4,7 +4,7 @@
 
 use crate::kafka::Producer;
 use crate::metrics::Metrics;
-use loginwatch_model::{Alert, AlertKind, EventTime, Reject};
+use loginwatch_model::{Alert, AlertFormat, AlertKind, EventTime, Reject};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{DeliveryFuture, FutureRecord};
@@ -28,6 +28,45 @@ pub const HEADER_ALERT_ID: &str = "alert_id";
 /// Alert header: the alert's kind, e.g. `impossible_travel`.
 pub const HEADER_KIND: &str = "kind";
 
+/// Where a network-topic item comes from: `kind` (`v`: a visit, made by input message
+/// `offset` of input partition `partition`; `m`: mail, made by network-topic message `offset`
+/// of partition `partition`) and its `index` among what that message made. An item sent
+/// again after a crash has the origin it had the first time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Origin {
+    pub kind: u8,
+    pub partition: i32,
+    pub offset: i64,
+    pub index: u32,
+}
+
+impl Origin {
+    /// Encoded size: `kind` byte, partition (i32 LE), offset (i64 LE), index (u32 LE).
+    pub const LEN: usize = 17;
+
+    pub fn write(self, out: &mut Vec<u8>) {
+        out.push(self.kind);
+        out.extend_from_slice(&self.partition.to_le_bytes());
+        out.extend_from_slice(&self.offset.to_le_bytes());
+        out.extend_from_slice(&self.index.to_le_bytes());
+    }
+
+    pub fn read(b: &[u8; Self::LEN]) -> Origin {
+        let mut p = [0u8; 4];
+        let mut o = [0u8; 8];
+        let mut i = [0u8; 4];
+        p.copy_from_slice(&b[1..5]);
+        o.copy_from_slice(&b[5..13]);
+        i.copy_from_slice(&b[13..17]);
+        Origin {
+            kind: b[0],
+            partition: i32::from_le_bytes(p),
+            offset: i64::from_le_bytes(o),
+            index: u32::from_le_bytes(i),
+        }
+    }
+}
+
 /// Wait between attempts when the producer queue is full (backpressure, not an error).
 const QUEUE_FULL_WAIT: Duration = Duration::from_millis(10);
 /// Wait between attempts after a failed send or delivery.
@@ -39,6 +78,8 @@ pub(crate) enum Output {
     Alert(AlertKind),
     DeadLetter,
     State,
+    /// A visit or mail on the network topic.
+    Network,
 }
 
 impl Output {
@@ -47,6 +88,7 @@ impl Output {
             Output::Alert(_) => "alert",
             Output::DeadLetter => "dead_letter",
             Output::State => "state",
+            Output::Network => "network",
         }
     }
 }
@@ -64,11 +106,16 @@ pub(crate) struct OutRecord {
 }
 
 impl OutRecord {
-    /// An alert keyed by `account_id`, with `alert_id` and `kind` headers; `detected_at` is
-    /// stamped with the wall clock (the engine leaves it at event time).
-    pub fn alert(topic: &Arc<str>, mut alert: Alert) -> Result<Self, serde_json::Error> {
+    /// An alert written as `format`, keyed by `account_id`, with `alert_id` and `kind` headers
+    /// whatever the format; `detected_at` is stamped with the wall clock (the engine leaves it
+    /// at event time).
+    pub fn alert(
+        topic: &Arc<str>,
+        mut alert: Alert,
+        format: AlertFormat,
+    ) -> Result<Self, serde_json::Error> {
         alert.detected_at = now();
-        let payload = serde_json::to_vec(&alert)?;
+        let payload = format.to_vec(&alert)?;
         let headers = OwnedHeaders::new()
             .insert(header(HEADER_ALERT_ID, alert.alert_id.as_bytes()))
             .insert(header(HEADER_KIND, alert.kind.as_str().as_bytes()));
@@ -84,6 +131,17 @@ impl OutRecord {
 
     /// A dead letter: the input's original key, bytes and headers, plus reason and source.
     pub fn dead_letter(topic: &Arc<str>, input: &OwnedMessage, reject: &Reject) -> Self {
+        let detail = reject.reason.to_string();
+        Self::dead_letter_because(topic, input, reject.reason.code(), &detail)
+    }
+
+    /// A dead letter with reason `code` and `detail` (see [`OutRecord::dead_letter`]).
+    pub fn dead_letter_because(
+        topic: &Arc<str>,
+        input: &OwnedMessage,
+        code: &str,
+        detail: &str,
+    ) -> Self {
         let mut headers = OwnedHeaders::new();
         if let Some(original) = input.headers() {
             for h in original.iter() {
@@ -93,9 +151,8 @@ impl OutRecord {
                 });
             }
         }
-        let detail = reject.reason.to_string();
         let headers = headers
-            .insert(header(HEADER_REASON, reject.reason.code().as_bytes()))
+            .insert(header(HEADER_REASON, code.as_bytes()))
             .insert(header(HEADER_REASON_DETAIL, detail.as_bytes()))
             .insert(header(HEADER_SOURCE_TOPIC, input.topic().as_bytes()))
             .insert(header(
@@ -127,6 +184,18 @@ impl OutRecord {
             payload: value,
             headers: OwnedHeaders::new(),
             what: Output::State,
+        }
+    }
+
+    /// A batch of items for the network topic's `partition` (see `worker/network.rs`).
+    pub fn network(topic: &Arc<str>, partition: i32, payload: Vec<u8>) -> Self {
+        OutRecord {
+            topic: topic.clone(),
+            partition: Some(partition),
+            key: None,
+            payload: Some(payload),
+            headers: OwnedHeaders::new(),
+            what: Output::Network,
         }
     }
 
@@ -195,7 +264,7 @@ pub(crate) async fn settle(
     producer: Producer,
     records: Vec<OutRecord>,
     mut deliveries: Vec<DeliveryFuture>,
-    metrics: Metrics,
+    metrics: Arc<Metrics>,
 ) {
     let never = CancellationToken::new();
     for (rec, first) in records.iter().zip(deliveries.drain(..)) {
@@ -236,25 +305,39 @@ mod tests {
     }
 
     #[test]
-    fn alert_records_are_keyed_and_carry_the_id() {
+    fn alert_records_are_keyed_and_carry_the_id_in_either_format() {
         let topic: Arc<str> = Arc::from("alerts");
-        let alert = Alert::new(
-            AlertKind::ConcurrentIps,
-            Severity::High,
-            "acct-1",
-            EventTime(1_000),
-            "s".into(),
-            vec!["e1".into()],
-            serde_json::json!({}),
-        );
-        let id = alert.alert_id.clone();
-        let r = OutRecord::alert(&topic, alert).unwrap();
-        assert_eq!(r.key.as_deref(), Some(&b"acct-1"[..]));
-        assert_eq!(value(&r.headers, HEADER_ALERT_ID), Some(id.as_bytes()));
-        assert_eq!(value(&r.headers, HEADER_KIND), Some(&b"concurrent_ips"[..]));
-        let back: Alert = serde_json::from_slice(r.payload.as_deref().unwrap()).unwrap();
-        assert_eq!(back.alert_id, id);
-        assert!(back.detected_at.0 > 1_000);
+        for format in [AlertFormat::Loginwatch, AlertFormat::Ocsf] {
+            let alert = Alert::new(
+                AlertKind::ConcurrentIps,
+                Severity::High,
+                "acct-1",
+                EventTime(1_000),
+                "s".into(),
+                vec!["e1".into()],
+                serde_json::json!({}),
+            );
+            let id = alert.alert_id.clone();
+            let r = OutRecord::alert(&topic, alert, format).unwrap();
+            assert_eq!(r.key.as_deref(), Some(&b"acct-1"[..]));
+            assert_eq!(value(&r.headers, HEADER_ALERT_ID), Some(id.as_bytes()));
+            assert_eq!(value(&r.headers, HEADER_KIND), Some(&b"concurrent_ips"[..]));
+            let v: serde_json::Value =
+                serde_json::from_slice(r.payload.as_deref().unwrap()).unwrap();
+            match format {
+                AlertFormat::Loginwatch => {
+                    assert_eq!(v["alert_id"], id.as_str());
+                    assert!(v["detected_at"]
+                        .as_str()
+                        .is_some_and(|t| t > "1970-01-01T00:00:01"));
+                }
+                AlertFormat::Ocsf => {
+                    assert_eq!(v["class_uid"], 2004);
+                    assert_eq!(v["finding_info"]["uid"], id.as_str());
+                    assert!(v["finding_info"]["created_time"].as_i64().unwrap() > 1_000);
+                }
+            }
+        }
     }
 
     #[test]

@@ -94,8 +94,10 @@ pub async fn run(
     let state_setup = if k.state_topic.is_empty() {
         None
     } else {
-        crate::state::ensure_topic(k).await?;
+        let partitions = crate::state::ensure_topics(k).await?;
         Some(Arc::new(StateSetup {
+            partitions,
+            network: (!k.network_topic.is_empty()).then(|| Arc::from(k.network_topic.as_str())),
             kafka: k.clone(),
             redactor: redactor.clone(),
             topic: Arc::from(k.state_topic.as_str()),
@@ -115,8 +117,9 @@ pub async fn run(
     let shared = Shared {
         consumer: Arc::new(consumer),
         producer,
-        metrics: metrics.clone(),
+        metrics: Arc::new(metrics.clone()),
         alert_topic: Arc::from(k.alert_topic.as_str()),
+        alert_format: config.alert_format,
         dead_letter_topic: Arc::from(k.dead_letter_topic.as_str()),
         max_in_flight: k.max_in_flight_per_partition.get(),
         state: state_setup,

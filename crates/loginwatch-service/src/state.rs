@@ -10,6 +10,13 @@
 //! closes each flush: an empty account (account ids never are), the flush's offset, then the
 //! processor's clocks.
 //!
+//! With a network stage (`kafka.network_topic`), the partition's stage keeps its networks in
+//! the same partition under keys of their own (`group \0 input topic \x01 network`, the
+//! stage's clocks under an empty network), and the flush record also says where the
+//! partition of the network topic stands and the last message taken from each origin
+//! ([`FlushMeta`]), so one flush record closes the account state, the stage's state and both
+//! offsets together.
+//!
 //! # Consistency (see the README, "What a crash replays")
 //! A flush waits until every output of the messages up to its offset is acknowledged, writes
 //! the changed accounts (tombstones first), then — once those are acknowledged — the flush
@@ -22,15 +29,14 @@ use crate::config::KafkaConfig;
 use crate::kafka::{client_config, Role};
 use crate::readiness::{Readiness, CHECK_STATE};
 use crate::redact::Redactor;
-use crate::{PartitionState, ServiceError};
+use crate::PartitionState;
 use prometheus::IntGauge;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
-use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::{Message, Offset, TopicPartitionList};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -46,6 +52,10 @@ pub(crate) struct StateSetup {
     /// How often a partition's changes are written (the commit interval).
     pub flush_interval: Duration,
     pub restoring: Restoring,
+    /// The input topic's partition count (the state topic's, the network topic's).
+    pub partitions: u32,
+    /// The network stage's topic (`kafka.network_topic`), when there is one.
+    pub network: Option<Arc<str>>,
 }
 
 /// Counts the partitions restoring now, for `/readyz` and a gauge.
@@ -110,26 +120,48 @@ impl ConsumerContext for ReaderContext {}
 /// Whose records a state-topic key belongs to: one consumer group reading one input topic.
 /// Keys are `group \0 input topic \0 account` (topic names and group ids hold no NUL), so
 /// deployments sharing a state topic, or a group that moved to another input topic, never
-/// read each other's state (such records are skipped and counted as foreign).
+/// read each other's state (such records are skipped and counted as foreign); the network
+/// stage's are `group \0 input topic \x01 network`.
 #[derive(Clone, Debug)]
 pub(crate) struct Namespace(String);
 
+/// What a key of a namespace names.
+#[derive(Debug, PartialEq)]
+enum Named<'a> {
+    Account(&'a [u8]),
+    Network(&'a [u8]),
+}
+
 impl Namespace {
     pub fn new(group: &str, input_topic: &str) -> Self {
-        Namespace(format!("{group}\0{input_topic}\0"))
+        Namespace(format!("{group}\0{input_topic}"))
+    }
+
+    fn key_of(&self, kind: u8, name: &str) -> Vec<u8> {
+        let mut k = Vec::with_capacity(self.0.len() + 1 + name.len());
+        k.extend_from_slice(self.0.as_bytes());
+        k.push(kind);
+        k.extend_from_slice(name.as_bytes());
+        k
     }
 
     /// The key of `account`'s record ([`FLUSH_ACCOUNT`] for the flush record).
     pub fn key(&self, account: &str) -> Vec<u8> {
-        let mut k = Vec::with_capacity(self.0.len() + account.len());
-        k.extend_from_slice(self.0.as_bytes());
-        k.extend_from_slice(account.as_bytes());
-        k
+        self.key_of(0, account)
     }
 
-    /// The account a key of this namespace names; `None` for another namespace's key.
-    fn account<'a>(&self, key: &'a [u8]) -> Option<&'a [u8]> {
-        key.strip_prefix(self.0.as_bytes())
+    /// The key of a network stage's record of `network` (empty for the stage's clocks).
+    pub fn network_key(&self, network: &str) -> Vec<u8> {
+        self.key_of(1, network)
+    }
+
+    /// What a key of this namespace names; `None` for another namespace's key.
+    fn name<'a>(&self, key: &'a [u8]) -> Option<Named<'a>> {
+        match key.strip_prefix(self.0.as_bytes())?.split_first()? {
+            (0, account) => Some(Named::Account(account)),
+            (1, network) => Some(Named::Network(network)),
+            _ => None,
+        }
     }
 }
 
@@ -137,10 +169,7 @@ impl Namespace {
 /// empty).
 pub(crate) const FLUSH_ACCOUNT: &str = "";
 /// How long one broker request of the restore or the check may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long the cleanup-policy check may wait: a broker without the request (librdkafka's
-/// mock cluster) only delays the start by this much.
-const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(3);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A state record's value: the offset it reflects, then the processor's record.
 pub(crate) fn value(through: i64, record: &[u8]) -> Vec<u8> {
@@ -156,14 +185,93 @@ fn split(value: &[u8]) -> Option<(i64, &[u8])> {
     Some((i64::from_le_bytes(*head), record))
 }
 
+/// The last message taken from each origin of the network topic's messages, by kind
+/// (`v`isits from an input partition's offsets, `m`ail from a network partition's) and
+/// partition: its offset there and its index among what that message caused. Messages
+/// re-sent after a crash are at or below it, and skipped.
+pub(crate) type Seen = BTreeMap<(u8, i32), (i64, u32)>;
+
+/// What a flush record holds besides its offset and the processor's clocks.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct FlushMeta {
+    /// The last offset of the network topic's partition the state holds.
+    pub network_through: Option<i64>,
+    pub seen: Seen,
+}
+
+/// The first byte of an encoded [`FlushMeta`].
+const META_VERSION: u8 = 0xf1;
+
+impl FlushMeta {
+    /// `META_VERSION`, the network offset (`i64::MIN` for none), the entry count (u32), then
+    /// each entry's kind (u8), partition (i32), offset (i64) and index (u32); little-endian.
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.push(META_VERSION);
+        out.extend_from_slice(&self.network_through.unwrap_or(i64::MIN).to_le_bytes());
+        out.extend_from_slice(&(self.seen.len() as u32).to_le_bytes());
+        for (&(kind, partition), &(offset, index)) in &self.seen {
+            out.push(kind);
+            out.extend_from_slice(&partition.to_le_bytes());
+            out.extend_from_slice(&offset.to_le_bytes());
+            out.extend_from_slice(&index.to_le_bytes());
+        }
+    }
+
+    /// The meta at the start of `bytes` and what follows it.
+    fn decode(bytes: &[u8]) -> Result<(FlushMeta, &[u8]), String> {
+        fn take<const N: usize>(b: &mut &[u8]) -> Result<[u8; N], String> {
+            let (head, rest) = b
+                .split_first_chunk::<N>()
+                .ok_or("a flush record cut short")?;
+            *b = rest;
+            Ok(*head)
+        }
+        let mut b = bytes;
+        if take::<1>(&mut b)? != [META_VERSION] {
+            return Err("a flush record of another format (the state is rebuilt)".into());
+        }
+        let through = i64::from_le_bytes(take(&mut b)?);
+        let n = u32::from_le_bytes(take(&mut b)?);
+        let mut seen = Seen::new();
+        for _ in 0..n {
+            let kind = take::<1>(&mut b)?[0];
+            let partition = i32::from_le_bytes(take(&mut b)?);
+            let offset = i64::from_le_bytes(take(&mut b)?);
+            let index = u32::from_le_bytes(take(&mut b)?);
+            seen.insert((kind, partition), (offset, index));
+        }
+        let network_through = (through != i64::MIN).then_some(through);
+        Ok((
+            FlushMeta {
+                network_through,
+                seen,
+            },
+            b,
+        ))
+    }
+}
+
+/// The flush record's value: its offset, the meta, the processor's clocks.
+pub(crate) fn flush_value(through: i64, meta: &FlushMeta, clocks: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(8 + 16 + clocks.len());
+    v.extend_from_slice(&through.to_le_bytes());
+    meta.encode(&mut v);
+    v.extend_from_slice(clocks);
+    v
+}
+
 /// What reading a partition's changelog back found.
 #[derive(Debug, Default)]
 pub(crate) struct Restored {
     /// The offset of the last complete flush: messages up to it are in the state.
     pub through: Option<i64>,
+    /// The last complete flush's meta (where the network topic's partition stands).
+    pub meta: FlushMeta,
     /// Accounts whose record was written after that flush (a flush cut short), with the
     /// offset their record reflects.
     pub ahead: HashMap<String, i64>,
+    /// The same for the network stage's networks (network-topic offsets).
+    pub networks_ahead: HashMap<String, i64>,
     pub records: u64,
     pub bytes: u64,
     /// Records refused (damaged): the partition goes on without them.
@@ -177,6 +285,14 @@ impl Restored {
     /// Whether `account`'s restored state already holds the message at `offset`.
     pub fn applied(&self, account: &str, offset: i64) -> bool {
         self.ahead.get(account).is_some_and(|at| offset <= *at)
+    }
+
+    /// Whether `network`'s restored state already holds the network-topic message at
+    /// `offset`.
+    pub fn network_applied(&self, network: &str, offset: i64) -> bool {
+        self.networks_ahead
+            .get(network)
+            .is_some_and(|at| offset <= *at)
     }
 }
 
@@ -230,8 +346,8 @@ fn read(
             next = message.offset() + 1;
             out.records += 1;
             out.bytes += message.payload_len() as u64;
-            match message.key().and_then(|k| setup.namespace.account(k)) {
-                Some(account) => take(&mut out, state, account, message.payload(), partition),
+            match message.key().and_then(|k| setup.namespace.name(k)) {
+                Some(named) => take(&mut out, state, named, message.payload(), partition),
                 None => out.foreign += 1,
             }
         }
@@ -239,47 +355,66 @@ fn read(
     Ok(out)
 }
 
-/// Restores one record; a refused one is counted and logged, never fatal.
+/// Restores one record (an account's or a network's, the flush record, the stage's clocks); a
+/// refused one is counted and logged, never fatal.
 fn take(
     out: &mut Restored,
     state: &mut dyn PartitionState,
-    account: &[u8],
+    named: Named<'_>,
     payload: Option<&[u8]>,
     partition: i32,
 ) {
-    let Ok(key) = std::str::from_utf8(account) else {
-        return refuse(out, partition, "a record whose account is not UTF-8".into());
+    let (network, name) = match named {
+        Named::Account(a) => (false, a),
+        Named::Network(n) => (true, n),
     };
-    let Some(payload) = payload else {
-        if let Err(why) = state.restore(key, None) {
-            refuse(out, partition, why);
-        }
-        out.ahead.remove(key);
-        return;
+    let Ok(name) = std::str::from_utf8(name) else {
+        return refuse(out, partition, "a record whose key is not UTF-8".into());
     };
-    let Some((through, record)) = split(payload) else {
-        return refuse(out, partition, "a record shorter than its offset".into());
+    let record = match payload.map(split) {
+        None => None,
+        Some(Some(record)) => Some(record),
+        Some(None) => return refuse(out, partition, "a record shorter than its offset".into()),
     };
-    if key == FLUSH_ACCOUNT {
-        match state.restore_clocks(record) {
-            Ok(()) => {
+    if let (false, FLUSH_ACCOUNT, Some((through, record))) = (network, name, record) {
+        match FlushMeta::decode(record)
+            .and_then(|(meta, clocks)| state.restore_clocks(clocks).map(|()| meta))
+        {
+            Ok(meta) => {
                 // Every record before this one in the log belongs to this flush or an
                 // earlier one.
                 out.through = Some(through);
+                out.meta = meta;
                 out.ahead.clear();
+                out.networks_ahead.clear();
             }
             Err(why) => refuse(out, partition, why),
         }
         return;
     }
-    match state.restore(key, Some(record)) {
-        Ok(()) => {
-            out.ahead.insert(key.to_owned(), through);
+    let mut restore = |record: Option<&[u8]>| match network {
+        false => state.restore(name, record),
+        true => state.restore_network(name, record),
+    };
+    let restored = restore(record.map(|r| r.1));
+    if restored.is_err() {
+        // Rebuilt from what is still to come: an older record must not stand in.
+        let _ = restore(None);
+    }
+    let ahead = match network {
+        false => &mut out.ahead,
+        true => &mut out.networks_ahead,
+    };
+    match (restored, record) {
+        // The stage's clocks (an empty network) are nothing to skip messages for.
+        (Ok(()), Some((through, _))) if !name.is_empty() => {
+            ahead.insert(name.to_owned(), through);
         }
-        Err(why) => {
-            // Rebuilt from the events still to come: an older record must not stand in.
-            let _ = state.restore(key, None);
-            out.ahead.remove(key);
+        (Ok(()), _) => {
+            ahead.remove(name);
+        }
+        (Err(why), _) => {
+            ahead.remove(name);
             refuse(out, partition, why);
         }
     }
@@ -290,120 +425,8 @@ fn refuse(out: &mut Restored, partition: i32, why: String) {
     tracing::error!(partition, reason = %why, "state record refused; the partition goes on without it");
 }
 
-/// Checks that the state topic exists with the input topic's partition count and a compact
-/// cleanup policy, creating it when missing.
-pub(crate) async fn ensure_topic(k: &KafkaConfig) -> Result<(), ServiceError> {
-    let fail = |reason: String| ServiceError::StateTopic {
-        topic: k.state_topic.clone(),
-        reason,
-    };
-    let admin: Arc<AdminClient<DefaultClientContext>> = client_config(k, Role::Admin)
-        .create()
-        .map(Arc::new)
-        .map_err(|source| ServiceError::Client {
-            role: "admin",
-            source,
-        })?;
-    let want = match partitions(&admin, &k.input_topic).await {
-        Ok(Some(n)) => n,
-        Ok(None) => {
-            return Err(fail(format!(
-                "the input topic {} was not found; its partition count decides the state topic's",
-                k.input_topic
-            )))
-        }
-        Err(e) => return Err(fail(format!("cannot read the brokers' metadata: {e}"))),
-    };
-    match partitions(&admin, &k.state_topic).await {
-        Ok(Some(n)) if n == want => {}
-        Ok(Some(n)) => {
-            return Err(fail(format!(
-                "it has {n} partitions, the input topic {} has {want}: a state partition \
-                 must match its input partition (delete it, or name another state_topic)",
-                k.input_topic
-            )))
-        }
-        Ok(None) => return create(&admin, k, want).await.map_err(fail),
-        Err(e) => return Err(fail(format!("cannot read the brokers' metadata: {e}"))),
-    }
-    let spec = ResourceSpecifier::Topic(&k.state_topic);
-    match admin
-        .describe_configs(
-            [&spec],
-            &AdminOptions::new().request_timeout(Some(DESCRIBE_TIMEOUT)),
-        )
-        .await
-        .map(|mut r| r.pop())
-    {
-        Ok(Some(Ok(resource))) => {
-            match resource.get("cleanup.policy").and_then(|e| e.value.clone()) {
-                Some(policy) if policy.split(',').any(|p| p.trim() == "compact") => Ok(()),
-                Some(policy) => Err(fail(format!(
-                    "its cleanup.policy is {policy}; it must be compact (otherwise the broker \
-                 deletes state by age)"
-                ))),
-                None => {
-                    tracing::warn!(topic = %k.state_topic, "the broker did not report the state topic's cleanup.policy");
-                    Ok(())
-                }
-            }
-        }
-        Ok(Some(Err(code))) => {
-            tracing::warn!(topic = %k.state_topic, error = %code, "cannot check the state topic's cleanup.policy");
-            Ok(())
-        }
-        Err(e) => {
-            tracing::warn!(topic = %k.state_topic, error = %e, "cannot check the state topic's cleanup.policy");
-            Ok(())
-        }
-        Ok(None) => Ok(()),
-    }
-}
-
-/// The partition count of `topic`, `None` when it does not exist.
-async fn partitions(
-    admin: &Arc<AdminClient<DefaultClientContext>>,
-    topic: &str,
-) -> Result<Option<usize>, KafkaError> {
-    let admin = Arc::clone(admin);
-    let topic = topic.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let m = admin
-            .inner()
-            .fetch_metadata(Some(&topic), REQUEST_TIMEOUT)?;
-        Ok(m.topics()
-            .iter()
-            .find(|t| t.name() == topic && t.error().is_none())
-            .map(|t| t.partitions().len())
-            .filter(|n| *n > 0))
-    })
-    .await
-    .unwrap_or(Err(KafkaError::Canceled))
-}
-
-/// Creates the state topic: `partitions` partitions, compacted, the broker's replication.
-async fn create(
-    admin: &AdminClient<DefaultClientContext>,
-    k: &KafkaConfig,
-    partitions: usize,
-) -> Result<(), String> {
-    let n = i32::try_from(partitions).map_err(|_| "too many input partitions".to_owned())?;
-    let topic = NewTopic::new(&k.state_topic, n, TopicReplication::Fixed(-1))
-        .set("cleanup.policy", "compact");
-    let opts = AdminOptions::new().operation_timeout(Some(REQUEST_TIMEOUT));
-    match admin.create_topics([&topic], &opts).await {
-        Ok(results) => match results.into_iter().next() {
-            Some(Ok(_)) | None => {
-                tracing::info!(topic = %k.state_topic, partitions, "created the state topic");
-                Ok(())
-            }
-            // Another member created it first.
-            Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) => Ok(()),
-            Some(Err((_, code))) => Err(format!("cannot create it: {code}")),
-        },
-        Err(e) => Err(format!("cannot create it: {e}")),
-    }
-}
+mod topics;
+pub(crate) use topics::ensure_topics;
 
 #[cfg(test)]
 mod tests {
@@ -413,6 +436,7 @@ mod tests {
     #[derive(Default)]
     struct Log {
         accounts: HashMap<String, Vec<u8>>,
+        networks: HashMap<String, Vec<u8>>,
         clocks: Option<Vec<u8>>,
     }
 
@@ -444,17 +468,36 @@ mod tests {
         fn clocks(&self) -> Result<Vec<u8>, String> {
             Ok(Vec::new())
         }
+        fn restore_network(&mut self, network: &str, record: Option<&[u8]>) -> Result<(), String> {
+            match record {
+                Some(b"bad") => Err("damaged".into()),
+                Some(r) => {
+                    self.networks.insert(network.into(), r.to_vec());
+                    Ok(())
+                }
+                None => {
+                    self.networks.remove(network);
+                    Ok(())
+                }
+            }
+        }
     }
 
     #[test]
     fn the_last_complete_flush_and_the_accounts_ahead_of_it() {
         let (mut out, mut log) = (Restored::default(), Log::default());
         let put = |out: &mut Restored, log: &mut Log, key: &str, v: Option<Vec<u8>>| {
-            take(out, log, key.as_bytes(), v.as_deref(), 0)
+            take(out, log, Named::Account(key.as_bytes()), v.as_deref(), 0)
         };
         put(&mut out, &mut log, "a", Some(value(9, b"a1")));
         put(&mut out, &mut log, "b", Some(value(9, b"b1")));
-        put(&mut out, &mut log, FLUSH_ACCOUNT, Some(value(9, b"c9")));
+        let meta = FlushMeta::default();
+        put(
+            &mut out,
+            &mut log,
+            FLUSH_ACCOUNT,
+            Some(flush_value(9, &meta, b"c9")),
+        );
         put(&mut out, &mut log, "gone", Some(value(9, b"g1")));
         put(&mut out, &mut log, "gone", None);
         put(&mut out, &mut log, "a", Some(value(19, b"a2")));
@@ -471,7 +514,12 @@ mod tests {
             "an older record does not stand in"
         );
         assert!(!log.accounts.contains_key("gone"));
-        put(&mut out, &mut log, FLUSH_ACCOUNT, Some(value(19, b"c19")));
+        put(
+            &mut out,
+            &mut log,
+            FLUSH_ACCOUNT,
+            Some(flush_value(19, &meta, b"c19")),
+        );
         assert!(out.ahead.is_empty() && out.through == Some(19));
     }
 
@@ -479,15 +527,102 @@ mod tests {
     fn keys_belong_to_one_group_and_input_topic() {
         let ns = Namespace::new("loginwatch", "logins");
         let key = ns.key("acct-1");
-        assert_eq!(ns.account(&key), Some(&b"acct-1"[..]));
-        assert_eq!(ns.account(&ns.key(FLUSH_ACCOUNT)), Some(&b""[..]));
+        assert_eq!(ns.name(&key), Some(Named::Account(&b"acct-1"[..])));
+        assert_eq!(
+            ns.name(&ns.key(FLUSH_ACCOUNT)),
+            Some(Named::Account(&b""[..]))
+        );
+        assert_eq!(
+            ns.name(&ns.network_key("8.8.4.0/24")),
+            Some(Named::Network(&b"8.8.4.0/24"[..]))
+        );
         for other in [
             Namespace::new("loginwatch", "logins-2"),
             Namespace::new("loginwatch-staging", "logins"),
             Namespace::new("loginwatch\0logins", ""),
         ] {
-            assert_eq!(other.account(&key), None, "{other:?}");
+            assert_eq!(other.name(&key), None, "{other:?}");
         }
-        assert_eq!(ns.account(b"acct-1"), None);
+        assert_eq!(ns.name(b"acct-1"), None);
+    }
+
+    #[test]
+    fn the_flush_meta_round_trips_and_other_formats_are_refused() {
+        let mut meta = FlushMeta::default();
+        let (back, rest) = {
+            let v = flush_value(7, &meta, b"clocks");
+            let (through, record) = split(&v).unwrap();
+            assert_eq!(through, 7);
+            let (m, r) = FlushMeta::decode(record).unwrap();
+            (m, r.to_vec())
+        };
+        assert_eq!((back, rest.as_slice()), (meta.clone(), &b"clocks"[..]));
+        meta.network_through = Some(41);
+        meta.seen.insert((b'v', 3), (1200, 0));
+        meta.seen.insert((b'm', 0), (40, 5));
+        let mut bytes = Vec::new();
+        meta.encode(&mut bytes);
+        bytes.extend_from_slice(b"c");
+        let (m, r) = FlushMeta::decode(&bytes).unwrap();
+        assert_eq!((m, r), (meta, &b"c"[..]));
+        assert!(FlushMeta::decode(&bytes[..bytes.len() - 6]).is_err());
+        assert!(FlushMeta::decode(b"\x10\0\0\0clocks").is_err());
+    }
+
+    #[test]
+    fn network_records_and_their_flush() {
+        let (mut out, mut log) = (Restored::default(), Log::default());
+        let meta = FlushMeta {
+            network_through: Some(30),
+            seen: Seen::new(),
+        };
+        take(
+            &mut out,
+            &mut log,
+            Named::Network(b"8.8.4.0/24"),
+            Some(&value(30, b"n1")),
+            0,
+        );
+        take(
+            &mut out,
+            &mut log,
+            Named::Account(b""),
+            Some(&flush_value(9, &meta, b"c9")),
+            0,
+        );
+        take(
+            &mut out,
+            &mut log,
+            Named::Network(b"8.8.4.0/24"),
+            Some(&value(35, b"n2")),
+            0,
+        );
+        take(
+            &mut out,
+            &mut log,
+            Named::Network(b"1.2.3.4/32"),
+            Some(&value(35, b"bad")),
+            0,
+        );
+        take(
+            &mut out,
+            &mut log,
+            Named::Network(b""),
+            Some(&value(35, b"sc")),
+            0,
+        );
+        assert_eq!(out.through, Some(9));
+        assert_eq!(out.meta, meta);
+        assert!(out.network_applied("8.8.4.0/24", 35) && !out.network_applied("8.8.4.0/24", 36));
+        assert!(!out.network_applied("1.2.3.4/32", 1) && !out.network_applied("", 1));
+        assert_eq!(out.refused, 1);
+        assert_eq!(
+            log.networks.get("8.8.4.0/24").map(Vec::as_slice),
+            Some(&b"n2"[..])
+        );
+        assert!(!log.networks.contains_key("1.2.3.4/32"));
+        take(&mut out, &mut log, Named::Network(b"8.8.4.0/24"), None, 0);
+        assert!(!log.networks.contains_key("8.8.4.0/24"));
+        assert!(out.networks_ahead.is_empty());
     }
 }

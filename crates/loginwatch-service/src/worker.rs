@@ -25,7 +25,9 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+mod network;
 mod state;
+use network::{NetworkInput, Outbox, LINGER};
 use state::Flushing;
 
 /// How often a worker publishes the alerts other partitions' engines left for its accounts
@@ -52,8 +54,11 @@ type Pending = Pin<Box<dyn Future<Output = Settled> + Send>>;
 pub(crate) struct Shared {
     pub consumer: Arc<Consumer>,
     pub producer: Producer,
-    pub metrics: Metrics,
+    /// Shared by reference: cloned into every message's settling.
+    pub metrics: Arc<Metrics>,
     pub alert_topic: Arc<str>,
+    /// How alert records are written (`[output] format`).
+    pub alert_format: loginwatch_model::AlertFormat,
     pub dead_letter_topic: Arc<str>,
     pub max_in_flight: usize,
     /// The state topic, when state persistence is on.
@@ -101,17 +106,41 @@ impl Worker {
             Some(t) => t + 1,
             None => self.committed.unwrap_or(0),
         };
+        let label = self.partition.to_string();
+        let mut net = match stateful.as_ref().filter(|s| s.network.is_some()) {
+            Some(setup) => {
+                match NetworkInput::open(setup, self.partition, &restored, &self.shared.metrics) {
+                    Ok(n) => Some(n),
+                    Err(e) => {
+                        // A client that cannot be built (a bad property): the dispatcher
+                        // sees the worker gone and stops the service with an error.
+                        tracing::error!(partition = self.partition, error = %e, "cannot read the network topic; the partition stops");
+                        return;
+                    }
+                }
+            }
+            None => None,
+        };
+        let mut outbox = Outbox::default();
+        let mut linger = tokio::time::interval(LINGER);
+        linger.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut gap_checked = false;
         let mut pending: FuturesOrdered<Pending> = FuturesOrdered::new();
         let mut alerts = Vec::new();
         let mut open = true;
-        let label = self.partition.to_string();
         // The last offset handled: alerts delivered from other partitions' engines between
         // messages are published as part of it (storing its successor again is harmless).
         let mut last: Option<(i64, Instant)> = None;
-        // The last offset a flush covered or is covering (one flush at a time: a flush's
+        // Where the input and the network topic stand, as a flush records them.
+        let progress = |last: &Option<(i64, Instant)>, net: &Option<NetworkInput>| {
+            (
+                last.map_or(start - 1, |l| l.0),
+                net.as_ref().and_then(|n| n.last),
+            )
+        };
+        // What the last flush covered or is covering (one flush at a time: a flush's
         // records must not interleave with the next one's on the state topic).
-        let mut flushed = restored.through;
+        let mut flushed = progress(&None, &net);
         let mut flushing: Option<Flushing> = None;
         let mut deliveries = tokio::time::interval(DELIVERY_POLL);
         deliveries.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -142,13 +171,23 @@ impl Worker {
                         None => break, // stopped while writing
                     }
                 }
-                _ = flushes.tick(), if stateful.is_some() && flushing.is_none() && last.map(|l| l.0) > flushed => {
-                    let Some((through, _)) = last else { continue };
-                    match self.start_flush(&mut pending, through).await {
+                Some(()) = outbox.sending.next(), if !outbox.sending.is_empty() => {}
+                _ = linger.tick(), if outbox.items > 0 => {
+                    if self.send_outbox(&mut outbox).await.is_none() {
+                        break;
+                    }
+                }
+                _ = flushes.tick(), if stateful.is_some() && flushing.is_none() && progress(&last, &net) != flushed => {
+                    let now = progress(&last, &net);
+                    let seen = net.as_ref().map(|n| n.seen.clone()).unwrap_or_default();
+                    if self.drain_outbox(&mut outbox).await.is_none() {
+                        break;
+                    }
+                    match self.start_flush(&mut pending, now, seen).await {
                         Some(f) => flushing = Some(f),
                         None => break,
                     }
-                    flushed = Some(through);
+                    flushed = now;
                 }
                 _ = deliveries.tick(), if pending.len() < self.shared.max_in_flight => {
                     let Some(last) = last else { continue };
@@ -156,6 +195,26 @@ impl Worker {
                         Some(Some(p)) => pending.push_back(p),
                         Some(None) => {}
                         None => break, // stopped while waiting on the producer queue
+                    }
+                }
+                msg = async { net.as_ref().expect("guarded").consumer.recv().await.map(|m| m.detach()) },
+                    if net.is_some() && open && pending.len() < self.shared.max_in_flight => {
+                    let msg = match msg {
+                        Ok(m) => m,
+                        Err(e) => {
+                            tracing::warn!(partition = self.partition, error = %e, "network topic read error");
+                            continue;
+                        }
+                    };
+                    let at = last.unwrap_or((start - 1, Instant::now()));
+                    let n = net.as_mut().expect("guarded");
+                    match self.handle_network(n, &mut outbox, msg, at, &restored, &mut alerts).await {
+                        Some(Some(p)) => pending.push_back(p),
+                        Some(None) => {}
+                        None => break, // stopped while waiting on the producer queue
+                    }
+                    if outbox.full() && self.send_outbox(&mut outbox).await.is_none() {
+                        break;
                     }
                 }
                 input = self.rx.recv(), if open && pending.len() < self.shared.max_in_flight => {
@@ -176,12 +235,15 @@ impl Worker {
                                 );
                             }
                             last = Some((offset, input.received));
-                            let Some(p) = self.handle(input, &restored, &mut alerts).await else {
+                            let Some(p) = self.handle(input, &restored, &mut outbox, &mut alerts).await else {
                                 // Stopped while waiting on the producer queue.
                                 self.shared.metrics.in_flight.dec();
                                 break;
                             };
                             pending.push_back(p);
+                            if outbox.full() && self.send_outbox(&mut outbox).await.is_none() {
+                                break;
+                            }
                             tracked.set(self.processor.tracked_accounts() as i64);
                         }
                         None => open = false,
@@ -197,8 +259,10 @@ impl Worker {
             } {
                 self.store_after(through);
             }
-            if let Some((through, _)) = last.filter(|l| Some(l.0) > flushed) {
-                if let Some(f) = self.start_flush(&mut pending, through).await {
+            let now = progress(&last, &net);
+            if now != flushed && self.drain_outbox(&mut outbox).await.is_some() {
+                let seen = net.as_ref().map(|n| n.seen.clone()).unwrap_or_default();
+                if let Some(f) = self.start_flush(&mut pending, now, seen).await {
                     if let Some(through) = f.await {
                         self.store_after(through);
                     }
@@ -220,6 +284,7 @@ impl Worker {
         &mut self,
         input: Input,
         restored: &Restored,
+        outbox: &mut Outbox,
         alerts: &mut Vec<Alert>,
     ) -> Option<Pending> {
         let sh = &self.shared;
@@ -246,6 +311,7 @@ impl Worker {
                 records.push(OutRecord::dead_letter(dlq, &input.msg, &reject));
             }
         }
+        self.queue_network(outbox, b'v', offset, 0);
         self.publish(records, alerts, input.msg.offset(), input.received)
             .await
     }
@@ -282,7 +348,7 @@ impl Worker {
     ) -> Option<Pending> {
         let sh = &self.shared;
         for alert in alerts.drain(..) {
-            match OutRecord::alert(&sh.alert_topic, alert) {
+            match OutRecord::alert(&sh.alert_topic, alert, sh.alert_format) {
                 Ok(r) => records.push(r),
                 Err(e) => tracing::error!(error = %e, "alert could not be serialized"),
             }
@@ -317,7 +383,7 @@ impl Worker {
                     m.end_to_end_latency.observe(latency);
                 }
                 Output::DeadLetter => m.dead_letters.inc(),
-                Output::State => {}
+                Output::State | Output::Network => {}
             }
         }
         if !store {

@@ -168,11 +168,16 @@ impl loginwatch_service::Processor for Panicky {
 struct PanickyFactory;
 
 impl loginwatch_service::ProcessorFactory for PanickyFactory {
-    fn create(&self, topic: &str, partition: i32) -> Box<dyn loginwatch_service::Processor> {
+    fn create(
+        &self,
+        topic: &str,
+        partition: i32,
+        partitions: u32,
+    ) -> Box<dyn loginwatch_service::Processor> {
         let inner = common::TestFactory {
             delay: Duration::ZERO,
         };
-        Box::new(Panicky(inner.create(topic, partition)))
+        Box::new(Panicky(inner.create(topic, partition, partitions)))
     }
 }
 

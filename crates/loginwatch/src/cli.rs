@@ -2,8 +2,10 @@
 //! which overrides built-in defaults.
 
 use crate::config::{Config, ProcessEnv};
+use crate::normalize::{normalize, Translator};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use loginwatch_model::{AlertFormat, Format};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -32,11 +34,21 @@ pub enum Command {
         /// Configuration file (TOML).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// The input records' format; overrides `input.format`.
+        #[arg(long, value_name = "F", help = FORMAT_HELP)]
+        format: Option<Format>,
         /// Static group membership for this member; overrides `kafka.group_instance_id`
         /// (e.g. `--group-instance-id "$(POD_NAME)"` in a StatefulSet).
         #[arg(long, value_name = "ID")]
         group_instance_id: Option<String>,
+        /// Alert records: `loginwatch` (the alert JSON) or `ocsf` (an OCSF Detection Finding);
+        /// overrides `output.format`.
+        #[arg(long, value_name = "F")]
+        output_format: Option<AlertFormat>,
     },
+    /// Write the contract events (JSON lines) a vendor's login records become, to see how
+    /// they are read; skips counted on stderr, rejected records to the dead letters.
+    Normalize(NormalizeArgs),
     /// Write a reproducible synthetic event stream with planted, labelled anomalies.
     Gen(GenArgs),
     /// Precision and recall of an alert file against a label file (as `gen --labels` writes).
@@ -60,18 +72,28 @@ pub enum Command {
     },
 }
 
+/// `--format`'s help: the names it takes.
+const FORMAT_HELP: &str = "The input records' format: loginwatch (CONTRACT §1, the default), \
+okta, entra, auth0, cloudtrail, google-workspace or keycloak; overrides `input.format`";
+
 /// Flags of `replay`.
 #[derive(clap::Args, Debug)]
 pub struct ReplayArgs {
     /// Configuration file (TOML).
     #[arg(long)]
     pub config: Option<PathBuf>,
+    #[arg(long, value_name = "F", help = FORMAT_HELP)]
+    pub format: Option<Format>,
     /// Events, one JSON object per line; `-` or absent = stdin.
     #[arg(long)]
     pub input: Option<PathBuf>,
     /// Alerts, one JSON object per line; `-` or absent = stdout.
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// Alerts as `loginwatch` (the alert JSON) or `ocsf` (OCSF Detection Findings); overrides
+    /// `output.format`.
+    #[arg(long, value_name = "F")]
+    pub output_format: Option<AlertFormat>,
     /// City database (.mmdb); overrides `geoip.city`. Repeat it for databases of both address
     /// families (DB-IP's IPv4 and IPv6 files). Without one, the embedded demo database.
     #[arg(long)]
@@ -96,6 +118,25 @@ pub struct ReplayArgs {
     /// shared_ip network), for a later `--state-in`.
     #[arg(long, value_name = "F")]
     pub state_out: Option<PathBuf>,
+}
+
+/// Flags of `normalize`.
+#[derive(clap::Args, Debug)]
+pub struct NormalizeArgs {
+    #[arg(long, value_name = "F", help = FORMAT_HELP)]
+    pub format: Option<Format>,
+    /// Configuration file (TOML), for `input.format` and `input.max_event_bytes`.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Vendor records, one JSON object per line; `-` or absent = stdin.
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Contract events, one JSON object per line; `-` or absent = stdout.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Where rejected records go (JSON lines with reason and original bytes); default stderr.
+    #[arg(long)]
+    pub dead_letters: Option<PathBuf>,
 }
 
 /// Flags of `gen`.
@@ -151,8 +192,11 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Replay(args) => run_replay(args).map(|()| ExitCode::SUCCESS),
         Command::Run {
             config,
+            format,
             group_instance_id,
-        } => run_service(config.as_deref(), group_instance_id),
+            output_format,
+        } => run_service(config.as_deref(), format, group_instance_id, output_format),
+        Command::Normalize(args) => run_normalize(args).map(|()| ExitCode::SUCCESS),
         Command::Gen(args) => crate::gen_cmd::run(args).map(|()| ExitCode::SUCCESS),
         Command::Score { labels, alerts } => {
             let labels = crate::score::read_jsonl(&mut *open_input(Some(&labels))?)?;
@@ -230,6 +274,9 @@ pub fn open_output(path: Option<&Path>) -> Result<Box<dyn Write + Send>> {
 
 fn run_replay(args: ReplayArgs) -> Result<()> {
     let mut config = load_config(args.config.as_deref())?;
+    if let Some(f) = args.format {
+        config.input.format = f;
+    }
     if !args.geoip_city.is_empty() {
         config.geoip.city = args.geoip_city;
     }
@@ -242,12 +289,12 @@ fn run_replay(args: ReplayArgs) -> Result<()> {
     if let Some(w) = args.workers {
         config.replay.workers = w;
     }
+    if let Some(f) = args.output_format {
+        config.output.format = f;
+    }
     let mut input = open_input(args.input.as_deref())?;
     let mut output = open_output(args.output.as_deref())?;
-    let mut dead: Box<dyn Write + Send> = match &args.dead_letters {
-        Some(p) => open_output(Some(p))?,
-        None => Box::new(io::stderr()),
-    };
+    let mut dead = open_dead_letters(args.dead_letters.as_deref())?;
     let files = crate::wiring::StateFiles {
         input: args.state_in,
         output: args.state_out,
@@ -258,10 +305,42 @@ fn run_replay(args: ReplayArgs) -> Result<()> {
     Ok(())
 }
 
-fn run_service(config: Option<&Path>, group_instance_id: Option<String>) -> Result<ExitCode> {
+/// The dead-letter output: `path`, or stderr.
+fn open_dead_letters(path: Option<&Path>) -> Result<Box<dyn Write + Send>> {
+    match path {
+        Some(p) => open_output(Some(p)),
+        None => Ok(Box::new(io::stderr())),
+    }
+}
+
+fn run_normalize(args: NormalizeArgs) -> Result<()> {
+    let config = load_config(args.config.as_deref())?;
+    let format = args.format.unwrap_or(config.input.format);
+    let mut input = open_input(args.input.as_deref())?;
+    let mut output = open_output(args.output.as_deref())?;
+    let mut dead = open_dead_letters(args.dead_letters.as_deref())?;
+    let mut translator = Translator::rewriting(format, config.input.max_event_bytes);
+    let summary =
+        normalize(&mut translator, &mut *input, &mut *output, &mut *dead).context("normalize")?;
+    eprintln!("{summary}");
+    Ok(())
+}
+
+fn run_service(
+    config: Option<&Path>,
+    format: Option<Format>,
+    group_instance_id: Option<String>,
+    output_format: Option<AlertFormat>,
+) -> Result<ExitCode> {
     let mut config = load_config(config)?;
+    if let Some(f) = format {
+        config.input.format = f;
+    }
     if let Some(id) = group_instance_id {
         config.service.kafka.group_instance_id = Some(id);
+    }
+    if let Some(f) = output_format {
+        config.output.format = f;
     }
     crate::run_cmd::run_service(config)?;
     Ok(ExitCode::SUCCESS)

@@ -13,26 +13,40 @@ pub use env::{Environment, NoEnv, ProcessEnv};
 
 use loginwatch_detect::{DetectConfig, EngineConfig, ExceptionsConfig, LimitsConfig};
 use loginwatch_geo::GeoConfig;
+use loginwatch_model::{AlertFormat, Format};
 use loginwatch_service::{KafkaConfig, MetricsConfig, ServiceConfig};
 use serde::{Deserialize, Serialize};
 use serde_path_to_error::{Path, Segment};
 use std::fmt;
 use std::path::Path as FsPath;
 
-/// `[input]`: limits on what is accepted as an event.
+/// `[input]`: what the events are written in, and limits on what is accepted as one.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct InputConfig {
     /// Events larger than this many bytes are rejected (`too_large`).
     pub max_event_bytes: usize,
+    /// The records' format: `loginwatch` (CONTRACT §1) or a vendor's login log records
+    /// (`okta`, `entra`, `auth0`, `cloudtrail`, `google-workspace`, `keycloak`).
+    pub format: Format,
 }
 
 impl Default for InputConfig {
     fn default() -> Self {
         InputConfig {
             max_event_bytes: 64 * 1024,
+            format: Format::Loginwatch,
         }
     }
+}
+
+/// `[output]`: how alerts are written, by `replay` and by `run` alike (CONTRACT §5).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputConfig {
+    /// `loginwatch` (the alert JSON of CONTRACT §2, default) or `ocsf` (an OCSF Detection
+    /// Finding, class_uid 2004, `finding_info.uid` = `alert_id`).
+    pub format: AlertFormat,
 }
 
 /// `[replay]`: the local driver.
@@ -58,6 +72,7 @@ pub struct FileConfig {
     pub exceptions: ExceptionsConfig,
     pub engine: LimitsConfig,
     pub input: InputConfig,
+    pub output: OutputConfig,
     pub replay: ReplayConfig,
     pub kafka: KafkaConfig,
     pub metrics: MetricsConfig,
@@ -69,6 +84,7 @@ pub struct Config {
     pub geoip: GeoConfig,
     pub engine: EngineConfig,
     pub input: InputConfig,
+    pub output: OutputConfig,
     pub replay: ReplayConfig,
     /// `[kafka]` and `[metrics]`: the service (`loginwatch run`).
     pub service: ServiceConfig,
@@ -136,6 +152,7 @@ impl Config {
             exceptions: self.engine.exceptions.clone(),
             engine: self.engine.engine.clone(),
             input: self.input.clone(),
+            output: self.output.clone(),
             replay: self.replay.clone(),
             kafka: self.service.kafka.clone(),
             metrics: self.service.metrics.clone(),
@@ -213,10 +230,13 @@ impl Config {
                 engine: file.engine,
             },
             input: file.input,
+            output: file.output,
             replay: file.replay,
             service: ServiceConfig {
                 kafka: file.kafka,
                 metrics: file.metrics,
+                // Set from `output.format` when the service starts (`run_cmd`).
+                alert_format: AlertFormat::default(),
             },
         };
         problems.extend(config.validate());
@@ -334,6 +354,26 @@ mod tests {
     fn empty_file_is_the_default() {
         let c = Config::from_toml("").expect("defaults are valid");
         assert_eq!(c.input.max_event_bytes, 64 * 1024);
+        assert_eq!(c.output.format, AlertFormat::Loginwatch);
+    }
+
+    #[test]
+    fn the_output_format_is_read_from_the_file_and_the_environment() {
+        let c = Config::from_toml("[output]\nformat = \"ocsf\"\n").expect("valid");
+        assert_eq!(c.output.format, AlertFormat::Ocsf);
+        let text = c.effective_toml().expect("toml");
+        assert!(text.contains("[output]\nformat = \"ocsf\""), "{text}");
+
+        let problems = Config::from_toml("[output]\nformat = \"cef\"\n").expect_err("invalid");
+        assert_eq!(problems[0].key, "output.format", "{problems:?}");
+
+        let env = env::tests::MapEnv {
+            vars: vec![("LOGINWATCH_OUTPUT__FORMAT", "ocsf")],
+            files: Default::default(),
+        };
+        let (c, problems) = Config::check_with("", &env);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(c.output.format, AlertFormat::Ocsf);
     }
 
     #[test]
@@ -419,6 +459,22 @@ mod tests {
             keys.contains(&"detect.shared_ip.min_share (LOGINWATCH_DETECT__SHARED_IP__MIN_SHARE)"),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn the_input_format_is_a_known_name() {
+        let c = Config::from_toml("[input]\nformat = \"google-workspace\"\n").expect("valid");
+        assert_eq!(c.input.format, Format::GoogleWorkspace);
+        assert_eq!(
+            Config::from_toml("").map(|c| c.input.format).ok(),
+            Some(Format::Loginwatch)
+        );
+        let problems = Config::from_toml("[input]\nformat = \"splunk\"\n").expect_err("unknown");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].key, "input.format");
+        for name in ["splunk", "okta", "keycloak", "google-workspace"] {
+            assert!(problems[0].message.contains(name), "{}", problems[0]);
+        }
     }
 
     #[test]

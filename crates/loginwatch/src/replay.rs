@@ -2,9 +2,10 @@
 //! the end. Reads in a streaming fashion: memory is the engine's bounded state plus
 //! [`READ_AHEAD`] lines.
 
+use crate::normalize::{Translated, Translator};
 use loginwatch_detect::{Engine, Locate, Pipeline, SaveSummary};
 use loginwatch_geo::LocateCounts;
-use loginwatch_model::{Alert, Reject};
+use loginwatch_model::{Alert, AlertFormat, Reject, Skip};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{self, BufRead, Write};
@@ -17,6 +18,8 @@ pub struct Summary {
     pub blank_lines: u64,
     pub events: u64,
     pub rejected: BTreeMap<&'static str, u64>,
+    /// Records of a vendor format that are not login events, by [`Skip::code`].
+    pub skipped: BTreeMap<&'static str, u64>,
     pub alerts: BTreeMap<&'static str, u64>,
     pub suppressed: u64,
     pub tracked_accounts: u64,
@@ -55,13 +58,19 @@ impl Summary {
         self.shared_bytes = shared.approx_bytes as u64;
     }
 
+    /// Counts a skipped record.
+    pub fn skip(&mut self, skip: Skip) {
+        *self.skipped.entry(skip.code()).or_default() += 1;
+    }
+
     /// Alerts written, all kinds together.
     pub fn alerts_total(&self) -> u64 {
         self.alerts.values().sum()
     }
 }
 
-fn list(map: &BTreeMap<&'static str, u64>) -> String {
+/// ` (a 1, b 2)` for a count by reason; empty when there is none.
+pub(crate) fn list(map: &BTreeMap<&'static str, u64>) -> String {
     let parts: Vec<String> = map.iter().map(|(k, v)| format!("{k} {v}")).collect();
     if parts.is_empty() {
         String::new()
@@ -87,6 +96,10 @@ impl fmt::Display for Summary {
             self.rejected_total(),
             list(&self.rejected)
         )?;
+        if !self.skipped.is_empty() {
+            let total: u64 = self.skipped.values().sum();
+            writeln!(f, "  skipped:   {total}{}", list(&self.skipped))?;
+        }
         writeln!(
             f,
             "  alerts:    {}{}",
@@ -244,13 +257,15 @@ pub fn read_bounded_line<R: BufRead + ?Sized>(
     }
 }
 
-/// Runs every line of `input` through `pipeline`, writing alerts and dead letters.
+/// Runs every line of `input` through `translator` (the input format) and `pipeline`, writing
+/// alerts (as `format`) and dead letters.
 pub fn replay<L: Locate>(
     pipeline: &mut Pipeline<L>,
     input: &mut dyn BufRead,
     alerts_out: &mut dyn Write,
     dead_letters: &mut dyn Write,
-    max_event_bytes: usize,
+    translator: &mut Translator,
+    format: AlertFormat,
 ) -> io::Result<Summary> {
     let started = Instant::now();
     let mut summary = Summary::default();
@@ -258,13 +273,20 @@ pub fn replay<L: Locate>(
     let mut pending = Lines::default();
     let mut more = true;
     while more {
-        more = read_bounded_line(input, &mut line, max_event_bytes)?;
+        more = read_bounded_line(input, &mut line, translator.max_bytes())?;
         if more {
             summary.lines += 1;
             if line.iter().all(u8::is_ascii_whitespace) {
                 summary.blank_lines += 1;
             } else {
-                pending.push(summary.lines, &line);
+                match translator.translate(&line) {
+                    Translated::Event(event) => pending.push(summary.lines, event),
+                    Translated::Skipped(skip) => summary.skip(skip),
+                    Translated::Rejected(reject) => {
+                        *summary.rejected.entry(reject.reason.code()).or_default() += 1;
+                        write_dead_letter(dead_letters, summary.lines, &reject)?;
+                    }
+                }
             }
         }
         if pending.len() < READ_AHEAD && more {
@@ -276,7 +298,7 @@ pub fn replay<L: Locate>(
                     summary.events += 1;
                     for alert in alerts {
                         *summary.alerts.entry(alert.kind.as_str()).or_default() += 1;
-                        serde_json::to_writer(&mut *alerts_out, alert)?;
+                        format.write(&mut *alerts_out, alert)?;
                         alerts_out.write_all(b"\n")?;
                     }
                 }

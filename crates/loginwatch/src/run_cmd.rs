@@ -1,19 +1,24 @@
 //! `loginwatch run`: the Kafka service. Wires the same pipeline as `replay` (one per assigned
-//! partition) into `loginwatch-service`, with hot-reloadable GeoIP databases.
+//! partition, behind the same input-format translator) into `loginwatch-service`, with
+//! hot-reloadable GeoIP databases.
 
 use crate::config::Config;
+use crate::normalize::{Translated, Translator};
 use crate::wiring::open_locator;
 use anyhow::{Context, Result};
-use loginwatch_detect::snapshot::{RecordDecoder, Restore, Saved, Target};
-use loginwatch_detect::{DropReason, Engine, EngineStats, Locate, Pipeline, SharedIndex};
+use loginwatch_detect::snapshot::RecordDecoder;
+use loginwatch_detect::{
+    DropReason, Engine, EngineStats, Locate, Mail, NetworkStage, NetworkVisit, Owner, Pipeline,
+    SharedIndex, StageMessage,
+};
 use loginwatch_geo::{LocateCounts, Locator, Login};
-use loginwatch_model::{Alert, LoginEvent, Reject};
+use loginwatch_model::{Alert, LoginEvent, Reject, Skip};
 use loginwatch_service::readiness::CHECK_GEOIP;
 use loginwatch_service::{
     run, shutdown_on_signals, watch_files, FileWatch, Metrics, PartitionState, Processor,
     ProcessorFactory, Reloadable, Telemetry,
 };
-use prometheus::{IntCounterVec, IntGauge, Registry};
+use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -34,9 +39,13 @@ impl Locate for ReloadingLocator {
     }
 }
 
-/// One partition's pipeline plus the engine counters already exported.
+/// One partition's pipeline, behind the input format's translator, plus the engine counters
+/// already exported.
 struct PartitionProcessor {
+    translator: Translator,
     pipeline: Pipeline<ReloadingLocator>,
+    /// `loginwatch_events_skipped_total{reason}`: vendor records that are not logins.
+    skipped: IntCounterVec,
     metrics: Metrics,
     /// The engine's counters at the last export.
     exported: EngineStats,
@@ -44,6 +53,22 @@ struct PartitionProcessor {
     since_export: u32,
     /// While restoring from the state topic (names shared between restored accounts).
     decoder: Option<RecordDecoder>,
+    /// With a network topic: the partition's network stage and what it sends.
+    network: Option<NetworkSide>,
+}
+
+/// A partition's part in the network stage (`kafka.network_topic`): its stage (the
+/// networks the network topic's partition of the same number owns) and the visits and mail
+/// waiting to be sent.
+struct NetworkSide {
+    stage: NetworkStage,
+    /// This partition, as the owner named in mail.
+    owner: Owner,
+    partitions: u32,
+    visits: Vec<NetworkVisit>,
+    mail: Vec<Mail>,
+    /// Reused for each item's bytes.
+    encoded: Vec<u8>,
 }
 
 impl PartitionProcessor {
@@ -82,6 +107,11 @@ impl PartitionProcessor {
         m.state_bytes
             .with_label_values(&[self.partition.as_str()])
             .set(now.approx_state_bytes as i64);
+        if let Some(n) = &self.network {
+            m.network_stage_networks
+                .with_label_values(&[self.partition.as_str()])
+                .set(n.stage.stats().networks as i64);
+        }
         self.exported = now;
     }
 }
@@ -108,7 +138,14 @@ impl Processor for PartitionProcessor {
         out: &mut Vec<Alert>,
         applied: &dyn Fn(&str) -> bool,
     ) -> Result<(), Reject> {
-        let result = self.pipeline.process_unless_applied(payload, out, applied);
+        let result = match self.translator.translate(payload) {
+            Translated::Event(event) => self.pipeline.process_unless_applied(event, out, applied),
+            Translated::Skipped(skip) => {
+                self.skipped.with_label_values(&[skip.code()]).inc();
+                Ok(())
+            }
+            Translated::Rejected(reject) => Err(reject),
+        };
         self.since_export += 1;
         if self.since_export >= EXPORT_EVERY {
             self.export();
@@ -127,58 +164,48 @@ impl Processor for PartitionProcessor {
     fn state(&mut self) -> Option<&mut dyn PartitionState> {
         Some(self)
     }
-}
 
-/// The engine's accounts and clocks as the state topic's records (`detect::snapshot`).
-impl PartitionState for PartitionProcessor {
-    fn restore(&mut self, account: &str, record: Option<&[u8]>) -> Result<(), String> {
-        let Some(bytes) = record else {
-            self.pipeline.engine_mut().forget_account(account);
-            return Ok(());
-        };
-        let saved = self
-            .decoder
-            .get_or_insert_with(RecordDecoder::default)
-            .decode(bytes)
-            .map_err(|e| e.to_string())?;
-        let engine = self.pipeline.engine_mut();
-        if saved.account() != Some(account) {
-            return Err(format!(
-                "the record under key {account:?} holds another account"
-            ));
+    fn take_network_messages(&mut self, partitions: u32, out: &mut dyn FnMut(i32, &[u8])) {
+        let Some(n) = &mut self.network else { return };
+        self.pipeline.engine_mut().take_visits(&mut n.visits);
+        let bytes = &mut n.encoded;
+        for v in n.visits.drain(..) {
+            let to = v.partition(partitions) as i32;
+            bytes.clear();
+            StageMessage::Visit(v).encode(bytes);
+            out(to, bytes);
         }
-        // Only account records pass the check above: no network, so no member owner to name.
-        engine.restore(saved, &|_| 0);
-        Ok(())
-    }
-
-    fn restore_clocks(&mut self, record: &[u8]) -> Result<(), String> {
-        let saved = Saved::decode(record).map_err(|e| e.to_string())?;
-        if saved.target() != Target::EveryEngine {
-            return Err("the flush record does not hold an engine's clocks".into());
+        for m in n.mail.drain(..) {
+            let to = i32::from(m.owner());
+            bytes.clear();
+            StageMessage::Mail(m).encode(bytes);
+            out(to, bytes);
         }
-        self.pipeline.engine_mut().restore(saved, &|_| 0);
+    }
+
+    fn process_network(
+        &mut self,
+        payload: &[u8],
+        out: &mut Vec<Alert>,
+        ahead: Option<&dyn Fn(&str) -> bool>,
+    ) -> Result<(), String> {
+        let n = self.network.as_mut().ok_or("no network stage")?;
+        match StageMessage::decode(payload).map_err(|e| e.to_string())? {
+            StageMessage::Visit(v) => {
+                let stage = v.partition(n.partitions);
+                if stage != u32::from(n.owner) {
+                    return Err(format!("a visit for network partition {stage}"));
+                }
+                n.stage.observe(&v, ahead, &mut n.mail);
+            }
+            StageMessage::Mail(m) => {
+                if m.owner() != n.owner {
+                    return Err(format!("mail for partition {}", m.owner()));
+                }
+                self.pipeline.engine_mut().receive(m, out);
+            }
+        }
         Ok(())
-    }
-
-    fn finish_restore(&mut self) {
-        self.decoder = None;
-        self.pipeline.engine_mut().finish_restore();
-        self.export();
-    }
-
-    fn take_changes(&mut self, f: &mut dyn FnMut(&str, Option<&[u8]>)) -> Result<usize, String> {
-        self.pipeline
-            .engine_mut()
-            .take_changes(|c| f(c.account, c.record))
-            .map_err(|e| e.to_string())
-    }
-
-    fn clocks(&self) -> Result<Vec<u8>, String> {
-        self.pipeline
-            .engine()
-            .clocks_record()
-            .map_err(|e| e.to_string())
     }
 }
 
@@ -205,33 +232,65 @@ struct Factory {
     shared: Arc<SharedIndex>,
     locator: Reloadable<Locator>,
     metrics: Metrics,
+    /// `loginwatch_events_skipped_total{reason}`, registered by [`register_skipped`].
+    skipped: IntCounterVec,
     /// A state topic is configured: engines track their changed accounts.
     stateful: bool,
+    /// A network topic is configured: shared_ip runs in each partition's network stage.
+    network: bool,
 }
 
 impl ProcessorFactory for Factory {
-    fn create(&self, topic: &str, partition: i32) -> Box<dyn Processor> {
+    fn create(&self, topic: &str, partition: i32, partitions: u32) -> Box<dyn Processor> {
         tracing::info!(
             topic,
             partition,
             "building the engine of an assigned partition"
         );
+        let config = Arc::new(self.config.engine.clone());
         // The configuration was validated at start-up, so this cannot fail.
-        let engine = match Engine::with_shared_index(
-            Arc::new(self.config.engine.clone()),
-            Arc::clone(&self.shared),
-        ) {
+        let built = if self.network {
+            Engine::with_network_stage(config.clone())
+        } else {
+            Engine::with_shared_index(config.clone(), Arc::clone(&self.shared))
+        };
+        let mut engine = match built {
             Ok(engine) => engine,
             Err(e) => unreachable!("validated engine configuration rejected: {e}"),
         };
-        let mut engine = engine;
-        engine.set_owner(partition as loginwatch_detect::Owner);
+        let owner = partition as Owner;
+        engine.set_owner(owner);
+        let network = self.network.then(|| {
+            let mut stage = match NetworkStage::new(config) {
+                Ok(stage) => stage,
+                Err(e) => unreachable!("validated engine configuration rejected: {e}"),
+            };
+            // The deployment's stages together hold what one index would.
+            let share = partitions.max(1) as usize;
+            let sip = &self.config.engine.detect.shared_ip;
+            stage.set_limits(
+                sip.max_networks.div_ceil(share),
+                sip.max_members.div_ceil(share),
+            );
+            stage.track_changes();
+            NetworkSide {
+                stage,
+                owner,
+                partitions,
+                visits: Vec::new(),
+                mail: Vec::new(),
+                encoded: Vec::new(),
+            }
+        });
         if self.stateful {
             // Drained at every flush; without a state topic nothing would drain it.
             engine.track_changes();
         }
         let exported = engine.stats();
+        let max = self.config.input.max_event_bytes;
         Box::new(PartitionProcessor {
+            translator: Translator::new(self.config.input.format, max),
+            skipped: self.skipped.clone(),
             pipeline: Pipeline::new(
                 ReloadingLocator(self.locator.clone()),
                 engine,
@@ -242,6 +301,7 @@ impl ProcessorFactory for Factory {
             partition: partition.to_string(),
             since_export: 0,
             decoder: None,
+            network,
         })
     }
 }
@@ -251,6 +311,23 @@ fn preregister(metrics: &Metrics) {
     for reason in DropReason::ALL {
         metrics.events_dropped.with_label_values(&[reason.as_str()]);
     }
+}
+
+/// `loginwatch_events_skipped_total{reason}`: records of a vendor input format that are not
+/// login events (the service's own metrics count consumed, rejected and dropped events).
+fn register_skipped(registry: &Registry) -> Result<IntCounterVec> {
+    let skipped = IntCounterVec::new(
+        Opts::new(
+            "loginwatch_events_skipped_total",
+            "Input records of a vendor format that are not login events, by reason",
+        ),
+        &["reason"],
+    )?;
+    registry.register(Box::new(skipped.clone()))?;
+    for code in Skip::CODES {
+        skipped.with_label_values(&[code]);
+    }
+    Ok(skipped)
 }
 
 /// Process-wide numbers no partition owns, exported every [`GEOIP_POLL`].
@@ -366,6 +443,7 @@ pub async fn serve(config: Config, stop: CancellationToken) -> Result<()> {
     let tracker = TaskTracker::new();
     let shared = Arc::new(SharedIndex::for_config(&config.engine));
     let gauges = ProcessGauges::register(&telemetry.registry)?;
+    let skipped = register_skipped(&telemetry.registry)?;
     tracker.spawn(export_process_metrics(
         locator.clone(),
         Arc::clone(&shared),
@@ -390,11 +468,15 @@ pub async fn serve(config: Config, stop: CancellationToken) -> Result<()> {
             stop.clone(),
         ));
     }
-    let service = config.service.clone();
+    let mut service = config.service.clone();
+    service.alert_format = config.output.format;
+    let k = &config.service.kafka;
     let factory = Arc::new(Factory {
-        stateful: !config.service.kafka.state_topic.is_empty(),
+        stateful: !k.state_topic.is_empty(),
+        network: !k.state_topic.is_empty() && !k.network_topic.is_empty(),
         shared,
         metrics: telemetry.metrics.clone(),
+        skipped,
         config,
         locator,
     });
@@ -405,5 +487,6 @@ pub async fn serve(config: Config, stop: CancellationToken) -> Result<()> {
     result.map_err(|e| anyhow::anyhow!(crate::wiring::error_chain(&e)))
 }
 
+mod state;
 #[cfg(test)]
 mod tests;

@@ -6,10 +6,11 @@
 //! and as many result batches towards the writer, so memory stays flat whatever the input size.
 //! Workers hand emptied batches back to the reader, which refills them instead of allocating.
 
+use crate::normalize::{Translated, Translator};
 use crate::replay::{read_bounded_line, write_dead_letter, Lines, Summary};
 use crate::wiring::SharedLocator;
 use loginwatch_detect::Pipeline;
-use loginwatch_model::Alert;
+use loginwatch_model::{Alert, AlertFormat};
 use std::io::{self, BufRead, Write};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::Instant;
@@ -30,10 +31,10 @@ struct Output {
 }
 
 impl Output {
-    fn add_alerts(&mut self, alerts: &[Alert]) -> io::Result<()> {
+    fn add_alerts(&mut self, alerts: &[Alert], format: AlertFormat) -> io::Result<()> {
         for alert in alerts {
             self.alert_kinds.push(alert.kind.as_str());
-            serde_json::to_writer(&mut self.alerts, alert)?;
+            format.write(&mut self.alerts, alert)?;
             self.alerts.push(b'\n');
         }
         Ok(())
@@ -72,6 +73,7 @@ fn work(
     rx: Receiver<Lines>,
     tx: SyncSender<Output>,
     spares: SyncSender<Lines>,
+    format: AlertFormat,
 ) -> Pipeline<SharedLocator> {
     for mut batch in rx {
         let mut out = Output::default();
@@ -80,7 +82,7 @@ fn work(
             match outcome {
                 Ok(alerts) => {
                     out.events += 1;
-                    out.add_alerts(alerts)?;
+                    out.add_alerts(alerts, format)?;
                 }
                 Err(reject) => {
                     out.rejected.push(reject.reason.code());
@@ -121,25 +123,46 @@ fn write_all(
     Ok(summary)
 }
 
-/// Reads `input` and feeds the workers; returns (lines, blank lines).
+/// Dead letters of records the input format rejected, sent to the writer once this big.
+const REJECTS_BYTES: usize = 64 * 1024;
+
+/// Reads `input`, translates it from the input format and feeds the workers; records the
+/// format rejects go to the writer as dead letters. Returns the line counts and skips.
 fn read_all(
     input: &mut dyn BufRead,
     senders: &[SyncSender<Lines>],
     spares: &Receiver<Lines>,
-    max_event_bytes: usize,
-) -> io::Result<(u64, u64)> {
+    translator: &mut Translator,
+    writer: &SyncSender<Output>,
+) -> io::Result<Summary> {
     let mut batches: Vec<Lines> = senders.iter().map(|_| Lines::default()).collect();
-    let (mut lines, mut blank) = (0u64, 0u64);
+    let mut counts = Summary::default();
+    let mut rejects = Output::default();
     let mut line = Vec::with_capacity(1024);
-    while read_bounded_line(input, &mut line, max_event_bytes)? {
-        lines += 1;
+    while read_bounded_line(input, &mut line, translator.max_bytes())? {
+        counts.lines += 1;
         if line.iter().all(u8::is_ascii_whitespace) {
-            blank += 1;
+            counts.blank_lines += 1;
             continue;
         }
-        let shard = shard_of(&line, senders.len());
+        let event = match translator.translate(&line) {
+            Translated::Event(event) => event,
+            Translated::Skipped(skip) => {
+                counts.skip(skip);
+                continue;
+            }
+            Translated::Rejected(reject) => {
+                rejects.rejected.push(reject.reason.code());
+                write_dead_letter(&mut rejects.dead, counts.lines, &reject)?;
+                if rejects.dead.len() >= REJECTS_BYTES {
+                    send(writer, std::mem::take(&mut rejects))?;
+                }
+                continue;
+            }
+        };
+        let shard = shard_of(event, senders.len());
         let batch = &mut batches[shard];
-        batch.push(lines, &line);
+        batch.push(counts.lines, event);
         if batch.len() >= BATCH_LINES {
             let full = std::mem::replace(batch, spares.try_recv().unwrap_or_default());
             if senders[shard].send(full).is_err() {
@@ -152,17 +175,28 @@ fn read_all(
             return Err(io::Error::other("a replay worker stopped"));
         }
     }
-    Ok((lines, blank))
+    if !rejects.rejected.is_empty() {
+        send(writer, rejects)?;
+    }
+    Ok(counts)
+}
+
+fn send(writer: &SyncSender<Output>, out: Output) -> io::Result<()> {
+    writer
+        .send(out)
+        .map_err(|_| io::Error::other("the replay writer stopped"))
 }
 
 /// Replays `input` over one pipeline per worker (`pipelines.len()` workers, engine `i` named
-/// owner `i`); returns the summary and the pipelines (their engines' state).
+/// owner `i`), writing alerts as `format`; returns the summary and the pipelines (their
+/// engines' state).
 pub fn replay_sharded(
     pipelines: Vec<Pipeline<SharedLocator>>,
     input: &mut dyn BufRead,
     alerts_out: &mut (dyn Write + Send),
     dead: &mut (dyn Write + Send),
-    max_event_bytes: usize,
+    translator: &mut Translator,
+    format: AlertFormat,
 ) -> io::Result<(Summary, Vec<Pipeline<SharedLocator>>)> {
     let started = Instant::now();
     let workers = pipelines.len().max(1);
@@ -177,10 +211,10 @@ pub fn replay_sharded(
             let (tx, rx) = sync_channel::<Lines>(QUEUE_BATCHES);
             let (out_tx, spare_tx) = (out_tx.clone(), spare_tx.clone());
             senders.push(tx);
-            handles.push(scope.spawn(move || work(pipeline, rx, out_tx, spare_tx)));
+            handles.push(scope.spawn(move || work(pipeline, rx, out_tx, spare_tx, format)));
         }
         drop(spare_tx);
-        let read = read_all(input, &senders, &spare_rx, max_event_bytes);
+        let read = read_all(input, &senders, &spare_rx, translator, &out_tx);
         drop(senders);
         let mut finished: Vec<_> = handles.into_iter().filter_map(|h| h.join().ok()).collect();
         // Every engine is done observing: the laptop-farm findings engines left for each
@@ -190,7 +224,7 @@ pub fn replay_sharded(
             alerts.clear();
             p.engine_mut().take_deliveries(&mut alerts);
             let mut out = Output::default();
-            out.add_alerts(&alerts)?;
+            out.add_alerts(&alerts, format)?;
             if out_tx.send(out).is_err() {
                 break;
             }
@@ -199,12 +233,13 @@ pub fn replay_sharded(
         let mut summary = writer
             .join()
             .map_err(|_| io::Error::other("writer thread panicked"))??;
-        let (lines, blank) = read?;
+        let counts = read?;
         if finished.len() != workers {
             return Err(io::Error::other("a replay worker panicked"));
         }
-        summary.lines = lines;
-        summary.blank_lines = blank;
+        summary.lines = counts.lines;
+        summary.blank_lines = counts.blank_lines;
+        summary.skipped = counts.skipped;
         for p in &finished {
             summary.add_engine(p.engine());
         }

@@ -35,6 +35,11 @@ pub fn restore(
                 shard_of_account(id, workers)
             }
             Target::SharedIndex => 0,
+            Target::NetworkStage => anyhow::bail!(
+                "{}: record {records} is a network stage's (the service's state topic), not a \
+                 state file's",
+                context()
+            ),
             Target::EveryEngine => {
                 for p in pipelines.iter_mut().skip(1) {
                     if let Some(copy) = saved.copy_for_another_engine() {

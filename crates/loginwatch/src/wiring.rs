@@ -1,6 +1,7 @@
 //! Glue: builds the locator and the pipeline from a validated [`Config`], and drives `replay`.
 
 use crate::config::{Config, Problem};
+use crate::normalize::Translator;
 use crate::replay::{self, Summary};
 use anyhow::{Context, Result};
 use loginwatch_detect::{Engine, Locate, Owner, Pipeline, SharedIndex};
@@ -103,7 +104,8 @@ pub fn pipeline(
     ))
 }
 
-/// Runs a whole replay with the configured databases, on `replay.workers` threads.
+/// Runs a whole replay with the configured databases, on `replay.workers` threads, writing
+/// alerts in the `[output] format`.
 pub fn replay(
     config: &Config,
     input: &mut dyn BufRead,
@@ -130,7 +132,7 @@ pub fn replay_with_state(
     files: &StateFiles,
 ) -> Result<Summary> {
     let locator = Arc::new(open_locator(config)?);
-    let max = config.input.max_event_bytes;
+    let (max, format) = (config.input.max_event_bytes, config.output.format);
     let workers = match config.replay.workers {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
@@ -147,11 +149,12 @@ pub fn replay_with_state(
         Some(path) => Some(crate::state_file::restore(path, &mut pipelines)?),
         None => None,
     };
+    let mut translator = Translator::new(config.input.format, max);
     let (mut summary, pipelines) = if let [one] = pipelines.as_mut_slice() {
-        let summary = replay::replay(one, input, alerts, dead, max)?;
+        let summary = replay::replay(one, input, alerts, dead, &mut translator, format)?;
         (summary, pipelines)
     } else {
-        crate::sharded::replay_sharded(pipelines, input, alerts, dead, max)?
+        crate::sharded::replay_sharded(pipelines, input, alerts, dead, &mut translator, format)?
     };
     summary.state_restored = restored;
     summary.located = locator.counts();

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{alert_ids, brokers, create_topics, produce, replay_ids, stream};
+use common::{alert_ids, brokers, compared, create_topics, produce, replay_ids, stream};
 use loginwatch::config::Config;
 use loginwatch::run_cmd::serve;
 use rdkafka::mocking::MockCluster;
@@ -15,16 +15,16 @@ use tokio_util::sync::CancellationToken;
 const PARTITIONS: i32 = 3;
 
 /// Topic names for one run: input, alerts, dead letters, state.
-fn topics(suffix: &str) -> [String; 4] {
-    ["logins", "alerts", "dead", "state"].map(|t| format!("{t}-{suffix}"))
+fn topics(suffix: &str) -> [String; 5] {
+    ["logins", "alerts", "dead", "state", "networks"].map(|t| format!("{t}-{suffix}"))
 }
 
 /// Runs the service over the generated stream (topics already exist) and compares.
 async fn parity(brokers: &str, suffix: &str) {
     let lines = stream(600, 12_000, 23);
-    let expected = replay_ids(&lines, |_| true);
+    let expected = replay_ids(&lines, compared);
     assert!(expected.len() > 5, "the stream must raise alerts");
-    let [input, alerts, dead, state] = topics(suffix);
+    let [input, alerts, dead, state, networks] = topics(suffix);
     let (b, i) = (brokers.to_owned(), input.clone());
     tokio::task::spawn_blocking(move || produce(&b, &i, &lines, 1, Duration::ZERO))
         .await
@@ -38,6 +38,7 @@ async fn parity(brokers: &str, suffix: &str) {
     k.alert_topic = alerts.clone();
     k.dead_letter_topic = dead;
     k.state_topic = state;
+    k.network_topic = networks;
     k.commit_interval = Duration::from_millis(200);
     k.shutdown_grace = Duration::from_secs(10);
     // Room for the whole stream, so consumption never pauses: tansu (the CI broker) answers a
@@ -57,7 +58,7 @@ async fn parity(brokers: &str, suffix: &str) {
             &b,
             &alerts,
             PARTITIONS,
-            |_| true,
+            compared,
             want,
             Duration::from_secs(60),
         )
@@ -91,8 +92,8 @@ async fn run_matches_replay_on_the_mock_cluster() {
 async fn run_matches_replay_on_a_real_broker() {
     let brokers = brokers();
     let suffix = format!("real-{}", std::process::id());
-    let [input, alerts, dead, _state] = topics(&suffix);
-    // The state topic is left to the service to create (compacted, as many partitions).
+    let [input, alerts, dead, _state, _networks] = topics(&suffix);
+    // The state and network topics are left to the service to create.
     create_topics(&brokers, &[input, alerts, dead], PARTITIONS).await;
     parity(&brokers, &suffix).await;
 }

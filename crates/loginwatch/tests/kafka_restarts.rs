@@ -5,14 +5,14 @@
 //! librdkafka's mock cluster (default suite) and a real broker (`LOGINWATCH_KAFKA_BROKERS`,
 //! `#[ignore]`d, run by `--include-ignored`).
 //!
-//! Not compared: `shared_ip` and `account_risk`. The laptop-farm index is the process's, not
-//! a partition's, and is not on the state topic (the cross-account stage that will own it is
-//! not built); a killed member forgets it, and the risk score counts its findings.
+//! Compared: every alert id, except `shared_ip` and `account_risk`, compared per account
+//! (see `common::compared`). Laptop farms are found by the network stage, whose networks
+//! are kept with each partition's state: a killed member loses none of them, and one, two
+//! or three members flag the farm accounts replay flags.
 
 mod common;
 
-use common::{brokers, create_topics, produce, replay_ids, stream};
-use loginwatch_model::{Alert, AlertKind};
+use common::{brokers, compared, create_topics, produce, replay_ids, stream};
 use rdkafka::config::ClientConfig;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -22,11 +22,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const PARTITIONS: i32 = 4;
-
-/// Kinds compared by id (see the module docs).
-fn compared(a: &Alert) -> bool {
-    !matches!(a.kind, AlertKind::SharedIp | AlertKind::AccountRisk)
-}
 
 /// The compared alert ids on `topic`, until `want` arrived or `limit` passed.
 fn alert_ids(brokers: &str, topic: &str, want: usize, limit: Duration) -> BTreeSet<String> {
@@ -45,6 +40,7 @@ input_topic = "logins-{suffix}"
 alert_topic = "alerts-{suffix}"
 dead_letter_topic = "dead-{suffix}"
 state_topic = "state-{suffix}"
+network_topic = "networks-{suffix}"
 commit_interval = "300ms"
 shutdown_grace = "10s"
 
@@ -94,6 +90,14 @@ impl Setup {
         let lines = stream(800, 16_000, 41);
         let expected = replay_ids(&lines, compared);
         assert!(expected.len() > 20, "the stream must raise alerts");
+        let farmed = expected
+            .iter()
+            .filter(|k| k.starts_with("shared_ip "))
+            .count();
+        assert!(
+            farmed >= 10,
+            "the stream must hold laptop farms ({farmed} accounts)"
+        );
         let dir = std::env::temp_dir();
         let config = write_config(&dir, brokers, suffix);
         let log = dir.join(format!("restarts-{suffix}.log"));
@@ -263,11 +267,12 @@ fn three_members(brokers: &str, suffix: &str) {
 }
 
 /// Runs `scenario(brokers, suffix)` on a fresh mock cluster holding its topics (the mock
-/// cluster cannot create topics on request: the state topic is made here too).
+/// cluster cannot create topics on request: the state and network topics are made here
+/// too).
 fn on_mock_cluster(name: &str, scenario: impl FnOnce(&str, &str)) {
     let cluster = MockCluster::new(1).expect("mock cluster");
     let suffix = format!("mock-{name}-{}", std::process::id());
-    for t in ["logins", "alerts", "dead", "state"] {
+    for t in ["logins", "alerts", "dead", "state", "networks"] {
         cluster
             .create_topic(&format!("{t}-{suffix}"), PARTITIONS, 1)
             .expect("mock topic");
@@ -293,7 +298,7 @@ fn sigkilled_members_publish_what_replay_does_on_the_mock_cluster() {
 }
 
 /// Runs `scenario(brokers, suffix)` on the broker of `LOGINWATCH_KAFKA_BROKERS` with fresh
-/// input, alert and dead-letter topics (the service creates the state topic).
+/// input, alert and dead-letter topics (the service creates the state and network topics).
 async fn on_real_broker(name: &str, scenario: fn(&str, &str)) {
     let brokers = brokers();
     let suffix = format!("real-{name}-{}", std::process::id());

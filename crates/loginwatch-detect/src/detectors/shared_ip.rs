@@ -28,6 +28,10 @@
 //! not alerted for their host. Accounts that come to live there later get their own alert as
 //! they qualify.
 //!
+//! **Across processes.** An engine built with a network stage (`stage.rs`) does only the
+//! account side here (it counts the login) and hands the visit over; the stage runs the same
+//! [`SharedIp::judge`] on its own index and mails the findings back.
+//!
 //! **Which engine, which id.** The engine observing the login that makes the network a farm
 //! finds every member to alert at once; each member's finding goes to the engine that owns the
 //! account (itself, or another through the index's deliveries), which turns it into an alert
@@ -46,8 +50,9 @@
 
 use super::human_ms;
 use crate::config::SharedIpConfig;
-use crate::detector::{Ctx, Detector, Finding};
+use crate::detector::{Ctx, Detector, Finding, Networks};
 use crate::shared::{Delivery, Member, NetKey, SharedIndex, Visit};
+use crate::stage::NetworkVisit;
 use crate::suppress::Escalation;
 use loginwatch_geo::net::is_routable;
 use loginwatch_model::{AlertKind, EventTime, Severity};
@@ -134,7 +139,7 @@ impl SharedIp {
         ip: std::net::IpAddr,
         v: &Visit<'_>,
     ) -> (bool, Option<Report>) {
-        let (host, prefix) = NetKey::of_login(ip, self.prefixes, self.ipv6_48);
+        let (host, prefix) = self.networks(ip);
         let (min, h, cap) = (self.min, self.history_ms, self.max_members);
         let Some(prefix) = prefix else {
             return index.visit(host, v, h, cap, |m, newest| {
@@ -241,6 +246,20 @@ impl Detector for SharedIp {
         let counted = cx.state.get_or_default::<NetworkLogins>();
         counted.0 = counted.0.saturating_add(1);
         let total = counted.0;
+        let index = match &mut cx.networks {
+            Networks::Index(index) => *index,
+            Networks::Stage(visits) => {
+                visits.push(NetworkVisit {
+                    account: cx.account.to_owned(),
+                    event_id: e.event_id.clone(),
+                    time: t,
+                    ip: e.ip,
+                    owner: cx.owner,
+                    total,
+                });
+                return;
+            }
+        };
         let v = Visit {
             account: cx.account,
             event_id: &e.event_id,
@@ -249,30 +268,53 @@ impl Detector for SharedIp {
             owner: cx.owner,
             total,
         };
-        let (own, report) = self.record(cx.shared, e.ip, &v);
-        if own {
+        let mut found = Vec::new();
+        if self.judge(index, e.ip, &v, &mut found) {
             cx.note_risk(AlertKind::SharedIp, Severity::Medium, t);
         }
-        let Some(r) = report else { return };
-        let evidence = self.evidence(&r);
-        let severity = self.severity(&r);
-        for &i in &r.alert {
-            let m = &r.members[i];
-            let finding = self.finding(&r, m, severity, evidence.clone(), t);
-            if m.account.as_str() == cx.account {
-                out.push(finding);
+        for d in found {
+            if d.account.as_str() == cx.account {
+                out.push(d.finding);
             } else {
-                cx.others.push(Delivery {
-                    owner: m.owner,
-                    account: m.account.clone(),
-                    finding,
-                });
+                cx.others.push(d);
             }
         }
     }
 }
 
 impl SharedIp {
+    /// The networks a login from `ip` counts on: its host and, with prefixes, its prefix.
+    pub(crate) fn networks(&self, ip: std::net::IpAddr) -> (NetKey, Option<NetKey>) {
+        NetKey::of_login(ip, self.prefixes, self.ipv6_48)
+    }
+
+    /// The network side of a login, shared by the in-process index and the network stage:
+    /// records `v` (a login from `ip`) in `index`, pushes onto `out` a finding for each member
+    /// to alert (the visiting account included) with its owner, and says whether the visiting
+    /// account is alerted for one of the login's networks.
+    pub(crate) fn judge(
+        &self,
+        index: &SharedIndex,
+        ip: std::net::IpAddr,
+        v: &Visit<'_>,
+        out: &mut Vec<Delivery>,
+    ) -> bool {
+        let (own, report) = self.record(index, ip, v);
+        if let Some(r) = report {
+            let evidence = self.evidence(&r);
+            let severity = self.severity(&r);
+            for &i in &r.alert {
+                let m = &r.members[i];
+                out.push(Delivery {
+                    owner: m.owner,
+                    account: m.account.clone(),
+                    finding: self.finding(&r, m, severity, evidence.clone(), v.time),
+                });
+            }
+        }
+        own
+    }
+
     fn severity(&self, r: &Report) -> Severity {
         let big = r.members.len() >= 2 * self.min;
         match (r.host_level, big) {

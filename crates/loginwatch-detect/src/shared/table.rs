@@ -90,6 +90,14 @@ impl<K: Hash + Eq, V> Striped<K, V> {
         old
     }
 
+    /// Removes `key`'s entry; returns its value.
+    pub(super) fn take(&self, key: &K) -> Option<V> {
+        let hash = self.hasher.hash_one(key);
+        let mut stripe = Self::lock(self.stripe(hash));
+        let at = stripe.find(hash, key)?;
+        Some(stripe.remove_at(at).1)
+    }
+
     /// Starts loading `key`'s entry and time, if the stripe is free and holds one whose
     /// hash tag matches (almost always `key`'s own). A hint: it changes nothing.
     pub(super) fn prefetch(&self, key: &K) {
@@ -123,13 +131,25 @@ impl<K: Hash + Eq, V> Striped<K, V> {
     pub(super) fn remove_where(
         &self,
         go: impl Fn(i64) -> bool,
-        mut removed: impl FnMut(V),
+        mut removed: impl FnMut(K, V),
     ) -> usize {
         let mut count = 0;
         for s in self.stripes.iter() {
-            count += Self::lock(&s.0).remove_where(|t, _, _| go(t), |_, v, _| removed(v));
+            count += Self::lock(&s.0).remove_where(|t, _, _| go(t), |k, v, _| removed(k, v));
         }
         count
+    }
+
+    /// Runs `f` on `key`'s entry and newest time (`None` when there is none), under the
+    /// stripe's lock.
+    pub(super) fn read<R>(&self, key: &K, f: impl FnOnce(Option<(&V, i64)>) -> R) -> R {
+        let hash = self.hasher.hash_one(key);
+        let stripe = Self::lock(self.stripe(hash));
+        let entry = stripe.find(hash, key).map(|at| {
+            let (_, v, t) = stripe.get(at);
+            (v, t)
+        });
+        f(entry)
     }
 }
 
@@ -153,7 +173,7 @@ mod tests {
         map.times(&mut times);
         assert_eq!(times.len(), 5000);
         let mut gone = Vec::new();
-        let n = map.remove_where(|t| t < 2500, |v| gone.push(v));
+        let n = map.remove_where(|t| t < 2500, |_, v| gone.push(v));
         assert_eq!(n, 2499, "0..2500 less key 7, whose newest is 9000");
         gone.sort_unstable();
         assert_eq!(gone.first(), Some(&0));

@@ -1,12 +1,16 @@
 //! The engine's state as a changelog (the service's state topic): the accounts changed since
 //! the last call as framed records or tombstones, the clocks as one record, and single
-//! records decoded one after another.
+//! records decoded one after another; a network stage's networks and clocks the same way.
 
 use super::{
-    frame, unframe, AccountRecord, Body, Cities, EngineClocks, Owned, Saved, StateError, Unframed,
+    frame, unframe, AccountRecord, Body, Cities, EngineClocks, NetworkRecord, Owned, Saved,
+    StateError, Unframed,
 };
+use crate::shared::NetKey;
+use crate::stage::{network_name, NetworkStage};
 use crate::Engine;
 use loginwatch_storage::InlineStr;
+use std::borrow::Cow;
 
 /// One account's record as a changelog carries it: the account's state, framed, or `None`
 /// once the account is gone (evicted or expired: a tombstone).
@@ -85,6 +89,114 @@ impl Engine {
     /// Forgets `account` (its tombstone was read back); whether it was tracked.
     pub fn forget_account(&mut self, account: &str) -> bool {
         self.accounts_mut().remove(account)
+    }
+}
+
+/// One network's record as a network stage's changelog carries it (see [`AccountChange`]);
+/// `network` names it as `203.0.113.0/24`.
+#[derive(Debug)]
+pub struct NetworkChange<'a> {
+    pub network: &'a str,
+    pub record: Option<&'a [u8]>,
+}
+
+impl NetworkStage {
+    /// Starts tracking which networks change, for [`NetworkStage::take_changes`].
+    pub fn track_changes(&mut self) {
+        self.index.track_changes();
+    }
+
+    /// Hands `f` every network that changed since the last call (visited, expired or
+    /// evicted), as a framed record or a tombstone, tombstones first (see
+    /// [`Engine::take_changes`]); returns how many.
+    pub fn take_changes(
+        &mut self,
+        mut f: impl FnMut(NetworkChange<'_>),
+    ) -> Result<usize, StateError> {
+        let changed = self.index.take_changed();
+        let mut live = Vec::with_capacity(changed.len());
+        for &key in &changed {
+            if self.index.read_network(key, |n| n.is_some()) {
+                live.push(key);
+            } else {
+                f(NetworkChange {
+                    network: &network_name(key),
+                    record: None,
+                });
+            }
+        }
+        let mut buf = Vec::new();
+        for key in live {
+            let framed = self.index.read_network(key, |n| {
+                n.map(|(newest, members)| {
+                    let members = Cow::Borrowed(members);
+                    let body = Body::Network(NetworkRecord {
+                        key,
+                        newest,
+                        members,
+                    });
+                    frame(&body, &mut buf)
+                })
+            });
+            if let Some(done) = framed {
+                done?;
+                f(NetworkChange {
+                    network: &network_name(key),
+                    record: Some(&buf),
+                });
+            }
+        }
+        Ok(changed.len())
+    }
+
+    /// The stage's clocks as one framed record.
+    pub fn clocks_record(&self) -> Result<Vec<u8>, StateError> {
+        let mut buf = Vec::new();
+        let body = Body::Stage {
+            watermark: self.watermark,
+            next_sweep: self.index.next_sweep(),
+        };
+        frame(&body, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// Takes one record read back from the stage's changelog: a network or the clocks
+    /// (anything else is refused).
+    pub fn restore(&mut self, saved: Saved) -> Result<(), String> {
+        match saved.0 {
+            Owned::Network {
+                key,
+                newest,
+                members,
+            } => self.index.restore_network(key, newest, members),
+            Owned::Stage {
+                watermark,
+                next_sweep,
+            } => {
+                self.watermark = self.watermark.merged(watermark);
+                self.index
+                    .set_next_sweep(next_sweep.max(self.index.next_sweep()));
+            }
+            _ => return Err("not a network stage's record".into()),
+        }
+        Ok(())
+    }
+
+    /// Forgets the network named `network` (its tombstone was read back); whether the name
+    /// is one.
+    pub fn forget_network(&mut self, network: &str) -> bool {
+        let Ok(net) = network.parse::<ipnet::IpNet>() else {
+            return false;
+        };
+        let len = net.prefix_len();
+        self.index.forget_network(NetKey::of(net.addr(), len, len));
+        true
+    }
+
+    /// Ends a restore: an index holding more than its bounds (records of networks whose
+    /// eviction a crash kept from the log) evicts the least recently used.
+    pub fn finish_restore(&mut self) {
+        self.index.enforce_limits();
     }
 }
 

@@ -26,6 +26,8 @@ fn hint(lat: f64, lon: f64) -> GeoHint {
         country: CountryCode::parse("FR"),
         city: Some("Paris".into()),
         accuracy_km: None,
+        asn: None,
+        proxy: false,
     }
 }
 
@@ -61,6 +63,27 @@ fn a_valid_hint_wins_and_an_invalid_one_is_ignored() {
     h.accuracy_km = Some(25.0);
     let private = l.locate(event("10.0.0.1", Some(h)));
     assert_eq!(private.location.unwrap().accuracy_km, 25.0);
+}
+
+#[test]
+fn a_hint_fills_the_network_the_databases_leave_open() {
+    let with = |asn: Option<u32>, proxy: bool| {
+        let mut h = hint(48.8566, 2.3522);
+        (h.asn, h.proxy) = (asn, proxy);
+        Some(h)
+    };
+    let l = locator();
+    // The ASN database knows 175.200.1.1: its answer stands; the proxy flag adds to it.
+    let known = l.locate(event("175.200.1.1", with(Some(64500), true)));
+    assert_eq!(known.net.asn, Some(4766));
+    assert!(known.net.anon.proxy && !known.net.anon.hosting);
+    // No ASN database: the hint's ASN is used, and checked against the anonymizer lists.
+    let bare = Locator::new(None, None, None).with_anon_asns(AsnSet::from_asns([64500]));
+    let listed = bare.locate(event("198.51.100.7", with(Some(64500), false)));
+    assert_eq!(listed.net.asn, Some(64500));
+    assert!(listed.net.anon.hosting && !listed.net.anon.proxy);
+    let plain = bare.locate(event("198.51.100.7", with(None, false)));
+    assert_eq!(plain.net, NetInfo::default());
 }
 
 #[test]

@@ -18,7 +18,7 @@ enum Any<'a> {
     Int(i64),
     UInt(u64),
     Float(f64),
-    Bool,
+    Bool(bool),
     Null,
     Compound,
 }
@@ -28,7 +28,7 @@ impl Any<'_> {
         match self {
             Any::Str(_) => "a string",
             Any::Int(_) | Any::UInt(_) | Any::Float(_) => "a number",
-            Any::Bool => "a boolean",
+            Any::Bool(_) => "a boolean",
             Any::Null => "null",
             Any::Compound => "an object or array",
         }
@@ -58,8 +58,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for Any<'a> {
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Any<'de>, E> {
                 Ok(Any::Float(v))
             }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Any<'de>, E> {
-                Ok(Any::Bool)
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Any<'de>, E> {
+                Ok(Any::Bool(v))
             }
             fn visit_unit<E: de::Error>(self) -> Result<Any<'de>, E> {
                 Ok(Any::Null)
@@ -87,6 +87,8 @@ struct RawGeo<'a> {
     #[serde(borrow)]
     city: Option<Any<'a>>,
     accuracy_km: Option<Any<'a>>,
+    asn: Option<Any<'a>>,
+    proxy: Option<Any<'a>>,
 }
 
 /// `geo` as it came: an object we try to use, or anything else (ignored).
@@ -219,12 +221,19 @@ impl RawGeo<'_> {
             _ => None,
         };
         let accuracy_km = to_f64(&self.accuracy_km).filter(|a| a.is_finite() && *a >= 0.0);
+        let asn = match self.asn {
+            Some(Any::UInt(n)) => u32::try_from(n).ok(),
+            Some(Any::Int(n)) => u32::try_from(n).ok(),
+            _ => None,
+        };
         Some(GeoHint {
             lat,
             lon,
             country: text(self.country).and_then(|c| CountryCode::parse(&c)),
             city: text(self.city),
             accuracy_km,
+            asn,
+            proxy: matches!(self.proxy, Some(Any::Bool(true))),
         })
     }
 }

@@ -33,7 +33,7 @@ fn full_event() {
         "device_id":"d","user_agent":"ua","accept_language":"ko-KR,ko;q=0.9",
         "claimed_country":"us","claimed_timezone":"America/New_York",
         "account_created_at":"2026-11-01T00:00:00Z","extra":{"ignored":[1,2]},
-        "geo":{"lat":37.5,"lon":127.0,"country":"KR","city":"Seoul","accuracy_km":20}}"#,
+        "geo":{"lat":37.5,"lon":127.0,"country":"KR","city":"Seoul","accuracy_km":20,"asn":4766,"proxy":true}}"#,
     );
     assert_eq!(e.ip.to_string(), "198.51.100.7");
     assert_eq!(e.timestamp.0, 1_795_514_700_000);
@@ -44,6 +44,7 @@ fn full_event() {
     let g = e.geo.unwrap();
     assert_eq!((g.lat, g.lon, g.accuracy_km), (37.5, 127.0, Some(20.0)));
     assert_eq!(g.country.unwrap().as_str(), "KR");
+    assert_eq!((g.asn, g.proxy), (Some(4766), true));
     assert!(e.account_created_at.is_some());
 }
 
@@ -59,6 +60,10 @@ fn invalid_geo_is_ignored_not_fatal() {
         let line = format!(r#"{{"account_id":"a","ip":"1.2.3.4","timestamp":0,"geo":{geo}}}"#);
         assert_eq!(ok(&line).geo, None, "{geo}");
     }
+    // A network view that does not parse is no network view; the location stands.
+    let line = r#"{"account_id":"a","ip":"1.2.3.4","timestamp":0,"geo":{"lat":1,"lon":2,"asn":-1,"proxy":"yes"}}"#;
+    let g = ok(line).geo.expect("located");
+    assert_eq!((g.asn, g.proxy), (None, false));
 }
 
 #[test]

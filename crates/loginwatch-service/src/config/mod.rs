@@ -5,12 +5,14 @@ mod properties;
 
 pub use properties::ClientProperties;
 
+use loginwatch_model::AlertFormat;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
-/// What [`crate::run`] needs: the `[kafka]` and `[metrics]` tables of the configuration file.
+/// What [`crate::run`] needs: the `[kafka]` and `[metrics]` tables of the configuration file,
+/// and the alert format.
 ///
 /// The binary embeds [`KafkaConfig`] and [`MetricsConfig`] as its `kafka` and `metrics` fields
 /// and builds this from them.
@@ -21,6 +23,10 @@ pub struct ServiceConfig {
     pub kafka: KafkaConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// How alert records are written: the alert JSON (default) or an OCSF Detection Finding.
+    /// Not a key of these tables: the binary sets it from its `[output] format`.
+    #[serde(skip)]
+    pub alert_format: AlertFormat,
 }
 
 /// `[kafka]`: where events come from and alerts go, and how the driver behaves.
@@ -50,6 +56,16 @@ pub struct KafkaConfig {
     /// another partition count or cleanup policy. Default `loginwatch-state`; empty turns
     /// state persistence off (a restart then rebuilds state from the events it reads).
     pub state_topic: String,
+    /// The internal topic of the network stage (shared_ip across members): each successful
+    /// login's networks go to the partition that owns them (by network prefix), whose owner
+    /// runs the laptop-farm rule over every account of the deployment and sends findings back
+    /// to the account's partition. Partition `n` of it is read by the member owning input
+    /// partition `n`; its offsets and the stage's networks are kept with that partition's
+    /// state. Created at start-up when missing (the input topic's partition count); refused
+    /// with another partition count. Default `loginwatch-networks`; empty keeps the index in
+    /// each process (right for one member: with several, a farm whose accounts land on
+    /// different members is not seen whole). Needs `state_topic`.
+    pub network_topic: String,
     /// An assigned input partition is read from this many messages before its committed
     /// offset; the messages before the committed offset only bring the worker to it (they
     /// are not processed again). A broker that answers a fetch from inside a record batch
@@ -91,6 +107,7 @@ impl Default for KafkaConfig {
             alert_topic: "login-alerts".into(),
             dead_letter_topic: "logins-dead-letter".into(),
             state_topic: "loginwatch-state".into(),
+            network_topic: "loginwatch-networks".into(),
             rewind_on_assign: 10_000,
             commit_interval: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(30),
@@ -189,6 +206,32 @@ impl KafkaConfig {
         if [&self.alert_topic, &self.dead_letter_topic].contains(&&self.state_topic) {
             p.push("kafka.state_topic: must differ from the alert and dead-letter topics".into());
         }
+        if !self.network_topic.is_empty() {
+            if let Err(why) = check_topic(&self.network_topic) {
+                p.push(format!("kafka.network_topic: {why}"));
+            }
+            let others = [
+                &self.input_topic,
+                &self.alert_topic,
+                &self.dead_letter_topic,
+                &self.state_topic,
+            ];
+            if others.contains(&&self.network_topic) {
+                p.push(
+                    "kafka.network_topic: must differ from the input, alert, dead-letter and \
+                     state topics"
+                        .into(),
+                );
+            }
+            if self.state_topic.is_empty() {
+                p.push(
+                    "kafka.network_topic: needs kafka.state_topic (the stage's networks and \
+                     offsets are kept with each partition's state); set it, or set \
+                     network_topic = \"\" to keep the index in each process"
+                        .into(),
+                );
+            }
+        }
         for (key, d, min) in [
             (
                 "commit_interval",
@@ -283,6 +326,7 @@ mod tests {
         assert_eq!(c.kafka.alert_topic, "login-alerts");
         assert_eq!(c.kafka.dead_letter_topic, "logins-dead-letter");
         assert_eq!(c.kafka.state_topic, "loginwatch-state");
+        assert_eq!(c.kafka.network_topic, "loginwatch-networks");
         assert_eq!(c.metrics.listen.to_string(), "127.0.0.1:9187");
         assert!(c.validate().is_empty(), "{:?}", c.validate());
     }

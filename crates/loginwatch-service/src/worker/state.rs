@@ -3,7 +3,7 @@
 
 use super::{Pending, Shared, Worker};
 use crate::output::{enqueue, settle, OutRecord};
-use crate::state::{self, Restored, StateSetup, FLUSH_ACCOUNT};
+use crate::state::{self, FlushMeta, Restored, Seen, StateSetup, FLUSH_ACCOUNT};
 use crate::Processor;
 use futures_util::stream::{FuturesOrdered, StreamExt};
 use loginwatch_model::Alert;
@@ -90,7 +90,8 @@ impl Worker {
     pub(super) async fn start_flush(
         &mut self,
         pending: &mut FuturesOrdered<Pending>,
-        through: i64,
+        (through, network_through): (i64, Option<i64>),
+        seen: Seen,
     ) -> Option<Flushing> {
         let started = Instant::now();
         let setup = self.shared.state.clone()?;
@@ -112,18 +113,35 @@ impl Worker {
             )),
             None => gone.push(OutRecord::state(topic, p, ns.key(account), None)),
         });
-        let clocks = match taken.and_then(|_| state.clocks()) {
+        // The network stage's networks, as of the network topic's offset.
+        let at = network_through.unwrap_or(-1);
+        let networks = taken.and_then(|_| {
+            state.take_network_changes(&mut |network, record| match record {
+                Some(r) => live.push(OutRecord::state(
+                    topic,
+                    p,
+                    ns.network_key(network),
+                    Some(state::value(at, r)),
+                )),
+                None => gone.push(OutRecord::state(topic, p, ns.network_key(network), None)),
+            })
+        });
+        let clocks = match networks.and_then(|_| state.clocks()) {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(partition = p, error = %e, "the state could not be encoded; stopping the partition");
                 return None;
             }
         };
+        let meta = FlushMeta {
+            network_through,
+            seen,
+        };
         let closing = vec![OutRecord::state(
             topic,
             p,
             ns.key(FLUSH_ACCOUNT),
-            Some(state::value(through, &clocks)),
+            Some(state::flush_value(through, &meta, &clocks)),
         )];
         let (sh, stop) = (self.shared.clone(), self.stop.clone());
         Some(Box::pin(async move {

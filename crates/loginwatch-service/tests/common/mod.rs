@@ -84,7 +84,7 @@ pub struct TestFactory {
 }
 
 impl ProcessorFactory for TestFactory {
-    fn create(&self, _topic: &str, _partition: i32) -> Box<dyn Processor> {
+    fn create(&self, _topic: &str, _partition: i32, _partitions: u32) -> Box<dyn Processor> {
         Box::new(TestProcessor {
             accounts: HashSet::new(),
             delay: self.delay,
@@ -169,6 +169,7 @@ pub fn config(env: &Env, group: &str) -> ServiceConfig {
     k.dead_letter_topic = env.dead_letters.clone();
     // The test processor keeps no state (the binary's suites cover the state topic).
     k.state_topic = String::new();
+    k.network_topic = String::new();
     k.commit_interval = Duration::from_millis(200);
     k.statistics_interval = Duration::from_millis(500);
     k.shutdown_grace = Duration::from_secs(10);
