@@ -28,6 +28,23 @@ pub trait Locate {
     fn prefetch_group(&mut self, _events: &[LoginEvent]) {}
 }
 
+/// What a driver does around each event of a group ([`Pipeline::process_group_with`]);
+/// `()` does nothing.
+pub trait GroupHooks {
+    /// Whether the restored state of `account` already holds line `line`'s event (a driver
+    /// restoring from a changelog re-reads events some accounts' records were written
+    /// after): then the event only moves the engine's clocks ([`Engine::observe_applied`]).
+    fn applied(&mut self, _line: usize, _account: &str) -> bool {
+        false
+    }
+
+    /// Called once line `line`'s event went through `engine`, before the next one does (e.g.
+    /// to take the network-stage visits it made, numbered by the line's message).
+    fn after(&mut self, _line: usize, _engine: &mut Engine) {}
+}
+
+impl GroupHooks for () {}
+
 impl<F: Fn(LoginEvent) -> Login> Locate for F {
     fn locate(&self, event: LoginEvent) -> Login {
         self(event)
@@ -63,26 +80,8 @@ impl<L: Locate> Pipeline<L> {
     /// Processes one message; alerts are appended to `out`, oldest first. A bad message is
     /// returned as a [`Reject`] (reason plus original bytes) for the dead-letter output.
     pub fn process(&mut self, bytes: &[u8], out: &mut Vec<Alert>) -> Result<(), Reject> {
-        self.process_unless_applied(bytes, out, |_| false)
-    }
-
-    /// [`Pipeline::process`], except that an event for which `applied(account)` says its
-    /// account's restored state already holds it only moves the engine's clocks
-    /// ([`Engine::observe_applied`]): a driver restoring from a changelog re-reads events
-    /// some accounts' records were written after.
-    pub fn process_unless_applied(
-        &mut self,
-        bytes: &[u8],
-        out: &mut Vec<Alert>,
-        applied: impl FnOnce(&str) -> bool,
-    ) -> Result<(), Reject> {
         let event = self.decode(bytes)?;
-        if applied(event.account_id.as_str()) {
-            self.engine.observe_applied(&event);
-            self.pool.push(event);
-        } else {
-            self.observe(event, out);
-        }
+        self.observe(event, out);
         Ok(())
     }
 
@@ -93,6 +92,18 @@ impl<L: Locate> Pipeline<L> {
     pub fn process_group(
         &mut self,
         lines: &[&[u8]],
+        results: &mut Vec<Result<usize, Reject>>,
+        out: &mut Vec<Alert>,
+    ) {
+        self.process_group_with(lines, &mut (), results, out);
+    }
+
+    /// [`Pipeline::process_group`], with `hooks` consulted before and called after each
+    /// line's event (see [`GroupHooks`]): the Kafka service's partition workers.
+    pub fn process_group_with(
+        &mut self,
+        lines: &[&[u8]],
+        hooks: &mut impl GroupHooks,
         results: &mut Vec<Result<usize, Reject>>,
         out: &mut Vec<Alert>,
     ) {
@@ -119,9 +130,15 @@ impl<L: Locate> Pipeline<L> {
             std::mem::take(&mut self.lines_of),
         );
         for (event, i) in group.drain(..).zip(lines_of.drain(..)) {
-            let before = out.len();
-            self.observe(event, out);
-            results[i] = Ok(out.len() - before);
+            if hooks.applied(i, event.account_id.as_str()) {
+                self.engine.observe_applied(&event);
+                self.pool.push(event);
+            } else {
+                let before = out.len();
+                self.observe(event, out);
+                results[i] = Ok(out.len() - before);
+            }
+            hooks.after(i, &mut self.engine);
         }
         (self.group, self.lines_of) = (group, lines_of);
     }
@@ -160,6 +177,11 @@ impl<L: Locate> Pipeline<L> {
     /// The locator.
     pub fn locator(&self) -> &L {
         &self.locator
+    }
+
+    /// The locator, mutably (e.g. to swap in reloaded databases between groups).
+    pub fn locator_mut(&mut self) -> &mut L {
+        &mut self.locator
     }
 
     /// Takes the pipeline apart (e.g. to hand a shard's engine over).
@@ -270,6 +292,41 @@ mod tests {
         let ids = |a: &[Alert]| a.iter().map(|a| a.alert_id.clone()).collect::<Vec<_>>();
         assert_eq!(ids(&alerts), ids(&want_alerts));
         assert_eq!(grouped.engine().stats(), one.engine().stats());
+    }
+
+    /// Counts the lines it was called after; line 2's event is already applied.
+    #[derive(Default)]
+    struct Noted(Vec<usize>);
+
+    impl GroupHooks for Noted {
+        fn applied(&mut self, line: usize, _: &str) -> bool {
+            line == 2
+        }
+
+        fn after(&mut self, line: usize, _: &mut Engine) {
+            self.0.push(line);
+        }
+    }
+
+    #[test]
+    fn hooks_see_every_event_and_applied_ones_only_move_the_clocks() {
+        let mut p = Pipeline::new(Fixed, engine_with(|_| {}), 4096);
+        let lines: [&[u8]; 4] = [
+            br#"{"account_id":"a","ip":"198.51.100.7","timestamp":"2026-11-24T10:00:00Z"}"#,
+            b"not json",
+            br#"{"account_id":"a","ip":"203.0.113.9","timestamp":"2026-11-24T10:10:00Z"}"#,
+            br#"{"account_id":"b","ip":"203.0.113.9","timestamp":"2026-11-24T10:20:00Z"}"#,
+        ];
+        let (mut hooks, mut results, mut out) = (Noted::default(), Vec::new(), Vec::new());
+        p.process_group_with(&lines, &mut hooks, &mut results, &mut out);
+        assert_eq!(hooks.0, [0, 2, 3], "after each event, none for the reject");
+        assert!(out.is_empty(), "the applied second login raised nothing");
+        assert_eq!(p.engine().stats().events, 3, "applied events count as seen");
+        let restored = p.engine().stats().dropped;
+        assert!(
+            restored.contains(&(crate::DropReason::Restored, 1)),
+            "{restored:?}"
+        );
     }
 
     #[test]

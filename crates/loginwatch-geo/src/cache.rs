@@ -235,10 +235,7 @@ impl IpCache {
             None => {
                 if self.answers.len() >= self.max_answers {
                     // Full: start over rather than track which networks use which answer.
-                    self.v4.clear();
-                    self.v6.clear();
-                    self.answers.clear();
-                    self.index.clear();
+                    self.clear();
                 }
                 let i = self.answers.len() as u32;
                 self.answers.push(make());
@@ -251,6 +248,15 @@ impl IpCache {
             IpAddr::V6(a) => self.v6.insert(u128::from(a), host_bits, i),
         }
         self.answers[i as usize].clone()
+    }
+
+    /// Forgets every network and answer (e.g. the databases they came from were replaced);
+    /// the counts stay.
+    pub fn clear(&mut self) {
+        self.v4.clear();
+        self.v6.clear();
+        self.answers.clear();
+        self.index.clear();
     }
 
     /// (hits, misses) so far.

@@ -179,6 +179,7 @@ impl Dispatcher {
             finish,
             ended,
             shared: self.shared.clone(),
+            unsettled: 0,
         };
         self.workers.spawn(worker.run());
         let generation = self.generation;

@@ -64,11 +64,15 @@ pub use signals::shutdown_on_signals;
 use loginwatch_model::{Alert, Reject};
 use std::net::SocketAddr;
 
+/// Where a group's network-topic items go: `(message index in the group, destination
+/// partition, item bytes)` (see [`Processor::process_group`]).
+pub type NetworkSink<'a> = dyn FnMut(usize, i32, &[u8]) + 'a;
+
 /// One partition's worth of state: bytes in, alerts (or a rejection) out. Implemented by the
 /// binary over the real pipeline (decode → locate → engine).
 pub trait Processor: Send + 'static {
     /// Handles one input message value (empty for a message without one), pushing any alerts
-    /// onto `out` (which arrives empty). A rejection becomes a dead letter. `applied(account)`
+    /// onto `out`. A rejection becomes a dead letter. `applied(account)`
     /// says whether the account's restored state already holds this message (its changelog
     /// record was written after it): then only the processor's clocks move.
     fn process(
@@ -77,8 +81,31 @@ pub trait Processor: Send + 'static {
         out: &mut Vec<Alert>,
         applied: &dyn Fn(&str) -> bool,
     ) -> Result<(), Reject>;
+    /// Handles the messages of one poll in order, as `process` would one after the other:
+    /// `results[i]` is how many alerts message `i` pushed onto `out`, or its rejection;
+    /// `applied(i, account)` is `process`'s `applied` for message `i`; the network-topic
+    /// items message `i` made go to `network(i, partition, bytes)` (as
+    /// [`Processor::take_network_messages`] would hand them after it). Processors over the
+    /// real pipeline process the group together (decode all, prefetch, locate, engine).
+    fn process_group(
+        &mut self,
+        payloads: &[&[u8]],
+        applied: &dyn Fn(usize, &str) -> bool,
+        partitions: u32,
+        network: &mut NetworkSink<'_>,
+        results: &mut Vec<Result<usize, Reject>>,
+        out: &mut Vec<Alert>,
+    ) {
+        results.clear();
+        for (i, payload) in payloads.iter().enumerate() {
+            let before = out.len();
+            let result = self.process(payload, out, &|account| applied(i, account));
+            results.push(result.map(|()| out.len() - before));
+            self.take_network_messages(partitions, &mut |to, bytes| network(i, to, bytes));
+        }
+    }
     /// Accounts currently held in this partition's state (for a gauge); called after every
-    /// message, so it must be cheap.
+    /// group of messages, so it must be cheap.
     fn tracked_accounts(&self) -> usize;
     /// Pushes onto `out` the alerts of findings other partitions' engines left for this
     /// partition's accounts (laptop-farm members), which `process` also emits; called

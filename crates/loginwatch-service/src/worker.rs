@@ -27,8 +27,13 @@ use tokio_util::sync::CancellationToken;
 
 mod network;
 mod state;
+use crate::output::Origin;
 use network::{NetworkInput, Outbox, LINGER};
 use state::Flushing;
+
+/// The most input messages a worker takes together from its queue (what is already there;
+/// it never waits for more): they go through the pipeline as one group and settle as one.
+const GROUP_MESSAGES: usize = 64;
 
 /// How often a worker publishes the alerts other partitions' engines left for its accounts
 /// when it has no message to handle.
@@ -40,10 +45,13 @@ pub(crate) struct Input {
     pub received: Instant,
 }
 
-/// A message whose outputs are all acknowledged.
+/// Messages (up to `offset`) whose outputs are all acknowledged.
 struct Settled {
     offset: i64,
+    /// When the oldest of them was received.
     received: Instant,
+    /// How many input messages they are (the `in_flight` gauge and limit).
+    messages: usize,
     outputs: Vec<Output>,
 }
 
@@ -82,6 +90,8 @@ pub(crate) struct Worker {
     /// Dropped when the worker ends, which the revoke waits for.
     pub ended: std::sync::mpsc::SyncSender<()>,
     pub shared: Shared,
+    /// Input messages taken whose outputs are not all acknowledged.
+    pub unsettled: usize,
 }
 
 impl Worker {
@@ -154,6 +164,8 @@ impl Worker {
             .metrics
             .tracked_accounts
             .with_label_values(&[&label]);
+        let max_in_flight = self.shared.max_in_flight;
+        let mut group: Vec<Input> = Vec::with_capacity(GROUP_MESSAGES);
         while open || !pending.is_empty() {
             tokio::select! {
                 biased;
@@ -189,7 +201,7 @@ impl Worker {
                     }
                     flushed = now;
                 }
-                _ = deliveries.tick(), if pending.len() < self.shared.max_in_flight => {
+                _ = deliveries.tick(), if self.unsettled < max_in_flight => {
                     let Some(last) = last else { continue };
                     match self.publish_deliveries(last, &mut alerts).await {
                         Some(Some(p)) => pending.push_back(p),
@@ -198,7 +210,7 @@ impl Worker {
                     }
                 }
                 msg = async { net.as_ref().expect("guarded").consumer.recv().await.map(|m| m.detach()) },
-                    if net.is_some() && open && pending.len() < self.shared.max_in_flight => {
+                    if net.is_some() && open && self.unsettled < max_in_flight => {
                     let msg = match msg {
                         Ok(m) => m,
                         Err(e) => {
@@ -217,37 +229,45 @@ impl Worker {
                         break;
                     }
                 }
-                input = self.rx.recv(), if open && pending.len() < self.shared.max_in_flight => {
-                    match input {
-                        Some(input) => {
-                            let offset = input.msg.offset();
-                            if offset < start {
-                                continue;
-                            }
-                            if !std::mem::replace(&mut gap_checked, true) && offset > start {
-                                tracing::warn!(
-                                    partition = self.partition,
-                                    expected = start,
-                                    first = offset,
-                                    "the partition resumes after a gap: messages between were \
-                                     deleted by retention, or the state is further behind the \
-                                     committed offset than kafka.rewind_on_assign"
-                                );
-                            }
-                            last = Some((offset, input.received));
-                            let Some(p) = self.handle(input, &restored, &mut outbox, &mut alerts).await else {
-                                // Stopped while waiting on the producer queue.
-                                self.shared.metrics.in_flight.dec();
-                                break;
-                            };
-                            pending.push_back(p);
-                            if outbox.full() && self.send_outbox(&mut outbox).await.is_none() {
-                                break;
-                            }
-                            tracked.set(self.processor.tracked_accounts() as i64);
+                input = self.rx.recv(), if open && self.unsettled < max_in_flight => {
+                    let Some(input) = input else {
+                        open = false;
+                        continue;
+                    };
+                    // What else is already queued joins it, up to the group size and the
+                    // in-flight limit.
+                    let room = GROUP_MESSAGES.min(max_in_flight - self.unsettled);
+                    group.clear();
+                    group.push(input);
+                    while group.len() < room {
+                        match self.rx.try_recv() {
+                            Ok(input) => group.push(input),
+                            Err(_) => break,
                         }
-                        None => open = false,
                     }
+                    group.retain(|input| input.msg.offset() >= start);
+                    let Some(first) = group.first() else { continue };
+                    let offset = first.msg.offset();
+                    if !std::mem::replace(&mut gap_checked, true) && offset > start {
+                        tracing::warn!(
+                            partition = self.partition,
+                            expected = start,
+                            first = offset,
+                            "the partition resumes after a gap: messages between were \
+                             deleted by retention, or the state is further behind the \
+                             committed offset than kafka.rewind_on_assign"
+                        );
+                    }
+                    let newest = group.last().expect("not empty");
+                    last = Some((newest.msg.offset(), newest.received));
+                    let Some(p) = self.handle(&group, &restored, &mut outbox, &mut alerts).await else {
+                        break; // stopped while waiting on the producer queue
+                    };
+                    pending.push_back(p);
+                    if outbox.full() && self.send_outbox(&mut outbox).await.is_none() {
+                        break;
+                    }
+                    tracked.set(self.processor.tracked_accounts() as i64);
                 }
             }
         }
@@ -269,50 +289,77 @@ impl Worker {
                 }
             }
         }
-        self.shared.metrics.in_flight.sub(pending.len() as i64);
+        self.shared.metrics.in_flight.sub(self.unsettled as i64);
         tracing::debug!(
             partition = self.partition,
-            abandoned = pending.len(),
+            abandoned = self.unsettled,
             "worker stopped"
         );
         // A revoke waiting for this worker goes on.
         drop(self.ended);
     }
 
-    /// Processes one message and enqueues its outputs; `None` if stopped meanwhile.
+    /// Processes a group of messages (in offset order) and enqueues their outputs, to settle
+    /// together; `None` if stopped meanwhile.
     async fn handle(
         &mut self,
-        input: Input,
+        group: &[Input],
         restored: &Restored,
         outbox: &mut Outbox,
         alerts: &mut Vec<Alert>,
     ) -> Option<Pending> {
         let sh = &self.shared;
-        sh.metrics.events_consumed.inc();
-        sh.metrics.in_flight.inc();
+        sh.metrics.events_consumed.inc_by(group.len() as u64);
         alerts.clear();
-        let payload = input.msg.payload().unwrap_or_default();
+        let payloads: Vec<&[u8]> = group
+            .iter()
+            .map(|input| input.msg.payload().unwrap_or_default())
+            .collect();
+        let offset_of = |i: usize| group[i].msg.offset();
+        let applied = |i: usize, account: &str| restored.applied(account, offset_of(i));
+        let mut results = Vec::with_capacity(group.len());
+        let network = sh.state.as_ref().filter(|s| s.network.is_some());
+        let partitions = network.map_or(0, |s| s.partitions);
+        // Items of the network topic, numbered per message as a message's own.
+        let (from, mut numbered) = (self.partition, (usize::MAX, 0u32));
+        self.processor.process_group(
+            &payloads,
+            &applied,
+            partitions,
+            &mut |i, to, item| {
+                if numbered.0 != i {
+                    numbered = (i, 0);
+                }
+                let origin = Origin {
+                    kind: b'v',
+                    partition: from,
+                    offset: offset_of(i),
+                    index: numbered.1,
+                };
+                outbox.put(to, origin, item);
+                numbered.1 += 1;
+            },
+            &mut results,
+            alerts,
+        );
         let mut records = Vec::new();
-        let offset = input.msg.offset();
-        let applied = |account: &str| restored.applied(account, offset);
-        match self.processor.process(payload, alerts, &applied) {
-            Ok(()) => {}
-            Err(reject) => {
-                let code = reject.reason.code();
-                sh.metrics.events_rejected.with_label_values(&[code]).inc();
-                tracing::warn!(
-                    partition = self.partition,
-                    offset = input.msg.offset(),
-                    reason = code,
-                    detail = %reject.reason,
-                    "event rejected"
-                );
-                let dlq = &sh.dead_letter_topic;
-                records.push(OutRecord::dead_letter(dlq, &input.msg, &reject));
-            }
+        for (input, result) in group.iter().zip(&results) {
+            let Err(reject) = result else { continue };
+            let code = reject.reason.code();
+            sh.metrics.events_rejected.with_label_values(&[code]).inc();
+            tracing::warn!(
+                partition = self.partition,
+                offset = input.msg.offset(),
+                reason = code,
+                detail = %reject.reason,
+                "event rejected"
+            );
+            let dlq = &sh.dead_letter_topic;
+            records.push(OutRecord::dead_letter(dlq, &input.msg, reject));
         }
-        self.queue_network(outbox, b'v', offset, 0);
-        self.publish(records, alerts, input.msg.offset(), input.received)
+        let (newest, oldest) = (&group[group.len() - 1], &group[0]);
+        let offset = newest.msg.offset();
+        self.publish(records, alerts, offset, oldest.received, group.len())
             .await
     }
 
@@ -329,22 +376,19 @@ impl Worker {
         if alerts.is_empty() {
             return Some(None);
         }
-        self.shared.metrics.in_flight.inc();
-        let published = self.publish(Vec::new(), alerts, offset, received).await;
-        if published.is_none() {
-            self.shared.metrics.in_flight.dec();
-        }
+        let published = self.publish(Vec::new(), alerts, offset, received, 1).await;
         published.map(Some)
     }
 
-    /// Enqueues `records` and `alerts` as what message `offset` caused; `None` if stopped
-    /// meanwhile.
+    /// Enqueues `records` and `alerts` as what `messages` input messages up to `offset`
+    /// caused (the oldest received at `received`); `None` if stopped meanwhile.
     async fn publish(
         &mut self,
         mut records: Vec<OutRecord>,
         alerts: &mut Vec<Alert>,
         offset: i64,
         received: Instant,
+        messages: usize,
     ) -> Option<Pending> {
         let sh = &self.shared;
         for alert in alerts.drain(..) {
@@ -358,12 +402,15 @@ impl Worker {
             deliveries.push(enqueue(&sh.producer, r, &sh.metrics, &self.stop).await?);
         }
         let (producer, metrics) = (sh.producer.clone(), sh.metrics.clone());
+        metrics.in_flight.add(messages as i64);
+        self.unsettled += messages;
         Some(Box::pin(async move {
             let outputs = records.iter().map(|r| r.what).collect();
             settle(producer, records, deliveries, metrics).await;
             Settled {
                 offset,
                 received,
+                messages,
                 outputs,
             }
         }))
@@ -372,9 +419,10 @@ impl Worker {
     /// Everything message `done.offset` caused is acknowledged, and so is everything before it
     /// (pending is in offset order): with `store`, store `offset + 1` for the next commit
     /// (with a state topic, flushes store offsets instead).
-    fn settled(&self, done: Settled, store: bool) {
+    fn settled(&mut self, done: Settled, store: bool) {
         let m = &self.shared.metrics;
-        m.in_flight.dec();
+        m.in_flight.sub(done.messages as i64);
+        self.unsettled -= done.messages;
         let latency = done.received.elapsed().as_secs_f64();
         for o in done.outputs {
             match o {

@@ -178,6 +178,19 @@ impl Lines {
         self.ends.clear();
     }
 
+    /// Every line, in order.
+    pub(crate) fn slices(&self) -> Vec<&[u8]> {
+        let mut start = 0;
+        self.ends
+            .iter()
+            .map(|&(_, end)| {
+                let line = &self.data[start..end];
+                start = end;
+                line
+            })
+            .collect()
+    }
+
     /// Runs every line through `pipeline`, a group at a time, and hands each line's outcome
     /// to `each` in order: its line number and the alerts it caused, or its reject.
     pub(crate) fn process<L: Locate, E>(

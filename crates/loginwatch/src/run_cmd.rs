@@ -4,19 +4,20 @@
 
 use crate::config::Config;
 use crate::normalize::{Translated, Translator};
-use crate::wiring::open_locator;
+use crate::replay::Lines;
+use crate::wiring::{open_locator, SharedLocator};
 use anyhow::{Context, Result};
 use loginwatch_detect::snapshot::RecordDecoder;
 use loginwatch_detect::{
-    DropReason, Engine, EngineStats, Locate, Mail, NetworkStage, NetworkVisit, Owner, Pipeline,
+    DropReason, Engine, EngineStats, GroupHooks, Mail, NetworkStage, NetworkVisit, Owner, Pipeline,
     SharedIndex, StageMessage,
 };
-use loginwatch_geo::{LocateCounts, Locator, Login};
-use loginwatch_model::{Alert, LoginEvent, Reject, Skip};
+use loginwatch_geo::{LocateCounts, Locator};
+use loginwatch_model::{Alert, Reject, Skip};
 use loginwatch_service::readiness::CHECK_GEOIP;
 use loginwatch_service::{
-    run, shutdown_on_signals, watch_files, FileWatch, Metrics, PartitionState, Processor,
-    ProcessorFactory, Reloadable, Telemetry,
+    run, shutdown_on_signals, watch_files, FileWatch, Metrics, NetworkSink, PartitionState,
+    Processor, ProcessorFactory, Reloadable, Telemetry,
 };
 use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
 use std::sync::Arc;
@@ -29,21 +30,18 @@ const GEOIP_POLL: Duration = Duration::from_secs(10);
 /// Engine counters are exported to metrics every this many messages (and when dropped).
 const EXPORT_EVERY: u32 = 256;
 
-/// The current locator; a reload swaps it without blocking the data path.
-#[derive(Clone)]
-pub struct ReloadingLocator(pub Reloadable<Locator>);
-
-impl Locate for ReloadingLocator {
-    fn locate(&self, event: LoginEvent) -> Login {
-        self.0.with(|l| l.locate(event))
-    }
-}
-
 /// One partition's pipeline, behind the input format's translator, plus the engine counters
 /// already exported.
 struct PartitionProcessor {
     translator: Translator,
-    pipeline: Pipeline<ReloadingLocator>,
+    /// The current databases; a reload swaps them without blocking the data path, and the
+    /// pipeline's locator follows before its next group.
+    locator: Reloadable<Locator>,
+    pipeline: Pipeline<SharedLocator>,
+    /// A group's translated lines, and the message index of each.
+    lines: Lines,
+    message_of: Vec<usize>,
+    results: Vec<Result<usize, Reject>>,
     /// `loginwatch_events_skipped_total{reason}`: vendor records that are not logins.
     skipped: IntCounterVec,
     metrics: Metrics,
@@ -131,6 +129,82 @@ fn add_deltas<K>(
     }
 }
 
+impl PartitionProcessor {
+    /// Runs `payloads` through the input format's translator and the pipeline as one group
+    /// (see [`Processor::process_group`]); with `network`, the visits each message's event
+    /// made go there as that message's, otherwise they wait for `take_network_messages`.
+    fn run_group(
+        &mut self,
+        payloads: &[&[u8]],
+        applied: &dyn Fn(usize, &str) -> bool,
+        network: Option<&mut NetworkSink<'_>>,
+        results: &mut Vec<Result<usize, Reject>>,
+        out: &mut Vec<Alert>,
+    ) {
+        results.clear();
+        self.lines.clear();
+        self.message_of.clear();
+        for (i, payload) in payloads.iter().enumerate() {
+            results.push(match self.translator.translate(payload) {
+                Translated::Event(event) => {
+                    self.lines.push(i as u64, event);
+                    self.message_of.push(i);
+                    Ok(0)
+                }
+                Translated::Skipped(skip) => {
+                    self.skipped.with_label_values(&[skip.code()]).inc();
+                    Ok(0)
+                }
+                Translated::Rejected(reject) => Err(reject),
+            });
+        }
+        self.pipeline.locator_mut().follow(&self.locator.get());
+        let mut hooks = Hooks {
+            message_of: &self.message_of,
+            applied,
+            network: network.zip(self.network.as_mut()),
+        };
+        let lines = self.lines.slices();
+        self.pipeline
+            .process_group_with(&lines, &mut hooks, &mut self.results, out);
+        for (&i, result) in self.message_of.iter().zip(self.results.drain(..)) {
+            results[i] = result;
+        }
+        self.since_export += payloads.len() as u32;
+        if self.since_export >= EXPORT_EVERY {
+            self.export();
+        }
+    }
+}
+
+/// What a partition's group does around each event: the restored state's check, and the
+/// visits for the network stage sent as the event's message's.
+struct Hooks<'a, 'f> {
+    /// The message of each line of the group.
+    message_of: &'a [usize],
+    applied: &'a dyn Fn(usize, &str) -> bool,
+    network: Option<(&'a mut NetworkSink<'f>, &'a mut NetworkSide)>,
+}
+
+impl GroupHooks for Hooks<'_, '_> {
+    fn applied(&mut self, line: usize, account: &str) -> bool {
+        (self.applied)(self.message_of[line], account)
+    }
+
+    fn after(&mut self, line: usize, engine: &mut Engine) {
+        let Some((send, n)) = &mut self.network else {
+            return;
+        };
+        engine.take_visits(&mut n.visits);
+        for v in n.visits.drain(..) {
+            let to = v.partition(n.partitions) as i32;
+            n.encoded.clear();
+            StageMessage::Visit(v).encode(&mut n.encoded);
+            send(self.message_of[line], to, &n.encoded);
+        }
+    }
+}
+
 impl Processor for PartitionProcessor {
     fn process(
         &mut self,
@@ -138,19 +212,21 @@ impl Processor for PartitionProcessor {
         out: &mut Vec<Alert>,
         applied: &dyn Fn(&str) -> bool,
     ) -> Result<(), Reject> {
-        let result = match self.translator.translate(payload) {
-            Translated::Event(event) => self.pipeline.process_unless_applied(event, out, applied),
-            Translated::Skipped(skip) => {
-                self.skipped.with_label_values(&[skip.code()]).inc();
-                Ok(())
-            }
-            Translated::Rejected(reject) => Err(reject),
-        };
-        self.since_export += 1;
-        if self.since_export >= EXPORT_EVERY {
-            self.export();
-        }
-        result
+        let mut results = Vec::with_capacity(1);
+        self.run_group(&[payload], &|_, a| applied(a), None, &mut results, out);
+        results.pop().unwrap_or(Ok(0)).map(drop)
+    }
+
+    fn process_group(
+        &mut self,
+        payloads: &[&[u8]],
+        applied: &dyn Fn(usize, &str) -> bool,
+        _partitions: u32,
+        network: &mut NetworkSink<'_>,
+        results: &mut Vec<Result<usize, Reject>>,
+        out: &mut Vec<Alert>,
+    ) {
+        self.run_group(payloads, applied, Some(network), results, out);
     }
 
     fn tracked_accounts(&self) -> usize {
@@ -291,11 +367,11 @@ impl ProcessorFactory for Factory {
         Box::new(PartitionProcessor {
             translator: Translator::new(self.config.input.format, max),
             skipped: self.skipped.clone(),
-            pipeline: Pipeline::new(
-                ReloadingLocator(self.locator.clone()),
-                engine,
-                self.config.input.max_event_bytes,
-            ),
+            pipeline: Pipeline::new(SharedLocator::new(self.locator.get()), engine, max),
+            locator: self.locator.clone(),
+            lines: Lines::default(),
+            message_of: Vec::new(),
+            results: Vec::new(),
             metrics: self.metrics.clone(),
             exported,
             partition: partition.to_string(),

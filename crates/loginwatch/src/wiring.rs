@@ -38,6 +38,15 @@ impl SharedLocator {
     pub fn locator(&self) -> &Arc<Locator> {
         &self.locator
     }
+
+    /// Locates with `current` from now on, if it is not the locator in use (the databases
+    /// were reloaded): the cache, which holds the old databases' answers, starts empty.
+    pub fn follow(&mut self, current: &Arc<Locator>) {
+        if !Arc::ptr_eq(&self.locator, current) {
+            self.locator = Arc::clone(current);
+            self.cache.clear();
+        }
+    }
 }
 
 impl Locate for SharedLocator {
@@ -184,5 +193,29 @@ fn geo_error_key(e: &loginwatch_geo::GeoError) -> &'static str {
         Anonymous { .. } => "geoip.anonymous",
         CidrList(_) => "detect.anonymized_ip.cidr_lists",
         AsnList(_) => "detect.anonymized_ip.asn_lists",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use loginwatch_detect::Locate;
+
+    #[test]
+    fn a_reloaded_locator_is_followed_with_an_empty_cache() {
+        let seoul = demo_world::city_ip(demo_world::find_city("Seoul").expect("a demo city"), 3);
+        let line = format!(r#"{{"account_id":"a","ip":"{seoul}","timestamp":0}}"#);
+        let event = || loginwatch_model::decode(line.as_bytes(), 4096).expect("an event");
+        let mut worker = SharedLocator::new(Arc::new(demo_world::locator()));
+        assert!(worker.locate_mut(event()).location.is_some());
+        // Databases without that address replace the demo world.
+        let reloaded = Arc::new(Locator::new(None, None, None));
+        worker.follow(&reloaded);
+        assert!(
+            worker.locate_mut(event()).location.is_none(),
+            "no stale answer"
+        );
+        worker.follow(&Arc::clone(&reloaded));
+        assert!(Arc::ptr_eq(worker.locator(), &reloaded));
     }
 }

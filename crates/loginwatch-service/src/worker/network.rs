@@ -51,7 +51,7 @@ pub(super) struct Outbox {
 }
 
 impl Outbox {
-    fn put(&mut self, partition: i32, origin: Origin, item: &[u8]) {
+    pub(super) fn put(&mut self, partition: i32, origin: Origin, item: &[u8]) {
         let at = usize::try_from(partition).unwrap_or(0);
         if self.batches.len() <= at {
             self.batches.resize_with(at + 1, Vec::new);
@@ -262,11 +262,9 @@ impl Worker {
         if records.is_empty() && alerts.is_empty() {
             return Some(None);
         }
-        self.shared.metrics.in_flight.inc();
-        let published = self.publish(records, alerts, input_offset, received).await;
-        if published.is_none() {
-            self.shared.metrics.in_flight.dec();
-        }
+        let published = self
+            .publish(records, alerts, input_offset, received, 1)
+            .await;
         published.map(Some)
     }
 

@@ -276,3 +276,60 @@ fn partitions_with_network_stages_find_a_farm_spread_over_them() {
         .process_network(b"\x01junk", &mut alerts, None)
         .is_err());
 }
+
+#[test]
+fn a_group_gives_what_its_messages_give_one_at_a_time() {
+    let mut lines = farm_lines();
+    lines.insert(3, "not json".into());
+    // A traveller from Seoul to Lagos in ten minutes raises alerts of its own.
+    use loginwatch_geo::demo_world::{city_ip, find_city};
+    let at = |city| city_ip(find_city(city).expect("a demo city"), 5).to_string();
+    for (t, ip) in [
+        ("2026-11-24T09:30:00Z", at("Seoul")),
+        ("2026-11-24T09:40:00Z", at("Lagos")),
+    ] {
+        lines.push(format!(
+            r#"{{"account_id":"traveller","ip":"{ip}","timestamp":"{t}","event_id":"t{t}"}}"#
+        ));
+    }
+    let payloads: Vec<&[u8]> = lines.iter().map(|l| l.as_bytes()).collect();
+    // Message 7's account holds it already (a restored state written after it).
+    let applied = |i: usize, _: &str| i == 7;
+    let (factory, _t) = factory_for(Config::default(), true);
+
+    let mut one = factory.create("logins", 0, 3);
+    let (mut want_alerts, mut want, mut want_items) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, payload) in payloads.iter().enumerate() {
+        let before = want_alerts.len();
+        let r = one.process(payload, &mut want_alerts, &|a| applied(i, a));
+        want.push(
+            r.map(|()| want_alerts.len() - before)
+                .map_err(|e| e.reason.code()),
+        );
+        one.take_network_messages(3, &mut |to, b| want_items.push((i, to, b.to_vec())));
+    }
+    assert!(want.iter().any(|r| r.is_err()) && want_items.len() > 10);
+
+    let mut grouped = factory.create("logins", 0, 3);
+    let (mut alerts, mut results, mut items) = (Vec::new(), Vec::new(), Vec::new());
+    for (n, chunk) in payloads.chunks(8).enumerate() {
+        let base = n * 8;
+        grouped.process_group(
+            chunk,
+            &|i, a| applied(base + i, a),
+            3,
+            &mut |i, to, b| items.push((base + i, to, b.to_vec())),
+            &mut results,
+            &mut alerts,
+        );
+        let got: Vec<_> = results
+            .drain(..)
+            .map(|r| r.map_err(|e| e.reason.code()))
+            .collect();
+        assert_eq!(got, want[base..base + chunk.len()]);
+    }
+    let ids = |a: &[Alert]| a.iter().map(|a| a.alert_id.clone()).collect::<Vec<_>>();
+    assert!(!want_alerts.is_empty());
+    assert_eq!(ids(&alerts), ids(&want_alerts));
+    assert_eq!(items, want_items);
+}
