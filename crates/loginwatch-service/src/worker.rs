@@ -1,6 +1,9 @@
 //! One partition's worker: owns that partition's [`Processor`] (so each account's events are
 //! handled in order by one owner), publishes what it produces, and stores an input offset only
-//! once everything that message caused is acknowledged — in offset order.
+//! once everything that message caused is acknowledged — in offset order. It takes what its
+//! queue already holds (up to [`GROUP_MESSAGES`]) as one group: the processor runs the group
+//! through the pipeline together (decode all, prefetch, locate, engine), and the group's
+//! outputs settle as one.
 //!
 //! With a state topic (module `crate::state`; the worker's part in `worker/state.rs`) the worker first restores the partition's state, then
 //! stores offsets only at flushes: every commit interval it waits for its outputs, encodes the
