@@ -7,21 +7,17 @@
 //! - [`normalize`]: vendor login records (`--format`) to contract events, in front of the
 //!   pipeline of `replay` and `run`, and `loginwatch normalize`.
 //! - [`demo`]: the built-in scenario, printed for a person.
-//! - [`gen`]: reproducible synthetic streams with planted, labelled anomalies.
 //! - [`run_cmd`]: `run`, the Kafka service over the same pipeline, one per partition.
-//! - [`score`]: precision and recall of alerts against labels.
 //! - [`sharded`]: `replay` across worker threads, accounts sharded by hash.
 //! - [`wiring`]: builds the locator and pipelines from a configuration.
 
 pub mod cli;
 pub mod config;
 pub mod demo;
-pub mod gen;
 pub mod gen_cmd;
 pub mod normalize;
 pub mod replay;
 pub mod run_cmd;
-pub mod score;
 pub mod sharded;
 pub mod state_file;
 pub mod wiring;
