@@ -2,11 +2,11 @@
 //! which overrides built-in defaults.
 
 use crate::config::{Config, ProcessEnv};
-use crate::normalize::{normalize, Translator};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use loginwatch_gen::score;
 use loginwatch_model::{AlertFormat, Format};
+use loginwatch_replay::{normalize, StateFiles, Translator};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -296,7 +296,7 @@ fn run_replay(args: ReplayArgs) -> Result<()> {
     let mut input = open_input(args.input.as_deref())?;
     let mut output = open_output(args.output.as_deref())?;
     let mut dead = open_dead_letters(args.dead_letters.as_deref())?;
-    let files = crate::wiring::StateFiles {
+    let files = StateFiles {
         input: args.state_in,
         output: args.state_out,
     };
