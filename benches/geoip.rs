@@ -18,9 +18,9 @@
 mod common;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use loginwatch::wiring::IP_CACHE_SLOTS;
 use loginwatch_geo::{demo_world, CityDb, IpCache, Locator};
 use loginwatch_model::LoginEvent;
+use loginwatch_replay::IP_CACHE_SLOTS;
 use std::hint::black_box;
 
 const ACCOUNTS: u64 = 10_000;

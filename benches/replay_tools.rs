@@ -3,8 +3,8 @@
 //! (harness = false) so it builds with the release profile and adds no example to the crate.
 //!
 //! - `bare-parse FILE`: the floor. Reads lines exactly as `replay` does (1 MiB `BufReader`,
-//!   `replay::read_bounded_line`) and does one borrowed `serde_json` parse per line into
-//!   `BareEvent`; nothing else. Prints `bare-parse: N lines in S s (R events/s)` on stderr.
+//!   `loginwatch_replay::read_bounded_line`) and does one borrowed `serde_json` parse per line
+//!   into `BareEvent`; nothing else. Prints `bare-parse: N lines in S s (R events/s)` on stderr.
 //! - `state FILE [CITY_MMDB]`: one `Pipeline` over the file (default configuration, alerts
 //!   serialized and discarded), then the engine's own estimate (`EngineStats`:
 //!   tracked accounts, `approx_state_bytes`) and the process's `VmRSS`/`RssAnon` before and
@@ -27,10 +27,10 @@
 mod common;
 
 use loginwatch::config::Config;
-use loginwatch::replay::read_bounded_line;
 use loginwatch::wiring;
 use loginwatch_detect::SharedIndex;
 use loginwatch_model::EventTime;
+use loginwatch_replay::read_bounded_line;
 use std::fs::File;
 use std::io::{BufReader, Write};
 use std::path::PathBuf;

@@ -6,7 +6,7 @@
 //! every item.
 #![allow(dead_code)]
 
-use loginwatch::gen::{generate, GenConfig, PlaceWorld};
+use loginwatch_gen::{generate, GenConfig, PlaceWorld};
 use loginwatch_geo::{CityDb, Locator};
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -17,7 +17,7 @@ pub const DBIP_ENV: &str = "LOGINWATCH_DBIP";
 
 /// The worlds `loginwatch gen` draws from: the embedded demo world, or a real database.
 #[allow(unused_imports)] // not every bench uses both
-pub use loginwatch::gen_cmd::{db_places, demo_places};
+pub use loginwatch_gen::{db_places, demo_places};
 
 /// `events` generated lines (without newlines) over `accounts` accounts, seed 1.
 pub fn lines(world: &PlaceWorld, accounts: u64, events: u64) -> Vec<Vec<u8>> {

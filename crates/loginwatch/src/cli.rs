@@ -2,10 +2,11 @@
 //! which overrides built-in defaults.
 
 use crate::config::{Config, ProcessEnv};
-use crate::normalize::{normalize, Translator};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use loginwatch_gen::score;
 use loginwatch_model::{AlertFormat, Format};
+use loginwatch_replay::{normalize, StateFiles, Translator};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -199,9 +200,9 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Normalize(args) => run_normalize(args).map(|()| ExitCode::SUCCESS),
         Command::Gen(args) => crate::gen_cmd::run(args).map(|()| ExitCode::SUCCESS),
         Command::Score { labels, alerts } => {
-            let labels = crate::score::read_jsonl(&mut *open_input(Some(&labels))?)?;
-            let alerts = crate::score::read_jsonl(&mut *open_input(Some(&alerts))?)?;
-            print!("{}", crate::score::score(&labels, &alerts));
+            let labels = score::read_jsonl(&mut *open_input(Some(&labels))?)?;
+            let alerts = score::read_jsonl(&mut *open_input(Some(&alerts))?)?;
+            print!("{}", score::score(&labels, &alerts));
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig { file, effective } => Ok(check_config(&file, effective)),
@@ -295,7 +296,7 @@ fn run_replay(args: ReplayArgs) -> Result<()> {
     let mut input = open_input(args.input.as_deref())?;
     let mut output = open_output(args.output.as_deref())?;
     let mut dead = open_dead_letters(args.dead_letters.as_deref())?;
-    let files = crate::wiring::StateFiles {
+    let files = StateFiles {
         input: args.state_in,
         output: args.state_out,
     };

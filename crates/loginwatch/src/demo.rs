@@ -3,11 +3,12 @@
 //! where to where, how far, how fast, why — and who stayed quiet.
 
 use crate::config::Config;
-use crate::wiring::{pipeline, SharedLocator};
+use crate::wiring::pipeline;
 use anyhow::Result;
 use loginwatch_detect::{Pipeline, SharedIndex};
 use loginwatch_geo::demo_world::{self as world, find_city};
 use loginwatch_model::{Alert, EventTime};
+use loginwatch_replay::SharedLocator;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::net::IpAddr;

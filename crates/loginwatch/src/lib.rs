@@ -1,27 +1,20 @@
 //! The loginwatch binary as a library, so integration tests drive the same code as the CLI.
+//! It is glue: the CLI, the typed configuration, and the wiring of the library crates — the
+//! file driver (`loginwatch-replay`), the generator (`loginwatch-gen`) and the Kafka driver
+//! (`loginwatch-service`) — around the detection pipeline (`loginwatch-detect`).
 //!
 //! - [`cli`]: command-line parsing and dispatch (`demo`, `replay`, `run`, `normalize`, `gen`,
-//!   `check-config`).
+//!   `score`, `check-config`).
 //! - [`config`]: the TOML file, typed and validated once, every problem reported at once.
-//! - [`replay`]: JSON lines in, alerts out, through the one pipeline the service uses too.
-//! - [`normalize`]: vendor login records (`--format`) to contract events, in front of the
-//!   pipeline of `replay` and `run`, and `loginwatch normalize`.
+//! - [`wiring`]: builds the locator and pipelines from a configuration, and runs `replay` over
+//!   them with `loginwatch-replay`.
 //! - [`demo`]: the built-in scenario, printed for a person.
-//! - [`gen`]: reproducible synthetic streams with planted, labelled anomalies.
+//! - [`gen_cmd`]: `gen`, the world picked from the flags and `loginwatch-gen`'s stream written.
 //! - [`run_cmd`]: `run`, the Kafka service over the same pipeline, one per partition.
-//! - [`score`]: precision and recall of alerts against labels.
-//! - [`sharded`]: `replay` across worker threads, accounts sharded by hash.
-//! - [`wiring`]: builds the locator and pipelines from a configuration.
 
 pub mod cli;
 pub mod config;
 pub mod demo;
-pub mod gen;
 pub mod gen_cmd;
-pub mod normalize;
-pub mod replay;
 pub mod run_cmd;
-pub mod score;
-pub mod sharded;
-pub mod state_file;
 pub mod wiring;

@@ -3,9 +3,7 @@
 //! hot-reloadable GeoIP databases.
 
 use crate::config::Config;
-use crate::normalize::{Translated, Translator};
-use crate::replay::Lines;
-use crate::wiring::{open_locator, SharedLocator};
+use crate::wiring::open_locator;
 use anyhow::{Context, Result};
 use loginwatch_detect::snapshot::RecordDecoder;
 use loginwatch_detect::{
@@ -14,6 +12,7 @@ use loginwatch_detect::{
 };
 use loginwatch_geo::{LocateCounts, Locator};
 use loginwatch_model::{Alert, Reject, Skip};
+use loginwatch_replay::{Lines, SharedLocator, Translated, Translator};
 use loginwatch_service::readiness::CHECK_GEOIP;
 use loginwatch_service::{
     run, shutdown_on_signals, watch_files, FileWatch, Metrics, NetworkSink, PartitionState,

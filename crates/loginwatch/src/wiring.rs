@@ -1,71 +1,14 @@
-//! Glue: builds the locator and the pipeline from a validated [`Config`], and drives `replay`.
+//! Glue: builds the locator and the pipelines from a validated [`Config`], and hands them to
+//! the file driver (`loginwatch-replay`) for `replay`.
 
 use crate::config::{Config, Problem};
-use crate::normalize::Translator;
-use crate::replay::{self, Summary};
 use anyhow::{Context, Result};
-use loginwatch_detect::{Engine, Locate, Owner, Pipeline, SharedIndex};
+use loginwatch_detect::{Engine, Owner, Pipeline, SharedIndex};
 use loginwatch_geo::lists::{AsnSet, CidrSet};
-use loginwatch_geo::{demo_world, IpCache, Locator, Login};
-use loginwatch_model::LoginEvent;
+use loginwatch_geo::{demo_world, Locator};
+use loginwatch_replay::{ReplayOptions, SharedLocator, StateFiles, Summary};
 use std::io::{BufRead, Write};
-use std::path::PathBuf;
 use std::sync::Arc;
-
-/// IPv4 networks in each worker's [`IpCache`]: 2 MiB of network entries, 1.5 MiB for a
-/// quarter as many IPv6 ones, up to 64 Ki distinct answers (about 7 MiB at most). On the
-/// 1M-account DB-IP stream this holds 92 % of lookups against 78 % at 64 Ki.
-pub const IP_CACHE_SLOTS: usize = 1 << 18;
-
-/// The geo locator behind an `Arc`, shared by every worker of a process, with this worker's
-/// own address cache in front of it.
-#[derive(Debug)]
-pub struct SharedLocator {
-    locator: Arc<Locator>,
-    cache: IpCache,
-}
-
-impl SharedLocator {
-    /// `locator` with an empty cache.
-    pub fn new(locator: Arc<Locator>) -> SharedLocator {
-        SharedLocator {
-            locator,
-            cache: IpCache::new(IP_CACHE_SLOTS),
-        }
-    }
-
-    /// The shared locator.
-    pub fn locator(&self) -> &Arc<Locator> {
-        &self.locator
-    }
-
-    /// Locates with `current` from now on, if it is not the locator in use (the databases
-    /// were reloaded): the cache, which holds the old databases' answers, starts empty.
-    pub fn follow(&mut self, current: &Arc<Locator>) {
-        if !Arc::ptr_eq(&self.locator, current) {
-            self.locator = Arc::clone(current);
-            self.cache.clear();
-        }
-    }
-}
-
-impl Locate for SharedLocator {
-    fn locate(&self, event: LoginEvent) -> Login {
-        self.locator.locate(event)
-    }
-
-    fn locate_mut(&mut self, event: LoginEvent) -> Login {
-        self.locator.locate_cached(event, &mut self.cache)
-    }
-
-    fn prefetch(&self, event: &LoginEvent, stage: usize) {
-        self.cache.prefetch(event.ip.to_canonical(), stage);
-    }
-
-    fn prefetch_group(&mut self, events: &[LoginEvent]) {
-        self.locator.warm_misses(events, &mut self.cache);
-    }
-}
 
 /// The configured databases, or the embedded demo world when no city database is configured.
 pub fn open_locator(config: &Config) -> Result<Locator> {
@@ -124,13 +67,6 @@ pub fn replay(
     replay_with_state(config, input, alerts, dead, &StateFiles::default())
 }
 
-/// Where a replay's detection state comes from (`--state-in`) and goes (`--state-out`).
-#[derive(Clone, Debug, Default)]
-pub struct StateFiles {
-    pub input: Option<PathBuf>,
-    pub output: Option<PathBuf>,
-}
-
 /// [`replay`], starting from saved state and saving the state at the end of the input, as
 /// `files` says.
 pub fn replay_with_state(
@@ -141,36 +77,27 @@ pub fn replay_with_state(
     files: &StateFiles,
 ) -> Result<Summary> {
     let locator = Arc::new(open_locator(config)?);
-    let (max, format) = (config.input.max_event_bytes, config.output.format);
     let workers = match config.replay.workers {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
     let shared = Arc::new(SharedIndex::for_config(&config.engine));
-    let mut pipelines = (0..workers)
+    let pipelines = (0..workers)
         .map(|i| {
             let mut p = pipeline(config, Arc::clone(&locator), Arc::clone(&shared))?;
             p.engine_mut().set_owner(i as Owner);
             Ok(p)
         })
         .collect::<Result<Vec<_>>>()?;
-    let restored = match &files.input {
-        Some(path) => Some(crate::state_file::restore(path, &mut pipelines)?),
-        None => None,
+    let options = ReplayOptions {
+        input_format: config.input.format,
+        max_event_bytes: config.input.max_event_bytes,
+        output_format: config.output.format,
+        state: files.clone(),
     };
-    let mut translator = Translator::new(config.input.format, max);
-    let (mut summary, pipelines) = if let [one] = pipelines.as_mut_slice() {
-        let summary = replay::replay(one, input, alerts, dead, &mut translator, format)?;
-        (summary, pipelines)
-    } else {
-        crate::sharded::replay_sharded(pipelines, input, alerts, dead, &mut translator, format)?
-    };
-    summary.state_restored = restored;
-    summary.located = locator.counts();
-    if let Some(path) = &files.output {
-        summary.state_saved = Some(crate::state_file::save(path, &pipelines)?);
-    }
-    Ok(summary)
+    Ok(loginwatch_replay::replay(
+        pipelines, input, alerts, dead, &options,
+    )?)
 }
 
 /// `check-config`'s second pass: the files the configuration names must open.
@@ -193,29 +120,5 @@ fn geo_error_key(e: &loginwatch_geo::GeoError) -> &'static str {
         Anonymous { .. } => "geoip.anonymous",
         CidrList(_) => "detect.anonymized_ip.cidr_lists",
         AsnList(_) => "detect.anonymized_ip.asn_lists",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use loginwatch_detect::Locate;
-
-    #[test]
-    fn a_reloaded_locator_is_followed_with_an_empty_cache() {
-        let seoul = demo_world::city_ip(demo_world::find_city("Seoul").expect("a demo city"), 3);
-        let line = format!(r#"{{"account_id":"a","ip":"{seoul}","timestamp":0}}"#);
-        let event = || loginwatch_model::decode(line.as_bytes(), 4096).expect("an event");
-        let mut worker = SharedLocator::new(Arc::new(demo_world::locator()));
-        assert!(worker.locate_mut(event()).location.is_some());
-        // Databases without that address replace the demo world.
-        let reloaded = Arc::new(Locator::new(None, None, None));
-        worker.follow(&reloaded);
-        assert!(
-            worker.locate_mut(event()).location.is_none(),
-            "no stale answer"
-        );
-        worker.follow(&Arc::clone(&reloaded));
-        assert!(Arc::ptr_eq(worker.locator(), &reloaded));
     }
 }

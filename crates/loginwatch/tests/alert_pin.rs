@@ -5,9 +5,9 @@
 //! --test alert_pin -- --nocapture` prints the new value.
 
 use loginwatch::config::Config;
-use loginwatch::gen::{generate, GenConfig};
 use loginwatch::gen_cmd::world_for;
 use loginwatch::wiring::replay;
+use loginwatch_gen::{generate, GenConfig};
 use loginwatch_model::Alert;
 
 /// Alerts of the pinned stream and the FNV-1a hash of their sorted triples.

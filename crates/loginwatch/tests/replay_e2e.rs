@@ -2,10 +2,10 @@
 //! finds the planted accounts; both runs produce the same alert ids.
 
 use loginwatch::config::Config;
-use loginwatch::gen::{generate, GenConfig};
 use loginwatch::gen_cmd::world_for;
-use loginwatch::score::{score, AlertLine, LabelLine};
 use loginwatch::wiring::replay;
+use loginwatch_gen::score::{score, AlertLine, LabelLine};
+use loginwatch_gen::{generate, GenConfig};
 use loginwatch_model::{Alert, AlertKind};
 use std::collections::BTreeSet;
 

@@ -6,9 +6,9 @@
 mod validator;
 
 use loginwatch::config::Config;
-use loginwatch::gen::{generate, GenConfig};
 use loginwatch::gen_cmd::world_for;
 use loginwatch::wiring::replay;
+use loginwatch_gen::{generate, GenConfig};
 use loginwatch_model::{Alert, AlertFormat, AlertKind};
 use serde_json::Value;
 use std::collections::BTreeSet;

@@ -4,8 +4,8 @@
 //! depend on how the threads interleave, as in one run); a truncated or altered state file
 //! is refused with a clear error and a non-zero exit.
 
-use loginwatch::gen::{generate, GenConfig};
 use loginwatch::gen_cmd::world_for;
+use loginwatch_gen::{generate, GenConfig};
 use loginwatch_model::Alert;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -2,9 +2,9 @@
 //! producing keyed events, reading alerts back, the broker of `LOGINWATCH_KAFKA_BROKERS`.
 
 use loginwatch::config::Config;
-use loginwatch::gen::{generate, GenConfig};
 use loginwatch::gen_cmd::world_for;
 use loginwatch::wiring::replay;
+use loginwatch_gen::{generate, GenConfig};
 use loginwatch_model::{Alert, AlertKind};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;

@@ -231,7 +231,9 @@ impl Generator<'_> {
     }
 
     /// Bytes of generator state: accounts, heap, held-back events and labels. It depends on
-    /// the number of accounts and planted anomalies, never on the number of events.
+    /// the number of accounts and planted anomalies, never on the number of events (the
+    /// memory test's measure).
+    #[cfg(test)]
     pub fn state_bytes(&self) -> usize {
         self.accounts.capacity() * std::mem::size_of::<Account>()
             + self.heap.capacity() * std::mem::size_of::<Reverse<(i64, u32)>>()
@@ -242,6 +244,7 @@ impl Generator<'_> {
     }
 
     /// Events written or held so far.
+    #[cfg(test)]
     pub fn written(&self) -> u64 {
         self.seq
     }

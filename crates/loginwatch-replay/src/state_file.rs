@@ -2,9 +2,9 @@
 //! `loginwatch_detect::snapshot`), restored into the replay's workers before the first line
 //! and written after the last.
 
+use crate::locator::SharedLocator;
 use crate::sharded::shard_of_account;
-use crate::wiring::SharedLocator;
-use anyhow::{Context, Result};
+use crate::ReplayError;
 use loginwatch_detect::{Owner, Pipeline, Restore, SaveSummary, StateReader, StateWriter, Target};
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
@@ -14,20 +14,24 @@ use std::time::{Duration, Instant};
 /// Restores the state file at `path` into `pipelines`: each account into the worker its lines
 /// go to, the shared_ip index once (it is shared), every engine's clocks into each. Returns
 /// the records and accounts restored and the time it took.
-pub fn restore(
+pub(crate) fn restore(
     path: &Path,
     pipelines: &mut [Pipeline<SharedLocator>],
-) -> Result<(u64, u64, Duration)> {
+) -> Result<(u64, u64, Duration), ReplayError> {
     let started = Instant::now();
-    let file =
-        File::open(path).with_context(|| format!("opening state file {}", path.display()))?;
-    let context = || format!("state file {} refused", path.display());
-    let mut reader =
-        StateReader::new(BufReader::with_capacity(1 << 20, file)).with_context(context)?;
+    let file = File::open(path).map_err(|source| ReplayError::OpenState {
+        path: path.to_owned(),
+        source,
+    })?;
+    let refused = |source| ReplayError::StateRefused {
+        path: path.to_owned(),
+        source,
+    };
+    let mut reader = StateReader::new(BufReader::with_capacity(1 << 20, file)).map_err(refused)?;
     let workers = pipelines.len().max(1);
     let owner_of = |id: &str| shard_of_account(id, workers) as Owner;
     let (mut records, mut accounts) = (0, 0);
-    while let Some(saved) = reader.next_record().with_context(context)? {
+    while let Some(saved) = reader.next_record().map_err(refused)? {
         records += 1;
         let at = match saved.target() {
             Target::Account(id) => {
@@ -35,11 +39,12 @@ pub fn restore(
                 shard_of_account(id, workers)
             }
             Target::SharedIndex => 0,
-            Target::NetworkStage => anyhow::bail!(
-                "{}: record {records} is a network stage's (the service's state topic), not a \
-                 state file's",
-                context()
-            ),
+            Target::NetworkStage => {
+                return Err(ReplayError::NetworkStageRecord {
+                    path: path.to_owned(),
+                    record: records,
+                })
+            }
             Target::EveryEngine => {
                 for p in pipelines.iter_mut().skip(1) {
                     if let Some(copy) = saved.copy_for_another_engine() {
@@ -51,7 +56,7 @@ pub fn restore(
         };
         match pipelines.get_mut(at) {
             Some(p) => p.engine_mut().restore(saved, &owner_of),
-            None => anyhow::bail!("no replay worker"),
+            None => return Err(ReplayError::NoWorker),
         }
     }
     Ok((records, accounts, started.elapsed()))
@@ -59,10 +64,16 @@ pub fn restore(
 
 /// Writes every engine's state and the shared_ip index to `path` (through a temporary file
 /// renamed into place, so an interrupted save leaves no half file under the name).
-pub fn save(path: &Path, pipelines: &[Pipeline<SharedLocator>]) -> Result<(SaveSummary, Duration)> {
+pub(crate) fn save(
+    path: &Path,
+    pipelines: &[Pipeline<SharedLocator>],
+) -> Result<(SaveSummary, Duration), ReplayError> {
     let started = Instant::now();
     let tmp = path.with_extension("partial");
-    let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let file = File::create(&tmp).map_err(|source| ReplayError::CreateState {
+        path: tmp.clone(),
+        source,
+    })?;
     let write = || -> Result<SaveSummary, loginwatch_detect::StateError> {
         let mut w = StateWriter::new(BufWriter::with_capacity(1 << 20, file))?;
         for p in pipelines {
@@ -73,8 +84,14 @@ pub fn save(path: &Path, pipelines: &[Pipeline<SharedLocator>]) -> Result<(SaveS
         }
         w.finish()
     };
-    let summary = write().with_context(|| format!("writing state to {}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("moving {} to {}", tmp.display(), path.display()))?;
+    let summary = write().map_err(|source| ReplayError::SaveState {
+        path: tmp.clone(),
+        source,
+    })?;
+    std::fs::rename(&tmp, path).map_err(|source| ReplayError::MoveState {
+        from: tmp,
+        to: path.to_owned(),
+        source,
+    })?;
     Ok((summary, started.elapsed()))
 }

@@ -186,7 +186,7 @@ fn locate(list: &[Block], slot: u32) -> Option<(IpNet, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gen::world::NetClass;
+    use crate::world::NetClass;
 
     fn place(nets: &[&str]) -> Place {
         Place {

@@ -8,7 +8,7 @@
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::io::BufRead;
+use std::io::{self, BufRead};
 
 /// One label line: `{"account_id": "...", "kind": "..."}` (other fields ignored).
 #[derive(Debug, Deserialize)]
@@ -90,16 +90,33 @@ pub fn score(labels: &[LabelLine], alerts: &[AlertLine]) -> Scores {
     Scores(scores)
 }
 
+/// Why a JSON-lines file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    /// A line that is not the JSON object expected.
+    #[error("line {line}")]
+    Line {
+        line: usize,
+        source: serde_json::Error,
+    },
+}
+
 /// Reads JSON lines of `T`, skipping blank lines; errors name the line.
-pub fn read_jsonl<T: for<'de> Deserialize<'de>>(input: &mut dyn BufRead) -> anyhow::Result<Vec<T>> {
+pub fn read_jsonl<T: for<'de> Deserialize<'de>>(
+    input: &mut dyn BufRead,
+) -> Result<Vec<T>, ReadError> {
     let mut out = Vec::new();
     for (i, line) in input.lines().enumerate() {
         let line = line?;
         if line.trim().is_empty() {
             continue;
         }
-        let item =
-            serde_json::from_str(&line).map_err(|e| anyhow::anyhow!("line {}: {e}", i + 1))?;
+        let item = serde_json::from_str(&line).map_err(|source| ReadError::Line {
+            line: i + 1,
+            source,
+        })?;
         out.push(item);
     }
     Ok(out)

@@ -5,6 +5,11 @@
 //! non-decreasing `timestamp` order except a documented late share, and returns the ground
 //! truth as [`Labels`]. The same [`GenConfig`] and [`World`] give the same bytes on every
 //! platform: randomness is a hand-written SplitMix64 ([`rng`]), one 8-byte generator per account.
+//! A world is the embedded demo world's networks ([`demo_places`]), networks sampled from a real
+//! city database ([`db_places`]), or any other [`World`].
+//!
+//! [`score`] says how well alerts find what was planted: precision and recall per kind against
+//! the labels (`loginwatch score`).
 //!
 //! # Memory
 //! O(accounts), never O(events): one [`account::Account`] of about 64 bytes per account plus a
@@ -104,25 +109,30 @@
 //! `event_id`s are unique (a bijective mix of the sequence number); `account_id`s are
 //! `acct-000123`; session ids are unique per account and session, device ids per account.
 
-pub mod account;
-pub mod benign;
-pub mod emit;
-pub mod index;
-pub mod kind;
-pub mod plan;
-pub mod planted;
-pub mod pools;
-pub mod profile;
-pub mod rng;
-pub mod script;
-pub mod stream;
-pub mod world;
+// The generator's parts are its own: what a caller needs is re-exported below. The docs above
+// point into them; `cargo doc --document-private-items` renders those links.
+#![allow(rustdoc::private_intra_doc_links)]
+
+mod account;
+mod benign;
+mod emit;
+mod index;
+mod kind;
+mod plan;
+mod planted;
+mod pools;
+mod profile;
+mod rng;
+pub mod score;
+mod script;
+mod stream;
+mod world;
 
 #[cfg(test)]
-pub(crate) mod tests;
+mod tests;
 
 pub use kind::Kind;
-pub use world::{world_from_networks, NetClass, Place, PlaceWorld, World};
+pub use world::{db_places, demo_places, NetClass, Place, PlaceWorld, World};
 
 use loginwatch_model::EventTime;
 use serde::Serialize;

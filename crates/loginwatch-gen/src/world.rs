@@ -2,7 +2,8 @@
 //! there, built from the embedded demo table or from networks sampled out of a real `.mmdb`.
 
 use ipnet::IpNet;
-use loginwatch_geo::haversine_km;
+use loginwatch_geo::demo_world::{self, NetKind};
+use loginwatch_geo::{haversine_km, CityDb};
 
 /// What kind of network a place's addresses belong to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -100,6 +101,53 @@ pub fn world_from_networks<C: AsRef<str>, T: AsRef<str>>(
         }
     }
     PlaceWorld { places }
+}
+
+/// Networks sampled from a real database: every `SAMPLE_EVERY`-th, at most `SAMPLE_MAX`.
+const SAMPLE_EVERY: usize = 4;
+const SAMPLE_MAX: usize = 1_000_000;
+
+type Row = (IpNet, f64, f64, String, String, NetClass);
+
+/// The embedded demo world's networks (IPv4 and IPv6 blocks) as generator places.
+pub fn demo_places() -> PlaceWorld {
+    let cities = demo_world::cities();
+    let rows: Vec<Row> = demo_world::networks()
+        .iter()
+        .flat_map(|n| [(n, IpNet::V4(n.v4)), (n, IpNet::V6(n.v6))])
+        .filter_map(|(n, net)| {
+            let class = match n.kind {
+                NetKind::Residential => NetClass::Residential,
+                NetKind::Mobile => NetClass::Mobile,
+                NetKind::Hosting | NetKind::Vpn => NetClass::Hosting,
+                NetKind::Satellite => return None,
+            };
+            let c = cities.get(n.city)?;
+            Some((
+                net,
+                c.lat,
+                c.lon,
+                c.country.to_owned(),
+                c.name.to_owned(),
+                class,
+            ))
+        })
+        .collect();
+    world_from_networks(&rows)
+}
+
+/// Places sampled from a real city database (all residential: the database has no classes).
+pub fn db_places(db: &CityDb) -> PlaceWorld {
+    let rows: Vec<Row> = db
+        .sample_networks(SAMPLE_EVERY, SAMPLE_MAX)
+        .into_iter()
+        .filter_map(|(net, loc)| {
+            let country = loc.country?.to_string();
+            let city = loc.city.as_deref().unwrap_or("").to_owned();
+            Some((net, loc.lat, loc.lon, country, city, NetClass::Residential))
+        })
+        .collect();
+    world_from_networks(&rows)
 }
 
 /// Distance in km between two places.

@@ -257,7 +257,7 @@ pub fn first_start(rng: &mut Rng, start: i64, span: i64, budget: u32, per_sessio
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gen::tests::toy_world;
+    use crate::tests::toy_world;
 
     /// The cast of a two-week stream in the toy world.
     fn cast(accounts: u64, seed: u64) -> Cast {
@@ -266,14 +266,14 @@ mod tests {
         let offsets: Vec<f64> = w
             .places
             .iter()
-            .map(|p| crate::gen::profile::zone(&p.country, p.lon).1)
+            .map(|p| crate::profile::zone(&p.country, p.lon).1)
             .collect();
         let cfg = GenConfig {
             accounts,
             seed,
             ..GenConfig::default()
         };
-        let end = cfg.start_ms + 14 * crate::gen::profile::DAY_MS;
+        let end = cfg.start_ms + 14 * crate::profile::DAY_MS;
         Cast::new(&idx, &cfg, &offsets, end)
     }
 

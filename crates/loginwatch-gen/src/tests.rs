@@ -3,6 +3,7 @@
 use super::account::Role;
 use super::kind::PLANTED;
 use super::pools::Addr;
+use super::world::world_from_networks;
 use super::*;
 use loginwatch_model::{decode, EventType, LoginEvent, Outcome};
 use std::collections::{HashMap, HashSet};

@@ -271,8 +271,8 @@ fn venues(ctx: &mut Ctx, cfg: &GenConfig, ordinary: u64) -> Vec<Venue> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gen::account::Account;
-    use crate::gen::pools::Addr;
+    use crate::account::Account;
+    use crate::pools::Addr;
 
     #[test]
     fn venue_members_start_at_the_venue_then_go_home_and_keep_their_share() {

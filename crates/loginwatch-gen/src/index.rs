@@ -171,7 +171,7 @@ fn near_mobile(places: &[Place]) -> Vec<Vec<u32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gen::world::world_from_networks;
+    use crate::world::world_from_networks;
     use NetClass::*;
 
     #[test]

@@ -6,9 +6,9 @@
 //! and as many result batches towards the writer, so memory stays flat whatever the input size.
 //! Workers hand emptied batches back to the reader, which refills them instead of allocating.
 
+use crate::locator::SharedLocator;
 use crate::normalize::{Translated, Translator};
 use crate::replay::{read_bounded_line, write_dead_letter, Lines, Summary};
-use crate::wiring::SharedLocator;
 use loginwatch_detect::Pipeline;
 use loginwatch_model::{Alert, AlertFormat};
 use std::io::{self, BufRead, Write};
@@ -43,7 +43,7 @@ impl Output {
 
 /// The raw bytes of the `account_id` string value, found without decoding the line; `None`
 /// when absent or escaped (such lines all go to shard 0, where the decoder judges them).
-pub fn account_key(line: &[u8]) -> Option<&[u8]> {
+pub(crate) fn account_key(line: &[u8]) -> Option<&[u8]> {
     const KEY: &[u8] = b"\"account_id\"";
     let at = memchr::memmem::find(line, KEY)? + KEY.len();
     let rest = &line[at..];
@@ -56,7 +56,7 @@ pub fn account_key(line: &[u8]) -> Option<&[u8]> {
 }
 
 /// The worker that owns `account` (where its lines go).
-pub fn shard_of_account(account: &str, workers: usize) -> usize {
+pub(crate) fn shard_of_account(account: &str, workers: usize) -> usize {
     // The line form of the id, so an id with escapes goes where its lines go.
     let line = serde_json::json!({ "account_id": account }).to_string();
     shard_of(line.as_bytes(), workers)
@@ -190,7 +190,7 @@ fn send(writer: &SyncSender<Output>, out: Output) -> io::Result<()> {
 /// Replays `input` over one pipeline per worker (`pipelines.len()` workers, engine `i` named
 /// owner `i`), writing alerts as `format`; returns the summary and the pipelines (their
 /// engines' state).
-pub fn replay_sharded(
+pub(crate) fn replay_sharded(
     pipelines: Vec<Pipeline<SharedLocator>>,
     input: &mut dyn BufRead,
     alerts_out: &mut (dyn Write + Send),

@@ -1,6 +1,7 @@
-//! `loginwatch replay`: JSON lines in, alert JSON lines out, dead letters kept, a summary at
-//! the end. Reads in a streaming fashion: memory is the engine's bounded state plus
-//! [`READ_AHEAD`] lines.
+//! `loginwatch replay` over one pipeline: JSON lines in, alert JSON lines out, dead letters
+//! kept, a [`Summary`] at the end. Reads in a streaming fashion: memory is the engine's bounded
+//! state plus [`READ_AHEAD`] lines. [`Lines`] and [`read_bounded_line`] serve the sharded
+//! replay and `normalize` as well, and [`Lines`] `run`'s partitions.
 
 use crate::normalize::{Translated, Translator};
 use loginwatch_detect::{Engine, Locate, Pipeline, SaveSummary};
@@ -44,7 +45,7 @@ impl Summary {
     }
 
     /// Adds an engine's end-of-run counters (suppressed alerts, accounts, state bytes).
-    pub fn add_engine(&mut self, engine: &Engine) {
+    pub(crate) fn add_engine(&mut self, engine: &Engine) {
         let stats = engine.stats();
         self.suppressed += stats.suppressed_alerts;
         self.tracked_accounts += stats.tracked_accounts as u64;
@@ -52,14 +53,14 @@ impl Summary {
     }
 
     /// Records the shared_ip index's size (once per process: engines share it).
-    pub fn add_shared_index(&mut self, engine: &Engine) {
+    pub(crate) fn add_shared_index(&mut self, engine: &Engine) {
         let shared = engine.shared_index().stats();
         self.shared_networks = shared.networks as u64;
         self.shared_bytes = shared.approx_bytes as u64;
     }
 
     /// Counts a skipped record.
-    pub fn skip(&mut self, skip: Skip) {
+    pub(crate) fn skip(&mut self, skip: Skip) {
         *self.skipped.entry(skip.code()).or_default() += 1;
     }
 
@@ -151,20 +152,22 @@ impl fmt::Display for Summary {
 /// Lines read before they are processed together (single-worker replay; workers take
 /// batches of 512). Alerts of a slow pipe so come out in bursts: `replay` reads files, the
 /// live mode is `run`.
-pub const READ_AHEAD: usize = 64;
+pub(crate) const READ_AHEAD: usize = 64;
 /// Lines a pipeline decodes before it observes them (see [`Pipeline::process_group`]).
 const GROUP_LINES: usize = 32;
 
-/// Input lines stored back to back, each with its line number.
-#[derive(Default)]
-pub(crate) struct Lines {
+/// Input lines stored back to back, each with its line number (`run` numbers a poll's
+/// messages by their index instead).
+#[derive(Debug, Default)]
+pub struct Lines {
     data: Vec<u8>,
     /// (line number, end offset in `data`).
     ends: Vec<(u64, usize)>,
 }
 
 impl Lines {
-    pub(crate) fn push(&mut self, line_no: u64, line: &[u8]) {
+    /// Adds `line`, numbered `line_no`.
+    pub fn push(&mut self, line_no: u64, line: &[u8]) {
         self.data.extend_from_slice(line);
         self.ends.push((line_no, self.data.len()));
     }
@@ -173,13 +176,14 @@ impl Lines {
         self.ends.len()
     }
 
-    pub(crate) fn clear(&mut self) {
+    /// Forgets every line, keeping the buffers.
+    pub fn clear(&mut self) {
         self.data.clear();
         self.ends.clear();
     }
 
     /// Every line, in order.
-    pub(crate) fn slices(&self) -> Vec<&[u8]> {
+    pub fn slices(&self) -> Vec<&[u8]> {
         let mut start = 0;
         self.ends
             .iter()
@@ -224,7 +228,11 @@ impl Lines {
 }
 
 /// Where rejected lines go: one JSON object per line with the reason and the original bytes.
-pub fn write_dead_letter(out: &mut dyn Write, line_no: u64, reject: &Reject) -> io::Result<()> {
+pub(crate) fn write_dead_letter(
+    out: &mut dyn Write,
+    line_no: u64,
+    reject: &Reject,
+) -> io::Result<()> {
     let original = String::from_utf8_lossy(&reject.bytes);
     let record = serde_json::json!({
         "line": line_no,
@@ -272,7 +280,7 @@ pub fn read_bounded_line<R: BufRead + ?Sized>(
 
 /// Runs every line of `input` through `translator` (the input format) and `pipeline`, writing
 /// alerts (as `format`) and dead letters.
-pub fn replay<L: Locate>(
+pub(crate) fn replay<L: Locate>(
     pipeline: &mut Pipeline<L>,
     input: &mut dyn BufRead,
     alerts_out: &mut dyn Write,
