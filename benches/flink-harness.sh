@@ -24,7 +24,7 @@
 #        lw_travel  `loginwatch replay` one worker, impossible_travel alone (benches/flink/travel-only.toml)
 #        flink      the Flink job, parallelism 1, JVM -Xmx$FLINK_HEAP, object reuse on
 #      alerts serialized as JSON lines and written to /dev/null by all three; every run under
-#      `/usr/bin/time -v` (wall, CPU, peak RSS);
+#      `/usr/bin/time -v` (wall, CPU, peak RSS); FLINK_JVM_OPTS adds JVM options (none by default);
 #   6. prints and writes (results.txt in $LOGINWATCH_CACHE/bench/flink-<date>/, with every
 #      run's log) each one's median events/s, alerts and CPU, and the ratios loginwatch/Flink.
 #
@@ -75,7 +75,9 @@ fi
 read -r -a flink_opens <<<"$(unzip -p "$flink_lib/flink-dist-$flink_version.jar" config.yaml |
   awk '/^ *all: --add/ {sub(/^ *all: /, ""); print; exit}')"
 [ "${#flink_opens[@]}" -gt 0 ] || { echo "no env.java.opts.all in flink-dist's config.yaml" >&2; exit 1; }
-jvm_flags=("${flink_opens[@]}" "-Xmx$flink_heap" -Dlog4j2.level=WARN)
+# FLINK_JVM_OPTS: more JVM options (say -XX:+UseParallelGC); none by default (G1, the JVM's).
+read -r -a extra_opts <<<"${FLINK_JVM_OPTS:-}"
+jvm_flags=("${flink_opens[@]}" "-Xmx$flink_heap" ${extra_opts[@]+"${extra_opts[@]}"} -Dlog4j2.level=WARN)
 flink_cmd=(java "${jvm_flags[@]}" -cp "$flink_lib/*:$classes" TravelJob --object-reuse "$object_reuse")
 
 # ---- 2. loginwatch ----------------------------------------------------------------------------
