@@ -26,7 +26,8 @@
 #      alerts serialized as JSON lines and written to /dev/null by all three; every run under
 #      `/usr/bin/time -v` (wall, CPU, peak RSS); FLINK_JVM_OPTS adds JVM options (none by default);
 #   6. prints and writes (results.txt in $LOGINWATCH_CACHE/bench/flink-<date>/, with every
-#      run's log) each one's median events/s, alerts and CPU, and the ratios loginwatch/Flink.
+#      run's log) each one's median events/s, alerts and CPU, the ratios loginwatch/Flink, and
+#      CPU per event.
 #
 # events/s: lines / the tool's own timer — loginwatch's summary (read, process, write, after
 # start-up), Flink's job net runtime (JobExecutionResult.getNetRuntime: job submission to
@@ -149,6 +150,7 @@ run() {
     "$name" "${eps:-?}" "${alerts:-?}" "${wall:-0}" "${cpu:-0}" "$(( ${rss:-0} / 1024 ))" >&2
 }
 names=(lw_all lw_travel flink)
+: >"$out/rows"
 echo "== $runs rounds of ${names[*]} (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 for round in $(seq "$runs"); do
   echo "-- round $round (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
@@ -194,6 +196,13 @@ per_round() { # NAME -> "r1 r2 ..." of NAME's events/s over Flink's in the same 
     case "$name" in lw_all) label="every detector";; lw_travel) label="travel alone";; esac
     echo "loginwatch / Flink, $label: $(ratio "$(median "$name" 3)" "$fl")x events/s (per round: $(per_round "$name")); by process wall time $(ratio "$flw" "$(median "$name" 4)")x"
   done
+  # CPU (user + system, whole process: the JVM's start, JIT and GC threads included) moves less
+  # than events/s when other work shares the machine.
+  flc="$(median flink 5)"
+  echo "CPU per event (process user + system): loginwatch every detector $(awk -v c="$(median lw_all 5)" -v n="$lines" 'BEGIN {printf "%.2f", c * 1e6 / n}') us," \
+    "travel alone $(awk -v c="$(median lw_travel 5)" -v n="$lines" 'BEGIN {printf "%.2f", c * 1e6 / n}') us," \
+    "Flink $(awk -v c="$flc" -v n="$lines" 'BEGIN {printf "%.2f", c * 1e6 / n}') us:" \
+    "Flink uses $(ratio "$flc" "$(median lw_all 5)")x and $(ratio "$flc" "$(median lw_travel 5)")x their CPU"
   echo
   echo "every run's log: $out"
 } | tee "$out/results.txt"
