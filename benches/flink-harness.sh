@@ -84,7 +84,11 @@ flink_cmd=(java "${jvm_flags[@]}" -cp "$flink_lib/*:$classes" TravelJob --object
 # ---- 2. loginwatch ----------------------------------------------------------------------------
 out="$cache/flink-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$out"
-if [ -z "${LW_BIN:-}" ]; then
+tree="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . || echo ' with uncommitted changes')"
+lw_from="the tree at $tree"
+if [ -n "${LW_BIN:-}" ]; then
+  lw_from="LW_BIN=$LW_BIN (harness tree at $tree)"
+else
   echo "== cargo build --release -p loginwatch --bin loginwatch" >&2
   LW_BIN="$(cargo build --release -p loginwatch --bin loginwatch --message-format=json |
     jq -r 'select(.reason == "compiler-artifact" and .target.name == "loginwatch" and .executable != null) | .executable' |
@@ -110,7 +114,8 @@ lw_all=("$lw" replay --config benches/flink/all-detectors.toml --workers 1 --inp
 lw_travel=("$lw" replay --config benches/flink/travel-only.toml --workers 1 --input "$file")
 
 {
-  echo "loginwatch $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . || echo ' (uncommitted changes)'), Flink $flink_version (apache-flink-libraries), $(java -version 2>&1 | head -n 1)"
+  echo "loginwatch built from $lw_from; Flink $flink_version (apache-flink-libraries), $(java -version 2>&1 | head -n 1)"
+  echo "Flink job: $src (sha256 $(sha256sum "$src" | cut -c1-12))"
   echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load at start $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "JVM flags: ${jvm_flags[*]}"
   echo "Flink job: parallelism 1, streaming mode, hashmap state backend, no checkpoints, object reuse $object_reuse"
