@@ -115,7 +115,7 @@ lw_travel=("$lw" replay --config benches/flink/travel-only.toml --workers 1 --in
 
 {
   echo "loginwatch built from $lw_from; Flink $flink_version (apache-flink-libraries), $(java -version 2>&1 | head -n 1)"
-  echo "Flink job: $src (sha256 $(sha256sum "$src" | cut -c1-12))"
+  echo "Flink job source: $src (sha256 $(sha256sum "$src" | cut -c1-12))"
   echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load at start $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "JVM flags: ${jvm_flags[*]}"
   echo "Flink job: parallelism 1, streaming mode, hashmap state backend, no checkpoints, object reuse $object_reuse"
