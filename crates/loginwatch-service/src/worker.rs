@@ -6,9 +6,10 @@
 //! outputs settle as one.
 //!
 //! With a state topic (module `crate::state`; the worker's part in `worker/state.rs`) the worker first restores the partition's state, then
-//! stores offsets only at flushes: every commit interval it waits for its outputs, encodes the
-//! changed accounts, writes them and the flush record while it goes on with its input, and
-//! then stores the offset after the last message they reflect. Revoked, it takes no more
+//! stores offsets only at flushes: every commit interval it encodes the changed accounts and,
+//! while it goes on with its input, waits for the outputs in flight (the state must not be
+//! durable before what it reflects), writes the records and the flush record, and then
+//! stores the offset after the last message they reflect. Revoked, it takes no more
 //! input, settles, flushes and ends while the revoke waits for it.
 
 use crate::kafka::{Consumer, Producer};
@@ -49,10 +50,10 @@ pub(crate) struct Input {
 }
 
 /// Messages (up to `offset`) whose outputs are all acknowledged.
-struct Settled {
+pub(super) struct Settled {
     offset: i64,
-    /// When the oldest of them was received.
-    received: Instant,
+    /// Seconds from the oldest of them received to their outputs acknowledged.
+    latency: f64,
     /// How many input messages they are (the `in_flight` gauge and limit).
     messages: usize,
     outputs: Vec<Output>,
@@ -182,7 +183,7 @@ impl Worker {
                 done = async { flushing.as_mut().expect("guarded").await }, if flushing.is_some() => {
                     flushing = None;
                     match done {
-                        Some(through) => self.store_after(through),
+                        Some((through, settled)) => self.flushed(through, settled),
                         None => break, // stopped while writing
                     }
                 }
@@ -195,10 +196,12 @@ impl Worker {
                 _ = flushes.tick(), if stateful.is_some() && flushing.is_none() && progress(&last, &net) != flushed => {
                     let now = progress(&last, &net);
                     let seen = net.as_ref().map(|n| n.seen.clone()).unwrap_or_default();
-                    if self.drain_outbox(&mut outbox).await.is_none() {
+                    if self.send_outbox(&mut outbox).await.is_none() {
                         break;
                     }
-                    match self.start_flush(&mut pending, now, seen).await {
+                    // The flush waits for what is in flight; the worker goes on meanwhile.
+                    let waiting = (std::mem::take(&mut pending), std::mem::take(&mut outbox.sending));
+                    match self.start_flush(waiting, now, seen) {
                         Some(f) => flushing = Some(f),
                         None => break,
                     }
@@ -276,18 +279,19 @@ impl Worker {
         }
         // A graceful end (the input closed, every output settled) flushes what is left.
         if !self.stop.is_cancelled() && stateful.is_some() {
-            if let Some(through) = match flushing.take() {
+            if let Some((through, settled)) = match flushing.take() {
                 Some(f) => f.await,
                 None => None,
             } {
-                self.store_after(through);
+                self.flushed(through, settled);
             }
             let now = progress(&last, &net);
-            if now != flushed && self.drain_outbox(&mut outbox).await.is_some() {
+            if now != flushed && self.send_outbox(&mut outbox).await.is_some() {
                 let seen = net.as_ref().map(|n| n.seen.clone()).unwrap_or_default();
-                if let Some(f) = self.start_flush(&mut pending, now, seen).await {
-                    if let Some(through) = f.await {
-                        self.store_after(through);
+                let waiting = (pending, std::mem::take(&mut outbox.sending));
+                if let Some(f) = self.start_flush(waiting, now, seen) {
+                    if let Some((through, settled)) = f.await {
+                        self.flushed(through, settled);
                     }
                 }
             }
@@ -412,7 +416,7 @@ impl Worker {
             settle(producer, records, deliveries, metrics).await;
             Settled {
                 offset,
-                received,
+                latency: received.elapsed().as_secs_f64(),
                 messages,
                 outputs,
             }
@@ -426,7 +430,7 @@ impl Worker {
         let m = &self.shared.metrics;
         m.in_flight.sub(done.messages as i64);
         self.unsettled -= done.messages;
-        let latency = done.received.elapsed().as_secs_f64();
+        let latency = done.latency;
         for o in done.outputs {
             match o {
                 Output::Alert(kind) => {
@@ -441,6 +445,14 @@ impl Worker {
             return;
         }
         self.store_after(done.offset);
+    }
+
+    /// A flush through message `through` is durable, and so are the outputs it waited for.
+    fn flushed(&mut self, through: i64, settled: Vec<Settled>) {
+        for done in settled {
+            self.settled(done, false);
+        }
+        self.store_after(through);
     }
 
     /// Stores `offset + 1` for the next commit: everything up to `offset` is done.

@@ -17,7 +17,7 @@ use crate::metrics::Metrics;
 use crate::output::{enqueue, settle, Origin, OutRecord};
 use crate::redact::Redactor;
 use crate::state::{Restored, Seen, StateSetup};
-use futures_util::stream::{FuturesUnordered, StreamExt};
+use futures_util::stream::FuturesUnordered;
 use loginwatch_model::Alert;
 use prometheus::{IntCounter, IntGauge};
 use rdkafka::client::ClientContext;
@@ -37,6 +37,9 @@ pub(super) const BATCH_ITEMS: usize = 512;
 /// Items wait at most about this long for their batch to fill.
 pub(super) const LINGER: Duration = Duration::from_millis(5);
 
+/// Network-topic batches sent and not yet acknowledged.
+pub(super) type Sending = FuturesUnordered<Pin<Box<dyn Future<Output = ()> + Send>>>;
+
 /// Items waiting to be sent, by destination partition (see the module docs).
 #[derive(Default)]
 pub(super) struct Outbox {
@@ -47,7 +50,7 @@ pub(super) struct Outbox {
     fullest: usize,
     counts: Vec<usize>,
     /// Batches sent and not yet acknowledged.
-    pub sending: FuturesUnordered<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    pub sending: Sending,
 }
 
 impl Outbox {
@@ -320,19 +323,6 @@ impl Worker {
         outbox.items = 0;
         outbox.fullest = 0;
         outbox.counts.iter_mut().for_each(|c| *c = 0);
-        Some(())
-    }
-
-    /// Sends what `outbox` holds and waits until every batch is acknowledged; `None` if
-    /// stopped meanwhile.
-    pub(super) async fn drain_outbox(&mut self, outbox: &mut Outbox) -> Option<()> {
-        self.send_outbox(outbox).await?;
-        while !outbox.sending.is_empty() {
-            tokio::select! {
-                _ = self.stop.cancelled() => return None,
-                _ = outbox.sending.next() => {}
-            }
-        }
         Some(())
     }
 }

@@ -1,7 +1,8 @@
 //! A worker's part in keeping its partition's state on the state topic: the restore before
 //! the first message, and flushes (see the module docs of `crate::state`).
 
-use super::{Pending, Shared, Worker};
+use super::network::Sending;
+use super::{Pending, Settled, Shared, Worker};
 use crate::output::{enqueue, settle, OutRecord};
 use crate::state::{self, FlushMeta, Restored, Seen, StateSetup, FLUSH_ACCOUNT};
 use crate::Processor;
@@ -82,25 +83,20 @@ impl Worker {
         }
     }
 
-    /// Starts the flush of the state as of message `through`: waits for every pending output
-    /// (the state records must not be durable before the alerts they reflect), encodes the
-    /// changed accounts and the clocks, and returns the writing of them, which the worker
-    /// awaits beside its input (see [`write_flush`]). `None` if stopped meanwhile or the state
-    /// could not be encoded.
-    pub(super) async fn start_flush(
+    /// Starts the flush of the state as of message `through`: encodes the changed accounts
+    /// and the clocks now, and returns the rest, which the worker awaits beside its input:
+    /// waiting for `waiting` — the outputs and network-topic batches in flight, since the
+    /// state records must not be durable before what they reflect — then writing the
+    /// records (see [`write_flush`]). It resolves to `through` and the settled outputs.
+    /// `None` if the state could not be encoded.
+    pub(super) fn start_flush(
         &mut self,
-        pending: &mut FuturesOrdered<Pending>,
+        (mut pending, mut sending): (FuturesOrdered<Pending>, Sending),
         (through, network_through): (i64, Option<i64>),
         seen: Seen,
     ) -> Option<Flushing> {
         let started = Instant::now();
         let setup = self.shared.state.clone()?;
-        while let Some(done) = tokio::select! {
-            _ = self.stop.cancelled() => return None,
-            done = pending.next() => done,
-        } {
-            self.settled(done, false);
-        }
         let (topic, p, ns) = (&setup.topic, self.partition, &setup.namespace);
         let (mut gone, mut live) = (Vec::new(), Vec::new());
         let state = self.processor.state()?;
@@ -145,11 +141,22 @@ impl Worker {
         )];
         let (sh, stop) = (self.shared.clone(), self.stop.clone());
         Some(Box::pin(async move {
+            let settled = tokio::select! {
+                _ = stop.cancelled() => return None,
+                settled = async {
+                    while sending.next().await.is_some() {}
+                    let mut settled = Vec::with_capacity(pending.len());
+                    while let Some(done) = pending.next().await {
+                        settled.push(done);
+                    }
+                    settled
+                } => settled,
+            };
             write_flush(&sh, &stop, [gone, live, closing]).await?;
             sh.metrics
                 .state_flush_seconds
                 .observe(started.elapsed().as_secs_f64());
-            Some(through)
+            Some((through, settled))
         }))
     }
 }
@@ -184,8 +191,8 @@ async fn write_flush(
     Some(())
 }
 
-/// A flush being written: resolves to its offset once durable.
-pub(super) type Flushing = Pin<Box<dyn Future<Output = Option<i64>> + Send>>;
+/// A flush under way: resolves to its offset, and the outputs it waited for, once durable.
+pub(super) type Flushing = Pin<Box<dyn Future<Output = Option<(i64, Vec<Settled>)>> + Send>>;
 
 /// Stands in for a worker's processor while the real one restores on a blocking thread (the
 /// worker takes no message meanwhile).
