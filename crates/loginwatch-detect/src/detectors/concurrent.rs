@@ -82,7 +82,7 @@ impl ConcurrentIps {
         }
     }
 
-    fn finding(
+    pub(crate) fn finding(
         &self,
         account: &str,
         group: &[Record],

@@ -59,7 +59,7 @@ pub(crate) struct Profile {
 }
 
 impl Profile {
-    fn claim(&mut self, country: Option<CountryCode>, zone: u8) {
+    pub(crate) fn claim(&mut self, country: Option<CountryCode>, zone: u8) {
         if country.is_some() && country != self.claimed {
             self.claimed = country;
             (self.located, self.outside) = (0, 0);
@@ -73,7 +73,7 @@ impl Profile {
         }
     }
 
-    fn observe_country(&mut self, c: CountryCode) {
+    pub(crate) fn observe_country(&mut self, c: CountryCode) {
         if self.located >= CAP {
             self.located /= 2;
             self.outside /= 2;
@@ -100,7 +100,7 @@ impl Profile {
         self.other_cc.iter().zip(&self.other_n).filter_map(known)
     }
 
-    fn observe_hour(&mut self, hour: u8) {
+    pub(crate) fn observe_hour(&mut self, hour: u8) {
         let mut hours = self.hours.get();
         if hours.iter().map(|h| u32::from(*h)).sum::<u32>() >= u32::from(CAP) {
             hours.iter_mut().for_each(|h| *h /= 2);
@@ -151,7 +151,7 @@ impl LocationMismatch {
         LocationMismatch { cfg: cfg.clone() }
     }
 
-    fn reasons(&self, p: &Profile) -> u8 {
+    pub(crate) fn reasons(&self, p: &Profile) -> u8 {
         let c = &self.cfg;
         let n = c.min_logins as u32;
         let located = u32::from(p.located);
@@ -290,7 +290,7 @@ fn sentence(account: &str, p: &Profile, r: u8, claimed: &str) -> String {
     format!("{account} claims {claimed}, but {}", parts.join("; "))
 }
 
-fn finding(account: &str, login: &loginwatch_geo::Login, p: &Profile, r: u8) -> Finding {
+pub(crate) fn finding(account: &str, login: &loginwatch_geo::Login, p: &Profile, r: u8) -> Finding {
     let record = Record::from_login(login);
     let claimed = p.claimed.map_or("?".to_owned(), |c| c.to_string());
     let rules = r.count_ones();

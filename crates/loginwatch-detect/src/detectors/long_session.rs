@@ -47,6 +47,27 @@ impl ActivityRun {
         self.hours.bits()
     }
 
+    /// A run from `start`, which counts as an event unless it is `now`'s (about to be added).
+    pub(crate) fn starting(start: i64, now: i64) -> ActivityRun {
+        let mut r = ActivityRun {
+            start,
+            last: start,
+            events: u32::from(start != now),
+            day: i32::MIN,
+            reported_day: i32::MIN,
+            ..ActivityRun::default()
+        };
+        r.mark(start);
+        r
+    }
+
+    /// Adds an event at `t` to the run.
+    pub(crate) fn add(&mut self, t: i64) {
+        self.last = self.last.max(t);
+        self.events = self.events.saturating_add(1);
+        self.mark(t);
+    }
+
     fn mark(&mut self, t: i64) {
         let day = i32::try_from(t.div_euclid(DAY_MS)).unwrap_or(i32::MAX);
         if day > self.day {
@@ -86,25 +107,14 @@ impl LongSession {
             cx.state.get_mut::<ActivityRun>()?
         } else {
             let start = if t - prev <= self.idle_ms { prev } else { t };
-            let mut r = ActivityRun {
-                start,
-                last: start,
-                events: u32::from(start != t),
-                day: i32::MIN,
-                reported_day: i32::MIN,
-                ..ActivityRun::default()
-            };
-            r.mark(start);
             let run = cx.state.get_or_default::<ActivityRun>();
-            *run = r;
+            *run = ActivityRun::starting(start, t);
             run
         };
         if t > run.last.saturating_add(self.idle_ms) {
             (run.start, run.last, run.events, run.reported_run) = (t, t, 0, false);
         }
-        run.last = run.last.max(t);
-        run.events = run.events.saturating_add(1);
-        run.mark(t);
+        run.add(t);
         Some(run)
     }
 }
@@ -141,7 +151,7 @@ impl Detector for LongSession {
     }
 }
 
-fn finding(
+pub(crate) fn finding(
     account: &str,
     login: &loginwatch_geo::Login,
     run: &ActivityRun,

@@ -11,7 +11,8 @@
 use crate::detector::{Ctx, Detector, Finding};
 use crate::record::Record;
 use crate::suppress::{country_key, Escalation};
-use loginwatch_model::{AlertKind, Severity};
+use loginwatch_geo::Login;
+use loginwatch_model::{AlertKind, CountryCode, Severity};
 use serde_json::json;
 
 /// The sanctioned-region detector.
@@ -33,42 +34,47 @@ impl Detector for SanctionedRegion {
         if !cx.rules.sanctioned.contains(&country) {
             return;
         }
-        let claimed = cx.login.event.claimed_country;
-        let contradicts = claimed.is_some_and(|c| c != country);
-        let record = Record::from_login(cx.login);
-        let mut summary = format!(
-            "{} {} from {}, a sanctioned region",
-            cx.account,
-            match cx.login.event.event_type {
-                loginwatch_model::EventType::Activity => "was active",
-                _ => "logged in",
-            },
-            record.place()
-        );
-        if let Some(c) = claimed.filter(|_| contradicts) {
-            summary.push_str(&format!(" (profile claims {c})"));
-        }
-        out.push(Finding {
-            kind: AlertKind::SanctionedRegion,
-            severity: if contradicts {
-                Severity::Critical
-            } else {
-                Severity::High
-            },
-            time: record.time,
-            summary,
-            event_ids: vec![record.event_id.to_string()],
-            evidence: json!({
-                "country": country,
-                "claimed_country": claimed,
-                "login": record.evidence(),
-            }),
-            escalation: Escalation {
-                magnitude: 0.0,
-                ratio: 1.0,
-                keys: vec![country_key(country)],
-            },
-        });
+        out.push(finding(cx.account, cx.login, country));
+    }
+}
+
+/// The finding for a login located in the sanctioned `country`.
+pub(crate) fn finding(account: &str, login: &Login, country: CountryCode) -> Finding {
+    let claimed = login.event.claimed_country;
+    let contradicts = claimed.is_some_and(|c| c != country);
+    let record = Record::from_login(login);
+    let mut summary = format!(
+        "{} {} from {}, a sanctioned region",
+        account,
+        match login.event.event_type {
+            loginwatch_model::EventType::Activity => "was active",
+            _ => "logged in",
+        },
+        record.place()
+    );
+    if let Some(c) = claimed.filter(|_| contradicts) {
+        summary.push_str(&format!(" (profile claims {c})"));
+    }
+    Finding {
+        kind: AlertKind::SanctionedRegion,
+        severity: if contradicts {
+            Severity::Critical
+        } else {
+            Severity::High
+        },
+        time: record.time,
+        summary,
+        event_ids: vec![record.event_id.to_string()],
+        evidence: json!({
+            "country": country,
+            "claimed_country": claimed,
+            "login": record.evidence(),
+        }),
+        escalation: Escalation {
+            magnitude: 0.0,
+            ratio: 1.0,
+            keys: vec![country_key(country)],
+        },
     }
 }
 

@@ -84,12 +84,12 @@ pub(crate) struct SharedIp {
 }
 
 /// Members to alert, found under one network's lock.
-struct Report {
-    key: NetKey,
-    host_level: bool,
+pub(crate) struct Report {
+    pub key: NetKey,
+    pub host_level: bool,
     /// The members counted (oldest first) and which of them to alert.
-    members: Vec<Member>,
-    alert: Vec<usize>,
+    pub members: Vec<Member>,
+    pub alert: Vec<usize>,
 }
 
 impl SharedIp {
@@ -315,7 +315,7 @@ impl SharedIp {
         own
     }
 
-    fn severity(&self, r: &Report) -> Severity {
+    pub(crate) fn severity(&self, r: &Report) -> Severity {
         let big = r.members.len() >= 2 * self.min;
         match (r.host_level, big) {
             (true, false) => Severity::Medium,
@@ -325,7 +325,7 @@ impl SharedIp {
         }
     }
 
-    fn evidence(&self, r: &Report) -> Value {
+    pub(crate) fn evidence(&self, r: &Report) -> Value {
         let net = r.key.net();
         let accounts: Vec<Value> = r
             .members
@@ -357,7 +357,7 @@ impl SharedIp {
         })
     }
 
-    fn finding(
+    pub(crate) fn finding(
         &self,
         r: &Report,
         m: &Member,

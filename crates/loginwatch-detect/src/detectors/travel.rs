@@ -41,8 +41,8 @@ pub(crate) struct ImpossibleTravel {
 }
 
 /// The numbers of one hop that is too fast.
-#[derive(Debug, PartialEq)]
-struct Hop {
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Hop {
     distance_km: f64,
     raw_km: f64,
     speed_kmh: f64,
@@ -58,7 +58,7 @@ impl ImpossibleTravel {
     }
 
     /// The hop from `a` to `b` (`a` not later than `b`) when it is impossible.
-    fn hop(&self, a: &Record, b: &Record) -> Option<Hop> {
+    pub(crate) fn hop(&self, a: &Record, b: &Record) -> Option<Hop> {
         if !a.located || !b.located || host_key(a.ip) == host_key(b.ip) {
             return None;
         }
@@ -103,7 +103,7 @@ impl ImpossibleTravel {
         }
     }
 
-    fn finding(&self, account: &str, a: &Record, b: &Record, hop: Hop) -> Finding {
+    pub(crate) fn finding(&self, account: &str, a: &Record, b: &Record, hop: Hop) -> Finding {
         let anonymized = a.is_anon() || b.is_anon();
         let simultaneous = hop.elapsed_ms == 0;
         let when = if simultaneous {

@@ -109,7 +109,7 @@ pub(crate) fn emit(
 }
 
 /// Watch-country and new-account raises, each one step, noted in the evidence.
-fn raise(f: &mut Finding, state: &AccountState, rules: &Rules) {
+pub(crate) fn raise(f: &mut Finding, state: &AccountState, rules: &Rules) {
     if state.watch_seen != 0 && f.kind != AlertKind::SanctionedRegion {
         f.severity = f.severity.raised();
         let seen: Vec<&str> = rules
@@ -151,7 +151,11 @@ pub(crate) fn note_risk(
 }
 
 /// The `account_risk` alert when the score has just reached the threshold.
-fn risk_alert(rules: &Rules, state: &mut AccountState, trigger: &Trigger<'_>) -> Option<Alert> {
+pub(crate) fn risk_alert(
+    rules: &Rules,
+    state: &mut AccountState,
+    trigger: &Trigger<'_>,
+) -> Option<Alert> {
     let cfg = &rules.cfg.detect.account_risk;
     let account = trigger.account;
     let memory = state.get_mut::<RiskMemory>()?;
@@ -208,7 +212,7 @@ fn risk_alert(rules: &Rules, state: &mut AccountState, trigger: &Trigger<'_>) ->
 }
 
 /// Turns an admitted finding into an alert with its deterministic id.
-fn finish(f: Finding, account: &str) -> Alert {
+pub(crate) fn finish(f: Finding, account: &str) -> Alert {
     Alert::new(
         f.kind,
         f.severity,
