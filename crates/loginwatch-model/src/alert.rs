@@ -1,6 +1,7 @@
 //! Alerts (CONTRACT §2): kinds, severities, deterministic ids, and the formats an alert is
 //! written in (native JSON, or an OCSF Detection Finding from [`ocsf`]).
 
+pub mod evidence;
 pub mod ocsf;
 
 use crate::time::EventTime;
