@@ -23,7 +23,7 @@ use crate::stage::NetworkVisit;
 use crate::state::AccountState;
 use crate::suppress::Escalation;
 use loginwatch_geo::Login;
-use loginwatch_model::{AlertKind, EventTime, Severity};
+use loginwatch_model::{AlertKind, EventTime, Evidence, Severity};
 
 /// What a detector sees for one login.
 pub(crate) struct Ctx<'a> {
@@ -84,8 +84,9 @@ pub(crate) struct Finding {
     pub summary: String,
     /// The events involved, oldest first.
     pub event_ids: Vec<String>,
-    /// A JSON object; the engine may add keys (e.g. `watch_countries`).
-    pub evidence: serde_json::Value,
+    /// What was found, typed by kind; the engine may note its raises in it
+    /// (`watch_countries`, `new_account_until`).
+    pub evidence: Evidence,
     pub escalation: Escalation,
 }
 

@@ -4,6 +4,8 @@
 pub mod evidence;
 pub mod ocsf;
 
+pub use evidence::Evidence;
+
 use crate::time::EventTime;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -117,6 +119,7 @@ impl fmt::Display for Severity {
 
 /// One alert as published (CONTRACT §2).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "AlertRepr")]
 pub struct Alert {
     pub schema: String,
     pub alert_id: String,
@@ -130,10 +133,47 @@ pub struct Alert {
     pub summary: String,
     /// The triggering events, oldest first.
     pub event_ids: Vec<String>,
-    pub evidence: serde_json::Value,
+    /// Kind-specific numbers and the logins involved (see [`evidence`]).
+    pub evidence: Evidence,
     /// Extension: the account's 0–100 risk score when the alert was raised.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub risk_score: Option<u8>,
+}
+
+/// An alert as read from JSON, before its evidence is typed by its kind
+/// ([`Evidence::read`]).
+#[derive(Deserialize)]
+struct AlertRepr {
+    schema: String,
+    alert_id: String,
+    kind: AlertKind,
+    severity: Severity,
+    account_id: String,
+    event_time: EventTime,
+    detected_at: EventTime,
+    summary: String,
+    event_ids: Vec<String>,
+    evidence: serde_json::Value,
+    #[serde(default)]
+    risk_score: Option<u8>,
+}
+
+impl From<AlertRepr> for Alert {
+    fn from(a: AlertRepr) -> Alert {
+        Alert {
+            evidence: Evidence::read(a.kind, a.evidence),
+            schema: a.schema,
+            alert_id: a.alert_id,
+            kind: a.kind,
+            severity: a.severity,
+            account_id: a.account_id,
+            event_time: a.event_time,
+            detected_at: a.detected_at,
+            summary: a.summary,
+            event_ids: a.event_ids,
+            risk_score: a.risk_score,
+        }
+    }
 }
 
 impl Alert {
@@ -145,7 +185,7 @@ impl Alert {
         event_time: EventTime,
         summary: String,
         event_ids: Vec<String>,
-        evidence: serde_json::Value,
+        evidence: Evidence,
     ) -> Self {
         Alert {
             schema: ALERT_SCHEMA.to_owned(),
@@ -258,7 +298,7 @@ mod tests {
             EventTime(1_795_514_700_000),
             "s".into(),
             vec!["e1".into()],
-            serde_json::json!({"distance_km": 1.0}),
+            Evidence::json(serde_json::json!({"distance_km": 1.0})),
         );
         let v = serde_json::to_value(&a).unwrap();
         assert_eq!(v["schema"], "loginwatch.alert.v1");
@@ -283,7 +323,7 @@ mod tests {
             EventTime(1_000),
             "s".into(),
             vec!["e1".into()],
-            serde_json::json!({}),
+            Evidence::json(serde_json::json!({})),
         );
         let native: serde_json::Value =
             serde_json::from_slice(&AlertFormat::Loginwatch.to_vec(&a).unwrap()).unwrap();

@@ -14,7 +14,9 @@ pub mod country;
 pub mod event;
 pub mod time;
 
-pub use alert::{Alert, AlertFormat, AlertKind, Severity, UnknownAlertFormat, ALERT_SCHEMA};
+pub use alert::{
+    Alert, AlertFormat, AlertKind, Evidence, Severity, UnknownAlertFormat, ALERT_SCHEMA,
+};
 pub use country::CountryCode;
 pub use event::vendor::{decode_as, Decoded, Format, Skip};
 pub use event::{

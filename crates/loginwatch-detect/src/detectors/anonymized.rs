@@ -17,9 +17,9 @@ use crate::detector::{Ctx, Detector, Finding};
 use crate::record::Record;
 use crate::suppress::Escalation;
 use loginwatch_geo::Login;
+use loginwatch_model::alert::evidence::kinds as evidence;
 use loginwatch_model::{AlertKind, Severity};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::sync::Arc;
 
 /// What an account's anonymizer use looked like so far.
@@ -151,7 +151,7 @@ pub(crate) fn finding(account: &str, login: &Login, seen: &Seen) -> Finding {
             flags.join(", "),
             record.place()
         );
-        ("first", s)
+        (evidence::AnonymizedReason::First, s)
     } else {
         let before = network(previous, previous_org.as_deref());
         let s = format!(
@@ -159,7 +159,7 @@ pub(crate) fn finding(account: &str, login: &Login, seen: &Seen) -> Finding {
             account,
             flags.join(", ")
         );
-        ("switch", s)
+        (evidence::AnonymizedReason::Switch, s)
     };
     let severity = match (first, distinct >= 3) {
         (true, _) if anon.residential_proxy => Severity::Medium,
@@ -178,16 +178,17 @@ pub(crate) fn finding(account: &str, login: &Login, seen: &Seen) -> Finding {
         time: record.time,
         summary,
         event_ids: vec![record.event_id.to_string()],
-        evidence: json!({
-            "reason": reason,
-            "flags": flags,
-            "asn": asn,
-            "as_org": org.as_deref(),
-            "previous_asn": previous.filter(|_| switched),
-            "previous_as_org": previous_org.as_deref().filter(|_| switched),
-            "distinct_anonymizer_asns": distinct,
-            "login": record.evidence(),
-        }),
+        evidence: evidence::Anonymized {
+            as_org: org.clone(),
+            asn,
+            distinct_anonymizer_asns: distinct,
+            flags: evidence::Anonymizers::from_bits(record.anon),
+            login: record.evidence(),
+            previous_as_org: previous_org.clone().filter(|_| switched),
+            previous_asn: previous.filter(|_| switched),
+            reason,
+        }
+        .into(),
         escalation: Escalation {
             magnitude: distinct as f32,
             ratio: 1.0,

@@ -12,8 +12,8 @@ use crate::detector::{Ctx, Detector, Finding};
 use crate::record::Record;
 use crate::suppress::{country_key, Escalation};
 use loginwatch_geo::Login;
+use loginwatch_model::alert::evidence::kinds as evidence;
 use loginwatch_model::{AlertKind, CountryCode, Severity};
-use serde_json::json;
 
 /// The sanctioned-region detector.
 #[derive(Debug)]
@@ -65,11 +65,12 @@ pub(crate) fn finding(account: &str, login: &Login, country: CountryCode) -> Fin
         time: record.time,
         summary,
         event_ids: vec![record.event_id.to_string()],
-        evidence: json!({
-            "country": country,
-            "claimed_country": claimed,
-            "login": record.evidence(),
-        }),
+        evidence: evidence::Sanctioned {
+            claimed_country: claimed,
+            country,
+            login: record.evidence(),
+        }
+        .into(),
         escalation: Escalation {
             magnitude: 0.0,
             ratio: 1.0,

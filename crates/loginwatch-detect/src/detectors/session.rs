@@ -26,10 +26,10 @@ use crate::config::SessionHijackConfig;
 use crate::detector::{Ctx, Detector, Finding};
 use crate::record::Record;
 use loginwatch_geo::Login;
+use loginwatch_model::alert::evidence::kinds::{self as evidence, HijackReason};
 use loginwatch_model::{AlertKind, CountryCode, Severity};
 use loginwatch_storage::{stable_hash, stable_hash32, InlineList};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 const DEVICE: u8 = 1;
 const COUNTRY: u8 = 2;
@@ -179,10 +179,14 @@ pub(crate) fn finding(
     r: u8,
 ) -> Finding {
     let record = Record::from_login(login);
-    let reasons: Vec<&str> = [(DEVICE, "device"), (COUNTRY, "country"), (ASN, "asn")]
-        .into_iter()
-        .filter_map(|(b, n)| (r & b != 0).then_some(n))
-        .collect();
+    let reasons: Vec<HijackReason> = [
+        (DEVICE, HijackReason::Device),
+        (COUNTRY, HijackReason::Country),
+        (ASN, HijackReason::Asn),
+    ]
+    .into_iter()
+    .filter_map(|(b, n)| (r & b != 0).then_some(n))
+    .collect();
     let severity = match r {
         _ if r & DEVICE != 0 && r & COUNTRY != 0 => Severity::Critical,
         _ if r & (DEVICE | COUNTRY) != 0 => Severity::High,
@@ -202,13 +206,11 @@ pub(crate) fn finding(
             "same device"
         }
     );
-    let fingerprint = |f: &SessionFp| {
-        json!({
-            "asn": (f.asn != 0).then_some(f.asn),
-            "country": f.country,
-            "device_fp": (f.device != 0).then(|| format!("{:08x}", f.device)),
-            "anonymized": f.anon,
-        })
+    let fingerprint = |f: &SessionFp| evidence::SessionFingerprint {
+        anonymized: f.anon,
+        asn: (f.asn != 0).then_some(f.asn),
+        country: f.country,
+        device_fp: (f.device != 0).then_some(evidence::DeviceFp(f.device)),
     };
     Finding {
         kind: AlertKind::SessionHijack,
@@ -216,15 +218,16 @@ pub(crate) fn finding(
         time: record.time,
         summary,
         event_ids: vec![record.event_id.to_string()],
-        evidence: json!({
-            "session_id": session,
-            "reasons": reasons,
-            "session_first_seen": loginwatch_model::EventTime(fp.first),
-            "original": fingerprint(fp),
-            "now": fingerprint(now),
-            "device_id": login.event.device_id.as_deref(),
-            "login": record.evidence(),
-        }),
+        evidence: evidence::SessionHijack {
+            device_id: login.event.device_id.clone(),
+            login: record.evidence(),
+            now: fingerprint(now),
+            original: fingerprint(fp),
+            reasons,
+            session_first_seen: loginwatch_model::EventTime(fp.first),
+            session_id: session.to_owned(),
+        }
+        .into(),
         escalation: crate::suppress::Escalation {
             magnitude: r.count_ones() as f32,
             ratio: 1.0,
