@@ -91,7 +91,7 @@ impl Record {
     /// "Seoul, KR", "KR" or the address when nothing better is known.
     pub(crate) fn place(&self) -> String {
         match (&self.city, self.country) {
-            (Some(city), Some(c)) => format!("{city}, {c}"),
+            (Some(city), Some(c)) => [&**city, ", ", c.as_str()].concat(),
             (Some(city), None) => city.to_string(),
             (None, Some(c)) => c.to_string(),
             (None, None) => self.ip.to_string(),
@@ -107,7 +107,7 @@ impl Record {
             asn: self.asn(),
             city: self.city.clone(),
             country: self.country,
-            event_id: self.event_id.to_string(),
+            event_id: self.event_id.to_text(),
             ip: self.ip,
             lat: self.located.then(|| round4(self.lat)),
             lon: self.located.then(|| round4(self.lon)),

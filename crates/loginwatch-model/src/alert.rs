@@ -272,7 +272,18 @@ pub fn alert_id(kind: AlertKind, account_id: &str, event_ids: &[String]) -> Stri
         h.update(b"\0");
         h.update(id.as_bytes());
     }
-    format!("al-{:032x}", h.digest128())
+    let mut id = String::with_capacity(35);
+    id.push_str("al-");
+    push_hex(&mut id, h.digest128());
+    id
+}
+
+/// Appends `n` as 32 lower-case hex digits (`format!("{n:032x}")` without the formatter).
+pub fn push_hex(out: &mut String, n: u128) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for i in (0..32).rev() {
+        out.push(char::from(DIGITS[((n >> (4 * i)) & 0xf) as usize]));
+    }
 }
 
 #[cfg(test)]
@@ -287,6 +298,18 @@ mod tests {
         assert_ne!(a, alert_id(AlertKind::ConcurrentIps, "acct", &ids));
         assert_ne!(a, alert_id(AlertKind::ImpossibleTravel, "acct2", &ids));
         assert_ne!(a, alert_id(AlertKind::ImpossibleTravel, "acct", &ids[..1]));
+    }
+
+    #[test]
+    fn hex_is_the_formatted_one() {
+        for n in [0, 1, 0xabc, u128::MAX, u128::MAX / 3, 1 << 127] {
+            let mut s = String::new();
+            push_hex(&mut s, n);
+            assert_eq!(s, format!("{n:032x}"));
+        }
+        let ids = vec!["e1".to_owned()];
+        let id = alert_id(AlertKind::SharedIp, "a", &ids);
+        assert!(id.starts_with("al-") && id.len() == 35);
     }
 
     #[test]

@@ -177,7 +177,7 @@ pub(crate) fn finding(account: &str, login: &Login, seen: &Seen) -> Finding {
         severity,
         time: record.time,
         summary,
-        event_ids: vec![record.event_id.to_string()],
+        event_ids: vec![record.event_id.to_text()],
         evidence: evidence::Anonymized {
             as_org: org.clone(),
             asn,

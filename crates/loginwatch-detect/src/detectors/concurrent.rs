@@ -122,7 +122,7 @@ impl ConcurrentIps {
             severity: self.severity(ips.len(), cs.len(), plain.len()),
             time: last.time,
             summary,
-            event_ids: group.iter().map(|r| r.event_id.to_string()).collect(),
+            event_ids: group.iter().map(|r| r.event_id.to_text()).collect(),
             evidence: evidence.into(),
             escalation: Escalation {
                 magnitude: ips.len() as f32,

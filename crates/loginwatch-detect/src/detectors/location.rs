@@ -319,7 +319,7 @@ pub(crate) fn finding(account: &str, login: &loginwatch_geo::Login, p: &Profile,
         severity,
         time: record.time,
         summary: sentence(account, p, r, &claimed),
-        event_ids: vec![record.event_id.to_string()],
+        event_ids: vec![record.event_id.to_text()],
         evidence: evidence.into(),
         escalation: Escalation {
             magnitude: rules as f32,

@@ -189,7 +189,7 @@ pub(crate) fn finding(
         severity,
         time: record.time,
         summary: format!("{account} {}", parts.join(" and ")),
-        event_ids: vec![record.event_id.to_string()],
+        event_ids: vec![record.event_id.to_text()],
         evidence: evidence::LongSession {
             active_hour_count: hours.len(),
             active_hours_utc: hours,

@@ -64,7 +64,7 @@ pub(crate) fn finding(account: &str, login: &Login, country: CountryCode) -> Fin
         },
         time: record.time,
         summary,
-        event_ids: vec![record.event_id.to_string()],
+        event_ids: vec![record.event_id.to_text()],
         evidence: evidence::Sanctioned {
             claimed_country: claimed,
             country,

@@ -217,7 +217,7 @@ pub(crate) fn finding(
         severity,
         time: record.time,
         summary,
-        event_ids: vec![record.event_id.to_string()],
+        event_ids: vec![record.event_id.to_text()],
         evidence: evidence::SessionHijack {
             device_id: login.event.device_id.clone(),
             login: record.evidence(),

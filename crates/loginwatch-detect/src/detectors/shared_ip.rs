@@ -335,7 +335,7 @@ impl SharedIp {
             .map(|m| evidence::FarmMember {
                 account_id: m.account.as_str().to_owned(),
                 days: m.days,
-                event_id: m.first_event.to_string(),
+                event_id: m.first_event.to_text(),
                 first_seen: EventTime(m.first),
                 last_seen: EventTime(m.last),
                 logins: m.logins,
@@ -398,7 +398,7 @@ impl SharedIp {
             severity,
             time: EventTime(t),
             summary,
-            event_ids: vec![m.first_event.to_string()],
+            event_ids: vec![m.first_event.to_text()],
             evidence: evidence.into(),
             escalation: Escalation {
                 magnitude: r.members.len() as f32,

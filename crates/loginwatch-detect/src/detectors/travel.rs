@@ -146,7 +146,7 @@ impl ImpossibleTravel {
             severity: self.severity(&hop, anonymized),
             time: b.time,
             summary,
-            event_ids: vec![a.event_id.to_string(), b.event_id.to_string()],
+            event_ids: vec![a.event_id.to_text(), b.event_id.to_text()],
             evidence: evidence.into(),
             escalation: Escalation {
                 magnitude: hop.speed_kmh as f32,
