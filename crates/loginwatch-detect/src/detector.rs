@@ -7,7 +7,9 @@
 //! give it per-account memory as a plain type if it needs any (serde-serializable, so saved
 //! state carries it): a [`Part`](crate::state::Part) given its place in `state.rs` and its
 //! field in `snapshot.rs`, reached with `cx.state.get::<T>()` / `get_or_default::<T>()`, and
-//! describe its [`Escalation`] in the table of [`crate::suppress`]. Test it through the engine
+//! describe its [`Escalation`] in the table of [`crate::suppress`], and give its evidence a
+//! struct in `loginwatch_model::alert::evidence::kinds` (fields in sorted key order) with its
+//! variant of `evidence::Detail` (a new kind is a new `AlertKind`). Test it through the engine
 //! with the builders of `testkit` (see `detectors/travel/tests.rs` for the table style).
 //!
 //! A cross-account detector (shared_ip) keeps its bounded index outside the account state:
