@@ -7,7 +7,9 @@
 //! give it per-account memory as a plain type if it needs any (serde-serializable, so saved
 //! state carries it): a [`Part`](crate::state::Part) given its place in `state.rs` and its
 //! field in `snapshot.rs`, reached with `cx.state.get::<T>()` / `get_or_default::<T>()`, and
-//! describe its [`Escalation`] in the table of [`crate::suppress`]. Test it through the engine
+//! describe its [`Escalation`] in the table of [`crate::suppress`], and give its evidence a
+//! struct in `loginwatch_model::alert::evidence::kinds` (fields in sorted key order) with its
+//! variant of `evidence::Detail` (a new kind is a new `AlertKind`). Test it through the engine
 //! with the builders of `testkit` (see `detectors/travel/tests.rs` for the table style).
 //!
 //! A cross-account detector (shared_ip) keeps its bounded index outside the account state:
@@ -23,7 +25,7 @@ use crate::stage::NetworkVisit;
 use crate::state::AccountState;
 use crate::suppress::Escalation;
 use loginwatch_geo::Login;
-use loginwatch_model::{AlertKind, EventTime, Severity};
+use loginwatch_model::{AlertKind, EventTime, Evidence, Severity};
 
 /// What a detector sees for one login.
 pub(crate) struct Ctx<'a> {
@@ -84,8 +86,9 @@ pub(crate) struct Finding {
     pub summary: String,
     /// The events involved, oldest first.
     pub event_ids: Vec<String>,
-    /// A JSON object; the engine may add keys (e.g. `watch_countries`).
-    pub evidence: serde_json::Value,
+    /// What was found, typed by kind; the engine may note its raises in it
+    /// (`watch_countries`, `new_account_until`).
+    pub evidence: Evidence,
     pub escalation: Escalation,
 }
 

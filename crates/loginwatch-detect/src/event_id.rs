@@ -29,6 +29,19 @@ impl EventId {
         parse_derived(s).map_or_else(|| EventId::Other(InlineStr::new(s)), EventId::Derived)
     }
 
+    /// The id as text (what `to_string` gives, without the formatter).
+    pub(crate) fn to_text(&self) -> String {
+        match self {
+            EventId::Derived(d) => {
+                let mut s = String::with_capacity(35);
+                s.push_str("ev-");
+                loginwatch_model::alert::push_hex(&mut s, u128::from_be_bytes(*d));
+                s
+            }
+            EventId::Other(k) => k.as_str().to_owned(),
+        }
+    }
+
     /// True when this is the id `s`.
     pub(crate) fn is(&self, s: &str) -> bool {
         match self {
@@ -78,10 +91,12 @@ mod tests {
         let e = EventId::new(id);
         assert!(matches!(e, EventId::Derived(_)));
         assert_eq!(e.to_string(), id);
+        assert_eq!(e.to_text(), id);
         assert!(e.is(id) && !e.is("ev-0123456789ABCDEF0123456789ABCDEF"));
         // Upper-case hex is not what derive_event_id makes: kept verbatim.
         let upper = EventId::new("ev-0123456789ABCDEF0123456789ABCDEF");
         assert_eq!(upper.to_string(), "ev-0123456789ABCDEF0123456789ABCDEF");
+        assert_eq!(upper.to_text(), upper.to_string());
         assert_eq!(upper.heap_bytes(), 35);
     }
 

@@ -57,6 +57,8 @@
 //!   [`SharedIndexStats::approx_bytes`] tracks it. Findings waiting for another engine: at
 //!   most 64 per login that crosses a threshold, taken at that engine's next event.
 
+#[doc(hidden)]
+pub mod bench;
 pub mod config;
 mod detector;
 mod detectors;

@@ -4,10 +4,10 @@
 
 use crate::event_id::EventId;
 use loginwatch_geo::{AnonFlags, Login};
+use loginwatch_model::alert::evidence::kinds::{self, Anonymizers};
 use loginwatch_model::{CountryCode, EventTime};
 use loginwatch_storage::HeapSize;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -31,7 +31,7 @@ pub(crate) struct Record {
     pub located: bool,
 }
 
-/// [`AnonFlags`] packed in a byte.
+/// [`AnonFlags`] packed in a byte, in the order of [`Anonymizers::NAMES`] (bit 0 `vpn`).
 pub(crate) fn anon_bits(f: &AnonFlags) -> u8 {
     u8::from(f.vpn)
         | u8::from(f.hosting) << 1
@@ -91,7 +91,7 @@ impl Record {
     /// "Seoul, KR", "KR" or the address when nothing better is known.
     pub(crate) fn place(&self) -> String {
         match (&self.city, self.country) {
-            (Some(city), Some(c)) => format!("{city}, {c}"),
+            (Some(city), Some(c)) => [&**city, ", ", c.as_str()].concat(),
             (Some(city), None) => city.to_string(),
             (None, Some(c)) => c.to_string(),
             (None, None) => self.ip.to_string(),
@@ -100,24 +100,19 @@ impl Record {
 
     /// The login as alert evidence: event id, ip, timestamp, position, country, city, ASN and
     /// anonymizer flags.
-    pub(crate) fn evidence(&self) -> Value {
-        let (lat, lon) = if self.located {
-            (json!(round4(self.lat)), json!(round4(self.lon)))
-        } else {
-            (Value::Null, Value::Null)
-        };
-        json!({
-            "event_id": self.event_id.to_string(),
-            "ip": self.ip.to_string(),
-            "timestamp": self.time,
-            "lat": lat,
-            "lon": lon,
-            "accuracy_km": self.accuracy_km,
-            "country": self.country,
-            "city": self.city.as_deref(),
-            "asn": self.asn(),
-            "anonymizer": anon_flags(self.anon).names(),
-        })
+    pub(crate) fn evidence(&self) -> kinds::Login {
+        kinds::Login {
+            accuracy_km: self.accuracy_km,
+            anonymizer: Anonymizers::from_bits(self.anon),
+            asn: self.asn(),
+            city: self.city.clone(),
+            country: self.country,
+            event_id: self.event_id.to_text(),
+            ip: self.ip,
+            lat: self.located.then(|| round4(self.lat)),
+            lon: self.located.then(|| round4(self.lon)),
+            timestamp: self.time,
+        }
     }
 }
 
@@ -159,6 +154,11 @@ mod tests {
         assert_eq!(r.accuracy_km, 25);
         assert_eq!(r.place(), "Seoul, KR");
         let v = r.evidence();
+        assert_eq!(
+            v.anonymizer.names().collect::<Vec<_>>(),
+            login.net.anon.names()
+        );
+        let v = serde_json::to_value(v).unwrap();
         assert_eq!(v["ip"], "203.0.113.9");
         assert_eq!(v["country"], "KR");
         assert_eq!(v["lat"], 37.5665);
@@ -166,11 +166,54 @@ mod tests {
         assert_eq!(anon_flags(anon_bits(&login.net.anon)), login.net.anon);
     }
 
+    /// The evidence as it was built before it was typed: a `serde_json::Value` map.
+    fn as_a_map(r: &Record) -> serde_json::Value {
+        use serde_json::{json, Value};
+        let (lat, lon) = if r.located {
+            (json!(round4(r.lat)), json!(round4(r.lon)))
+        } else {
+            (Value::Null, Value::Null)
+        };
+        json!({
+            "event_id": r.event_id.to_string(),
+            "ip": r.ip.to_string(),
+            "timestamp": r.time,
+            "lat": lat,
+            "lon": lon,
+            "accuracy_km": r.accuracy_km,
+            "country": r.country,
+            "city": r.city.as_deref(),
+            "asn": r.asn(),
+            "anonymizer": anon_flags(r.anon).names(),
+        })
+    }
+
+    #[test]
+    fn evidence_writes_the_bytes_the_map_did() {
+        let logins = [
+            ev("a", "e1", 0, "203.0.113.9")
+                .at(37.56654321, 126.978, 25.4, "KR", "Seoul")
+                .asn(4766)
+                .vpn()
+                .tor()
+                .build(),
+            ev("a", "a-much-longer-event-id-than-inline", 1, "2001:db8::1")
+                .at(-33.8688, 151.2093, 0.0, "AU", "Sydney")
+                .build(),
+            ev("a", "e3", 2, "10.0.0.1").build(),
+        ];
+        for login in &logins {
+            let r = Record::from_login(login);
+            let typed = serde_json::to_string(&r.evidence()).unwrap();
+            assert_eq!(typed, as_a_map(&r).to_string());
+        }
+    }
+
     #[test]
     fn unlocated_login() {
         let r = Record::from_login(&ev("a", "e1", 0, "10.0.0.1").build());
         assert!(!r.located && !r.is_baseline());
         assert_eq!(r.place(), "10.0.0.1");
-        assert!(r.evidence()["lat"].is_null());
+        assert!(r.evidence().lat.is_none());
     }
 }

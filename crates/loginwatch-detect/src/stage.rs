@@ -19,7 +19,8 @@
 //! are a changelog like the engine's accounts (`snapshot/changes.rs`).
 //!
 //! Visits and mail cross process boundaries as [`StageMessage`]s: a version byte, then
-//! postcard (a finding's evidence as JSON text).
+//! postcard (a finding's evidence as JSON text, the bytes it has in an alert; read back
+//! typed, see `loginwatch_model::alert::evidence`).
 
 use crate::detector::Finding;
 use crate::detectors::shared_ip::SharedIp;
@@ -28,7 +29,7 @@ use crate::rules::Rules;
 use crate::shared::{Delivery, NetKey, Owner, SharedIndex, SharedIndexStats, Visit};
 use crate::suppress::Escalation;
 use crate::{ConfigError, EngineConfig};
-use loginwatch_model::{AlertKind, EventTime, Severity};
+use loginwatch_model::{AlertKind, EventTime, Evidence, Severity};
 use loginwatch_storage::InlineStr;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -174,7 +175,7 @@ impl StageMessage {
                         .iter()
                         .map(|e| Cow::Borrowed(e.as_str()))
                         .collect(),
-                    evidence: Cow::Owned(f.evidence.to_string()),
+                    evidence: Cow::Owned(f.evidence.to_json()),
                     magnitude: f.escalation.magnitude,
                     ratio: f.escalation.ratio,
                     keys: f.escalation.keys.clone(),
@@ -234,7 +235,7 @@ impl StageMessage {
                 ratio,
                 keys,
             } => {
-                let evidence = serde_json::from_str(&evidence)
+                let evidence = Evidence::from_json(kind, &evidence)
                     .map_err(|e| WireError::Decode(format!("evidence: {e}")))?;
                 if !(magnitude.is_finite() && ratio.is_finite()) {
                     return Err(WireError::Decode(

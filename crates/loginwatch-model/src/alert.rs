@@ -1,7 +1,10 @@
 //! Alerts (CONTRACT §2): kinds, severities, deterministic ids, and the formats an alert is
 //! written in (native JSON, or an OCSF Detection Finding from [`ocsf`]).
 
+pub mod evidence;
 pub mod ocsf;
+
+pub use evidence::Evidence;
 
 use crate::time::EventTime;
 use serde::{Deserialize, Serialize};
@@ -116,6 +119,7 @@ impl fmt::Display for Severity {
 
 /// One alert as published (CONTRACT §2).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "AlertRepr")]
 pub struct Alert {
     pub schema: String,
     pub alert_id: String,
@@ -129,10 +133,47 @@ pub struct Alert {
     pub summary: String,
     /// The triggering events, oldest first.
     pub event_ids: Vec<String>,
-    pub evidence: serde_json::Value,
+    /// Kind-specific numbers and the logins involved (see [`evidence`]).
+    pub evidence: Evidence,
     /// Extension: the account's 0–100 risk score when the alert was raised.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub risk_score: Option<u8>,
+}
+
+/// An alert as read from JSON, before its evidence is typed by its kind
+/// ([`Evidence::read`]).
+#[derive(Deserialize)]
+struct AlertRepr {
+    schema: String,
+    alert_id: String,
+    kind: AlertKind,
+    severity: Severity,
+    account_id: String,
+    event_time: EventTime,
+    detected_at: EventTime,
+    summary: String,
+    event_ids: Vec<String>,
+    evidence: serde_json::Value,
+    #[serde(default)]
+    risk_score: Option<u8>,
+}
+
+impl From<AlertRepr> for Alert {
+    fn from(a: AlertRepr) -> Alert {
+        Alert {
+            evidence: Evidence::read(a.kind, a.evidence),
+            schema: a.schema,
+            alert_id: a.alert_id,
+            kind: a.kind,
+            severity: a.severity,
+            account_id: a.account_id,
+            event_time: a.event_time,
+            detected_at: a.detected_at,
+            summary: a.summary,
+            event_ids: a.event_ids,
+            risk_score: a.risk_score,
+        }
+    }
 }
 
 impl Alert {
@@ -144,7 +185,7 @@ impl Alert {
         event_time: EventTime,
         summary: String,
         event_ids: Vec<String>,
-        evidence: serde_json::Value,
+        evidence: Evidence,
     ) -> Self {
         Alert {
             schema: ALERT_SCHEMA.to_owned(),
@@ -231,7 +272,18 @@ pub fn alert_id(kind: AlertKind, account_id: &str, event_ids: &[String]) -> Stri
         h.update(b"\0");
         h.update(id.as_bytes());
     }
-    format!("al-{:032x}", h.digest128())
+    let mut id = String::with_capacity(35);
+    id.push_str("al-");
+    push_hex(&mut id, h.digest128());
+    id
+}
+
+/// Appends `n` as 32 lower-case hex digits (`format!("{n:032x}")` without the formatter).
+pub fn push_hex(out: &mut String, n: u128) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for i in (0..32).rev() {
+        out.push(char::from(DIGITS[((n >> (4 * i)) & 0xf) as usize]));
+    }
 }
 
 #[cfg(test)]
@@ -249,6 +301,18 @@ mod tests {
     }
 
     #[test]
+    fn hex_is_the_formatted_one() {
+        for n in [0, 1, 0xabc, u128::MAX, u128::MAX / 3, 1 << 127] {
+            let mut s = String::new();
+            push_hex(&mut s, n);
+            assert_eq!(s, format!("{n:032x}"));
+        }
+        let ids = vec!["e1".to_owned()];
+        let id = alert_id(AlertKind::SharedIp, "a", &ids);
+        assert!(id.starts_with("al-") && id.len() == 35);
+    }
+
+    #[test]
     fn serializes_per_contract() {
         let a = Alert::new(
             AlertKind::ImpossibleTravel,
@@ -257,7 +321,7 @@ mod tests {
             EventTime(1_795_514_700_000),
             "s".into(),
             vec!["e1".into()],
-            serde_json::json!({"distance_km": 1.0}),
+            Evidence::json(serde_json::json!({"distance_km": 1.0})),
         );
         let v = serde_json::to_value(&a).unwrap();
         assert_eq!(v["schema"], "loginwatch.alert.v1");
@@ -282,7 +346,7 @@ mod tests {
             EventTime(1_000),
             "s".into(),
             vec!["e1".into()],
-            serde_json::json!({}),
+            Evidence::json(serde_json::json!({})),
         );
         let native: serde_json::Value =
             serde_json::from_slice(&AlertFormat::Loginwatch.to_vec(&a).unwrap()).unwrap();

@@ -131,9 +131,59 @@ fn parse_rfc3339(b: &[u8]) -> Option<i64> {
     (MIN_MS..=MAX_MS).contains(&ms).then_some(ms)
 }
 
+/// An instant's RFC 3339 text, written without the formatting machinery (every alert
+/// carries several).
+struct Rfc3339 {
+    buf: [u8; 24],
+    len: usize,
+}
+
+impl Rfc3339 {
+    /// The text of `t`, or `None` for a year outside 0–9999 (left to `write!`).
+    fn of(t: EventTime) -> Option<Rfc3339> {
+        let days = t.0.div_euclid(86_400_000);
+        let in_day = t.0.rem_euclid(86_400_000) as u32;
+        let (y, m, d) = civil_from_days(days);
+        let y = u32::try_from(y).ok().filter(|y| *y <= 9999)?;
+        let (h, rem) = (in_day / 3_600_000, in_day % 3_600_000);
+        let (mi, rem) = (rem / 60_000, rem % 60_000);
+        let (s, ms) = (rem / 1000, rem % 1000);
+        let mut buf = *b"0000-00-00T00:00:00.000Z";
+        let mut put = |at: usize, n: u32, width: usize| {
+            let mut n = n;
+            for i in (at..at + width).rev() {
+                buf[i] = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        };
+        put(0, y, 4);
+        put(5, m, 2);
+        put(8, d, 2);
+        put(11, h, 2);
+        put(14, mi, 2);
+        put(17, s, 2);
+        let len = if ms == 0 {
+            buf[19] = b'Z';
+            20
+        } else {
+            put(20, ms, 3);
+            24
+        };
+        Some(Rfc3339 { buf, len })
+    }
+
+    fn as_str(&self) -> &str {
+        // ASCII digits and separators only.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
 impl fmt::Display for EventTime {
     /// `YYYY-MM-DDTHH:MM:SSZ`, with `.mmm` when the milliseconds are not zero.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(text) = Rfc3339::of(*self) {
+            return f.write_str(text.as_str());
+        }
         let days = self.0.div_euclid(86_400_000);
         let in_day = self.0.rem_euclid(86_400_000);
         let (y, m, d) = civil_from_days(days);
@@ -156,7 +206,10 @@ impl fmt::Debug for EventTime {
 
 impl Serialize for EventTime {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        match Rfc3339::of(*self) {
+            Some(text) => s.serialize_str(text.as_str()),
+            None => s.collect_str(self),
+        }
     }
 }
 
@@ -220,7 +273,39 @@ mod tests {
         }
     }
 
+    /// The `write!` form [`Rfc3339`] stands in for.
+    fn formatted(t: EventTime) -> String {
+        let days = t.0.div_euclid(86_400_000);
+        let in_day = t.0.rem_euclid(86_400_000);
+        let (y, m, d) = civil_from_days(days);
+        let (h, rem) = (in_day / 3_600_000, in_day % 3_600_000);
+        let (mi, rem) = (rem / 60_000, rem % 60_000);
+        let (s, ms) = (rem / 1000, rem % 1000);
+        let mut out = format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}");
+        if ms != 0 {
+            out.push_str(&format!(".{ms:03}"));
+        }
+        out + "Z"
+    }
+
+    #[test]
+    fn outside_years_0_to_9999_written_as_before() {
+        for ms in [-1, -86_400_001, MAX_MS + 1, i64::MAX / 2, i64::MIN / 2] {
+            assert_eq!(EventTime(ms).to_string(), formatted(EventTime(ms)));
+            let json = serde_json::to_string(&EventTime(ms)).unwrap();
+            assert_eq!(json, format!("\"{}\"", formatted(EventTime(ms))));
+        }
+    }
+
     proptest! {
+        #[test]
+        fn fast_text_is_the_formatted_one(ms in -62_167_219_200_000i64..=MAX_MS + 86_400_000) {
+            let t = EventTime(ms);
+            prop_assert_eq!(t.to_string(), formatted(t));
+            let json = serde_json::to_string(&t).unwrap();
+            prop_assert_eq!(json, format!("\"{}\"", formatted(t)));
+        }
+
         #[test]
         fn display_round_trips(ms in MIN_MS..=MAX_MS) {
             let text = EventTime(ms).to_string();

@@ -6,7 +6,7 @@
 mod validator;
 
 use loginwatch_model::alert::ocsf::{self, SCHEMA_VERSION};
-use loginwatch_model::{Alert, AlertKind, EventTime, Severity};
+use loginwatch_model::{Alert, AlertKind, EventTime, Evidence, Severity};
 use serde_json::{json, Value};
 use std::path::Path;
 use validator::Schema;
@@ -43,7 +43,7 @@ fn alert(kind: AlertKind, severity: Severity, ids: &[&str], evidence: Value) -> 
         t("2026-11-24T10:05:00Z"),
         format!("acct-42: {kind}"),
         ids.iter().map(|s| (*s).to_owned()).collect(),
-        evidence,
+        Evidence::read(kind, evidence),
     );
     a.detected_at = t("2026-11-24T10:05:00.120Z");
     a

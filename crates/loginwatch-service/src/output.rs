@@ -315,7 +315,7 @@ mod tests {
                 EventTime(1_000),
                 "s".into(),
                 vec!["e1".into()],
-                serde_json::json!({}),
+                loginwatch_model::Evidence::json(serde_json::json!({})),
             );
             let id = alert.alert_id.clone();
             let r = OutRecord::alert(&topic, alert, format).unwrap();

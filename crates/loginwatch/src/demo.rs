@@ -253,7 +253,7 @@ fn place(v: Option<&Value>) -> String {
 
 /// One alert as a few lines for a person.
 fn describe(alert: &Alert, out: &mut dyn Write) -> std::io::Result<()> {
-    let e = &alert.evidence;
+    let e = &alert.evidence.to_value();
     writeln!(
         out,
         "  {:<12} {:<18} {:<8} {}",

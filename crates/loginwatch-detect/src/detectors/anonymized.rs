@@ -16,9 +16,10 @@
 use crate::detector::{Ctx, Detector, Finding};
 use crate::record::Record;
 use crate::suppress::Escalation;
+use loginwatch_geo::Login;
+use loginwatch_model::alert::evidence::kinds as evidence;
 use loginwatch_model::{AlertKind, Severity};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::sync::Arc;
 
 /// What an account's anonymizer use looked like so far.
@@ -99,59 +100,100 @@ impl Detector for AnonymizedIp {
         if !(report_first || switched) {
             return;
         }
-        let here = network(asn, org.as_deref());
-        let record = Record::from_login(cx.login);
-        let flags = anon.names();
-        let (reason, summary) = if first {
-            let s = format!(
-                "{} used an anonymizer for the first time: {} via {here} from {}",
-                cx.account,
-                flags.join(", "),
-                record.place()
-            );
-            ("first", s)
-        } else {
-            let before = network(previous, previous_org.as_deref());
-            let s = format!(
-                "{} switched anonymizer networks: {before} → {here} ({})",
-                cx.account,
-                flags.join(", ")
-            );
-            ("switch", s)
+        let seen = Seen {
+            asn,
+            org,
+            previous,
+            previous_org,
+            first,
+            switched,
+            distinct,
         };
-        let severity = match (first, distinct >= 3) {
-            (true, _) if anon.residential_proxy => Severity::Medium,
-            (true, _) => Severity::Low,
-            (false, false) => Severity::Medium,
-            (false, true) => Severity::High,
-        };
-        let severity = if anon.tor {
-            severity.raised().raised()
-        } else {
-            severity
-        };
-        out.push(Finding {
-            kind: AlertKind::AnonymizedIp,
-            severity,
-            time: record.time,
-            summary,
-            event_ids: vec![record.event_id.to_string()],
-            evidence: json!({
-                "reason": reason,
-                "flags": flags,
-                "asn": asn,
-                "as_org": org.as_deref(),
-                "previous_asn": previous.filter(|_| switched),
-                "previous_as_org": previous_org.as_deref().filter(|_| switched),
-                "distinct_anonymizer_asns": distinct,
-                "login": record.evidence(),
-            }),
-            escalation: Escalation {
-                magnitude: distinct as f32,
-                ratio: 1.0,
-                keys: asn.into_iter().collect(),
-            },
-        });
+        out.push(finding(cx.account, cx.login, &seen));
+    }
+}
+
+/// What an alerting anonymized login looked like next to the account's memory.
+pub(crate) struct Seen {
+    /// The login's network (never AS0) and its organisation.
+    pub asn: Option<u32>,
+    pub org: Option<Arc<str>>,
+    /// The newest anonymizer network before this login.
+    pub previous: Option<u32>,
+    pub previous_org: Option<Arc<str>>,
+    /// The account's first anonymized login.
+    pub first: bool,
+    /// A switch from `previous` to another network.
+    pub switched: bool,
+    /// Distinct anonymizer networks remembered, this one included.
+    pub distinct: usize,
+}
+
+/// The finding for an alerting anonymized login.
+pub(crate) fn finding(account: &str, login: &Login, seen: &Seen) -> Finding {
+    let Seen {
+        asn,
+        ref org,
+        previous,
+        ref previous_org,
+        first,
+        switched,
+        distinct,
+    } = *seen;
+    let anon = login.net.anon;
+    let here = network(asn, org.as_deref());
+    let record = Record::from_login(login);
+    let flags = anon.names();
+    let (reason, summary) = if first {
+        let s = format!(
+            "{} used an anonymizer for the first time: {} via {here} from {}",
+            account,
+            flags.join(", "),
+            record.place()
+        );
+        (evidence::AnonymizedReason::First, s)
+    } else {
+        let before = network(previous, previous_org.as_deref());
+        let s = format!(
+            "{} switched anonymizer networks: {before} → {here} ({})",
+            account,
+            flags.join(", ")
+        );
+        (evidence::AnonymizedReason::Switch, s)
+    };
+    let severity = match (first, distinct >= 3) {
+        (true, _) if anon.residential_proxy => Severity::Medium,
+        (true, _) => Severity::Low,
+        (false, false) => Severity::Medium,
+        (false, true) => Severity::High,
+    };
+    let severity = if anon.tor {
+        severity.raised().raised()
+    } else {
+        severity
+    };
+    Finding {
+        kind: AlertKind::AnonymizedIp,
+        severity,
+        time: record.time,
+        summary,
+        event_ids: vec![record.event_id.to_text()],
+        evidence: evidence::Anonymized {
+            as_org: org.clone(),
+            asn,
+            distinct_anonymizer_asns: distinct,
+            flags: evidence::Anonymizers::from_bits(record.anon),
+            login: record.evidence(),
+            previous_as_org: previous_org.clone().filter(|_| switched),
+            previous_asn: previous.filter(|_| switched),
+            reason,
+        }
+        .into(),
+        escalation: Escalation {
+            magnitude: distinct as f32,
+            ratio: 1.0,
+            keys: asn.into_iter().collect(),
+        },
     }
 }
 

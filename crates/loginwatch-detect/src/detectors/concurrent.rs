@@ -15,8 +15,8 @@ use crate::record::Record;
 use crate::suppress::{country_key, Escalation};
 use ipnet::IpNet;
 use loginwatch_geo::{haversine_km, net::host_key};
+use loginwatch_model::alert::evidence::kinds as evidence;
 use loginwatch_model::{AlertKind, CountryCode, Severity};
-use serde_json::json;
 
 /// The concurrent-IPs detector.
 #[derive(Debug)]
@@ -82,7 +82,7 @@ impl ConcurrentIps {
         }
     }
 
-    fn finding(
+    pub(crate) fn finding(
         &self,
         account: &str,
         group: &[Record],
@@ -108,22 +108,22 @@ impl ConcurrentIps {
             list.join(", "),
             human_ms(last.time.0 - first.time.0)
         );
-        let evidence = json!({
-            "window_s": self.window_ms as f64 / 1000.0,
-            "span_s": (last.time.0 - first.time.0) as f64 / 1000.0,
-            "distinct_ips": ips.len(),
-            "distinct_countries": cs.len(),
-            "countries": list,
-            "max_distance_km": round1(spread),
-            "logins": group.iter().map(Record::evidence).collect::<Vec<_>>(),
-        });
+        let evidence = evidence::Concurrent {
+            countries: cs.to_vec(),
+            distinct_countries: cs.len(),
+            distinct_ips: ips.len(),
+            logins: group.iter().map(Record::evidence).collect(),
+            max_distance_km: round1(spread),
+            span_s: (last.time.0 - first.time.0) as f64 / 1000.0,
+            window_s: self.window_ms as f64 / 1000.0,
+        };
         Some(Finding {
             kind: AlertKind::ConcurrentIps,
             severity: self.severity(ips.len(), cs.len(), plain.len()),
             time: last.time,
             summary,
-            event_ids: group.iter().map(|r| r.event_id.to_string()).collect(),
-            evidence,
+            event_ids: group.iter().map(|r| r.event_id.to_text()).collect(),
+            evidence: evidence.into(),
             escalation: Escalation {
                 magnitude: ips.len() as f32,
                 ratio: 1.0,

@@ -28,10 +28,11 @@ use crate::detector::{Ctx, Detector, Finding};
 use crate::record::Record;
 use crate::suppress::{country_key, Escalation};
 use crate::tz;
+use loginwatch_model::alert::evidence::kinds::{self as evidence, CountryShares, MismatchReason};
 use loginwatch_model::{AlertKind, CountryCode, EventType, Severity};
 use loginwatch_storage::pack::HourCounts;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 
 const COUNTRY: u8 = 1;
 const LANGUAGE: u8 = 2;
@@ -59,7 +60,7 @@ pub(crate) struct Profile {
 }
 
 impl Profile {
-    fn claim(&mut self, country: Option<CountryCode>, zone: u8) {
+    pub(crate) fn claim(&mut self, country: Option<CountryCode>, zone: u8) {
         if country.is_some() && country != self.claimed {
             self.claimed = country;
             (self.located, self.outside) = (0, 0);
@@ -73,7 +74,7 @@ impl Profile {
         }
     }
 
-    fn observe_country(&mut self, c: CountryCode) {
+    pub(crate) fn observe_country(&mut self, c: CountryCode) {
         if self.located >= CAP {
             self.located /= 2;
             self.outside /= 2;
@@ -100,7 +101,7 @@ impl Profile {
         self.other_cc.iter().zip(&self.other_n).filter_map(known)
     }
 
-    fn observe_hour(&mut self, hour: u8) {
+    pub(crate) fn observe_hour(&mut self, hour: u8) {
         let mut hours = self.hours.get();
         if hours.iter().map(|h| u32::from(*h)).sum::<u32>() >= u32::from(CAP) {
             hours.iter_mut().for_each(|h| *h /= 2);
@@ -151,7 +152,7 @@ impl LocationMismatch {
         LocationMismatch { cfg: cfg.clone() }
     }
 
-    fn reasons(&self, p: &Profile) -> u8 {
+    pub(crate) fn reasons(&self, p: &Profile) -> u8 {
         let c = &self.cfg;
         let n = c.min_logins as u32;
         let located = u32::from(p.located);
@@ -237,31 +238,27 @@ impl Detector for LocationMismatch {
     }
 }
 
-fn reason_names(r: u8) -> Vec<&'static str> {
+fn reasons(r: u8) -> Vec<MismatchReason> {
     [
-        (COUNTRY, "country"),
-        (LANGUAGE, "korean_language"),
-        (NIGHT, "night_hours"),
+        (COUNTRY, MismatchReason::Country),
+        (LANGUAGE, MismatchReason::KoreanLanguage),
+        (NIGHT, MismatchReason::NightHours),
     ]
     .into_iter()
-    .filter_map(|(bit, name)| (r & bit != 0).then_some(name))
+    .filter_map(|(bit, reason)| (r & bit != 0).then_some(reason))
     .collect()
 }
 
-fn country_shares(p: &Profile) -> Map<String, Value> {
+fn country_shares(p: &Profile) -> CountryShares {
     let total = f64::from(p.located.max(1));
-    let mut m = Map::new();
-    if let Some(c) = p.claimed {
-        let home = p.located.saturating_sub(p.outside);
-        m.insert(
-            c.to_string(),
-            json!(round1(100.0 * f64::from(home) / total)),
-        );
-    }
-    for (c, n) in p.others() {
-        m.insert(c.to_string(), json!(round1(100.0 * f64::from(n) / total)));
-    }
-    m
+    let home = p.claimed.map(|c| {
+        let n = p.located.saturating_sub(p.outside);
+        (c, round1(100.0 * f64::from(n) / total))
+    });
+    let others = p
+        .others()
+        .map(|(c, n)| (c, round1(100.0 * f64::from(n) / total)));
+    CountryShares::new(home.into_iter().chain(others).collect())
 }
 
 fn sentence(account: &str, p: &Profile, r: u8, claimed: &str) -> String {
@@ -290,7 +287,7 @@ fn sentence(account: &str, p: &Profile, r: u8, claimed: &str) -> String {
     format!("{account} claims {claimed}, but {}", parts.join("; "))
 }
 
-fn finding(account: &str, login: &loginwatch_geo::Login, p: &Profile, r: u8) -> Finding {
+pub(crate) fn finding(account: &str, login: &loginwatch_geo::Login, p: &Profile, r: u8) -> Finding {
     let record = Record::from_login(login);
     let claimed = p.claimed.map_or("?".to_owned(), |c| c.to_string());
     let rules = r.count_ones();
@@ -300,21 +297,21 @@ fn finding(account: &str, login: &loginwatch_geo::Login, p: &Profile, r: u8) -> 
         Severity::Medium
     };
     let severity = if rules >= 2 { base.raised() } else { base };
-    let evidence = json!({
-        "reasons": reason_names(r),
-        "claimed_country": p.claimed,
-        "claimed_timezone": tz::zone_name(p.zone),
-        "located_logins": p.located,
-        "outside_share": round1(100.0 * f64::from(p.outside) / f64::from(p.located.max(1))) / 100.0,
-        "country_share_pct": country_shares(p),
-        "language_logins": p.language,
-        "korean_first_logins": p.korean,
-        "accept_language": login.event.accept_language.as_deref(),
-        "active_hours": p.active(),
-        "night_share": round1(100.0 * f64::from(p.night()) / f64::from(p.active().max(1))) / 100.0,
-        "hours_local": p.hours.get(),
-        "login": record.evidence(),
-    });
+    let evidence = evidence::LocationMismatch {
+        accept_language: login.event.accept_language.clone(),
+        active_hours: p.active(),
+        claimed_country: p.claimed,
+        claimed_timezone: tz::zone_name(p.zone).map(Cow::Borrowed),
+        country_share_pct: country_shares(p),
+        hours_local: p.hours.get(),
+        korean_first_logins: p.korean,
+        language_logins: p.language,
+        located_logins: p.located,
+        login: record.evidence(),
+        night_share: round1(100.0 * f64::from(p.night()) / f64::from(p.active().max(1))) / 100.0,
+        outside_share: round1(100.0 * f64::from(p.outside) / f64::from(p.located.max(1))) / 100.0,
+        reasons: reasons(r),
+    };
     let mut keys: Vec<u32> = vec![u32::from(r) << 16];
     keys.extend(p.others().map(|(c, _)| country_key(c)));
     Finding {
@@ -322,8 +319,8 @@ fn finding(account: &str, login: &loginwatch_geo::Login, p: &Profile, r: u8) -> 
         severity,
         time: record.time,
         summary: sentence(account, p, r, &claimed),
-        event_ids: vec![record.event_id.to_string()],
-        evidence,
+        event_ids: vec![record.event_id.to_text()],
+        evidence: evidence.into(),
         escalation: Escalation {
             magnitude: rules as f32,
             ratio: 1.0,

@@ -18,10 +18,10 @@ use crate::config::LongSessionConfig;
 use crate::detector::{Ctx, Detector, Finding};
 use crate::record::Record;
 use crate::suppress::Escalation;
+use loginwatch_model::alert::evidence::kinds::{self as evidence, HourSet, LongSessionReason};
 use loginwatch_model::{AlertKind, EventTime, EventType, Outcome, Severity};
 use loginwatch_storage::pack::HourMask;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 const DAY_MS: i64 = 86_400_000;
 const HOUR_MS: i64 = 3_600_000;
@@ -45,6 +45,27 @@ impl ActivityRun {
     /// Bit h: an event in hour h (UTC) of `day`.
     fn mask(&self) -> u32 {
         self.hours.bits()
+    }
+
+    /// A run from `start`, which counts as an event unless it is `now`'s (about to be added).
+    pub(crate) fn starting(start: i64, now: i64) -> ActivityRun {
+        let mut r = ActivityRun {
+            start,
+            last: start,
+            events: u32::from(start != now),
+            day: i32::MIN,
+            reported_day: i32::MIN,
+            ..ActivityRun::default()
+        };
+        r.mark(start);
+        r
+    }
+
+    /// Adds an event at `t` to the run.
+    pub(crate) fn add(&mut self, t: i64) {
+        self.last = self.last.max(t);
+        self.events = self.events.saturating_add(1);
+        self.mark(t);
     }
 
     fn mark(&mut self, t: i64) {
@@ -86,25 +107,14 @@ impl LongSession {
             cx.state.get_mut::<ActivityRun>()?
         } else {
             let start = if t - prev <= self.idle_ms { prev } else { t };
-            let mut r = ActivityRun {
-                start,
-                last: start,
-                events: u32::from(start != t),
-                day: i32::MIN,
-                reported_day: i32::MIN,
-                ..ActivityRun::default()
-            };
-            r.mark(start);
             let run = cx.state.get_or_default::<ActivityRun>();
-            *run = r;
+            *run = ActivityRun::starting(start, t);
             run
         };
         if t > run.last.saturating_add(self.idle_ms) {
             (run.start, run.last, run.events, run.reported_run) = (t, t, 0, false);
         }
-        run.last = run.last.max(t);
-        run.events = run.events.saturating_add(1);
-        run.mark(t);
+        run.add(t);
         Some(run)
     }
 }
@@ -141,7 +151,9 @@ impl Detector for LongSession {
     }
 }
 
-fn finding(
+/// The finding for `login`, the newest event of `run`, which is `continuous` or fills a
+/// `busy_day` (or both).
+pub(crate) fn finding(
     account: &str,
     login: &loginwatch_geo::Login,
     run: &ActivityRun,
@@ -150,18 +162,18 @@ fn finding(
 ) -> Finding {
     let record = Record::from_login(login);
     let duration = run.last - run.start;
-    let hours: Vec<u32> = (0..24).filter(|h| run.mask() & (1 << h) != 0).collect();
+    let hours = HourSet::from_bits(run.mask());
     let mut reasons = Vec::new();
     let mut parts = Vec::new();
     if continuous {
-        reasons.push("continuous");
+        reasons.push(LongSessionReason::Continuous);
         parts.push(format!(
             "has been active without a break longer than the idle limit for {}",
             human_ms(duration)
         ));
     }
     if busy_day {
-        reasons.push("active_hours");
+        reasons.push(LongSessionReason::ActiveHours);
         parts.push(format!(
             "was active in {} of the 24 hours of one UTC day",
             hours.len()
@@ -177,18 +189,19 @@ fn finding(
         severity,
         time: record.time,
         summary: format!("{account} {}", parts.join(" and ")),
-        event_ids: vec![record.event_id.to_string()],
-        evidence: json!({
-            "reasons": reasons,
-            "run_start": EventTime(run.start),
-            "last_event": EventTime(run.last),
-            "duration_s": duration / 1000,
-            "events_in_run": run.events,
-            "utc_day": EventTime(i64::from(run.day) * DAY_MS),
-            "active_hours_utc": hours,
-            "active_hour_count": hours.len(),
-            "login": record.evidence(),
-        }),
+        event_ids: vec![record.event_id.to_text()],
+        evidence: evidence::LongSession {
+            active_hour_count: hours.len(),
+            active_hours_utc: hours,
+            duration_s: duration / 1000,
+            events_in_run: run.events,
+            last_event: EventTime(run.last),
+            login: record.evidence(),
+            reasons,
+            run_start: EventTime(run.start),
+            utc_day: EventTime(i64::from(run.day) * DAY_MS),
+        }
+        .into(),
         escalation: Escalation {
             magnitude: 0.0,
             ratio: 1.0,

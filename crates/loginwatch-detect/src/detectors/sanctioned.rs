@@ -11,8 +11,9 @@
 use crate::detector::{Ctx, Detector, Finding};
 use crate::record::Record;
 use crate::suppress::{country_key, Escalation};
-use loginwatch_model::{AlertKind, Severity};
-use serde_json::json;
+use loginwatch_geo::Login;
+use loginwatch_model::alert::evidence::kinds as evidence;
+use loginwatch_model::{AlertKind, CountryCode, Severity};
 
 /// The sanctioned-region detector.
 #[derive(Debug)]
@@ -33,42 +34,48 @@ impl Detector for SanctionedRegion {
         if !cx.rules.sanctioned.contains(&country) {
             return;
         }
-        let claimed = cx.login.event.claimed_country;
-        let contradicts = claimed.is_some_and(|c| c != country);
-        let record = Record::from_login(cx.login);
-        let mut summary = format!(
-            "{} {} from {}, a sanctioned region",
-            cx.account,
-            match cx.login.event.event_type {
-                loginwatch_model::EventType::Activity => "was active",
-                _ => "logged in",
-            },
-            record.place()
-        );
-        if let Some(c) = claimed.filter(|_| contradicts) {
-            summary.push_str(&format!(" (profile claims {c})"));
+        out.push(finding(cx.account, cx.login, country));
+    }
+}
+
+/// The finding for a login located in the sanctioned `country`.
+pub(crate) fn finding(account: &str, login: &Login, country: CountryCode) -> Finding {
+    let claimed = login.event.claimed_country;
+    let contradicts = claimed.is_some_and(|c| c != country);
+    let record = Record::from_login(login);
+    let mut summary = format!(
+        "{} {} from {}, a sanctioned region",
+        account,
+        match login.event.event_type {
+            loginwatch_model::EventType::Activity => "was active",
+            _ => "logged in",
+        },
+        record.place()
+    );
+    if let Some(c) = claimed.filter(|_| contradicts) {
+        summary.push_str(&format!(" (profile claims {c})"));
+    }
+    Finding {
+        kind: AlertKind::SanctionedRegion,
+        severity: if contradicts {
+            Severity::Critical
+        } else {
+            Severity::High
+        },
+        time: record.time,
+        summary,
+        event_ids: vec![record.event_id.to_text()],
+        evidence: evidence::Sanctioned {
+            claimed_country: claimed,
+            country,
+            login: record.evidence(),
         }
-        out.push(Finding {
-            kind: AlertKind::SanctionedRegion,
-            severity: if contradicts {
-                Severity::Critical
-            } else {
-                Severity::High
-            },
-            time: record.time,
-            summary,
-            event_ids: vec![record.event_id.to_string()],
-            evidence: json!({
-                "country": country,
-                "claimed_country": claimed,
-                "login": record.evidence(),
-            }),
-            escalation: Escalation {
-                magnitude: 0.0,
-                ratio: 1.0,
-                keys: vec![country_key(country)],
-            },
-        });
+        .into(),
+        escalation: Escalation {
+            magnitude: 0.0,
+            ratio: 1.0,
+            keys: vec![country_key(country)],
+        },
     }
 }
 

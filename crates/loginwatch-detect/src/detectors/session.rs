@@ -25,10 +25,11 @@
 use crate::config::SessionHijackConfig;
 use crate::detector::{Ctx, Detector, Finding};
 use crate::record::Record;
+use loginwatch_geo::Login;
+use loginwatch_model::alert::evidence::kinds::{self as evidence, HijackReason};
 use loginwatch_model::{AlertKind, CountryCode, Severity};
 use loginwatch_storage::{stable_hash, stable_hash32, InlineList};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 const DEVICE: u8 = 1;
 const COUNTRY: u8 = 2;
@@ -59,6 +60,24 @@ pub(crate) struct SessionFp {
     reported: u8,
 }
 
+impl SessionFp {
+    /// The fingerprint of `login`, which carries `session`.
+    pub(crate) fn of(login: &Login, session: &str) -> SessionFp {
+        let t = login.event.timestamp.0;
+        SessionFp {
+            // Only compared for equality: a collision merges two sessions.
+            sid: stable_hash(session.as_bytes()),
+            first: t,
+            last: t,
+            asn: login.net.asn.unwrap_or(0),
+            device: device_hash(login.event.device_id.as_deref()),
+            country: login.location.as_ref().and_then(|l| l.country),
+            anon: login.net.anon.any(),
+            reported: 0,
+        }
+    }
+}
+
 /// The stored hash of a `device_id` (0 = none; only compared for equality).
 fn device_hash(d: Option<&str>) -> u32 {
     d.map_or(0, |d| stable_hash32(d.as_bytes()))
@@ -81,7 +100,7 @@ impl SessionHijack {
         }
     }
 
-    fn reasons(&self, fp: &SessionFp, now: &SessionFp) -> u8 {
+    pub(crate) fn reasons(&self, fp: &SessionFp, now: &SessionFp) -> u8 {
         let mut r = 0;
         if fp.device != 0 && now.device != 0 && fp.device != now.device {
             r |= DEVICE;
@@ -114,17 +133,7 @@ impl Detector for SessionHijack {
             return;
         }
         let t = e.timestamp.0;
-        let now = SessionFp {
-            // Only compared for equality: a collision merges two sessions.
-            sid: stable_hash(session.as_bytes()),
-            first: t,
-            last: t,
-            asn: cx.login.net.asn.unwrap_or(0),
-            device: device_hash(e.device_id.as_deref()),
-            country: cx.login.location.as_ref().and_then(|l| l.country),
-            anon: cx.login.net.anon.any(),
-            reported: 0,
-        };
+        let now = SessionFp::of(cx.login, session);
         let list = &mut cx.state.get_or_default::<Sessions>().0;
         let cut = t.saturating_sub(self.forget_after_ms);
         if list.as_slice().iter().any(|f| f.last < cut) {
@@ -154,17 +163,30 @@ impl Detector for SessionHijack {
         fp.reported |= r;
         if new != 0 {
             let fp = fp.clone();
-            out.push(finding(cx, session, &fp, &now, r));
+            out.push(finding(cx.account, cx.login, session, &fp, &now, r));
         }
     }
 }
 
-fn finding(cx: &Ctx<'_>, session: &str, fp: &SessionFp, now: &SessionFp, r: u8) -> Finding {
-    let record = Record::from_login(cx.login);
-    let reasons: Vec<&str> = [(DEVICE, "device"), (COUNTRY, "country"), (ASN, "asn")]
-        .into_iter()
-        .filter_map(|(b, n)| (r & b != 0).then_some(n))
-        .collect();
+/// The finding for `login` (whose fingerprint is `now`) in session `session`, first seen as
+/// `fp`, for the reasons `r`.
+pub(crate) fn finding(
+    account: &str,
+    login: &Login,
+    session: &str,
+    fp: &SessionFp,
+    now: &SessionFp,
+    r: u8,
+) -> Finding {
+    let record = Record::from_login(login);
+    let reasons: Vec<HijackReason> = [
+        (DEVICE, HijackReason::Device),
+        (COUNTRY, HijackReason::Country),
+        (ASN, HijackReason::Asn),
+    ]
+    .into_iter()
+    .filter_map(|(b, n)| (r & b != 0).then_some(n))
+    .collect();
     let severity = match r {
         _ if r & DEVICE != 0 && r & COUNTRY != 0 => Severity::Critical,
         _ if r & (DEVICE | COUNTRY) != 0 => Severity::High,
@@ -174,7 +196,7 @@ fn finding(cx: &Ctx<'_>, session: &str, fp: &SessionFp, now: &SessionFp, r: u8) 
         |c: Option<CountryCode>| c.map_or("an unknown country".to_owned(), |c| c.to_string());
     let summary = format!(
         "{}'s session {session} started in {} and was used from {} ({}, {})",
-        cx.account,
+        account,
         place(fp.country),
         place(now.country),
         record.ip,
@@ -184,29 +206,28 @@ fn finding(cx: &Ctx<'_>, session: &str, fp: &SessionFp, now: &SessionFp, r: u8) 
             "same device"
         }
     );
-    let fingerprint = |f: &SessionFp| {
-        json!({
-            "asn": (f.asn != 0).then_some(f.asn),
-            "country": f.country,
-            "device_fp": (f.device != 0).then(|| format!("{:08x}", f.device)),
-            "anonymized": f.anon,
-        })
+    let fingerprint = |f: &SessionFp| evidence::SessionFingerprint {
+        anonymized: f.anon,
+        asn: (f.asn != 0).then_some(f.asn),
+        country: f.country,
+        device_fp: (f.device != 0).then_some(evidence::DeviceFp(f.device)),
     };
     Finding {
         kind: AlertKind::SessionHijack,
         severity,
         time: record.time,
         summary,
-        event_ids: vec![record.event_id.to_string()],
-        evidence: json!({
-            "session_id": session,
-            "reasons": reasons,
-            "session_first_seen": loginwatch_model::EventTime(fp.first),
-            "original": fingerprint(fp),
-            "now": fingerprint(now),
-            "device_id": cx.login.event.device_id.as_deref(),
-            "login": record.evidence(),
-        }),
+        event_ids: vec![record.event_id.to_text()],
+        evidence: evidence::SessionHijack {
+            device_id: login.event.device_id.clone(),
+            login: record.evidence(),
+            now: fingerprint(now),
+            original: fingerprint(fp),
+            reasons,
+            session_first_seen: loginwatch_model::EventTime(fp.first),
+            session_id: session.to_owned(),
+        }
+        .into(),
         escalation: crate::suppress::Escalation {
             magnitude: r.count_ones() as f32,
             ratio: 1.0,

@@ -55,10 +55,11 @@ use crate::shared::{Delivery, Member, NetKey, SharedIndex, Visit};
 use crate::stage::NetworkVisit;
 use crate::suppress::Escalation;
 use loginwatch_geo::net::is_routable;
+use loginwatch_model::alert::evidence::kinds as evidence;
 use loginwatch_model::{AlertKind, EventTime, Severity};
 use loginwatch_storage::stable_hash32;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use std::sync::Arc;
 
 /// An account's successful logins that the index recorded: the denominator of its share on
 /// each network (a part of the account's state).
@@ -84,12 +85,12 @@ pub(crate) struct SharedIp {
 }
 
 /// Members to alert, found under one network's lock.
-struct Report {
-    key: NetKey,
-    host_level: bool,
+pub(crate) struct Report {
+    pub key: NetKey,
+    pub host_level: bool,
     /// The members counted (oldest first) and which of them to alert.
-    members: Vec<Member>,
-    alert: Vec<usize>,
+    pub members: Vec<Member>,
+    pub alert: Vec<usize>,
 }
 
 impl SharedIp {
@@ -315,7 +316,7 @@ impl SharedIp {
         own
     }
 
-    fn severity(&self, r: &Report) -> Severity {
+    pub(crate) fn severity(&self, r: &Report) -> Severity {
         let big = r.members.len() >= 2 * self.min;
         match (r.host_level, big) {
             (true, false) => Severity::Medium,
@@ -325,44 +326,47 @@ impl SharedIp {
         }
     }
 
-    fn evidence(&self, r: &Report) -> Value {
+    /// The farm's evidence, one copy shared by its members' alerts.
+    pub(crate) fn evidence(&self, r: &Report) -> Arc<evidence::SharedIp> {
         let net = r.key.net();
-        let accounts: Vec<Value> = r
+        let accounts = r
             .members
             .iter()
-            .map(|m| {
-                json!({
-                    "account_id": m.account.as_str(),
-                    "first_seen": EventTime(m.first),
-                    "last_seen": EventTime(m.last),
-                    "event_id": m.first_event.to_string(),
-                    "logins": m.logins,
-                    "days": m.days,
-                    "share": super::round1(100.0 * m.share()) / 100.0,
-                })
+            .map(|m| evidence::FarmMember {
+                account_id: m.account.as_str().to_owned(),
+                days: m.days,
+                event_id: m.first_event.to_text(),
+                first_seen: EventTime(m.first),
+                last_seen: EventTime(m.last),
+                logins: m.logins,
+                share: super::round1(100.0 * m.share()) / 100.0,
             })
             .collect();
-        json!({
-            "network": net.to_string(),
-            "prefix_len": net.prefix_len(),
-            "level": if r.host_level { "ip" } else { "prefix" },
-            "window_s": self.window_ms / 1000,
-            "history_s": self.history_ms / 1000,
-            "min_logins": self.min_logins,
-            "min_days": self.min_days,
-            "min_share": self.min_share,
-            "min_resident_share": self.min_resident_share,
-            "distinct_accounts": r.members.len(),
-            "accounts": accounts,
+        Arc::new(evidence::SharedIp {
+            accounts,
+            distinct_accounts: r.members.len(),
+            history_s: self.history_ms / 1000,
+            level: if r.host_level {
+                evidence::NetworkLevel::Ip
+            } else {
+                evidence::NetworkLevel::Prefix
+            },
+            min_days: self.min_days,
+            min_logins: self.min_logins,
+            min_resident_share: self.min_resident_share,
+            min_share: self.min_share,
+            network: net.to_string(),
+            prefix_len: net.prefix_len(),
+            window_s: self.window_ms / 1000,
         })
     }
 
-    fn finding(
+    pub(crate) fn finding(
         &self,
         r: &Report,
         m: &Member,
         severity: Severity,
-        evidence: Value,
+        evidence: Arc<evidence::SharedIp>,
         t: i64,
     ) -> Finding {
         let names: Vec<&str> = r
@@ -394,8 +398,8 @@ impl SharedIp {
             severity,
             time: EventTime(t),
             summary,
-            event_ids: vec![m.first_event.to_string()],
-            evidence,
+            event_ids: vec![m.first_event.to_text()],
+            evidence: evidence.into(),
             escalation: Escalation {
                 magnitude: r.members.len() as f32,
                 ratio: 2.0,

@@ -30,8 +30,8 @@ use crate::detector::{Ctx, Detector, Finding};
 use crate::record::{anon_flags, Record};
 use crate::suppress::{country_key, Escalation};
 use loginwatch_geo::{haversine_km, net::host_key};
+use loginwatch_model::alert::evidence::kinds as evidence;
 use loginwatch_model::{AlertKind, Severity};
-use serde_json::json;
 
 /// The impossible-travel detector.
 #[derive(Debug)]
@@ -41,8 +41,8 @@ pub(crate) struct ImpossibleTravel {
 }
 
 /// The numbers of one hop that is too fast.
-#[derive(Debug, PartialEq)]
-struct Hop {
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Hop {
     distance_km: f64,
     raw_km: f64,
     speed_kmh: f64,
@@ -58,7 +58,7 @@ impl ImpossibleTravel {
     }
 
     /// The hop from `a` to `b` (`a` not later than `b`) when it is impossible.
-    fn hop(&self, a: &Record, b: &Record) -> Option<Hop> {
+    pub(crate) fn hop(&self, a: &Record, b: &Record) -> Option<Hop> {
         if !a.located || !b.located || host_key(a.ip) == host_key(b.ip) {
             return None;
         }
@@ -103,7 +103,7 @@ impl ImpossibleTravel {
         }
     }
 
-    fn finding(&self, account: &str, a: &Record, b: &Record, hop: Hop) -> Finding {
+    pub(crate) fn finding(&self, account: &str, a: &Record, b: &Record, hop: Hop) -> Finding {
         let anonymized = a.is_anon() || b.is_anon();
         let simultaneous = hop.elapsed_ms == 0;
         let when = if simultaneous {
@@ -129,25 +129,25 @@ impl ImpossibleTravel {
             let flags = anon_flags(a.anon | b.anon).names().join(", ");
             summary.push_str(&format!(" (through an anonymizer: {flags})"));
         }
-        let evidence = json!({
-            "distance_km": round1(hop.distance_km),
-            "raw_distance_km": round1(hop.raw_km),
-            "speed_kmh": hop.speed_kmh.is_finite().then(|| round1(hop.speed_kmh)),
-            "elapsed_s": hop.elapsed_ms as f64 / 1000.0,
-            "simultaneous": simultaneous,
-            "anonymized": anonymized,
-            "max_speed_kmh": self.max_speed_kmh,
-            "min_distance_km": self.min_distance_km,
-            "from": a.evidence(),
-            "to": b.evidence(),
-        });
+        let evidence = evidence::Travel {
+            anonymized,
+            distance_km: round1(hop.distance_km),
+            elapsed_s: hop.elapsed_ms as f64 / 1000.0,
+            from: a.evidence(),
+            max_speed_kmh: self.max_speed_kmh,
+            min_distance_km: self.min_distance_km,
+            raw_distance_km: round1(hop.raw_km),
+            simultaneous,
+            speed_kmh: hop.speed_kmh.is_finite().then(|| round1(hop.speed_kmh)),
+            to: b.evidence(),
+        };
         Finding {
             kind: AlertKind::ImpossibleTravel,
             severity: self.severity(&hop, anonymized),
             time: b.time,
             summary,
-            event_ids: vec![a.event_id.to_string(), b.event_id.to_string()],
-            evidence,
+            event_ids: vec![a.event_id.to_text(), b.event_id.to_text()],
+            evidence: evidence.into(),
             escalation: Escalation {
                 magnitude: hop.speed_kmh as f32,
                 ratio: 1.25,

@@ -10,8 +10,8 @@ use crate::rules::{ms, Rules};
 use crate::state::{AccountState, NewAccount};
 use crate::suppress::{self, Cooldowns};
 use loginwatch_geo::Login;
+use loginwatch_model::alert::evidence::kinds::{AccountRisk, RiskContribution};
 use loginwatch_model::{Alert, AlertKind, EventTime, Severity};
-use serde_json::json;
 
 /// Remembers a successful login or activity in a watch country.
 pub(super) fn note_watch(rules: &Rules, login: &Login, trusted: bool, state: &mut AccountState) {
@@ -109,26 +109,22 @@ pub(crate) fn emit(
 }
 
 /// Watch-country and new-account raises, each one step, noted in the evidence.
-fn raise(f: &mut Finding, state: &AccountState, rules: &Rules) {
+pub(crate) fn raise(f: &mut Finding, state: &AccountState, rules: &Rules) {
     if state.watch_seen != 0 && f.kind != AlertKind::SanctionedRegion {
         f.severity = f.severity.raised();
-        let seen: Vec<&str> = rules
+        let seen = rules
             .watch
             .iter()
             .enumerate()
             .filter(|(i, _)| state.watch_seen & (1 << i) != 0)
-            .map(|(_, c)| c.as_str())
+            .map(|(_, c)| *c)
             .collect();
-        if let Some(obj) = f.evidence.as_object_mut() {
-            obj.insert("watch_countries".into(), seen.into());
-        }
+        f.evidence.raise_watch_countries(seen);
     }
     if state.is_new(f.time.0) {
         f.severity = f.severity.raised();
         let until = state.get::<NewAccount>().map_or(0, |n| n.until);
-        if let Some(obj) = f.evidence.as_object_mut() {
-            obj.insert("new_account_until".into(), json!(EventTime(until)));
-        }
+        f.evidence.raise_new_account(EventTime(until));
     }
 }
 
@@ -151,7 +147,11 @@ pub(crate) fn note_risk(
 }
 
 /// The `account_risk` alert when the score has just reached the threshold.
-fn risk_alert(rules: &Rules, state: &mut AccountState, trigger: &Trigger<'_>) -> Option<Alert> {
+pub(crate) fn risk_alert(
+    rules: &Rules,
+    state: &mut AccountState,
+    trigger: &Trigger<'_>,
+) -> Option<Alert> {
     let cfg = &rules.cfg.detect.account_risk;
     let account = trigger.account;
     let memory = state.get_mut::<RiskMemory>()?;
@@ -174,19 +174,21 @@ fn risk_alert(rules: &Rules, state: &mut AccountState, trigger: &Trigger<'_>) ->
         cfg.threshold,
         names.join(", ")
     );
-    let contributions: Vec<_> = parts
+    let contributions = parts
         .iter()
-        .map(|(k, s, last, points)| {
-            json!({"kind": k, "severity": s, "last_seen": EventTime(*last),
-                   "points": (points * 10.0).round() / 10.0})
+        .map(|&(kind, severity, last, points)| RiskContribution {
+            kind,
+            last_seen: EventTime(last),
+            points: (points * 10.0).round() / 10.0,
+            severity,
         })
         .collect();
-    let evidence = json!({
-        "score": score,
-        "threshold": cfg.threshold,
-        "horizon_s": horizon / 1000,
-        "contributions": contributions,
-    });
+    let evidence = AccountRisk {
+        contributions,
+        horizon_s: horizon / 1000,
+        score,
+        threshold: cfg.threshold,
+    };
     let severity = if score >= 90 {
         Severity::Critical
     } else {
@@ -201,14 +203,14 @@ fn risk_alert(rules: &Rules, state: &mut AccountState, trigger: &Trigger<'_>) ->
         time,
         summary,
         ids,
-        evidence,
+        evidence.into(),
     );
     alert.risk_score = Some(score);
     Some(alert)
 }
 
 /// Turns an admitted finding into an alert with its deterministic id.
-fn finish(f: Finding, account: &str) -> Alert {
+pub(crate) fn finish(f: Finding, account: &str) -> Alert {
     Alert::new(
         f.kind,
         f.severity,

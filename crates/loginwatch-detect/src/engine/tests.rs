@@ -281,7 +281,7 @@ fn watch_countries_raise_other_alerts() {
     let t = of_kind(&alerts, AlertKind::ImpossibleTravel);
     assert_eq!(t[0].severity, Severity::Critical);
     assert_eq!(
-        t[0].evidence["watch_countries"],
+        t[0].evidence.to_value()["watch_countries"],
         serde_json::json!(["CN", "RU"])
     );
 }
@@ -360,7 +360,7 @@ fn new_accounts_are_raised_one_step_and_risk_adds_up() {
     let alerts = run(&mut e, logins(5));
     let m = of_kind(&alerts, AlertKind::LocationMismatch);
     assert_eq!(m[0].severity, Severity::Critical, "{alerts:#?}");
-    assert!(m[0].evidence.get("new_account_until").is_some());
+    assert!(m[0].evidence.to_value().get("new_account_until").is_some());
     let mut e = engine_with(|_| {});
     let alerts = run(&mut e, logins(60));
     assert_eq!(
@@ -414,7 +414,9 @@ fn account_risk_fires_once_when_red_flags_add_up() {
     assert!(risk[0].risk_score.unwrap_or(0) >= 70);
     assert_eq!(risk[0].event_ids, vec!["r9".to_owned()]);
     assert_eq!(
-        risk[0].evidence["contributions"].as_array().map(Vec::len),
+        risk[0].evidence.to_value()["contributions"]
+            .as_array()
+            .map(Vec::len),
         Some(2)
     );
     let mut e = engine_with(|c| {

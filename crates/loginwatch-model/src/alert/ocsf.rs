@@ -51,8 +51,10 @@ const ENDPOINT_FIELDS: [(&str, &str); 4] = [
 
 /// The Detection Finding for `alert`.
 pub fn finding(alert: &Alert) -> Value {
+    // The finding reads the evidence as the JSON object it is in the alert.
+    let evidence = alert.evidence.to_value();
     let mut ev = Evidences::new(&alert.account_id);
-    ev.collect(&alert.evidence);
+    ev.collect(&evidence);
     let (first, last) = ev.seen(alert.event_time);
     let (severity_id, severity) = severity(alert.severity);
     let related: Vec<Value> = alert
@@ -97,7 +99,7 @@ pub fn finding(alert: &Alert) -> Value {
         },
         "evidences": ev.entries,
         "observables": ev.observables,
-        "unmapped": { "evidence": alert.evidence },
+        "unmapped": { "evidence": evidence },
     });
     if let (Some(score), Some(obj)) = (alert.risk_score, out.as_object_mut()) {
         obj.insert("risk_score".into(), score.into());

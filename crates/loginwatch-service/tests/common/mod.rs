@@ -67,7 +67,7 @@ impl Processor for TestProcessor {
                 EventTime(v["ts"].as_i64().unwrap_or(0)),
                 "test alert".into(),
                 vec![event],
-                serde_json::json!({}),
+                loginwatch_model::Evidence::json(serde_json::json!({})),
             ));
         }
         Ok(())

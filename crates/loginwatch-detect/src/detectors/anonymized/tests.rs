@@ -14,7 +14,10 @@ fn anonymized(logins: Vec<Ev>) -> Vec<(String, Severity)> {
         .into_iter()
         .map(|a| {
             (
-                a.evidence["reason"].as_str().unwrap_or("").to_owned(),
+                a.evidence.to_value()["reason"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned(),
                 a.severity,
             )
         })
@@ -106,7 +109,7 @@ fn evidence_names_flags_asn_and_org() {
         x[1].summary,
         "a switched anonymizer networks: AS9009 (Org 9009) → AS60068 (Org 60068) (vpn)"
     );
-    let v = &x[1].evidence;
+    let v = &x[1].evidence.to_value();
     assert_eq!(v["flags"], serde_json::json!(["vpn"]));
     assert_eq!(
         (v["asn"].as_u64(), v["previous_asn"].as_u64()),
@@ -128,5 +131,5 @@ fn switches_only_when_first_is_off() {
     );
     let x = of_kind(&alerts, AlertKind::AnonymizedIp);
     assert_eq!(x.len(), 1);
-    assert_eq!(x[0].evidence["reason"], "switch");
+    assert_eq!(x[0].evidence.to_value()["reason"], "switch");
 }

@@ -125,7 +125,7 @@ fn evidence_severity_and_spread() {
     assert_eq!(c.len(), 2);
     assert_eq!(c[0].severity, Severity::Medium);
     assert_eq!(c[1].severity, Severity::High);
-    let v = &c[1].evidence;
+    let v = &c[1].evidence.to_value();
     assert_eq!(
         (
             v["window_s"].as_f64(),

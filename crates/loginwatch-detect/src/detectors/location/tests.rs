@@ -29,7 +29,7 @@ fn claimed_japan_but_working_from_shenyang() {
     let alerts = run(&mut e, daily(4, "Shenyang", "JP", "8.8.4.4").split_off(2));
     let m = mismatches(&alerts);
     assert_eq!(m.len(), 1, "{alerts:#?}");
-    let v = &m[0].evidence;
+    let v = &m[0].evidence.to_value();
     assert_eq!(v["reasons"][0], "country");
     assert_eq!(v["claimed_country"], "JP");
     assert_eq!(v["country_share_pct"]["CN"], 100.0);
@@ -49,7 +49,7 @@ fn korean_browser_while_claiming_the_us() {
     let alerts = run(&mut e, logins);
     let m = mismatches(&alerts);
     assert_eq!(m.len(), 1, "{alerts:#?}");
-    assert_eq!(m[0].evidence["reasons"][0], "korean_language");
+    assert_eq!(m[0].evidence.to_value()["reasons"][0], "korean_language");
     assert_eq!(m[0].severity, Severity::Low);
 }
 
@@ -77,9 +77,12 @@ fn night_hours_in_the_claimed_zone() {
     let alerts = run(&mut e, work("America/New_York", 5));
     let m = mismatches(&alerts);
     assert_eq!(m.len(), 1, "{alerts:#?}");
-    assert_eq!(m[0].evidence["reasons"][0], "night_hours");
-    assert_eq!(m[0].evidence["claimed_timezone"], "America/New_York");
-    assert_eq!(m[0].evidence["active_hours"], 24);
+    assert_eq!(m[0].evidence.to_value()["reasons"][0], "night_hours");
+    assert_eq!(
+        m[0].evidence.to_value()["claimed_timezone"],
+        "America/New_York"
+    );
+    assert_eq!(m[0].evidence.to_value()["active_hours"], 24);
     // Office hours in Chicago: 14:00–23:00 UTC.
     let mut e = engine_with(|_| {});
     assert!(mismatches(&run(&mut e, work("America/Chicago", 14))).is_empty());

@@ -24,17 +24,19 @@ fn twenty_six_hours_without_a_break() {
     // in all 24 hours, alerted once.
     let reasons: Vec<String> = l
         .iter()
-        .map(|a| a.evidence["reasons"].to_string())
+        .map(|a| a.evidence.to_value()["reasons"].to_string())
         .collect();
     assert!(
         reasons.iter().filter(|r| r.contains("continuous")).count() == 1,
         "{reasons:?}"
     );
-    let first = l
-        .iter()
-        .find(|a| a.evidence["reasons"].to_string().contains("continuous"));
+    let first = l.iter().find(|a| {
+        a.evidence.to_value()["reasons"]
+            .to_string()
+            .contains("continuous")
+    });
     let first = first.unwrap();
-    assert!(first.evidence["duration_s"].as_i64().unwrap() >= 86_400);
+    assert!(first.evidence.to_value()["duration_s"].as_i64().unwrap() >= 86_400);
     assert!(matches!(first.severity, Severity::Medium | Severity::High));
     assert!(first.summary.contains("1 d 0 h"), "{}", first.summary);
 }
@@ -55,8 +57,8 @@ fn twenty_of_twenty_four_hours_in_a_utc_day() {
     let l = run(&mut e, v);
     let l = long(&l);
     assert_eq!(l.len(), 1, "{l:#?}");
-    assert_eq!(l[0].evidence["reasons"][0], "active_hours");
-    assert_eq!(l[0].evidence["active_hour_count"], 20);
+    assert_eq!(l[0].evidence.to_value()["reasons"][0], "active_hours");
+    assert_eq!(l[0].evidence.to_value()["active_hour_count"], 20);
 }
 
 #[test]

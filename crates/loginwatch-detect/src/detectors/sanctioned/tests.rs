@@ -76,5 +76,5 @@ fn configurable_list_and_summary() {
         s[0].summary,
         "a logged in from Tehran, IR, a sanctioned region"
     );
-    assert_eq!(s[0].evidence["country"], "IR");
+    assert_eq!(s[0].evidence.to_value()["country"], "IR");
 }

@@ -43,7 +43,7 @@ fn a_session_reused_from_another_country_and_device() {
     assert_eq!(h.len(), 1, "one alert per session and reason: {alerts:#?}");
     assert_eq!(h[0].severity, Severity::Critical);
     assert_eq!(h[0].event_ids, vec!["e3".to_owned()]);
-    let v = &h[0].evidence;
+    let v = &h[0].evidence.to_value();
     assert_eq!(v["session_id"], "s1");
     assert_eq!(v["reasons"], serde_json::json!(["device", "country"]));
     assert_eq!(v["original"]["country"], "KR");
@@ -124,7 +124,7 @@ fn asn_changes_alert_only_when_asked() {
     let h = hijacks(&alerts);
     assert_eq!(h.len(), 1);
     assert_eq!(h[0].severity, Severity::Medium);
-    assert_eq!(h[0].evidence["reasons"][0], "asn");
+    assert_eq!(h[0].evidence.to_value()["reasons"][0], "asn");
 }
 
 #[test]

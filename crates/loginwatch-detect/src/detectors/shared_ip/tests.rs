@@ -59,7 +59,7 @@ fn a_farm_on_one_address_alerts_each_account_once_naming_the_address() {
     let s = shared(&alerts);
     assert_eq!(s.len(), 5, "{alerts:#?}");
     assert_eq!(accounts(&s).len(), 5);
-    let evd = &s[0].evidence;
+    let evd = &s[0].evidence.to_value();
     assert_eq!(evd["network"], "8.8.4.4/32");
     assert_eq!(evd["level"], "ip");
     assert_eq!(evd["distinct_accounts"], 5);
@@ -272,15 +272,15 @@ fn prefixes_and_ipv6_hosts() {
     let alerts = run(&mut e, farm(5, 0, |i| format!("8.8.4.{}", i + 1)));
     let s = shared(&alerts);
     assert_eq!(s.len(), 5);
-    assert_eq!(s[0].evidence["network"], "8.8.4.0/24");
-    assert_eq!(s[0].evidence["level"], "prefix");
+    assert_eq!(s[0].evidence.to_value()["network"], "8.8.4.0/24");
+    assert_eq!(s[0].evidence.to_value()["level"], "prefix");
     assert!(s.iter().all(|a| a.severity == Severity::Low));
     // IPv6: privacy addresses of one /64 are one host.
     let mut e = engine_with(|_| {});
     let alerts = run(&mut e, farm(5, 0, |i| format!("2001:4860:1:2::{}", i + 1)));
     let s = shared(&alerts);
     assert_eq!(s.len(), 5);
-    assert_eq!(s[0].evidence["network"], "2001:4860:1:2::/64");
+    assert_eq!(s[0].evidence.to_value()["network"], "2001:4860:1:2::/64");
 }
 
 #[test]

@@ -226,7 +226,7 @@ fn evidence_and_summary_follow_the_contract() {
         a.summary,
         "acct-42 logged in from Seoul, KR then Lagos, NG 12 min later: 12,400 km at 61,900 km/h"
     );
-    let v = &a.evidence;
+    let v = &a.evidence.to_value();
     for key in ["distance_km", "speed_kmh", "elapsed_s", "from", "to"] {
         assert!(v.get(key).is_some(), "{key}");
     }
@@ -257,7 +257,10 @@ fn evidence_and_summary_follow_the_contract() {
         ],
     );
     let s = of_kind(&simultaneous, AlertKind::ImpossibleTravel)[0];
-    assert!(s.evidence["speed_kmh"].is_null() && s.evidence["simultaneous"] == true);
+    assert!(
+        s.evidence.to_value()["speed_kmh"].is_null()
+            && s.evidence.to_value()["simultaneous"] == true
+    );
     assert!(s.summary.contains("at the same time"), "{}", s.summary);
 }
 

@@ -18,7 +18,7 @@ fn alert(kind: AlertKind, evidence: Value) -> Alert {
         EventTime::parse_rfc3339("2026-11-24T10:05:00Z").unwrap(),
         "acct-42 logged in from Seoul, KR then Paris, FR".into(),
         vec!["e1".into(), "e2".into()],
-        evidence,
+        super::super::Evidence::read(kind, evidence),
     )
 }
 
@@ -130,8 +130,10 @@ fn shared_ip_lists_the_network_and_its_members() {
         a.event_time.millis() - 300_000
     );
 
-    a.evidence["level"] = "ip".into();
-    a.evidence["network"] = "203.0.113.5/32".into();
+    let mut v = a.evidence.to_value();
+    v["level"] = "ip".into();
+    v["network"] = "203.0.113.5/32".into();
+    a.evidence = super::super::Evidence::read(a.kind, v);
     let f = finding(&a);
     assert_eq!(f["evidences"][0]["src_endpoint"]["ip"], "203.0.113.5");
 }
