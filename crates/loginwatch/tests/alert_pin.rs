@@ -4,38 +4,18 @@
 //! detectors or the generator re-blesses it: `LOGINWATCH_BLESS=1 cargo test -p loginwatch
 //! --test alert_pin -- --nocapture` prints the new value.
 
+mod pinned;
+
 use loginwatch::config::Config;
-use loginwatch::gen_cmd::world_for;
-use loginwatch::wiring::replay;
-use loginwatch_gen::{generate, GenConfig};
 use loginwatch_model::Alert;
 
 /// Alerts of the pinned stream and the FNV-1a hash of their sorted triples.
 const PINNED: (usize, u64) = (103, 0x1ee76712671e7b04);
 
-fn stream() -> Vec<u8> {
-    let world = world_for(None).expect("demo world");
-    let cfg = GenConfig {
-        accounts: 3_000,
-        events: 60_000,
-        seed: 5,
-        ..GenConfig::default()
-    };
-    let mut bytes = Vec::new();
-    generate(&cfg, &world, &mut bytes).expect("generate");
-    bytes
-}
-
 fn alerts(bytes: &[u8], workers: usize) -> Vec<Alert> {
     let mut config = Config::default();
     config.replay.workers = workers;
-    let (mut out, mut dead) = (Vec::new(), Vec::new());
-    let summary = replay(&config, &mut &bytes[..], &mut out, &mut dead).expect("replay");
-    assert_eq!(summary.rejected_total(), 0);
-    out.split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(|l| serde_json::from_slice(l).expect("alert JSON"))
-        .collect()
+    pinned::replay_lines(bytes, &config)
 }
 
 /// (count, FNV-1a 64 of the sorted `id kind severity` lines).
@@ -65,7 +45,7 @@ fn per_account_ids(alerts: &[Alert]) -> std::collections::BTreeSet<&str> {
 
 #[test]
 fn the_alert_set_of_a_generated_stream_is_pinned() {
-    let bytes = stream();
+    let bytes = pinned::stream();
     let one = alerts(&bytes, 1);
     let pin = fingerprint(&one);
     if std::env::var_os("LOGINWATCH_BLESS").is_some() {

@@ -2,46 +2,25 @@
 //! the same order, `finding_info.uid` = `alert_id`, and every finding the real detectors
 //! produce valid against the published OCSF 1.3.0 definitions (the model crate's copy).
 
+mod pinned;
 #[path = "../../loginwatch-model/tests/support/ocsf_validator.rs"]
 mod validator;
 
 use loginwatch::config::Config;
-use loginwatch::gen_cmd::world_for;
-use loginwatch::wiring::replay;
-use loginwatch_gen::{generate, GenConfig};
 use loginwatch_model::{Alert, AlertFormat, AlertKind};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-fn stream() -> Vec<u8> {
-    let world = world_for(None).expect("demo world");
-    let cfg = GenConfig {
-        accounts: 3_000,
-        events: 60_000,
-        seed: 5,
-        ..GenConfig::default()
-    };
-    let mut bytes = Vec::new();
-    generate(&cfg, &world, &mut bytes).expect("generate");
-    bytes
-}
-
 fn lines<T: serde::de::DeserializeOwned>(bytes: &[u8], format: AlertFormat) -> Vec<T> {
     let mut config = Config::default();
     config.output.format = format;
-    let (mut out, mut dead) = (Vec::new(), Vec::new());
-    let summary = replay(&config, &mut &bytes[..], &mut out, &mut dead).expect("replay");
-    assert_eq!(summary.rejected_total(), 0);
-    out.split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(|l| serde_json::from_slice(l).expect("one JSON object per line"))
-        .collect()
+    pinned::replay_lines(bytes, &config)
 }
 
 #[test]
 fn replay_writes_valid_ocsf_findings_for_every_alert() {
-    let bytes = stream();
+    let bytes = pinned::stream();
     let alerts: Vec<Alert> = lines(&bytes, AlertFormat::Loginwatch);
     let findings: Vec<Value> = lines(&bytes, AlertFormat::Ocsf);
     assert_eq!(findings.len(), alerts.len());
