@@ -1,23 +1,21 @@
 //! `loginwatch run`: the Kafka service. Wires the same pipeline as `replay` (one per assigned
 //! partition, behind the same input-format translator) into `loginwatch-service`, with
-//! hot-reloadable GeoIP databases.
+//! hot-reloadable GeoIP databases. A partition's processor is in `run_cmd/processor.rs`, its
+//! state records in `run_cmd/state.rs`.
 
 use crate::config::Config;
 use crate::wiring::open_locator;
 use anyhow::{Context, Result};
-use loginwatch_detect::snapshot::RecordDecoder;
-use loginwatch_detect::{
-    DropReason, Engine, EngineStats, GroupHooks, Mail, NetworkStage, NetworkVisit, Owner, Pipeline,
-    SharedIndex, StageMessage,
-};
+use loginwatch_detect::{DropReason, Engine, NetworkStage, Owner, Pipeline, SharedIndex};
 use loginwatch_geo::{LocateCounts, Locator};
-use loginwatch_model::{Alert, Reject, Skip};
-use loginwatch_replay::{Lines, SharedLocator, Translated, Translator};
+use loginwatch_model::Skip;
+use loginwatch_replay::{Lines, SharedLocator, Translator};
 use loginwatch_service::readiness::CHECK_GEOIP;
 use loginwatch_service::{
-    run, shutdown_on_signals, watch_files, FileWatch, Metrics, NetworkSink, PartitionState,
-    Processor, ProcessorFactory, Reloadable, Telemetry,
+    run, shutdown_on_signals, watch_files, FileWatch, Metrics, Processor, ProcessorFactory,
+    Reloadable, Telemetry,
 };
+use processor::{NetworkSide, PartitionProcessor};
 use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,280 +24,6 @@ use tokio_util::task::TaskTracker;
 
 /// How often the GeoIP files are checked for replacement, and misses exported.
 const GEOIP_POLL: Duration = Duration::from_secs(10);
-/// Engine counters are exported to metrics every this many messages (and when dropped).
-const EXPORT_EVERY: u32 = 256;
-
-/// One partition's pipeline, behind the input format's translator, plus the engine counters
-/// already exported.
-struct PartitionProcessor {
-    translator: Translator,
-    /// The current databases; a reload swaps them without blocking the data path, and the
-    /// pipeline's locator follows before its next group.
-    locator: Reloadable<Locator>,
-    pipeline: Pipeline<SharedLocator>,
-    /// A group's translated lines, and the message index of each.
-    lines: Lines,
-    message_of: Vec<usize>,
-    results: Vec<Result<usize, Reject>>,
-    /// `loginwatch_events_skipped_total{reason}`: vendor records that are not logins.
-    skipped: IntCounterVec,
-    metrics: Metrics,
-    /// The engine's counters at the last export.
-    exported: EngineStats,
-    partition: String,
-    since_export: u32,
-    /// While restoring from the state topic (names shared between restored accounts).
-    decoder: Option<RecordDecoder>,
-    /// With a network topic: the partition's network stage and what it sends.
-    network: Option<NetworkSide>,
-}
-
-/// A partition's part in the network stage (`kafka.network_topic`): its stage (the
-/// networks the network topic's partition of the same number owns) and the visits and mail
-/// waiting to be sent.
-struct NetworkSide {
-    stage: NetworkStage,
-    /// This partition, as the owner named in mail.
-    owner: Owner,
-    partitions: u32,
-    visits: Vec<NetworkVisit>,
-    mail: Vec<Mail>,
-    /// Reused for each item's bytes.
-    encoded: Vec<u8>,
-}
-
-impl PartitionProcessor {
-    /// Adds what the engine counted since the last export to the process's metrics.
-    fn export(&mut self) {
-        self.since_export = 0;
-        let now = self.pipeline.engine().stats();
-        let (was, m) = (&self.exported, &self.metrics);
-        add_deltas(
-            &now.suppressed_by_kind,
-            &was.suppressed_by_kind,
-            |k| k.as_str(),
-            &m.alerts_suppressed,
-        );
-        add_deltas(
-            &now.dropped,
-            &was.dropped,
-            |r| r.as_str(),
-            &m.events_dropped,
-        );
-        for (counter, n, before) in [
-            (
-                &m.accounts_evicted,
-                now.evicted_accounts,
-                was.evicted_accounts,
-            ),
-            (
-                &m.accounts_expired,
-                now.expired_accounts,
-                was.expired_accounts,
-            ),
-            (&m.window_overflow, now.window_overflow, was.window_overflow),
-        ] {
-            counter.inc_by(n.saturating_sub(before));
-        }
-        m.state_bytes
-            .with_label_values(&[self.partition.as_str()])
-            .set(now.approx_state_bytes as i64);
-        if let Some(n) = &self.network {
-            m.network_stage_networks
-                .with_label_values(&[self.partition.as_str()])
-                .set(n.stage.stats().networks as i64);
-        }
-        self.exported = now;
-    }
-}
-
-/// Adds to `counter` what each label's count grew by between `was` and `now` (the same
-/// labels in the same order).
-fn add_deltas<K>(
-    now: &[(K, u64)],
-    was: &[(K, u64)],
-    label: impl Fn(&K) -> &'static str,
-    counter: &IntCounterVec,
-) {
-    for ((key, n), (_, before)) in now.iter().zip(was) {
-        if n > before {
-            counter.with_label_values(&[label(key)]).inc_by(n - before);
-        }
-    }
-}
-
-impl PartitionProcessor {
-    /// Runs `payloads` through the input format's translator and the pipeline as one group
-    /// (see [`Processor::process_group`]); with `network`, the visits each message's event
-    /// made go there as that message's, otherwise they wait for `take_network_messages`.
-    fn run_group(
-        &mut self,
-        payloads: &[&[u8]],
-        applied: &dyn Fn(usize, &str) -> bool,
-        network: Option<&mut NetworkSink<'_>>,
-        results: &mut Vec<Result<usize, Reject>>,
-        out: &mut Vec<Alert>,
-    ) {
-        results.clear();
-        self.lines.clear();
-        self.message_of.clear();
-        for (i, payload) in payloads.iter().enumerate() {
-            results.push(match self.translator.translate(payload) {
-                Translated::Event(event) => {
-                    self.lines.push(i as u64, event);
-                    self.message_of.push(i);
-                    Ok(0)
-                }
-                Translated::Skipped(skip) => {
-                    self.skipped.with_label_values(&[skip.code()]).inc();
-                    Ok(0)
-                }
-                Translated::Rejected(reject) => Err(reject),
-            });
-        }
-        self.pipeline.locator_mut().follow(&self.locator.get());
-        let mut hooks = Hooks {
-            message_of: &self.message_of,
-            applied,
-            network: network.zip(self.network.as_mut()),
-        };
-        let lines = self.lines.slices();
-        self.pipeline
-            .process_group_with(&lines, &mut hooks, &mut self.results, out);
-        for (&i, result) in self.message_of.iter().zip(self.results.drain(..)) {
-            results[i] = result;
-        }
-        self.since_export += payloads.len() as u32;
-        if self.since_export >= EXPORT_EVERY {
-            self.export();
-        }
-    }
-}
-
-/// What a partition's group does around each event: the restored state's check, and the
-/// visits for the network stage sent as the event's message's.
-struct Hooks<'a, 'f> {
-    /// The message of each line of the group.
-    message_of: &'a [usize],
-    applied: &'a dyn Fn(usize, &str) -> bool,
-    network: Option<(&'a mut NetworkSink<'f>, &'a mut NetworkSide)>,
-}
-
-impl GroupHooks for Hooks<'_, '_> {
-    fn applied(&mut self, line: usize, account: &str) -> bool {
-        (self.applied)(self.message_of[line], account)
-    }
-
-    fn after(&mut self, line: usize, engine: &mut Engine) {
-        let Some((send, n)) = &mut self.network else {
-            return;
-        };
-        engine.take_visits(&mut n.visits);
-        for v in n.visits.drain(..) {
-            let to = v.partition(n.partitions) as i32;
-            n.encoded.clear();
-            StageMessage::Visit(v).encode(&mut n.encoded);
-            send(self.message_of[line], to, &n.encoded);
-        }
-    }
-}
-
-impl Processor for PartitionProcessor {
-    fn process(
-        &mut self,
-        payload: &[u8],
-        out: &mut Vec<Alert>,
-        applied: &dyn Fn(&str) -> bool,
-    ) -> Result<(), Reject> {
-        let mut results = Vec::with_capacity(1);
-        self.run_group(&[payload], &|_, a| applied(a), None, &mut results, out);
-        results.pop().unwrap_or(Ok(0)).map(drop)
-    }
-
-    fn process_group(
-        &mut self,
-        payloads: &[&[u8]],
-        applied: &dyn Fn(usize, &str) -> bool,
-        _partitions: u32,
-        network: &mut NetworkSink<'_>,
-        results: &mut Vec<Result<usize, Reject>>,
-        out: &mut Vec<Alert>,
-    ) {
-        self.run_group(payloads, applied, Some(network), results, out);
-    }
-
-    fn tracked_accounts(&self) -> usize {
-        self.pipeline.engine().tracked_accounts()
-    }
-
-    fn take_deliveries(&mut self, out: &mut Vec<Alert>) {
-        self.pipeline.engine_mut().take_deliveries(out);
-    }
-
-    fn state(&mut self) -> Option<&mut dyn PartitionState> {
-        Some(self)
-    }
-
-    fn take_network_messages(&mut self, partitions: u32, out: &mut dyn FnMut(i32, &[u8])) {
-        let Some(n) = &mut self.network else { return };
-        self.pipeline.engine_mut().take_visits(&mut n.visits);
-        let bytes = &mut n.encoded;
-        for v in n.visits.drain(..) {
-            let to = v.partition(partitions) as i32;
-            bytes.clear();
-            StageMessage::Visit(v).encode(bytes);
-            out(to, bytes);
-        }
-        for m in n.mail.drain(..) {
-            let to = i32::from(m.owner());
-            bytes.clear();
-            StageMessage::Mail(m).encode(bytes);
-            out(to, bytes);
-        }
-    }
-
-    fn process_network(
-        &mut self,
-        payload: &[u8],
-        out: &mut Vec<Alert>,
-        ahead: Option<&dyn Fn(&str) -> bool>,
-    ) -> Result<(), String> {
-        let n = self.network.as_mut().ok_or("no network stage")?;
-        match StageMessage::decode(payload).map_err(|e| e.to_string())? {
-            StageMessage::Visit(v) => {
-                let stage = v.partition(n.partitions);
-                if stage != u32::from(n.owner) {
-                    return Err(format!("a visit for network partition {stage}"));
-                }
-                n.stage.observe(&v, ahead, &mut n.mail);
-            }
-            StageMessage::Mail(m) => {
-                if m.owner() != n.owner {
-                    return Err(format!("mail for partition {}", m.owner()));
-                }
-                self.pipeline.engine_mut().receive(m, out);
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Drop for PartitionProcessor {
-    fn drop(&mut self) {
-        self.export();
-        // The partition was revoked: its state goes (the next owner rebuilds it from the
-        // events it reads), and so do the laptop-farm findings left for its accounts.
-        let engine = self.pipeline.engine();
-        let dropped = engine.shared_index().drop_deliveries(engine.owner());
-        if dropped > 0 {
-            tracing::warn!(
-                dropped,
-                "shared_ip findings for a revoked partition dropped"
-            );
-        }
-    }
-}
-
 /// Builds a fresh pipeline for each assigned partition.
 struct Factory {
     config: Config,
@@ -562,6 +286,7 @@ pub async fn serve(config: Config, stop: CancellationToken) -> Result<()> {
     result.map_err(|e| anyhow::anyhow!(crate::wiring::error_chain(&e)))
 }
 
+mod processor;
 mod state;
 #[cfg(test)]
 mod tests;

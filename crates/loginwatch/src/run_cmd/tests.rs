@@ -2,6 +2,7 @@
 //! state records.
 
 use super::*;
+use loginwatch_model::Alert;
 
 /// Every `loginwatch_…` name in a deploy file.
 fn names_in(text: &str) -> std::collections::BTreeSet<String> {
