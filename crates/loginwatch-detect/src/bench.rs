@@ -13,8 +13,8 @@ use crate::shared::{Member, NetKey};
 use crate::state::{AccountState, NewAccount};
 use crate::EngineConfig;
 use loginwatch_geo::{Location, Login, NetInfo};
-use loginwatch_model::{Alert, AlertKind, CountryCode, EventTime, EventType, LoginEvent};
-use loginwatch_model::{Outcome, Severity};
+use loginwatch_model::Severity;
+use loginwatch_model::{Alert, AlertKind, CountryCode, EventTime, LoginEvent};
 use loginwatch_storage::InlineStr;
 use std::sync::Arc;
 
@@ -265,22 +265,12 @@ fn new_york(minute: i64, id: &str) -> Login {
 /// 20 km accuracy (callers change the place).
 fn located(minute: i64, id: &str, ip: &str, lat: f64, lon: f64) -> Login {
     Login {
-        event: LoginEvent {
-            account_id: ACCOUNT.into(),
-            ip: ip.parse().expect("an address"),
-            timestamp: EventTime(T0 + minute * MINUTE),
-            event_id: id.into(),
-            event_type: EventType::Login,
-            outcome: Outcome::Success,
-            session_id: None,
-            device_id: None,
-            user_agent: None,
-            accept_language: None,
-            claimed_country: None,
-            claimed_timezone: None,
-            account_created_at: None,
-            geo: None,
-        },
+        event: LoginEvent::login(
+            ACCOUNT,
+            ip.parse().expect("an address"),
+            EventTime(T0 + minute * MINUTE),
+            id,
+        ),
         location: Some(Location {
             lat,
             lon,

@@ -36,22 +36,7 @@ pub struct Ev(Login);
 pub fn ev(account: &str, event_id: &str, secs: i64, ip: &str) -> Ev {
     let ip = loginwatch_model::event::parse_ip(ip).unwrap_or_else(|| panic!("bad ip {ip}"));
     Ev(Login {
-        event: LoginEvent {
-            account_id: account.into(),
-            ip,
-            timestamp: EventTime(T0_MS + secs * 1000),
-            event_id: event_id.into(),
-            event_type: EventType::Login,
-            outcome: Outcome::Success,
-            session_id: None,
-            device_id: None,
-            user_agent: None,
-            accept_language: None,
-            claimed_country: None,
-            claimed_timezone: None,
-            account_created_at: None,
-            geo: None,
-        },
+        event: LoginEvent::login(account, ip, EventTime(T0_MS + secs * 1000), event_id),
         location: None,
         net: NetInfo::default(),
     })

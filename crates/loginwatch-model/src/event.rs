@@ -64,6 +64,27 @@ pub struct LoginEvent {
 }
 
 impl LoginEvent {
+    /// A successful login of `account_id` from `ip` at `timestamp`, with nothing else known
+    /// (callers set what they have: tests, benches).
+    pub fn login(account_id: &str, ip: IpAddr, timestamp: EventTime, event_id: &str) -> Self {
+        LoginEvent {
+            account_id: account_id.into(),
+            ip,
+            timestamp,
+            event_id: event_id.into(),
+            event_type: EventType::Login,
+            outcome: Outcome::Success,
+            session_id: None,
+            device_id: None,
+            user_agent: None,
+            accept_language: None,
+            claimed_country: None,
+            claimed_timezone: None,
+            account_created_at: None,
+            geo: None,
+        }
+    }
+
     /// A successful interactive login: the only kind that feeds travel and concurrency.
     pub fn is_successful_login(&self) -> bool {
         self.event_type == EventType::Login && self.outcome == Outcome::Success
