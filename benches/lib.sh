@@ -5,6 +5,13 @@
 cache="${LOGINWATCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/loginwatch}/bench"
 mkdir -p "$cache"
 
+# run_dir NAME: sets out to a fresh $cache/NAME-<time> folder holding an empty rows file (one
+# line per measured run).
+run_dir() {
+  out="$cache/$1-$(date +%Y%m%d-%H%M%S)"
+  mkdir -p "$out"; : >"$out/rows"
+}
+
 # bench_bin NAME: builds the `harness = false` bench target NAME of the loginwatch crate (bench
 # profile) and prints its executable.
 bench_bin() {

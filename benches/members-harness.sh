@@ -31,8 +31,7 @@ network="${NETWORK:-on}"
 geoip="${GEOIP:-demo}"
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 . "$repo/benches/lib.sh"
-out="$cache/members-$(date +%Y%m%d-%H%M%S)"
-mkdir -p "$out"; : >"$out/rows"
+run_dir members
 cd "$repo"
 
 service_bins "$out"

@@ -75,8 +75,7 @@ consumer_toml=""
 \"fetch.wait.max.ms\" = $FETCH_WAIT_MS"
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 . "$repo/benches/lib.sh"
-out="$cache/service-$(date +%Y%m%d-%H%M%S)"
-mkdir -p "$out"; : >"$out/rows"
+run_dir service
 cd "$repo"
 
 service_bins "$out"
