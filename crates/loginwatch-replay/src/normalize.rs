@@ -95,6 +95,27 @@ fn reject(reason: RejectReason, bytes: &[u8]) -> Translated<'static> {
     })
 }
 
+/// Reads `input` one bounded line at a time and hands `f` each non-blank line's number
+/// (from 1) and what `translator` makes of it; returns how many lines and blank lines there
+/// were. The one reading loop of `replay` (both drivers) and `normalize`.
+pub(crate) fn for_each_record(
+    input: &mut dyn BufRead,
+    translator: &mut Translator,
+    mut f: impl FnMut(u64, Translated<'_>) -> io::Result<()>,
+) -> io::Result<(u64, u64)> {
+    let (mut lines, mut blank) = (0, 0);
+    let mut line = Vec::with_capacity(1024);
+    while read_bounded_line(input, &mut line, translator.max_bytes())? {
+        lines += 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            blank += 1;
+            continue;
+        }
+        f(lines, translator.translate(&line))?;
+    }
+    Ok((lines, blank))
+}
+
 /// What a `normalize` run saw, printed on stderr at the end.
 #[derive(Debug, Default, Clone)]
 pub struct NormalizeSummary {
@@ -142,34 +163,34 @@ pub fn normalize(
     dead: &mut dyn Write,
 ) -> io::Result<NormalizeSummary> {
     let started = Instant::now();
-    let mut summary = NormalizeSummary {
-        format: translator.format(),
-        ..NormalizeSummary::default()
-    };
-    let mut line = Vec::with_capacity(1024);
-    while read_bounded_line(input, &mut line, translator.max_bytes())? {
-        summary.lines += 1;
-        if line.iter().all(u8::is_ascii_whitespace) {
-            summary.blank_lines += 1;
-            continue;
-        }
-        match translator.translate(&line) {
+    let format = translator.format();
+    let (mut events, mut skipped, mut rejected) = (0, BTreeMap::new(), BTreeMap::new());
+    let (lines, blank_lines) = for_each_record(input, translator, |line_no, t| {
+        match t {
             Translated::Event(event) => {
-                summary.events += 1;
+                events += 1;
                 output.write_all(event)?;
                 output.write_all(b"\n")?;
             }
-            Translated::Skipped(skip) => *summary.skipped.entry(skip.code()).or_default() += 1,
+            Translated::Skipped(skip) => *skipped.entry(skip.code()).or_default() += 1,
             Translated::Rejected(reject) => {
-                *summary.rejected.entry(reject.reason.code()).or_default() += 1;
-                write_dead_letter(dead, summary.lines, &reject)?;
+                *rejected.entry(reject.reason.code()).or_default() += 1;
+                write_dead_letter(dead, line_no, &reject)?;
             }
         }
-    }
+        Ok(())
+    })?;
     output.flush()?;
     dead.flush()?;
-    summary.elapsed = started.elapsed();
-    Ok(summary)
+    Ok(NormalizeSummary {
+        format,
+        lines,
+        blank_lines,
+        events,
+        skipped,
+        rejected,
+        elapsed: started.elapsed(),
+    })
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! state plus [`READ_AHEAD`] lines. [`Lines`] and [`read_bounded_line`] serve the sharded
 //! replay and `normalize` as well, and [`Lines`] `run`'s partitions.
 
-use crate::normalize::{Translated, Translator};
+use crate::normalize::{for_each_record, Translated, Translator};
 use loginwatch_detect::{Engine, Locate, Pipeline, SaveSummary};
 use loginwatch_geo::LocateCounts;
 use loginwatch_model::{Alert, AlertFormat, Reject, Skip};
@@ -290,54 +290,74 @@ pub(crate) fn replay<L: Locate>(
 ) -> io::Result<Summary> {
     let started = Instant::now();
     let mut summary = Summary::default();
-    let mut line = Vec::with_capacity(1024);
     let mut pending = Lines::default();
-    let mut more = true;
-    while more {
-        more = read_bounded_line(input, &mut line, translator.max_bytes())?;
-        if more {
-            summary.lines += 1;
-            if line.iter().all(u8::is_ascii_whitespace) {
-                summary.blank_lines += 1;
-            } else {
-                match translator.translate(&line) {
-                    Translated::Event(event) => pending.push(summary.lines, event),
-                    Translated::Skipped(skip) => summary.skip(skip),
-                    Translated::Rejected(reject) => {
-                        *summary.rejected.entry(reject.reason.code()).or_default() += 1;
-                        write_dead_letter(dead_letters, summary.lines, &reject)?;
-                    }
-                }
+    let (lines, blank_lines) = for_each_record(input, translator, |line_no, t| {
+        match t {
+            Translated::Event(event) => pending.push(line_no, event),
+            Translated::Skipped(skip) => summary.skip(skip),
+            Translated::Rejected(reject) => {
+                *summary.rejected.entry(reject.reason.code()).or_default() += 1;
+                write_dead_letter(dead_letters, line_no, &reject)?;
             }
         }
-        if pending.len() < READ_AHEAD && more {
-            continue;
+        if pending.len() >= READ_AHEAD {
+            flush_ahead(
+                &mut pending,
+                pipeline,
+                &mut summary,
+                alerts_out,
+                dead_letters,
+                format,
+            )?;
         }
-        pending.process(pipeline, |line_no, outcome| -> io::Result<()> {
-            match outcome {
-                Ok(alerts) => {
-                    summary.events += 1;
-                    for alert in alerts {
-                        *summary.alerts.entry(alert.kind.as_str()).or_default() += 1;
-                        format.write(&mut *alerts_out, alert)?;
-                        alerts_out.write_all(b"\n")?;
-                    }
-                }
-                Err(reject) => {
-                    *summary.rejected.entry(reject.reason.code()).or_default() += 1;
-                    write_dead_letter(dead_letters, line_no, &reject)?;
-                }
-            }
-            Ok(())
-        })?;
-        pending.clear();
-    }
+        Ok(())
+    })?;
+    flush_ahead(
+        &mut pending,
+        pipeline,
+        &mut summary,
+        alerts_out,
+        dead_letters,
+        format,
+    )?;
+    (summary.lines, summary.blank_lines) = (lines, blank_lines);
     alerts_out.flush()?;
     dead_letters.flush()?;
     summary.add_engine(pipeline.engine());
     summary.add_shared_index(pipeline.engine());
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// Runs the lines read ahead through `pipeline`, writing alerts (as `format`) and dead
+/// letters and counting them in `summary`; `pending` is emptied.
+fn flush_ahead<L: Locate>(
+    pending: &mut Lines,
+    pipeline: &mut Pipeline<L>,
+    summary: &mut Summary,
+    alerts_out: &mut dyn Write,
+    dead_letters: &mut dyn Write,
+    format: AlertFormat,
+) -> io::Result<()> {
+    pending.process(pipeline, |line_no, outcome| -> io::Result<()> {
+        match outcome {
+            Ok(alerts) => {
+                summary.events += 1;
+                for alert in alerts {
+                    *summary.alerts.entry(alert.kind.as_str()).or_default() += 1;
+                    format.write(&mut *alerts_out, alert)?;
+                    alerts_out.write_all(b"\n")?;
+                }
+            }
+            Err(reject) => {
+                *summary.rejected.entry(reject.reason.code()).or_default() += 1;
+                write_dead_letter(dead_letters, line_no, &reject)?;
+            }
+        }
+        Ok(())
+    })?;
+    pending.clear();
+    Ok(())
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@
 //! Workers hand emptied batches back to the reader, which refills them instead of allocating.
 
 use crate::locator::SharedLocator;
-use crate::normalize::{Translated, Translator};
-use crate::replay::{read_bounded_line, write_dead_letter, Lines, Summary};
+use crate::normalize::{for_each_record, Translated, Translator};
+use crate::replay::{write_dead_letter, Lines, Summary};
 use loginwatch_detect::Pipeline;
 use loginwatch_model::{Alert, AlertFormat};
 use std::io::{self, BufRead, Write};
@@ -138,38 +138,34 @@ fn read_all(
     let mut batches: Vec<Lines> = senders.iter().map(|_| Lines::default()).collect();
     let mut counts = Summary::default();
     let mut rejects = Output::default();
-    let mut line = Vec::with_capacity(1024);
-    while read_bounded_line(input, &mut line, translator.max_bytes())? {
-        counts.lines += 1;
-        if line.iter().all(u8::is_ascii_whitespace) {
-            counts.blank_lines += 1;
-            continue;
-        }
-        let event = match translator.translate(&line) {
+    let (lines, blank_lines) = for_each_record(input, translator, |line_no, t| {
+        let event = match t {
             Translated::Event(event) => event,
             Translated::Skipped(skip) => {
                 counts.skip(skip);
-                continue;
+                return Ok(());
             }
             Translated::Rejected(reject) => {
                 rejects.rejected.push(reject.reason.code());
-                write_dead_letter(&mut rejects.dead, counts.lines, &reject)?;
+                write_dead_letter(&mut rejects.dead, line_no, &reject)?;
                 if rejects.dead.len() >= REJECTS_BYTES {
                     send(writer, std::mem::take(&mut rejects))?;
                 }
-                continue;
+                return Ok(());
             }
         };
         let shard = shard_of(event, senders.len());
         let batch = &mut batches[shard];
-        batch.push(counts.lines, event);
+        batch.push(line_no, event);
         if batch.len() >= BATCH_LINES {
             let full = std::mem::replace(batch, spares.try_recv().unwrap_or_default());
             if senders[shard].send(full).is_err() {
                 return Err(io::Error::other("a replay worker stopped"));
             }
         }
-    }
+        Ok(())
+    })?;
+    (counts.lines, counts.blank_lines) = (lines, blank_lines);
     for (shard, batch) in batches.into_iter().enumerate() {
         if batch.len() > 0 && senders[shard].send(batch).is_err() {
             return Err(io::Error::other("a replay worker stopped"));
