@@ -1,19 +1,24 @@
 //! The librdkafka callbacks: logs routed into `tracing` (secrets scrubbed), statistics turned
 //! into lag and broker-reachability, rebalances turned into worker changes plus a commit.
+//! An assigned input partition gets its own queue before librdkafka fetches it: its worker
+//! reads that queue directly (see `dispatch.rs`).
 
+use crate::kafka::{Consumer, PartitionInput};
 use crate::metrics::Metrics;
 use crate::readiness::{Readiness, CHECK_ASSIGNMENT, CHECK_BROKER};
 use crate::redact::Redactor;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer as _, ConsumerContext, RebalanceProtocol,
+};
 use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::Offset;
 use rdkafka::TopicPartitionList;
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock, Weak};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -40,6 +45,8 @@ pub(crate) struct Assignment {
 struct AssignmentInner {
     pending: Vec<Change>,
     workers: HashMap<i32, WorkerControl>,
+    /// The queues of assigned partitions, until their workers take them.
+    queues: HashMap<i32, PartitionInput>,
 }
 
 /// How the rebalance callbacks stop one partition's worker.
@@ -65,12 +72,21 @@ impl Assignment {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Queues newly assigned partitions with their committed offsets.
-    pub fn assigned(&self, partitions: &[(i32, Option<i64>)]) {
-        self.lock()
+    /// Queues newly assigned partitions with their committed offsets, and keeps their input
+    /// queues for their workers.
+    pub fn assigned(&self, partitions: &[(i32, Option<i64>)], queues: Vec<(i32, PartitionInput)>) {
+        let mut inner = self.lock();
+        inner
             .pending
             .extend(partitions.iter().map(|(p, c)| Change::Assigned(*p, *c)));
+        inner.queues.extend(queues);
+        drop(inner);
         self.changed.notify_one();
+    }
+
+    /// The input queue of assigned `partition`, for its new worker.
+    pub fn take_queue(&self, partition: i32) -> Option<PartitionInput> {
+        self.lock().queues.remove(&partition)
     }
 
     /// Lets the workers of revoked partitions finish — take no more input, settle, flush
@@ -82,6 +98,12 @@ impl Assignment {
         let mut ending = Vec::new();
         for p in partitions {
             ending.extend(inner.workers.remove(p));
+            // Assigned and revoked before its worker started: it never starts (a queue
+            // assigned again later belongs to the later change).
+            inner.queues.remove(p);
+            inner
+                .pending
+                .retain(|c| !matches!(c, Change::Assigned(q, _) if q == p));
             inner.pending.push(Change::Revoked(*p));
         }
         drop(inner);
@@ -131,6 +153,12 @@ pub(crate) struct ServiceContext {
     /// `kafka.rewind_on_assign`).
     pub rewind: i64,
     pub assignment: Option<std::sync::Arc<Assignment>>,
+    /// The consumer itself (set once it exists), whose assigned input partitions get their
+    /// own queues in the rebalance callback.
+    pub consumer: OnceLock<Weak<Consumer>>,
+    /// `kafka.partition_queue_capacity`: a partition whose queue holds this many messages is
+    /// not fetched until its worker takes some (counted as a pause when statistics see it).
+    pub queue_capacity: i64,
     /// Cancelled on a fatal client error (e.g. the idempotent producer lost its guarantees).
     pub fatal: CancellationToken,
 }
@@ -152,12 +180,18 @@ impl ClientContext for ServiceContext {
         };
         for (p, s) in &topic.partitions {
             // Partition -1 is librdkafka's internal one; lag -1 means "not known yet".
-            if *p >= 0 && s.desired && s.consumer_lag >= 0 {
+            if *p < 0 || !s.desired {
+                continue;
+            }
+            if s.consumer_lag >= 0 {
                 let label = p.to_string();
                 self.metrics
                     .consumer_lag
                     .with_label_values(&[&label])
                     .set(s.consumer_lag);
+            }
+            if s.fetchq_cnt >= self.queue_capacity {
+                self.metrics.partition_pauses.inc();
             }
         }
     }
@@ -229,7 +263,24 @@ impl ServiceContext {
             .collect()
     }
 
-    fn assigned(&self, tpl: &TopicPartitionList, committed: &[(i32, Option<i64>)]) {
+    /// Gives each assigned input partition its own queue, before it is fetched: its worker
+    /// reads it, and librdkafka stops fetching it while it holds `queue_capacity` messages.
+    /// `None` (a fatal error: the service stops) when a queue cannot be made, so no message
+    /// ever reaches the consumer's own queue, which has no worker behind it.
+    fn split(&self, tpl: &TopicPartitionList) -> Option<Vec<(i32, PartitionInput)>> {
+        let consumer = self.consumer.get().and_then(Weak::upgrade)?;
+        self.input_partitions(tpl)
+            .into_iter()
+            .map(|p| Some((p, consumer.split_partition_queue(&self.input_topic, p)?)))
+            .collect()
+    }
+
+    fn assigned(
+        &self,
+        tpl: &TopicPartitionList,
+        committed: &[(i32, Option<i64>)],
+        queues: Vec<(i32, PartitionInput)>,
+    ) {
         let partitions = self.input_partitions(tpl);
         tracing::info!(?partitions, "partitions assigned");
         self.metrics.rebalances.with_label_values(&["assign"]).inc();
@@ -237,7 +288,7 @@ impl ServiceContext {
             .partitions_assigned
             .add(partitions.len() as i64);
         if let Some(a) = &self.assignment {
-            a.assigned(committed);
+            a.assigned(committed, queues);
         }
         self.readiness.set(CHECK_ASSIGNMENT, true);
     }
@@ -283,6 +334,11 @@ impl ConsumerContext for ServiceContext {
         );
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                let Some(queues) = self.split(tpl) else {
+                    tracing::error!("assigned partitions could not get their own queues");
+                    self.fatal.cancel();
+                    return;
+                };
                 let committed = self.rewind(consumer, tpl);
                 let done = if cooperative {
                     consumer.incremental_assign(tpl)
@@ -292,7 +348,7 @@ impl ConsumerContext for ServiceContext {
                 if let Err(e) = done {
                     tracing::error!(error = %e, "assigning partitions failed");
                 }
-                self.assigned(tpl, &committed);
+                self.assigned(tpl, &committed, queues);
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 self.revoked(consumer, tpl);
@@ -368,18 +424,21 @@ mod tests {
     #[test]
     fn revoke_stops_workers_and_changes_come_in_order() {
         let a = Assignment::default();
-        a.assigned(&[(0, Some(7)), (1, None)]);
+        a.assigned(&[(0, Some(7)), (1, None)], Vec::new());
         let (w0, _done) = control();
         let (t0, f0) = (w0.stop.clone(), w0.finish.clone());
         a.register_worker(0, w0);
         a.revoked(&[0]); // the worker never ends: the grace (zero here) runs out
         assert!(f0.is_cancelled() && t0.is_cancelled());
+        a.assigned(&[(0, Some(9))], Vec::new());
+        // Partition 0's first assignment never started a worker: only its revoke and its
+        // new assignment are left.
         assert_eq!(
             a.take_changes(),
             vec![
-                Change::Assigned(0, Some(7)),
                 Change::Assigned(1, None),
-                Change::Revoked(0)
+                Change::Revoked(0),
+                Change::Assigned(0, Some(9))
             ]
         );
         assert!(a.take_changes().is_empty());

@@ -6,12 +6,15 @@ use crate::config::KafkaConfig;
 use crate::context::ServiceContext;
 use crate::redact::display_value;
 use rdkafka::config::ClientConfig;
+use rdkafka::consumer::stream_consumer::StreamPartitionQueue;
 use rdkafka::consumer::StreamConsumer;
 use rdkafka::producer::FutureProducer;
 use std::collections::BTreeMap;
 
 /// The consumer type the service runs.
 pub(crate) type Consumer = StreamConsumer<ServiceContext>;
+/// One assigned input partition's own queue, read by its worker.
+pub(crate) type PartitionInput = StreamPartitionQueue<ServiceContext>;
 /// The producer type the service runs.
 pub(crate) type Producer = FutureProducer<ServiceContext>;
 
@@ -40,6 +43,14 @@ pub(crate) fn properties(k: &KafkaConfig, role: Role) -> BTreeMap<String, String
         Role::Consumer => {
             // A new group starts at the beginning of the topic: nothing is skipped.
             put("auto.offset.reset", "earliest".into());
+            // Each assigned partition has its own queue (read by its worker), bounded by
+            // `kafka.partition_queue_capacity` messages (managed, below) and by these bytes:
+            // memory per partition is at most that plus one fetch.
+            put("queued.max.messages.kbytes", (16 << 10).to_string());
+            // A partition whose queue is full is fetched again this soon after its worker
+            // took some (librdkafka waits 1 s by default, which starves a worker that empties
+            // its queue faster).
+            put("fetch.queue.backoff.ms", "1".into());
         }
         Role::Producer => {
             // Java clients' partitioner, so alerts of one account land where a Java producer
@@ -70,6 +81,12 @@ pub(crate) fn properties(k: &KafkaConfig, role: Role) -> BTreeMap<String, String
             put("enable.auto.commit", "false".into());
             put("enable.auto.offset.store", "false".into());
             put("partition.assignment.strategy", "cooperative-sticky".into());
+            // librdkafka stops fetching a partition while its queue holds this many messages:
+            // the worker's backpressure.
+            put(
+                "queued.min.messages",
+                k.partition_queue_capacity.get().to_string(),
+            );
             put(
                 "statistics.interval.ms",
                 k.statistics_interval.as_millis().to_string(),

@@ -14,7 +14,8 @@
 //! Modules:
 //! - [`config`]: the `[kafka]` / `[metrics]` tables, passthrough librdkafka properties, validation.
 //! - `service`: [`run`] and the graceful shutdown.
-//! - `dispatch`: the consumer loop — rebalances, per-partition channels, pausing, commits.
+//! - `dispatch`: the consumer loop — callbacks, a worker per assigned partition (reading that
+//!   partition's own queue), commits.
 //! - `worker`: one partition's worker — restore, process, publish, flush state, store the
 //!   offset once acknowledged.
 //! - `state`: the state topic — checked or created at start-up, a partition's changelog read

@@ -58,8 +58,9 @@ pub struct Metrics {
     pub commits: IntCounterVec,
     /// `loginwatch_produce_errors_total{topic}`: failed sends (retried), `alert` or `dead_letter`.
     pub produce_errors: IntCounterVec,
-    /// `loginwatch_partition_pauses_total`: times consumption waited for a full partition
-    /// worker (backpressure; the name is kept from when partitions were paused).
+    /// `loginwatch_partition_pauses_total`: statistics intervals that found a partition's
+    /// queue full, so its fetching waited for its worker (backpressure; the name is kept from
+    /// when partitions were paused).
     pub partition_pauses: IntCounter,
     /// `loginwatch_in_flight_messages`: input messages whose output is not yet acknowledged.
     pub in_flight: IntGauge,
@@ -238,7 +239,7 @@ impl Metrics {
             )?,
             partition_pauses: counter(
                 "loginwatch_partition_pauses_total",
-                "Times consumption waited for a full partition worker (backpressure)",
+                "Statistics intervals that found a partition's queue full: its fetching waited for its worker (backpressure)",
             )?,
             in_flight: gauge(
                 "loginwatch_in_flight_messages",

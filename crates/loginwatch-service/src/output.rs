@@ -6,7 +6,7 @@ use crate::kafka::Producer;
 use crate::metrics::Metrics;
 use loginwatch_model::{Alert, AlertFormat, AlertKind, EventTime, Reject};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, Headers, OwnedHeaders, OwnedMessage};
+use rdkafka::message::{Header, Headers, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureRecord};
 use rdkafka::Message;
 use std::sync::Arc;
@@ -130,7 +130,7 @@ impl OutRecord {
     }
 
     /// A dead letter: the input's original key, bytes and headers, plus reason and source.
-    pub fn dead_letter(topic: &Arc<str>, input: &OwnedMessage, reject: &Reject) -> Self {
+    pub fn dead_letter(topic: &Arc<str>, input: &impl Message, reject: &Reject) -> Self {
         let detail = reject.reason.to_string();
         Self::dead_letter_because(topic, input, reject.reason.code(), &detail)
     }
@@ -138,7 +138,7 @@ impl OutRecord {
     /// A dead letter with reason `code` and `detail` (see [`OutRecord::dead_letter`]).
     pub fn dead_letter_because(
         topic: &Arc<str>,
-        input: &OwnedMessage,
+        input: &impl Message,
         code: &str,
         detail: &str,
     ) -> Self {
@@ -344,7 +344,7 @@ mod tests {
     fn dead_letters_keep_the_original_and_say_why() {
         let topic: Arc<str> = Arc::from("dlq");
         let original = OwnedHeaders::new().insert(header("trace", b"t1"));
-        let input = OwnedMessage::new(
+        let input = rdkafka::message::OwnedMessage::new(
             Some(b"{not json".to_vec()),
             Some(b"k".to_vec()),
             "logins".into(),

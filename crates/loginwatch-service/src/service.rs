@@ -75,15 +75,20 @@ pub async fn run(
         input_topic: k.input_topic.clone(),
         rewind: i64::from(k.rewind_on_assign),
         assignment,
+        consumer: std::sync::OnceLock::new(),
+        queue_capacity: i64::try_from(k.partition_queue_capacity.get()).unwrap_or(i64::MAX),
         fatal: fatal.clone(),
     };
     tracing::info!(properties = %describe(k, Role::Consumer), "creating kafka consumer");
-    let consumer: Consumer = client_config(k, Role::Consumer)
+    let consumer: Arc<Consumer> = client_config(k, Role::Consumer)
         .create_with_context(context("consumer", Some(assignment.clone())))
+        .map(Arc::new)
         .map_err(|source| ServiceError::Client {
             role: "consumer",
             source,
         })?;
+    // The rebalance callback gives each assigned partition its own queue from it.
+    let _ = consumer.context().consumer.set(Arc::downgrade(&consumer));
     tracing::info!(properties = %describe(k, Role::Producer), "creating kafka producer");
     let producer: Producer = client_config(k, Role::Producer)
         .create_with_context(context("producer", None))
@@ -115,7 +120,7 @@ pub async fn run(
     tracing::info!(topic = %k.input_topic, group = %k.group_id, "consuming");
 
     let shared = Shared {
-        consumer: Arc::new(consumer),
+        consumer,
         producer,
         metrics: Arc::new(metrics.clone()),
         alert_topic: Arc::from(k.alert_topic.as_str()),
@@ -130,7 +135,6 @@ pub async fn run(
         shared.clone(),
         factory,
         assignment,
-        k.partition_queue_capacity.get(),
         k.commit_interval,
         hard_stop.clone(),
         fatal,

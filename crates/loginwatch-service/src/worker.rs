@@ -1,9 +1,9 @@
-//! One partition's worker: owns that partition's [`Processor`] (so each account's events are
-//! handled in order by one owner), publishes what it produces, and stores an input offset only
-//! once everything that message caused is acknowledged — in offset order. It takes what its
-//! queue already holds (up to [`GROUP_MESSAGES`]) as one group: the processor runs the group
-//! through the pipeline together (decode all, prefetch, locate, engine), and the group's
-//! outputs settle as one.
+//! One partition's worker: reads that partition's own queue, owns its [`Processor`] (so each
+//! account's events are handled in order by one owner), publishes what it produces, and stores
+//! an input offset only once everything that message caused is acknowledged — in offset
+//! order. It takes what its queue already holds (up to [`GROUP_MESSAGES`]) as one group, as
+//! librdkafka fetched them (not copied): the processor runs the group through the pipeline
+//! together (decode all, prefetch, locate, engine), and the group's outputs settle as one.
 //!
 //! With a state topic (module `crate::state`; the worker's part in `worker/state.rs`) the worker first restores the partition's state, then
 //! stores offsets only at flushes: every commit interval it encodes the changed accounts and,
@@ -12,22 +12,22 @@
 //! stores the offset after the last message they reflect. Revoked, it takes no more
 //! input, settles, flushes and ends while the revoke waits for it.
 
-use crate::kafka::{Consumer, Producer};
+use crate::kafka::{Consumer, PartitionInput, Producer};
 use crate::metrics::Metrics;
 use crate::output::{enqueue, settle, OutRecord, Output};
 use crate::state::{Restored, StateSetup};
 use crate::Processor;
 use futures_util::stream::{FuturesOrdered, StreamExt};
+use futures_util::FutureExt as _;
 use loginwatch_model::Alert;
 use rdkafka::consumer::Consumer as _;
-use rdkafka::message::OwnedMessage;
+use rdkafka::message::BorrowedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 mod network;
 mod state;
@@ -43,10 +43,10 @@ const GROUP_MESSAGES: usize = 64;
 /// when it has no message to handle.
 const DELIVERY_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 
-/// One input message on its way to a worker.
-pub(crate) struct Input {
-    pub msg: OwnedMessage,
-    pub received: Instant,
+/// One input message as its worker took it from the partition's queue.
+struct Input<'q> {
+    msg: BorrowedMessage<'q>,
+    received: Instant,
 }
 
 /// Messages (up to `offset`) whose outputs are all acknowledged.
@@ -85,7 +85,6 @@ pub(crate) struct Worker {
     /// `kafka.rewind_on_assign` messages before it (see `context.rs`).
     pub committed: Option<i64>,
     pub processor: Box<dyn Processor>,
-    pub rx: mpsc::Receiver<Input>,
     /// Cancelled when the grace period of a revoke or of the shutdown ran out: stop at once,
     /// storing nothing more.
     pub stop: CancellationToken,
@@ -93,15 +92,17 @@ pub(crate) struct Worker {
     pub finish: CancellationToken,
     /// Dropped when the worker ends, which the revoke waits for.
     pub ended: std::sync::mpsc::SyncSender<()>,
+    /// Dropped when the worker ends or panics: tells the dispatcher.
+    pub gone: DropGuard,
     pub shared: Shared,
     /// Input messages taken whose outputs are not all acknowledged.
     pub unsettled: usize,
 }
 
 impl Worker {
-    /// Runs until the input channel closes and every pending message is settled (graceful), or
-    /// until `stop` (abandoning pending messages, which the next owner will re-read).
-    pub async fn run(mut self) {
+    /// Reads `queue` until `finish` and every pending message is settled (graceful), or until
+    /// `stop` (abandoning pending messages, which the next owner will re-read).
+    pub async fn run(mut self, queue: PartitionInput) {
         let stateful = match self.shared.state.clone() {
             Some(setup) if self.processor.state().is_some() => Some(setup),
             _ => None,
@@ -169,7 +170,8 @@ impl Worker {
             .tracked_accounts
             .with_label_values(&[&label]);
         let max_in_flight = self.shared.max_in_flight;
-        let mut group: Vec<Input> = Vec::with_capacity(GROUP_MESSAGES);
+        let mut input = queue.stream();
+        let mut group: Vec<Input<'_>> = Vec::with_capacity(GROUP_MESSAGES);
         while open || !pending.is_empty() {
             tokio::select! {
                 biased;
@@ -235,21 +237,21 @@ impl Worker {
                         break;
                     }
                 }
-                input = self.rx.recv(), if open && self.unsettled < max_in_flight => {
-                    let Some(input) = input else {
-                        open = false;
-                        continue;
-                    };
+                msg = input.next(), if open && self.unsettled < max_in_flight => {
                     // What else is already queued joins it, up to the group size and the
                     // in-flight limit.
                     let room = GROUP_MESSAGES.min(max_in_flight - self.unsettled);
                     group.clear();
-                    group.push(input);
-                    while group.len() < room {
-                        match self.rx.try_recv() {
-                            Ok(input) => group.push(input),
-                            Err(_) => break,
+                    let mut next = msg;
+                    while let Some(msg) = next {
+                        match msg {
+                            Ok(msg) => group.push(Input { msg, received: Instant::now() }),
+                            Err(e) => tracing::warn!(partition = self.partition, error = %e, "consume error"),
                         }
+                        if group.len() >= room {
+                            break;
+                        }
+                        next = input.next().now_or_never().flatten();
                     }
                     group.retain(|input| input.msg.offset() >= start);
                     let Some(first) = group.first() else { continue };
@@ -266,7 +268,9 @@ impl Worker {
                     }
                     let newest = group.last().expect("not empty");
                     last = Some((newest.msg.offset(), newest.received));
-                    let Some(p) = self.handle(&group, &restored, &mut outbox, &mut alerts).await else {
+                    let handled = self.handle(&group, &restored, &mut outbox, &mut alerts).await;
+                    group.clear(); // librdkafka's messages back
+                    let Some(p) = handled else {
                         break; // stopped while waiting on the producer queue
                     };
                     pending.push_back(p);
@@ -302,15 +306,16 @@ impl Worker {
             abandoned = self.unsettled,
             "worker stopped"
         );
-        // A revoke waiting for this worker goes on.
+        // A revoke waiting for this worker goes on; the dispatcher sees it gone.
         drop(self.ended);
+        drop(self.gone);
     }
 
     /// Processes a group of messages (in offset order) and enqueues their outputs, to settle
     /// together; `None` if stopped meanwhile.
     async fn handle(
         &mut self,
-        group: &[Input],
+        group: &[Input<'_>],
         restored: &Restored,
         outbox: &mut Outbox,
         alerts: &mut Vec<Alert>,

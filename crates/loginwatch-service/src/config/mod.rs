@@ -79,8 +79,12 @@ pub struct KafkaConfig {
     /// How long shutdown may take to finish in-flight work, flush and commit. Default `30s`.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
-    /// Messages queued for one partition's worker; when full, consumption waits for it.
-    /// Default 1024.
+    /// Messages queued for one partition's worker; when full, the partition is not fetched
+    /// until the worker takes some (librdkafka's `queued.min.messages`; the queue's bytes
+    /// are bounded by `queued.max.messages.kbytes`, 16 MB by default). Default 100000: a
+    /// partition fetched with others that have nothing new is fetched again only when their
+    /// fetch returns (`fetch.wait.max.ms`), so a small queue caps its rate at about
+    /// capacity / `fetch.wait.max.ms`.
     pub partition_queue_capacity: NonZeroUsize,
     /// Input messages of one partition whose alerts are not yet acknowledged; at the limit the
     /// worker stops taking messages (and so its queue fills and consumption waits).
@@ -111,7 +115,7 @@ impl Default for KafkaConfig {
             rewind_on_assign: 10_000,
             commit_interval: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(30),
-            partition_queue_capacity: NonZeroUsize::new(1024).unwrap_or(NonZeroUsize::MIN),
+            partition_queue_capacity: NonZeroUsize::new(100_000).unwrap_or(NonZeroUsize::MIN),
             max_in_flight_per_partition: NonZeroUsize::new(10_000).unwrap_or(NonZeroUsize::MIN),
             statistics_interval: Duration::from_secs(5),
             common: ClientProperties::default(),
@@ -139,7 +143,7 @@ impl Default for MetricsConfig {
 
 /// Properties loginwatch sets itself; setting them in a passthrough table is an error because
 /// they would break a guarantee (offsets stored only after acks, idempotence, the assignor).
-pub(crate) const MANAGED_CONSUMER: [&str; 7] = [
+pub(crate) const MANAGED_CONSUMER: [&str; 8] = [
     "bootstrap.servers",
     "group.id",
     "group.instance.id",
@@ -147,6 +151,8 @@ pub(crate) const MANAGED_CONSUMER: [&str; 7] = [
     "enable.auto.offset.store",
     "partition.assignment.strategy",
     "statistics.interval.ms",
+    // kafka.partition_queue_capacity
+    "queued.min.messages",
 ];
 pub(crate) const MANAGED_PRODUCER: [&str; 3] = [
     "bootstrap.servers",

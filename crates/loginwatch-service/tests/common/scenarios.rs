@@ -323,17 +323,20 @@ pub async fn two_processes(env: &Env, child_test: &str) {
     assert_eq!(committed, hw, "SIGTERM commits what was processed");
 }
 
-/// A member that starts behind a backlog with room for two messages per partition worker:
-/// its workers are full most of the time, so consumption keeps waiting on them (backpressure),
-/// and it must still read every message exactly as produced — no message skipped, which a
-/// consumer that pauses and resumes partitions does on a broker that answers a resumed fetch
-/// from inside a record batch with the next batch.
+/// A member that starts behind a backlog with room for 64 messages per partition: its
+/// partitions' queues are full most of the time, so fetching keeps waiting on the workers
+/// (backpressure), and it must still read every message exactly as produced — no message
+/// skipped, which a consumer that pauses and resumes partitions does on a broker that answers
+/// a resumed fetch from inside a record batch with the next batch.
 pub async fn catch_up_under_backpressure(env: &Env) {
     let evs = events(12_000, "cu");
     produce(&env.brokers, &env.input, &evs).await;
     let mut cfg = config(env, &group("catchup", env));
-    cfg.kafka.partition_queue_capacity = std::num::NonZeroUsize::new(2).expect("2");
-    let member = start(cfg, Duration::from_micros(50));
+    cfg.kafka.partition_queue_capacity = std::num::NonZeroUsize::new(64).expect("64");
+    // A full partition is fetched again once the fetch of the others returns: a short wait
+    // keeps the test's small queues moving (see `partition_queue_capacity`).
+    cfg.kafka.consumer.set("fetch.wait.max.ms", "20");
+    let member = start(cfg, Duration::from_micros(200));
     let m = member.telemetry.metrics.clone();
     assert!(
         eventually(Duration::from_secs(120), || m.events_consumed.get()
