@@ -43,12 +43,6 @@ const GROUP_MESSAGES: usize = 64;
 /// when it has no message to handle.
 const DELIVERY_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 
-/// One input message as its worker took it from the partition's queue.
-struct Input<'q> {
-    msg: BorrowedMessage<'q>,
-    received: Instant,
-}
-
 /// Messages (up to `offset`) whose outputs are all acknowledged.
 pub(super) struct Settled {
     offset: i64,
@@ -171,7 +165,8 @@ impl Worker {
             .with_label_values(&[&label]);
         let max_in_flight = self.shared.max_in_flight;
         let mut input = queue.stream();
-        let mut group: Vec<Input<'_>> = Vec::with_capacity(GROUP_MESSAGES);
+        // Messages as librdkafka fetched them (not copied), and when the group was taken.
+        let mut group: Vec<BorrowedMessage<'_>> = Vec::with_capacity(GROUP_MESSAGES);
         while open || !pending.is_empty() {
             tokio::select! {
                 biased;
@@ -242,10 +237,11 @@ impl Worker {
                     // in-flight limit.
                     let room = GROUP_MESSAGES.min(max_in_flight - self.unsettled);
                     group.clear();
+                    let received = Instant::now();
                     let mut next = msg;
                     while let Some(msg) = next {
                         match msg {
-                            Ok(msg) => group.push(Input { msg, received: Instant::now() }),
+                            Ok(msg) => group.push(msg),
                             Err(e) => tracing::warn!(partition = self.partition, error = %e, "consume error"),
                         }
                         if group.len() >= room {
@@ -253,9 +249,9 @@ impl Worker {
                         }
                         next = input.next().now_or_never().flatten();
                     }
-                    group.retain(|input| input.msg.offset() >= start);
+                    group.retain(|msg| msg.offset() >= start);
                     let Some(first) = group.first() else { continue };
-                    let offset = first.msg.offset();
+                    let offset = first.offset();
                     if !std::mem::replace(&mut gap_checked, true) && offset > start {
                         tracing::warn!(
                             partition = self.partition,
@@ -267,8 +263,8 @@ impl Worker {
                         );
                     }
                     let newest = group.last().expect("not empty");
-                    last = Some((newest.msg.offset(), newest.received));
-                    let handled = self.handle(&group, &restored, &mut outbox, &mut alerts).await;
+                    last = Some((newest.offset(), received));
+                    let handled = self.handle(&group, received, &restored, &mut outbox, &mut alerts).await;
                     group.clear(); // librdkafka's messages back
                     let Some(p) = handled else {
                         break; // stopped while waiting on the producer queue
@@ -311,11 +307,12 @@ impl Worker {
         drop(self.gone);
     }
 
-    /// Processes a group of messages (in offset order) and enqueues their outputs, to settle
-    /// together; `None` if stopped meanwhile.
+    /// Processes a group of messages (in offset order, taken at `received`) and enqueues their
+    /// outputs, to settle together; `None` if stopped meanwhile.
     async fn handle(
         &mut self,
-        group: &[Input<'_>],
+        group: &[BorrowedMessage<'_>],
+        received: Instant,
         restored: &Restored,
         outbox: &mut Outbox,
         alerts: &mut Vec<Alert>,
@@ -325,9 +322,9 @@ impl Worker {
         alerts.clear();
         let payloads: Vec<&[u8]> = group
             .iter()
-            .map(|input| input.msg.payload().unwrap_or_default())
+            .map(|msg| msg.payload().unwrap_or_default())
             .collect();
-        let offset_of = |i: usize| group[i].msg.offset();
+        let offset_of = |i: usize| group[i].offset();
         let applied = |i: usize, account: &str| restored.applied(account, offset_of(i));
         let mut results = Vec::with_capacity(group.len());
         let network = sh.state.as_ref().filter(|s| s.network.is_some());
@@ -361,17 +358,16 @@ impl Worker {
             sh.metrics.events_rejected.with_label_values(&[code]).inc();
             tracing::warn!(
                 partition = self.partition,
-                offset = input.msg.offset(),
+                offset = input.offset(),
                 reason = code,
                 detail = %reject.reason,
                 "event rejected"
             );
             let dlq = &sh.dead_letter_topic;
-            records.push(OutRecord::dead_letter(dlq, &input.msg, reject));
+            records.push(OutRecord::dead_letter(dlq, input, reject));
         }
-        let (newest, oldest) = (&group[group.len() - 1], &group[0]);
-        let offset = newest.msg.offset();
-        self.publish(records, alerts, offset, oldest.received, group.len())
+        let offset = group[group.len() - 1].offset();
+        self.publish(records, alerts, offset, received, group.len())
             .await
     }
 
