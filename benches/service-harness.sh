@@ -12,10 +12,9 @@
 #                     (the file's last BACKLOG lines: gen plants its anomalies late, so alerts
 #                     flow; every run also reads the file's tail for the latency runs)
 #   QUEUE_CAPACITY=2*BACKLOG/PARTITIONS  kafka.partition_queue_capacity in the throughput
-#                     runs: more than a partition's backlog, so the service never pauses one. On tansu a
-#                     pause loses messages (see SERVICE-RESULTS.md)
-#   LAT_QUEUE_CAPACITY=$QUEUE_CAPACITY  the same for the latency runs (1024 is the default;
-#                     with it a momentary stall at half rate pauses, and tansu loses messages)
+#                     runs: more than a partition's backlog, so librdkafka never stops fetching
+#                     one for a full queue (its 16 MB per partition still bounds it)
+#   LAT_QUEUE_CAPACITY=$QUEUE_CAPACITY  the same for the latency runs (100000 is the default)
 #   RUNS=3            repetitions of each measurement; medians are printed
 #   TPUT_RUNS=$RUNS   throughput runs only (0 with RATE set: latency runs only)
 #   BATCH_MESSAGES=10000  the load producer's batch.num.messages (1 = one message per record

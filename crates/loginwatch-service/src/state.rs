@@ -108,7 +108,10 @@ impl ClientContext for ReaderContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        if !matches!(error, KafkaError::PartitionEOF(_)) {
+        // librdkafka reports the end as `Global(PartitionEOF)` to this callback.
+        let end = matches!(error, KafkaError::PartitionEOF(_))
+            || error.rdkafka_error_code() == Some(RDKafkaErrorCode::PartitionEOF);
+        if !end {
             let reason = self.0.scrub(reason);
             tracing::warn!(client = "state-reader", error = %error, %reason, "kafka client error");
         }
