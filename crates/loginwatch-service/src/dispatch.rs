@@ -106,7 +106,8 @@ impl Dispatcher {
                 msg = consumer.recv() => match msg {
                     Ok(m) => {
                         // Cannot happen (every assigned partition is split before it is
-                        // fetched); should it, stop rather than skip it: a restart re-reads it.
+                        // fetched); should it, the service stops with an error rather than
+                        // pass over a message no worker will see.
                         return Err(ServiceError::Fatal {
                             client: "consumer",
                             reason: format!(

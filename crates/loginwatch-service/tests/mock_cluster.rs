@@ -75,6 +75,12 @@ async fn catching_up_under_backpressure_reads_every_message() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_partition_holds_no_other_back() {
+    let (_cluster, env) = cluster();
+    bounded(scenarios::a_slow_partition_holds_no_other_back(&env)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_mid_stream_loses_no_alert() {
     let (_cluster, env) = cluster();
     bounded(scenarios::restart_loses_nothing(&env)).await;

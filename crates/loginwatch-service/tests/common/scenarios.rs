@@ -360,3 +360,70 @@ pub async fn catch_up_under_backpressure(env: &Env) {
     );
     member.stop().await;
 }
+
+/// Makes [`TestProcessor`]s of which `slow`'s sleeps `delay` per message.
+struct OneSlowPartition {
+    slow: i32,
+    delay: Duration,
+}
+
+impl ProcessorFactory for OneSlowPartition {
+    fn create(&self, _topic: &str, partition: i32, _partitions: u32) -> Box<dyn Processor> {
+        Box::new(TestProcessor {
+            accounts: HashSet::new(),
+            delay: if partition == self.slow {
+                self.delay
+            } else {
+                Duration::ZERO
+            },
+        })
+    }
+}
+
+/// A partition whose worker is far behind (its queue full, fetching it stopped) does not hold
+/// the member's other partitions back: what arrives for them while it is behind is read and
+/// committed at once, not after the slow partition's backlog.
+pub async fn a_slow_partition_holds_no_other_back(env: &Env) {
+    let backlog = events(200, "slow");
+    produce(&env.brokers, &env.input, &backlog).await;
+    let hw = high_watermarks(&env.brokers, &env.input, env.input_partitions);
+    let slow = (0..env.input_partitions)
+        .max_by_key(|p| hw[*p as usize])
+        .expect("partitions");
+    let g = group("slow", env);
+    let mut cfg = config(env, &g);
+    cfg.kafka.partition_queue_capacity = std::num::NonZeroUsize::new(4).expect("4");
+    cfg.kafka.max_in_flight_per_partition = std::num::NonZeroUsize::new(4).expect("4");
+    cfg.kafka.consumer.set("fetch.wait.max.ms", "20");
+    // Its share of the backlog takes the slow partition's worker ~25 s.
+    let factory = OneSlowPartition {
+        slow,
+        delay: Duration::from_millis(500),
+    };
+    let member = start_with(cfg, Arc::new(factory));
+    let m = member.telemetry.metrics.clone();
+    assert!(
+        eventually(Duration::from_secs(30), || m.events_consumed.get() > 0).await,
+        "the member started"
+    );
+    // More for every partition while the slow one is behind.
+    produce(&env.brokers, &env.input, &events(200, "more")).await;
+    let hw = high_watermarks(&env.brokers, &env.input, env.input_partitions);
+    let others_done = || {
+        let c = committed(&env.brokers, &g, &env.input, env.input_partitions);
+        (0..env.input_partitions).all(|p| p == slow || c[p as usize] == hw[p as usize])
+    };
+    assert!(
+        eventually(Duration::from_secs(15), others_done).await,
+        "the other partitions reach their ends: committed {:?} of {hw:?} (slow: {slow})",
+        committed(&env.brokers, &g, &env.input, env.input_partitions)
+    );
+    let c = committed(&env.brokers, &g, &env.input, env.input_partitions);
+    assert!(
+        c[slow as usize] < hw[slow as usize],
+        "partition {slow} is still behind ({} of {}): the others passed it",
+        c[slow as usize],
+        hw[slow as usize]
+    );
+    member.stop().await;
+}
