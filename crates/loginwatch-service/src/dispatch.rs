@@ -87,10 +87,10 @@ impl Dispatcher {
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => return Ok(()),
-                _ = self.fatal.cancelled() => return Err(ServiceError::Fatal {
-                    client: "producer",
-                    reason: fatal_reason(&self.shared),
-                }),
+                _ = self.fatal.cancelled() => {
+                    let (client, reason) = fatal_reason(&self.shared);
+                    return Err(ServiceError::Fatal { client, reason });
+                }
                 _ = self.assignment.changed.notified() => self.apply_changes(),
                 _ = commit.tick() => {
                     self.apply_changes();
@@ -211,12 +211,17 @@ impl Dispatcher {
     }
 }
 
-fn fatal_reason(shared: &Shared) -> String {
+/// Which client failed fatally and why: librdkafka's fatal error of the producer (the
+/// idempotent producer losing its guarantees) or of the consumer; otherwise the consumer's
+/// assigned partitions could not get their own queues (logged where it happened).
+fn fatal_reason(shared: &Shared) -> (&'static str, String) {
     use rdkafka::producer::Producer as _;
-    shared
-        .producer
-        .client()
-        .fatal_error()
-        .map(|(code, reason)| format!("{code}: {reason}"))
-        .unwrap_or_else(|| "unknown".into())
+    let describe = |(code, reason): (_, String)| format!("{code}: {reason}");
+    if let Some(e) = shared.producer.client().fatal_error() {
+        return ("producer", describe(e));
+    }
+    match shared.consumer.client().fatal_error() {
+        Some(e) => ("consumer", describe(e)),
+        None => ("consumer", "assigned partitions could not get their own queues".into()),
+    }
 }
