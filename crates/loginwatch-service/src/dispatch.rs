@@ -222,6 +222,9 @@ fn fatal_reason(shared: &Shared) -> (&'static str, String) {
     }
     match shared.consumer.client().fatal_error() {
         Some(e) => ("consumer", describe(e)),
-        None => ("consumer", "assigned partitions could not get their own queues".into()),
+        None => (
+            "consumer",
+            "assigned partitions could not get their own queues".into(),
+        ),
     }
 }

@@ -119,6 +119,13 @@ async fn real_broker_catching_up_under_backpressure_reads_every_message() {
     bounded(scenarios::catch_up_under_backpressure(&env)).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs LOGINWATCH_KAFKA_BROKERS (a real Kafka-protocol broker)"]
+async fn real_broker_a_slow_partition_holds_no_other_back() {
+    let env = env("slow").await;
+    bounded(scenarios::a_slow_partition_holds_no_other_back(&env)).await;
+}
+
 /// Not a test of its own: the member process that `real_broker_two_processes` starts (a no-op
 /// when run normally).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
