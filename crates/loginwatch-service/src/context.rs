@@ -431,8 +431,8 @@ mod tests {
         a.revoked(&[0]); // the worker never ends: the grace (zero here) runs out
         assert!(f0.is_cancelled() && t0.is_cancelled());
         a.assigned(&[(0, Some(9))], Vec::new());
-        // Partition 0's first assignment never started a worker: only its revoke and its
-        // new assignment are left.
+        // Partition 0's first assignment was still pending when it was revoked: it is
+        // dropped, and only the revoke and the new assignment are left.
         assert_eq!(
             a.take_changes(),
             vec![
