@@ -8,6 +8,7 @@ use loginwatch_model::alert::evidence::kinds::{self, Anonymizers};
 use loginwatch_model::{CountryCode, EventTime};
 use loginwatch_storage::HeapSize;
 use serde::{Deserialize, Serialize};
+use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -88,14 +89,10 @@ impl Record {
         (self.asn != 0).then_some(self.asn)
     }
 
-    /// "Seoul, KR", "KR" or the address when nothing better is known.
-    pub(crate) fn place(&self) -> String {
-        match (&self.city, self.country) {
-            (Some(city), Some(c)) => [&**city, ", ", c.as_str()].concat(),
-            (Some(city), None) => city.to_string(),
-            (None, Some(c)) => c.to_string(),
-            (None, None) => self.ip.to_string(),
-        }
+    /// "Seoul, KR", "KR" or the address when nothing better is known, written where the
+    /// summary is formatted.
+    pub(crate) fn place(&self) -> Place<'_> {
+        Place(self)
     }
 
     /// The login as alert evidence: event id, ip, timestamp, position, country, city, ASN and
@@ -127,6 +124,21 @@ fn round4(x: f32) -> f64 {
     (f64::from(x) * 10_000.0).round() / 10_000.0
 }
 
+/// [`Record::place`].
+pub(crate) struct Place<'a>(&'a Record);
+
+impl fmt::Display for Place<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = self.0;
+        match (&r.city, r.country) {
+            (Some(city), Some(c)) => write!(f, "{city}, {}", c.as_str()),
+            (Some(city), None) => f.write_str(city),
+            (None, Some(c)) => f.write_str(c.as_str()),
+            (None, None) => write!(f, "{}", r.ip),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,7 +164,7 @@ mod tests {
         assert!(r.located && r.is_anon() && !r.is_baseline());
         assert_eq!(r.asn(), Some(4766));
         assert_eq!(r.accuracy_km, 25);
-        assert_eq!(r.place(), "Seoul, KR");
+        assert_eq!(r.place().to_string(), "Seoul, KR");
         let v = r.evidence();
         assert_eq!(
             v.anonymizer.names().collect::<Vec<_>>(),
@@ -213,7 +225,7 @@ mod tests {
     fn unlocated_login() {
         let r = Record::from_login(&ev("a", "e1", 0, "10.0.0.1").build());
         assert!(!r.located && !r.is_baseline());
-        assert_eq!(r.place(), "10.0.0.1");
+        assert_eq!(r.place().to_string(), "10.0.0.1");
         assert!(r.evidence().lat.is_none());
     }
 }

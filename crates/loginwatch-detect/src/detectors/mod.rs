@@ -11,6 +11,7 @@ pub(crate) mod travel;
 
 use crate::config::EngineConfig;
 use crate::detector::Detector;
+use std::fmt::{self, Write as _};
 
 /// The enabled detectors, in the order they run for each login.
 pub(crate) fn build(cfg: &EngineConfig) -> Vec<Box<dyn Detector>> {
@@ -50,41 +51,72 @@ pub(crate) fn build(cfg: &EngineConfig) -> Vec<Box<dyn Detector>> {
 }
 
 /// Human numbers for summaries: three significant digits with thousands separators
-/// (`11523.4` → `"11,500"`, `57.61` → `"57.6"`).
-pub(crate) fn human(x: f64) -> String {
-    if !x.is_finite() {
-        return "∞".into();
-    }
-    if x.abs() < 100.0 {
-        let s = format!("{:.1}", x);
-        return s.strip_suffix(".0").map_or(s.clone(), str::to_owned);
-    }
-    let digits = x.abs().log10().floor() as i32;
-    let unit = 10f64.powi(digits - 2);
-    let rounded = ((x / unit).round() * unit) as i64;
-    let s = rounded.unsigned_abs().to_string();
-    let mut out = String::new();
-    #[allow(clippy::manual_is_multiple_of)] // is_multiple_of needs Rust 1.87; we support 1.85
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
+/// (`11523.4` → `"11,500"`, `57.61` → `"57.6"`), written where the summary is formatted.
+pub(crate) fn human(x: f64) -> Human {
+    Human(x)
+}
+
+/// [`human`]'s number.
+pub(crate) struct Human(f64);
+
+impl fmt::Display for Human {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let x = self.0;
+        if !x.is_finite() {
+            return f.write_str("∞");
         }
-        out.push(c);
+        if x.abs() < 100.0 {
+            let s = format!("{:.1}", x);
+            return f.write_str(s.strip_suffix(".0").unwrap_or(&s));
+        }
+        let digits = x.abs().log10().floor() as i32;
+        let unit = 10f64.powi(digits - 2);
+        let rounded = ((x / unit).round() * unit) as i64;
+        if rounded < 0 {
+            f.write_str("-")?;
+        }
+        // The digits, most significant first, a separator before every group of three.
+        let mut buf = [0u8; 20];
+        let mut n = rounded.unsigned_abs();
+        let mut at = buf.len();
+        loop {
+            at -= 1;
+            buf[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        let digits = &buf[at..];
+        for (i, d) in digits.iter().enumerate() {
+            #[allow(clippy::manual_is_multiple_of)]
+            // is_multiple_of needs Rust 1.87; we support 1.85
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                f.write_str(",")?;
+            }
+            f.write_char(char::from(*d))?;
+        }
+        Ok(())
     }
-    if rounded < 0 {
-        out.insert(0, '-');
-    }
-    out
 }
 
 /// A duration for summaries: `"45 s"`, `"12 min"`, `"3 h 5 min"`, `"2 d 4 h"`.
-pub(crate) fn human_ms(ms: i64) -> String {
-    let s = ms / 1000;
-    match s {
-        _ if s < 60 => format!("{s} s"),
-        _ if s < 3600 => format!("{} min", s / 60),
-        _ if s < 86_400 => format!("{} h {} min", s / 3600, s % 3600 / 60),
-        _ => format!("{} d {} h", s / 86_400, s % 86_400 / 3600),
+pub(crate) fn human_ms(ms: i64) -> HumanMs {
+    HumanMs(ms)
+}
+
+/// [`human_ms`]'s duration.
+pub(crate) struct HumanMs(i64);
+
+impl fmt::Display for HumanMs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0 / 1000;
+        match s {
+            _ if s < 60 => write!(f, "{s} s"),
+            _ if s < 3600 => write!(f, "{} min", s / 60),
+            _ if s < 86_400 => write!(f, "{} h {} min", s / 3600, s % 3600 / 60),
+            _ => write!(f, "{} d {} h", s / 86_400, s % 86_400 / 3600),
+        }
     }
 }
 
@@ -99,14 +131,17 @@ mod tests {
 
     #[test]
     fn human_numbers() {
-        assert_eq!(human(11_523.4), "11,500");
-        assert_eq!(human(57_615.0), "57,600");
-        assert_eq!(human(999.6), "1,000");
-        assert_eq!(human(57.61), "57.6");
-        assert_eq!(human(5.0), "5");
-        assert_eq!(human(f64::INFINITY), "∞");
-        assert_eq!(human_ms(720_000), "12 min");
-        assert_eq!(human_ms(11_100_000), "3 h 5 min");
-        assert_eq!(human_ms(5_000), "5 s");
+        assert_eq!(human(11_523.4).to_string(), "11,500");
+        assert_eq!(human(57_615.0).to_string(), "57,600");
+        assert_eq!(human(999.6).to_string(), "1,000");
+        assert_eq!(human(57.61).to_string(), "57.6");
+        assert_eq!(human(5.0).to_string(), "5");
+        assert_eq!(human(f64::INFINITY).to_string(), "∞");
+        assert_eq!(human_ms(720_000).to_string(), "12 min");
+        assert_eq!(human_ms(11_100_000).to_string(), "3 h 5 min");
+        assert_eq!(human_ms(5_000).to_string(), "5 s");
+        assert_eq!(human(-12_345.0).to_string(), "-12,300");
+        assert_eq!(human(123_456_789.0).to_string(), "123,000,000");
+        assert_eq!(human(100.0).to_string(), "100");
     }
 }

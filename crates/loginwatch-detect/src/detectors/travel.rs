@@ -32,6 +32,7 @@ use crate::suppress::{country_key, Escalation};
 use loginwatch_geo::{haversine_km, net::host_key};
 use loginwatch_model::alert::evidence::kinds as evidence;
 use loginwatch_model::{AlertKind, Severity};
+use std::fmt::Write as _;
 
 /// The impossible-travel detector.
 #[derive(Debug)]
@@ -106,28 +107,32 @@ impl ImpossibleTravel {
     pub(crate) fn finding(&self, account: &str, a: &Record, b: &Record, hop: Hop) -> Finding {
         let anonymized = a.is_anon() || b.is_anon();
         let simultaneous = hop.elapsed_ms == 0;
-        let when = if simultaneous {
-            "at the same time".to_owned()
+        // One buffer: "{account} logged in from {a} then {b} {when}: {speed}".
+        let mut summary = String::with_capacity(128);
+        let _ = write!(
+            summary,
+            "{account} logged in from {} then {} ",
+            a.place(),
+            b.place()
+        );
+        let _ = if simultaneous {
+            write!(
+                summary,
+                "at the same time: {} km apart",
+                human(hop.distance_km)
+            )
         } else {
-            format!("{} later", human_ms(hop.elapsed_ms))
-        };
-        let speed = if simultaneous {
-            format!("{} km apart", human(hop.distance_km))
-        } else {
-            format!(
-                "{} km at {} km/h",
+            write!(
+                summary,
+                "{} later: {} km at {} km/h",
+                human_ms(hop.elapsed_ms),
                 human(hop.distance_km),
                 human(hop.speed_kmh)
             )
         };
-        let mut summary = format!(
-            "{account} logged in from {} then {} {when}: {speed}",
-            a.place(),
-            b.place()
-        );
         if anonymized {
             let flags = anon_flags(a.anon | b.anon).names().join(", ");
-            summary.push_str(&format!(" (through an anonymizer: {flags})"));
+            let _ = write!(summary, " (through an anonymizer: {flags})");
         }
         let evidence = evidence::Travel {
             anonymized,
