@@ -178,6 +178,10 @@ impl KafkaConfig {
         if self.group_id.trim().is_empty() {
             p.push("kafka.group_id: must not be empty".into());
         }
+        // librdkafka's range for `queued.min.messages`, which this sets.
+        if self.partition_queue_capacity.get() > 10_000_000 {
+            p.push("kafka.partition_queue_capacity: at most 10000000".into());
+        }
         if self
             .group_instance_id
             .as_ref()
@@ -386,10 +390,13 @@ mod tests {
         c.kafka.common.set("no.such.property", "1");
         c.kafka.producer.set("linger.ms", "hunter2");
         c.kafka.producer.set("sasl.password", "hunter2");
+        c.kafka.consumer.set("queued.min.messages", "10");
+        c.kafka.partition_queue_capacity = NonZeroUsize::new(20_000_000).expect("non-zero");
         let problems = c.validate();
         let expect = [
             "kafka.brokers: must not be empty",
             "kafka.group_id: must not be empty",
+            "kafka.partition_queue_capacity: at most 10000000",
             "kafka.group_instance_id: must not be empty when set",
             "kafka.consumer.group.instance.id: set by loginwatch",
             "kafka.alert_topic: must differ from kafka.input_topic",
@@ -399,6 +406,7 @@ mod tests {
             "kafka.commit_interval: must be at least",
             "kafka.consumer.enable.auto.commit: set by loginwatch",
             "kafka.producer.enable.idempotence: set by loginwatch",
+            "kafka.consumer.queued.min.messages: set by loginwatch",
             "kafka.common.no.such.property: ",
             "kafka.producer.linger.ms: ",
         ];
