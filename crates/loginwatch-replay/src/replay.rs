@@ -339,14 +339,17 @@ fn flush_ahead<L: Locate>(
     dead_letters: &mut dyn Write,
     format: AlertFormat,
 ) -> io::Result<()> {
+    // The lines' alerts are written into one buffer, handed to `alerts_out` at once (not
+    // each JSON token through the `dyn Write`).
+    let mut written = Vec::new();
     pending.process(pipeline, |line_no, outcome| -> io::Result<()> {
         match outcome {
             Ok(alerts) => {
                 summary.events += 1;
                 for alert in alerts {
                     *summary.alerts.entry(alert.kind.as_str()).or_default() += 1;
-                    format.write(&mut *alerts_out, alert)?;
-                    alerts_out.write_all(b"\n")?;
+                    format.write(&mut written, alert)?;
+                    written.push(b'\n');
                 }
             }
             Err(reject) => {
@@ -356,6 +359,7 @@ fn flush_ahead<L: Locate>(
         }
         Ok(())
     })?;
+    alerts_out.write_all(&written)?;
     pending.clear();
     Ok(())
 }
