@@ -11,7 +11,7 @@ pub(crate) mod travel;
 
 use crate::config::EngineConfig;
 use crate::detector::Detector;
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 /// The enabled detectors, in the order they run for each login.
 pub(crate) fn build(cfg: &EngineConfig) -> Vec<Box<dyn Detector>> {
@@ -75,29 +75,17 @@ impl fmt::Display for Human {
         if rounded < 0 {
             f.write_str("-")?;
         }
-        // The digits, most significant first, a separator before every group of three.
-        let mut buf = [0u8; 20];
-        let mut n = rounded.unsigned_abs();
-        let mut at = buf.len();
-        loop {
-            at -= 1;
-            buf[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        let digits = &buf[at..];
-        for (i, d) in digits.iter().enumerate() {
-            #[allow(clippy::manual_is_multiple_of)]
-            // is_multiple_of needs Rust 1.87; we support 1.85
-            if i > 0 && (digits.len() - i) % 3 == 0 {
-                f.write_str(",")?;
-            }
-            f.write_char(char::from(*d))?;
-        }
-        Ok(())
+        grouped(f, rounded.unsigned_abs())
     }
+}
+
+/// `n` with a thousands separator: `15300` → `15,300`.
+fn grouped(f: &mut fmt::Formatter<'_>, n: u64) -> fmt::Result {
+    if n < 1000 {
+        return write!(f, "{n}");
+    }
+    grouped(f, n / 1000)?;
+    write!(f, ",{:03}", n % 1000)
 }
 
 /// A duration for summaries: `"45 s"`, `"12 min"`, `"3 h 5 min"`, `"2 d 4 h"`.
