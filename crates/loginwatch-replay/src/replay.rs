@@ -291,77 +291,77 @@ pub(crate) fn replay<L: Locate>(
     let started = Instant::now();
     let mut summary = Summary::default();
     let mut pending = Lines::default();
+    let mut out = Outputs {
+        alerts: alerts_out,
+        dead_letters,
+        format,
+        written: Vec::new(),
+    };
     let (lines, blank_lines) = for_each_record(input, translator, |line_no, t| {
         match t {
             Translated::Event(event) => pending.push(line_no, event),
             Translated::Skipped(skip) => summary.skip(skip),
-            Translated::Rejected(reject) => {
-                *summary.rejected.entry(reject.reason.code()).or_default() += 1;
-                write_dead_letter(dead_letters, line_no, &reject)?;
-            }
+            Translated::Rejected(reject) => out.reject(&mut summary, line_no, &reject)?,
         }
         if pending.len() >= READ_AHEAD {
-            flush_ahead(
-                &mut pending,
-                pipeline,
-                &mut summary,
-                alerts_out,
-                dead_letters,
-                format,
-            )?;
+            out.flush_ahead(&mut pending, pipeline, &mut summary)?;
         }
         Ok(())
     })?;
-    flush_ahead(
-        &mut pending,
-        pipeline,
-        &mut summary,
-        alerts_out,
-        dead_letters,
-        format,
-    )?;
+    out.flush_ahead(&mut pending, pipeline, &mut summary)?;
     (summary.lines, summary.blank_lines) = (lines, blank_lines);
-    alerts_out.flush()?;
-    dead_letters.flush()?;
+    out.alerts.flush()?;
+    out.dead_letters.flush()?;
     summary.add_engine(pipeline.engine());
     summary.add_shared_index(pipeline.engine());
     summary.elapsed = started.elapsed();
     Ok(summary)
 }
 
-/// Runs the lines read ahead through `pipeline`, writing alerts (as `format`) and dead
-/// letters and counting them in `summary`; `pending` is emptied.
-fn flush_ahead<L: Locate>(
-    pending: &mut Lines,
-    pipeline: &mut Pipeline<L>,
-    summary: &mut Summary,
-    alerts_out: &mut dyn Write,
-    dead_letters: &mut dyn Write,
+/// Where the one-worker replay's results go, counted in its summary.
+struct Outputs<'a> {
+    alerts: &'a mut dyn Write,
+    dead_letters: &'a mut dyn Write,
     format: AlertFormat,
-) -> io::Result<()> {
-    // The lines' alerts are written into one buffer, handed to `alerts_out` at once (not
-    // each JSON token through the `dyn Write`).
-    let mut written = Vec::new();
-    pending.process(pipeline, |line_no, outcome| -> io::Result<()> {
-        match outcome {
-            Ok(alerts) => {
-                summary.events += 1;
-                for alert in alerts {
-                    *summary.alerts.entry(alert.kind.as_str()).or_default() += 1;
-                    format.write(&mut written, alert)?;
-                    written.push(b'\n');
+    /// A batch's alerts, written into one buffer and handed to `alerts` at once (not every
+    /// JSON token through the `dyn Write`).
+    written: Vec<u8>,
+}
+
+impl Outputs<'_> {
+    /// Counts a rejected line and writes its dead letter.
+    fn reject(&mut self, summary: &mut Summary, line_no: u64, reject: &Reject) -> io::Result<()> {
+        *summary.rejected.entry(reject.reason.code()).or_default() += 1;
+        write_dead_letter(self.dead_letters, line_no, reject)
+    }
+
+    /// Runs the lines read ahead through `pipeline`, writing their alerts and dead letters;
+    /// `pending` is emptied.
+    fn flush_ahead<L: Locate>(
+        &mut self,
+        pending: &mut Lines,
+        pipeline: &mut Pipeline<L>,
+        summary: &mut Summary,
+    ) -> io::Result<()> {
+        self.written.clear();
+        pending.process(pipeline, |line_no, outcome| -> io::Result<()> {
+            match outcome {
+                Ok(alerts) => {
+                    summary.events += 1;
+                    for alert in alerts {
+                        *summary.alerts.entry(alert.kind.as_str()).or_default() += 1;
+                        self.format.write(&mut self.written, alert)?;
+                        self.written.push(b'\n');
+                    }
+                    Ok(())
                 }
+                Err(reject) => self.reject(summary, line_no, &reject),
             }
-            Err(reject) => {
-                *summary.rejected.entry(reject.reason.code()).or_default() += 1;
-                write_dead_letter(dead_letters, line_no, &reject)?;
-            }
-        }
+        })?;
+        self.alerts.write_all(&self.written)?;
+        pending.clear();
         Ok(())
-    })?;
-    alerts_out.write_all(&written)?;
-    pending.clear();
-    Ok(())
+    }
 }
 
 #[cfg(test)]
