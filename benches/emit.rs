@@ -60,24 +60,19 @@ fn emit<M: Measurement>(c: &mut Criterion<M>) {
                 black_box(out.len())
             })
         });
-        g.bench_function("build_write", |b| {
-            b.iter(|| {
-                out.clear();
-                let alert = case.alert();
-                AlertFormat::Loginwatch
-                    .write(&mut out, &alert)
-                    .expect("written");
-                black_box(out.len())
-            })
-        });
-        g.bench_function("build_ocsf", |b| {
-            b.iter(|| {
-                out.clear();
-                let alert = case.alert();
-                AlertFormat::Ocsf.write(&mut out, &alert).expect("written");
-                black_box(out.len())
-            })
-        });
+        for (name, format) in [
+            ("build_write", AlertFormat::Loginwatch),
+            ("build_ocsf", AlertFormat::Ocsf),
+        ] {
+            g.bench_function(name, |b| {
+                b.iter(|| {
+                    out.clear();
+                    let alert = case.alert();
+                    format.write(&mut out, &alert).expect("written");
+                    black_box(out.len())
+                })
+            });
+        }
         g.finish();
     }
 }

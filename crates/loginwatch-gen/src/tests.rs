@@ -85,6 +85,15 @@ fn events(bytes: &[u8]) -> Vec<LoginEvent> {
 }
 
 /// The place an IP belongs to in a world.
+/// Each labelled account's planted kind.
+fn kinds_by_account(labels: &Labels) -> HashMap<&str, Kind> {
+    labels
+        .accounts
+        .iter()
+        .map(|l| (l.account_id.as_str(), l.kind))
+        .collect()
+}
+
 fn place_of(w: &PlaceWorld, ip: IpAddr) -> &Place {
     w.places
         .iter()
@@ -191,11 +200,7 @@ fn ordinary_accounts_stay_quiet_and_planted_travel_fires() {
     let w = toy_world();
     let (bytes, labels) = run(&cfg(3_000, 60_000, 11), &w);
     let evs = events(&bytes);
-    let kinds: HashMap<&str, Kind> = labels
-        .accounts
-        .iter()
-        .map(|l| (l.account_id.as_str(), l.kind))
-        .collect();
+    let kinds = kinds_by_account(&labels);
     for (acct, ls) in logins(&w, &evs) {
         let kind = kinds.get(acct).copied();
         let (mut travel, mut concurrent) = (false, false);
@@ -309,11 +314,7 @@ fn planted_signatures_and_quiet_ordinary_accounts() {
     let w = toy_world();
     let (bytes, labels) = run(&cfg(3_000, 60_000, 13), &w);
     let evs = events(&bytes);
-    let kinds: HashMap<&str, Kind> = labels
-        .accounts
-        .iter()
-        .map(|l| (l.account_id.as_str(), l.kind))
-        .collect();
+    let kinds = kinds_by_account(&labels);
     let mut by: HashMap<&str, Vec<&LoginEvent>> = HashMap::new();
     for e in &evs {
         by.entry(&e.account_id).or_default().push(e);
