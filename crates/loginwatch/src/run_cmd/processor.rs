@@ -134,7 +134,6 @@ impl PartitionProcessor {
         let native = self.translator.format() == Format::Loginwatch;
         if native {
             self.message_of.extend(0..payloads.len());
-            results.resize_with(payloads.len(), || Ok(0));
         } else {
             self.lines.clear();
             for (i, payload) in payloads.iter().enumerate() {
@@ -158,15 +157,17 @@ impl PartitionProcessor {
             applied,
             network: network.zip(self.network.as_mut()),
         };
-        let lines = if native {
-            payloads.to_vec()
+        if native {
+            // Line i is message i: the pipeline's results are the messages'.
+            self.pipeline
+                .process_group_with(payloads, &mut hooks, results, out);
         } else {
-            self.lines.slices()
-        };
-        self.pipeline
-            .process_group_with(&lines, &mut hooks, &mut self.results, out);
-        for (&i, result) in self.message_of.iter().zip(self.results.drain(..)) {
-            results[i] = result;
+            let lines = self.lines.slices();
+            self.pipeline
+                .process_group_with(&lines, &mut hooks, &mut self.results, out);
+            for (&i, result) in self.message_of.iter().zip(self.results.drain(..)) {
+                results[i] = result;
+            }
         }
         self.since_export += payloads.len() as u32;
         if self.since_export >= EXPORT_EVERY {
