@@ -231,7 +231,7 @@ impl AlertFormat {
     pub fn write(self, out: &mut Vec<u8>, alert: &Alert) -> serde_json::Result<()> {
         match self {
             AlertFormat::Loginwatch => write_json(out, alert),
-            AlertFormat::Ocsf => write_json(out, &ocsf::finding(alert)),
+            AlertFormat::Ocsf => ocsf::write(out, alert),
         }
     }
 
@@ -265,7 +265,10 @@ impl fmt::Display for AlertFormat {
 /// scans 16 or 32 bytes at a time where serde_json looks at every byte of every key and value
 /// (a quarter of an alert's writing time). `tests::written_as_serde_json_writes` holds the two
 /// to the same bytes.
-fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> serde_json::Result<()> {
+pub(crate) fn write_json<T: Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    value: &T,
+) -> serde_json::Result<()> {
     sonic_rs::to_writer(out, value).map_err(serde::ser::Error::custom)
 }
 

@@ -19,10 +19,20 @@
 //! and `last_seen_time` (both `event_time` when the evidence names none). Every IP address,
 //! account, country and shared_ip subnet also appears once in `observables`. The tests in
 //! `tests/ocsf.rs` check the result against a copy of the published schema definitions.
+//!
+//! The finding is a tree of structs borrowing from the alert and from its evidence read as a
+//! JSON object, written straight to the output ([`write`]): the mapping reads the evidence as
+//! the object it is in the alert, whatever its kind (also evidence kept as read from JSON),
+//! and builds no JSON maps of its own. Every struct lists its fields in byte order of their
+//! names, the order in which the findings were first written (from `serde_json::Value` maps),
+//! so the bytes stay those; the pinned emission bytes (`loginwatch-detect`'s `bench` tests)
+//! check it.
 
 use super::{Alert, AlertKind, Severity};
 use crate::time::EventTime;
-use serde_json::{json, Map, Value};
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+use serde_json::{Map, Value};
 
 /// The OCSF schema version the findings follow (`metadata.version`).
 pub const SCHEMA_VERSION: &str = "1.3.0";
@@ -41,70 +51,269 @@ const OBSERVE_USER_NAME: u8 = 4;
 const OBSERVE_SUBNET: u8 = 12;
 const OBSERVE_COUNTRY: u8 = 14;
 
-/// Login fields that map onto `src_endpoint` (evidence name, endpoint or location name).
-const ENDPOINT_FIELDS: [(&str, &str); 4] = [
-    ("city", "city"),
-    ("country", "country"),
-    ("lat", "lat"),
-    ("lon", "long"),
-];
+/// The shared_ip evidence fields of the network's entry, in byte order.
+const NETWORK_FIELDS: &[&str] = &["distinct_accounts", "level", "network", "prefix_len"];
 
-/// The Detection Finding for `alert`.
-pub fn finding(alert: &Alert) -> Value {
-    // The finding reads the evidence as the JSON object it is in the alert.
+/// Appends the Detection Finding for `alert` to `out` as JSON.
+pub(super) fn write(out: &mut Vec<u8>, alert: &Alert) -> serde_json::Result<()> {
     let evidence = alert.evidence.to_value();
-    let mut ev = Evidences::new(&alert.account_id);
-    ev.collect(&evidence);
-    let (first, last) = ev.seen(alert.event_time);
-    let (severity_id, severity) = severity(alert.severity);
-    let related: Vec<Value> = alert
-        .event_ids
-        .iter()
-        .map(|id| json!({ "uid": id }))
-        .collect();
-    let mut out = json!({
-        "activity_id": ACTIVITY_CREATE,
-        "activity_name": "Create",
-        "category_uid": CATEGORY_UID,
-        "category_name": "Findings",
-        "class_uid": CLASS_UID,
-        "class_name": "Detection Finding",
-        "type_uid": TYPE_UID,
-        "type_name": "Detection Finding: Create",
-        "severity_id": severity_id,
-        "severity": severity,
-        "status_id": 1,
-        "status": "New",
-        "time": alert.event_time.millis(),
-        "timezone_offset": 0,
-        "message": alert.summary,
-        "metadata": {
-            "version": SCHEMA_VERSION,
-            "product": {
-                "name": "loginwatch",
-                "vendor_name": "loginwatch",
-                "version": env!("CARGO_PKG_VERSION"),
-            },
-        },
-        "finding_info": {
-            "uid": alert.alert_id,
-            "title": title(alert.kind),
-            "desc": alert.summary,
-            "types": [alert.kind.as_str()],
-            "analytic": { "name": alert.kind.as_str(), "type_id": 1, "type": "Rule" },
-            "created_time": alert.detected_at.millis(),
-            "first_seen_time": first,
-            "last_seen_time": last,
-            "related_events": related,
-        },
-        "evidences": ev.entries,
-        "observables": ev.observables,
-        "unmapped": { "evidence": evidence },
-    });
-    if let (Some(score), Some(obj)) = (alert.risk_score, out.as_object_mut()) {
-        obj.insert("risk_score".into(), score.into());
+    super::write_json(out, &Finding::new(alert, &evidence))
+}
+
+/// The Detection Finding for `alert`, as a JSON value (to read its fields).
+pub fn finding(alert: &Alert) -> Value {
+    let evidence = alert.evidence.to_value();
+    // Only maps with non-string keys fail to convert; the finding has none.
+    serde_json::to_value(Finding::new(alert, &evidence)).unwrap_or(Value::Null)
+}
+
+/// A Detection Finding (fields in byte order, see the module docs).
+#[derive(Serialize)]
+struct Finding<'a> {
+    activity_id: u32,
+    activity_name: &'static str,
+    category_name: &'static str,
+    category_uid: u32,
+    class_name: &'static str,
+    class_uid: u32,
+    evidences: Vec<Entry<'a>>,
+    finding_info: Info<'a>,
+    message: &'a str,
+    metadata: Metadata,
+    observables: Vec<Observable<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    risk_score: Option<u8>,
+    severity: &'static str,
+    severity_id: u8,
+    status: &'static str,
+    status_id: u8,
+    time: i64,
+    timezone_offset: u8,
+    type_name: &'static str,
+    type_uid: u32,
+    unmapped: Unmapped<'a>,
+}
+
+#[derive(Serialize)]
+struct Info<'a> {
+    analytic: Analytic,
+    created_time: i64,
+    desc: &'a str,
+    first_seen_time: i64,
+    last_seen_time: i64,
+    related_events: Related<'a>,
+    title: &'static str,
+    types: [&'static str; 1],
+    uid: &'a str,
+}
+
+#[derive(Serialize)]
+struct Analytic {
+    name: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    type_id: u8,
+}
+
+/// `related_events`: `{"uid": …}` per event id.
+struct Related<'a>(&'a [String]);
+
+impl Serialize for Related<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Uid<'a> {
+            uid: &'a str,
+        }
+        s.collect_seq(self.0.iter().map(|uid| Uid { uid }))
     }
-    out
+}
+
+#[derive(Serialize)]
+struct Metadata {
+    product: Product,
+    version: &'static str,
+}
+
+#[derive(Serialize)]
+struct Product {
+    name: &'static str,
+    vendor_name: &'static str,
+    version: &'static str,
+}
+
+#[derive(Serialize)]
+struct Unmapped<'a> {
+    evidence: &'a super::Evidence,
+}
+
+/// One `evidences[]` entry: a login, the shared_ip network, a member, or the bare account.
+#[derive(Serialize)]
+struct Entry<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    actor: Option<Actor<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<Data<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    src_endpoint: Option<Endpoint<'a>>,
+}
+
+/// The actor of a login: the account, as a user with that name and unique id. (`actor`, not
+/// `evidences.user`, which OCSF added only in 1.3: the finding is valid from 1.2 to 1.8.)
+#[derive(Serialize)]
+struct Actor<'a> {
+    user: User<'a>,
+}
+
+#[derive(Serialize)]
+struct User<'a> {
+    name: &'a str,
+    uid: &'a str,
+}
+
+fn actor(account: &str) -> Option<Actor<'_>> {
+    Some(Actor {
+        user: User {
+            name: account,
+            uid: account,
+        },
+    })
+}
+
+#[derive(Serialize, Default)]
+struct Endpoint<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    autonomous_system: Option<System<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ip: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    location: Option<Location<'a>>,
+}
+
+impl Endpoint<'_> {
+    fn is_empty(&self) -> bool {
+        self.autonomous_system.is_none() && self.ip.is_none() && self.location.is_none()
+    }
+}
+
+#[derive(Serialize)]
+struct System<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    number: u64,
+}
+
+/// A login's place: the evidence's `city`, `country`, `lat` and `lon` (as `long`), those
+/// that are not null.
+#[derive(Serialize)]
+struct Location<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    city: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    country: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lat: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    long: Option<&'a Value>,
+}
+
+/// An entry's `data`: fields of an evidence object, in its (byte) order.
+struct Data<'a> {
+    obj: &'a Map<String, Value>,
+    pick: Pick,
+}
+
+enum Pick {
+    /// The fields not named (nor null, nor `[]`): what the rest of the entry does not say.
+    Rest(&'static [&'static str]),
+    /// The fields named that are present.
+    Only(&'static [&'static str]),
+}
+
+impl<'a> Data<'a> {
+    fn fields(&self) -> impl Iterator<Item = (&'a String, &'a Value)> + '_ {
+        self.obj.iter().filter(move |(k, v)| match self.pick {
+            Pick::Rest(used) => {
+                !used.contains(&k.as_str())
+                    && !v.is_null()
+                    && v.as_array().is_none_or(|a| !a.is_empty())
+            }
+            Pick::Only(keys) => keys.contains(&k.as_str()),
+        })
+    }
+}
+
+impl Serialize for Data<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        for (k, v) in self.fields() {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+#[derive(Serialize)]
+struct Observable<'a> {
+    name: &'static str,
+    #[serde(rename = "type")]
+    caption: &'static str,
+    type_id: u8,
+    value: &'a str,
+}
+
+impl<'a> Finding<'a> {
+    fn new(alert: &'a Alert, evidence: &'a Value) -> Self {
+        let mut ev = Evidences::new(&alert.account_id);
+        ev.collect(evidence);
+        let (first, last) = ev.seen(alert.event_time);
+        let (severity_id, severity) = severity(alert.severity);
+        Finding {
+            activity_id: ACTIVITY_CREATE,
+            activity_name: "Create",
+            category_name: "Findings",
+            category_uid: CATEGORY_UID,
+            class_name: "Detection Finding",
+            class_uid: CLASS_UID,
+            evidences: ev.entries,
+            finding_info: Info {
+                analytic: Analytic {
+                    name: alert.kind.as_str(),
+                    kind: "Rule",
+                    type_id: 1,
+                },
+                created_time: alert.detected_at.millis(),
+                desc: &alert.summary,
+                first_seen_time: first,
+                last_seen_time: last,
+                related_events: Related(&alert.event_ids),
+                title: title(alert.kind),
+                types: [alert.kind.as_str()],
+                uid: &alert.alert_id,
+            },
+            message: &alert.summary,
+            metadata: Metadata {
+                product: Product {
+                    name: "loginwatch",
+                    vendor_name: "loginwatch",
+                    version: env!("CARGO_PKG_VERSION"),
+                },
+                version: SCHEMA_VERSION,
+            },
+            observables: ev.observables,
+            risk_score: alert.risk_score,
+            severity,
+            severity_id,
+            status: "New",
+            status_id: 1,
+            time: alert.event_time.millis(),
+            timezone_offset: 0,
+            type_name: "Detection Finding: Create",
+            type_uid: TYPE_UID,
+            unmapped: Unmapped {
+                evidence: &alert.evidence,
+            },
+        }
+    }
 }
 
 /// OCSF `severity_id` and its caption.
@@ -135,10 +344,8 @@ fn title(kind: AlertKind) -> &'static str {
 /// The `evidences` and `observables` being built from an alert's evidence.
 struct Evidences<'a> {
     account: &'a str,
-    entries: Vec<Value>,
-    observables: Vec<Value>,
-    /// (type_id, value) of every observable so far: each appears once.
-    observed: Vec<(u8, String)>,
+    entries: Vec<Entry<'a>>,
+    observables: Vec<Observable<'a>>,
     /// Epoch ms of the logins (or, for shared_ip, the account's first and last login).
     times: Vec<i64>,
     /// Whether an entry names the alert's account.
@@ -151,7 +358,6 @@ impl<'a> Evidences<'a> {
             account,
             entries: Vec::new(),
             observables: Vec::new(),
-            observed: Vec::new(),
             times: Vec::new(),
             has_account: false,
         };
@@ -160,7 +366,7 @@ impl<'a> Evidences<'a> {
     }
 
     /// Every login and network the evidence names, in a fixed order; at least the account.
-    fn collect(&mut self, evidence: &Value) {
+    fn collect(&mut self, evidence: &'a Value) {
         for key in ["from", "to", "login"] {
             if let Some(login) = evidence.get(key).and_then(Value::as_object) {
                 self.login(login, as_org(evidence, login));
@@ -171,28 +377,32 @@ impl<'a> Evidences<'a> {
         }
         self.network(evidence);
         if !self.has_account {
-            self.entries.push(json!({ "actor": actor(self.account) }));
+            self.entries.push(Entry {
+                actor: actor(self.account),
+                data: None,
+                src_endpoint: None,
+            });
         }
     }
 
     /// One login: the account, where it came from (with its network's name when known), and
     /// its other fields as `data`.
-    fn login(&mut self, login: &Map<String, Value>, as_name: Option<&str>) {
-        let mut used = vec!["ip"];
-        let mut endpoint = Map::new();
+    fn login(&mut self, login: &'a Map<String, Value>, as_name: Option<&'a str>) {
+        let mut endpoint = Endpoint::default();
         if let Some(ip) = text(login, "ip") {
-            endpoint.insert("ip".into(), ip.into());
+            endpoint.ip = Some(ip);
             self.observe(OBSERVE_IP, "evidences.src_endpoint.ip", ip);
         }
-        let mut location = Map::new();
-        for (from, to) in ENDPOINT_FIELDS {
-            if let Some(v) = login.get(from).filter(|v| !v.is_null()) {
-                location.insert(to.into(), v.clone());
-            }
-        }
+        let field = |k| login.get(k).filter(|v| !v.is_null());
+        let location = Location {
+            city: field("city"),
+            country: field("country"),
+            lat: field("lat"),
+            long: field("lon"),
+        };
         // OCSF wants a city or a country in a location; coordinates alone stay in `data`.
-        if location.contains_key("city") || location.contains_key("country") {
-            used.extend(ENDPOINT_FIELDS.iter().map(|(from, _)| *from));
+        let located = location.city.is_some() || location.country.is_some();
+        if located {
             if let Some(c) = text(login, "country") {
                 self.observe(
                     OBSERVE_COUNTRY,
@@ -200,51 +410,65 @@ impl<'a> Evidences<'a> {
                     c,
                 );
             }
-            endpoint.insert("location".into(), location.into());
+            endpoint.location = Some(location);
         }
-        if let Some(asn) = login.get("asn").and_then(Value::as_u64) {
-            used.push("asn");
-            let mut system = json!({ "number": asn });
-            if let Some(name) = as_name {
-                system["name"] = name.into();
-            }
-            endpoint.insert("autonomous_system".into(), system);
+        let asn = login.get("asn").and_then(Value::as_u64);
+        if let Some(number) = asn {
+            endpoint.autonomous_system = Some(System {
+                name: as_name,
+                number,
+            });
         }
         if let Some(t) = text(login, "timestamp").and_then(EventTime::parse_rfc3339) {
             self.times.push(t.millis());
         }
-        let mut entry = Map::new();
-        if !endpoint.is_empty() {
-            entry.insert("src_endpoint".into(), endpoint.into());
-        }
-        entry.insert("actor".into(), actor(self.account));
         self.has_account = true;
-        let data = rest(login, &used);
-        if !data.is_empty() {
-            entry.insert("data".into(), data.into());
-        }
-        self.entries.push(entry.into());
+        // What the endpoint says is not repeated in `data`.
+        let used: &'static [&'static str] = match (located, asn.is_some()) {
+            (false, false) => &["ip"],
+            (false, true) => &["ip", "asn"],
+            (true, false) => &["ip", "city", "country", "lat", "lon"],
+            (true, true) => &["ip", "city", "country", "lat", "lon", "asn"],
+        };
+        let data = Data {
+            obj: login,
+            pick: Pick::Rest(used),
+        };
+        let has_data = data.fields().next().is_some();
+        self.entries.push(Entry {
+            actor: actor(self.account),
+            data: has_data.then_some(data),
+            src_endpoint: (!endpoint.is_empty()).then_some(endpoint),
+        });
     }
 
     /// shared_ip: the network (its address when the farm is one host), then each member.
-    fn network(&mut self, evidence: &Value) {
-        let Some(net) = evidence.get("network").and_then(Value::as_str) else {
+    fn network(&mut self, evidence: &'a Value) {
+        let (Some(net), Some(obj)) = (
+            evidence.get("network").and_then(Value::as_str),
+            evidence.as_object(),
+        ) else {
             return;
         };
-        let mut entry = Map::new();
+        let mut endpoint = None;
         if evidence.get("level").and_then(Value::as_str) == Some("ip") {
             let ip = net.split('/').next().unwrap_or(net);
-            entry.insert("src_endpoint".into(), json!({ "ip": ip }));
+            endpoint = Some(Endpoint {
+                ip: Some(ip),
+                ..Endpoint::default()
+            });
             self.observe(OBSERVE_IP, "evidences.src_endpoint.ip", ip);
         } else {
             self.observe(OBSERVE_SUBNET, "evidences.data.network", net);
         }
-        let data: Map<String, Value> = ["network", "prefix_len", "level", "distinct_accounts"]
-            .into_iter()
-            .filter_map(|k| Some((k.to_owned(), evidence.get(k)?.clone())))
-            .collect();
-        entry.insert("data".into(), data.into());
-        self.entries.push(entry.into());
+        self.entries.push(Entry {
+            actor: None,
+            data: Some(Data {
+                obj,
+                pick: Pick::Only(NETWORK_FIELDS),
+            }),
+            src_endpoint: endpoint,
+        });
         for member in list(evidence, "accounts") {
             let Some(account) = text(member, "account_id") else {
                 continue;
@@ -259,34 +483,38 @@ impl<'a> Evidences<'a> {
             } else {
                 self.observe(OBSERVE_USER_NAME, "evidences.actor.user.name", account);
             }
-            let data = rest(member, &["account_id"]);
-            self.entries
-                .push(json!({ "actor": actor(account), "data": data }));
+            self.entries.push(Entry {
+                actor: actor(account),
+                data: Some(Data {
+                    obj: member,
+                    pick: Pick::Rest(&["account_id"]),
+                }),
+                src_endpoint: None,
+            });
         }
     }
 
     /// Adds an observable unless one with the same type and value is there.
-    fn observe(&mut self, type_id: u8, name: &str, value: &str) {
+    fn observe(&mut self, type_id: u8, name: &'static str, value: &'a str) {
         if self
-            .observed
+            .observables
             .iter()
-            .any(|(t, v)| *t == type_id && v == value)
+            .any(|o| o.type_id == type_id && o.value == value)
         {
             return;
         }
-        self.observed.push((type_id, value.to_owned()));
         let caption = match type_id {
             OBSERVE_IP => "IP Address",
             OBSERVE_USER_NAME => "User Name",
             OBSERVE_SUBNET => "Subnet",
             _ => "Country",
         };
-        self.observables.push(json!({
-            "name": name,
-            "type": caption,
-            "type_id": type_id,
-            "value": value,
-        }));
+        self.observables.push(Observable {
+            name,
+            caption,
+            type_id,
+            value,
+        });
     }
 
     /// First and last seen (epoch ms): the span of the logins, else `fallback`.
@@ -309,12 +537,6 @@ fn as_org<'v>(evidence: &'v Value, login: &Map<String, Value>) -> Option<&'v str
         .flatten()
 }
 
-/// The actor of a login: the account, as a user with that name and unique id. (`actor`, not
-/// `evidences.user`, which OCSF added only in 1.3: the finding is valid from 1.2 to 1.8.)
-fn actor(account: &str) -> Value {
-    json!({ "user": { "name": account, "uid": account } })
-}
-
 fn text<'v>(obj: &'v Map<String, Value>, key: &str) -> Option<&'v str> {
     obj.get(key).and_then(Value::as_str)
 }
@@ -327,18 +549,6 @@ fn list<'v>(evidence: &'v Value, key: &str) -> impl Iterator<Item = &'v Map<Stri
         .into_iter()
         .flatten()
         .filter_map(Value::as_object)
-}
-
-/// `obj` without the `used` keys and without empty values (null, `[]`).
-fn rest(obj: &Map<String, Value>, used: &[&str]) -> Map<String, Value> {
-    obj.iter()
-        .filter(|(k, v)| {
-            !used.contains(&k.as_str())
-                && !v.is_null()
-                && v.as_array().is_none_or(|a| !a.is_empty())
-        })
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
 }
 
 #[cfg(test)]

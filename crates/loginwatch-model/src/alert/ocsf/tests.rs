@@ -1,6 +1,7 @@
 //! Unit tests of the OCSF mapping: what goes where, for the evidence shapes the detectors write.
 
 use super::*;
+use serde_json::json;
 
 fn login(id: &str, ip: &str, ts: &str, country: Option<&str>) -> Value {
     json!({
