@@ -1,9 +1,11 @@
-//! [`Pipeline`]: bytes → [`decode`] (with a size limit) → [`Locate`] → [`Engine`]; the one path
-//! both drivers (`replay` and the Kafka service) use, so they produce the same alerts.
+//! [`Pipeline`]: bytes → [`decode`] (with a size limit; a vendor's records through
+//! [`decode_as`]) → [`Locate`] → [`Engine`]; the one path both drivers (`replay` and the Kafka
+//! service) use, so they produce the same alerts.
 
 use crate::Engine;
 use loginwatch_geo::Login;
-use loginwatch_model::{decode, decode_into, Alert, LoginEvent, Reject};
+use loginwatch_model::{decode, decode_as, decode_into, Alert, Decoded, Format, LoginEvent};
+use loginwatch_model::{Reject, Skip};
 use loginwatch_storage::hint::STAGES;
 
 /// Turns an event into a located [`Login`]. The binary implements it over the GeoIP locator;
@@ -57,6 +59,10 @@ pub struct Pipeline<L: Locate> {
     locator: L,
     engine: Engine,
     max_event_bytes: usize,
+    /// The format of the records it reads ([`Pipeline::set_format`]).
+    format: Format,
+    /// Records skipped (not login events), by [`Skip::CODES`].
+    skipped: [u64; Skip::CODES.len()],
     /// Events of the group in flight ([`Pipeline::process_group`]) and their lines' indexes.
     group: Vec<LoginEvent>,
     lines_of: Vec<usize>,
@@ -71,23 +77,35 @@ impl<L: Locate> Pipeline<L> {
             locator,
             engine,
             max_event_bytes,
+            format: Format::Loginwatch,
+            skipped: [0; Skip::CODES.len()],
             group: Vec::new(),
             lines_of: Vec::new(),
             pool: Vec::new(),
         }
     }
 
+    /// Reads records of `format` from now on (contract events by default): a vendor's
+    /// records are decoded straight into events ([`decode_as`]), not translated into contract
+    /// lines first, and those that are not login events are counted ([`Pipeline::skipped`]).
+    pub fn set_format(&mut self, format: Format) {
+        self.format = format;
+    }
+
     /// Processes one message; alerts are appended to `out`, oldest first. A bad message is
-    /// returned as a [`Reject`] (reason plus original bytes) for the dead-letter output.
+    /// returned as a [`Reject`] (reason plus original bytes) for the dead-letter output; a
+    /// vendor's record that is not a login event is counted and is `Ok`, without alerts.
     pub fn process(&mut self, bytes: &[u8], out: &mut Vec<Alert>) -> Result<(), Reject> {
-        let event = self.decode(bytes)?;
-        self.observe(event, out);
+        if let Some(event) = self.decode(bytes)? {
+            self.observe(event, out);
+        }
         Ok(())
     }
 
     /// Processes `lines` in order with the same results as [`Pipeline::process`] on each:
-    /// alerts are appended to `out`, and `results[i]` is how many of them line `i` caused, or
-    /// its [`Reject`]. Decodes every line first, then starts loading the memory each event
+    /// alerts are appended to `out`, and `results[i]` is how many of them line `i` caused (0 for
+    /// a vendor's record that is not a login event, counted in [`Pipeline::skipped`]), or its
+    /// [`Reject`]. Decodes every line first, then starts loading the memory each event
     /// will touch, so the cache misses of the group overlap; groups of 8 to 64 lines suit.
     pub fn process_group(
         &mut self,
@@ -110,11 +128,12 @@ impl<L: Locate> Pipeline<L> {
         results.clear();
         for (i, bytes) in lines.iter().enumerate() {
             match self.decode(bytes) {
-                Ok(event) => {
+                Ok(Some(event)) => {
                     self.group.push(event);
                     self.lines_of.push(i);
                     results.push(Ok(0));
                 }
+                Ok(None) => results.push(Ok(0)),
                 Err(reject) => results.push(Err(reject)),
             }
         }
@@ -143,18 +162,35 @@ impl<L: Locate> Pipeline<L> {
         (self.group, self.lines_of) = (group, lines_of);
     }
 
-    /// Decodes `bytes` into a pooled event (reusing its buffers), or a new one.
-    fn decode(&mut self, bytes: &[u8]) -> Result<LoginEvent, Reject> {
+    /// Decodes `bytes` into a pooled event (reusing its buffers), or a new one; `None` for a
+    /// vendor's record that is not a login event (counted).
+    fn decode(&mut self, bytes: &[u8]) -> Result<Option<LoginEvent>, Reject> {
+        if self.format != Format::Loginwatch {
+            return match decode_as(self.format, bytes, self.max_event_bytes)? {
+                Decoded::Event(event) => Ok(Some(event)),
+                Decoded::Skipped(skip) => {
+                    let code = Skip::CODES.iter().position(|c| *c == skip.code());
+                    self.skipped[code.unwrap_or(0)] += 1;
+                    Ok(None)
+                }
+            };
+        }
         let Some(mut event) = self.pool.pop() else {
-            return decode(bytes, self.max_event_bytes);
+            return decode(bytes, self.max_event_bytes).map(Some);
         };
         match decode_into(bytes, self.max_event_bytes, &mut event) {
-            Ok(()) => Ok(event),
+            Ok(()) => Ok(Some(event)),
             Err(reject) => {
                 self.pool.push(event);
                 Err(reject)
             }
         }
+    }
+
+    /// The records skipped so far because they are not login events, by [`Skip::code`] (in
+    /// [`Skip::CODES`] order).
+    pub fn skipped(&self) -> [(&'static str, u64); Skip::CODES.len()] {
+        std::array::from_fn(|i| (Skip::CODES[i], self.skipped[i]))
     }
 
     /// Locates and observes one decoded event; its buffers go back to the pool.
@@ -326,6 +362,38 @@ mod tests {
         assert!(
             restored.contains(&(crate::DropReason::Restored, 1)),
             "{restored:?}"
+        );
+    }
+
+    #[test]
+    fn a_vendor_format_is_decoded_in_the_group() {
+        let mut p = Pipeline::new(Fixed, engine_with(|_| {}), 4096);
+        p.set_format(Format::Keycloak);
+        let login = |ms: u64, ip: &str| {
+            format!(
+                r#"{{"type":"LOGIN","time":{ms},"userId":"u1","ipAddress":"{ip}","id":"k{ms}"}}"#
+            )
+        };
+        let lines = [
+            login(1_795_514_400_000, "198.51.100.7"),
+            r#"{"type":"CODE_TO_TOKEN","time":0,"userId":"u1","ipAddress":"10.0.0.1"}"#.into(),
+            r#"{"type":"LOGIN","time":0,"ipAddress":"10.0.0.1"}"#.into(),
+            login(1_795_514_700_000, "203.0.113.9"),
+        ];
+        let lines: Vec<&[u8]> = lines.iter().map(|l| l.as_bytes()).collect();
+        let (mut results, mut out) = (Vec::new(), Vec::new());
+        p.process_group(&lines, &mut results, &mut out);
+        let results: Vec<_> = results
+            .into_iter()
+            .map(|r| r.map_err(|e| e.reason.code()))
+            .collect();
+        assert_eq!(results, [Ok(0), Ok(0), Err("missing_field"), Ok(2)]);
+        assert_eq!(out[0].event_ids, ["k1795514400000", "k1795514700000"]);
+        assert_eq!(p.skipped()[0], ("not_login", 1));
+        assert_eq!(
+            p.engine().stats().events,
+            2,
+            "the skipped record is no event"
         );
     }
 

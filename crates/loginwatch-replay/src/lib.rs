@@ -4,12 +4,13 @@
 //! - [`replay()`]: a whole replay over the pipelines the caller built (one per worker thread,
 //!   engine `i` owner `i`), from saved state and back to it as [`ReplayOptions`] say; a
 //!   [`Summary`] at the end.
-//! - `replay`: one pipeline, reading a few lines ahead; [`Lines`], input lines in one buffer,
-//!   processed in groups (`run`'s partitions group their messages with it too);
-//!   [`read_bounded_line`], a line read with bounded memory.
+//! - `replay`: one pipeline, reading a few lines ahead; `Lines`, input lines in one buffer,
+//!   processed in groups; [`read_bounded_line`], a line read with bounded memory.
 //! - `sharded`: several workers, accounts sharded by hash, bounded channels.
-//! - `normalize`: the input-format [`Translator`] that `replay` and `run` put in front of the
-//!   pipeline, and [`normalize()`], `loginwatch normalize`.
+//! - `normalize`: the input-format [`Translator`] that the sharded `replay` puts in front of
+//!   its workers' pipelines (its reader shards contract lines by account; one pipeline, and
+//!   `run`'s partitions, decode a vendor's records themselves), and [`normalize()`],
+//!   `loginwatch normalize`.
 //! - `state_file`: `--state-in`/`--state-out`, the engines' saved state in a file.
 //! - [`SharedLocator`]: the process's locator with a worker's own address cache.
 //!
@@ -24,7 +25,7 @@ mod state_file;
 
 pub use locator::{SharedLocator, IP_CACHE_SLOTS};
 pub use normalize::{normalize, NormalizeSummary, Translated, Translator};
-pub use replay::{read_bounded_line, Lines, Summary};
+pub use replay::{read_bounded_line, Summary};
 
 use loginwatch_detect::{Pipeline, StateError};
 use loginwatch_model::{AlertFormat, Format};
@@ -99,12 +100,17 @@ pub fn replay(
         Some(path) => Some(state_file::restore(path, &mut pipelines)?),
         None => None,
     };
-    let mut translator = Translator::new(options.input_format, options.max_event_bytes);
-    let format = options.output_format;
+    let (max, format) = (options.max_event_bytes, options.output_format);
     let (mut summary, pipelines) = if let [one] = pipelines.as_mut_slice() {
+        // One pipeline decodes the input format itself: records pass through untranslated.
+        one.set_format(options.input_format);
+        let mut translator = Translator::new(Format::Loginwatch, max);
         let summary = replay::replay(one, input, alerts, dead, &mut translator, format)?;
         (summary, pipelines)
     } else {
+        // The reader must find each record's account to shard it: it translates a vendor's
+        // records into contract lines, which the workers' pipelines decode.
+        let mut translator = Translator::new(options.input_format, max);
         sharded::replay_sharded(pipelines, input, alerts, dead, &mut translator, format)?
     };
     summary.state_restored = restored;

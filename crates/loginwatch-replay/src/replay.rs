@@ -1,7 +1,7 @@
 //! `loginwatch replay` over one pipeline: JSON lines in, alert JSON lines out, dead letters
 //! kept, a [`Summary`] at the end. Reads in a streaming fashion: memory is the engine's bounded
 //! state plus [`READ_AHEAD`] lines. [`Lines`] and [`read_bounded_line`] serve the sharded
-//! replay and `normalize` as well, and [`Lines`] `run`'s partitions.
+//! replay and `normalize` as well.
 
 use crate::normalize::{for_each_record, Translated, Translator};
 use loginwatch_detect::{Engine, Locate, Pipeline, SaveSummary};
@@ -62,6 +62,18 @@ impl Summary {
     /// Counts a skipped record.
     pub(crate) fn skip(&mut self, skip: Skip) {
         *self.skipped.entry(skip.code()).or_default() += 1;
+    }
+
+    /// Moves the records `pipeline` skipped (a vendor's records that are not login events,
+    /// which it decoded itself) from the accepted events, where each line's `Ok` counted
+    /// them, to `skipped`.
+    pub(crate) fn add_skipped<L: Locate>(&mut self, pipeline: &Pipeline<L>) {
+        for (code, n) in pipeline.skipped() {
+            if n > 0 {
+                *self.skipped.entry(code).or_default() += n;
+                self.events -= n;
+            }
+        }
     }
 
     /// Alerts written, all kinds together.
@@ -156,10 +168,9 @@ pub(crate) const READ_AHEAD: usize = 64;
 /// Lines a pipeline decodes before it observes them (see [`Pipeline::process_group`]).
 const GROUP_LINES: usize = 32;
 
-/// Input lines stored back to back, each with its line number (`run` numbers a poll's
-/// messages by their index instead).
+/// Input lines stored back to back, each with its line number.
 #[derive(Debug, Default)]
-pub struct Lines {
+pub(crate) struct Lines {
     data: Vec<u8>,
     /// (line number, end offset in `data`).
     ends: Vec<(u64, usize)>,
@@ -167,7 +178,7 @@ pub struct Lines {
 
 impl Lines {
     /// Adds `line`, numbered `line_no`.
-    pub fn push(&mut self, line_no: u64, line: &[u8]) {
+    pub(crate) fn push(&mut self, line_no: u64, line: &[u8]) {
         self.data.extend_from_slice(line);
         self.ends.push((line_no, self.data.len()));
     }
@@ -177,22 +188,9 @@ impl Lines {
     }
 
     /// Forgets every line, keeping the buffers.
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.data.clear();
         self.ends.clear();
-    }
-
-    /// Every line, in order.
-    pub fn slices(&self) -> Vec<&[u8]> {
-        let mut start = 0;
-        self.ends
-            .iter()
-            .map(|&(_, end)| {
-                let line = &self.data[start..end];
-                start = end;
-                line
-            })
-            .collect()
     }
 
     /// Runs every line through `pipeline`, a group at a time, and hands each line's outcome
@@ -278,8 +276,8 @@ pub fn read_bounded_line<R: BufRead + ?Sized>(
     }
 }
 
-/// Runs every line of `input` through `translator` (the input format) and `pipeline`, writing
-/// alerts (as `format`) and dead letters.
+/// Runs every line of `input` through `translator` and `pipeline` (which between them read the
+/// input format), writing alerts (as `format`) and dead letters.
 pub(crate) fn replay<L: Locate>(
     pipeline: &mut Pipeline<L>,
     input: &mut dyn BufRead,
@@ -312,6 +310,7 @@ pub(crate) fn replay<L: Locate>(
     (summary.lines, summary.blank_lines) = (lines, blank_lines);
     out.alerts.flush()?;
     out.dead_letters.flush()?;
+    summary.add_skipped(pipeline);
     summary.add_engine(pipeline.engine());
     summary.add_shared_index(pipeline.engine());
     summary.elapsed = started.elapsed();

@@ -1,5 +1,5 @@
 //! `loginwatch run`: the Kafka service. Wires the same pipeline as `replay` (one per assigned
-//! partition, behind the same input-format translator) into `loginwatch-service`, with
+//! partition, reading the input format itself) into `loginwatch-service`, with
 //! hot-reloadable GeoIP databases. A partition's processor is in `run_cmd/processor.rs`, its
 //! state records in `run_cmd/state.rs`.
 
@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use loginwatch_detect::{DropReason, Engine, NetworkStage, Owner, Pipeline, SharedIndex};
 use loginwatch_geo::{LocateCounts, Locator};
 use loginwatch_model::Skip;
-use loginwatch_replay::{Lines, SharedLocator, Translator};
+use loginwatch_replay::SharedLocator;
 use loginwatch_service::readiness::CHECK_GEOIP;
 use loginwatch_service::{
     run, shutdown_on_signals, watch_files, FileWatch, Metrics, Processor, ProcessorFactory,
@@ -87,14 +87,13 @@ impl ProcessorFactory for Factory {
         }
         let exported = engine.stats();
         let max = self.config.input.max_event_bytes;
+        let mut pipeline = Pipeline::new(SharedLocator::new(self.locator.get()), engine, max);
+        pipeline.set_format(self.config.input.format);
         Box::new(PartitionProcessor {
-            translator: Translator::new(self.config.input.format, max),
             skipped: self.skipped.clone(),
-            pipeline: Pipeline::new(SharedLocator::new(self.locator.get()), engine, max),
+            skipped_counted: pipeline.skipped(),
+            pipeline,
             locator: self.locator.clone(),
-            lines: Lines::default(),
-            message_of: Vec::new(),
-            results: Vec::new(),
             metrics: self.metrics.clone(),
             exported,
             partition: partition.to_string(),

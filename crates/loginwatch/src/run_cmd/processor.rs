@@ -1,6 +1,6 @@
-//! A partition's processor for `loginwatch run`: the input format's translator and the
-//! pipeline over a group of messages, the network stage's visits and mail, and the engine's
-//! counters exported to the service's metrics.
+//! A partition's processor for `loginwatch run`: the pipeline (which reads the input format)
+//! over a group of messages, the network stage's visits and mail, and the engine's counters
+//! exported to the service's metrics.
 
 use loginwatch_detect::snapshot::RecordDecoder;
 use loginwatch_detect::{
@@ -8,28 +8,24 @@ use loginwatch_detect::{
     StageMessage,
 };
 use loginwatch_geo::Locator;
-use loginwatch_model::{Alert, Format, Reject};
-use loginwatch_replay::{Lines, SharedLocator, Translated, Translator};
+use loginwatch_model::{Alert, Reject, Skip};
+use loginwatch_replay::SharedLocator;
 use loginwatch_service::{Metrics, NetworkSink, PartitionState, Processor, Reloadable};
 use prometheus::IntCounterVec;
 
 /// Engine counters are exported to metrics every this many messages (and when dropped).
 const EXPORT_EVERY: u32 = 256;
 
-/// One partition's pipeline, behind the input format's translator, plus the engine counters
-/// already exported.
+/// One partition's pipeline, plus the engine counters already exported.
 pub(super) struct PartitionProcessor {
-    pub(super) translator: Translator,
     /// The current databases; a reload swaps them without blocking the data path, and the
     /// pipeline's locator follows before its next group.
     pub(super) locator: Reloadable<Locator>,
     pub(super) pipeline: Pipeline<SharedLocator>,
-    /// A group's translated lines, and the message index of each.
-    pub(super) lines: Lines,
-    pub(super) message_of: Vec<usize>,
-    pub(super) results: Vec<Result<usize, Reject>>,
     /// `loginwatch_events_skipped_total{reason}`: vendor records that are not logins.
     pub(super) skipped: IntCounterVec,
+    /// The pipeline's skip counts already added to `skipped`.
+    pub(super) skipped_counted: [(&'static str, u64); Skip::CODES.len()],
     pub(super) metrics: Metrics,
     /// The engine's counters at the last export.
     pub(super) exported: EngineStats,
@@ -116,9 +112,9 @@ fn add_deltas<K>(
 }
 
 impl PartitionProcessor {
-    /// Runs `payloads` through the input format's translator and the pipeline as one group
-    /// (see [`Processor::process_group`]); with `network`, the visits each message's event
-    /// made go there as that message's, otherwise they wait for `take_network_messages`.
+    /// Runs `payloads` through the pipeline as one group (see [`Processor::process_group`]);
+    /// with `network`, the visits each message's event made go there as that message's,
+    /// otherwise they wait for `take_network_messages`.
     fn run_group(
         &mut self,
         payloads: &[&[u8]],
@@ -127,48 +123,16 @@ impl PartitionProcessor {
         results: &mut Vec<Result<usize, Reject>>,
         out: &mut Vec<Alert>,
     ) {
-        results.clear();
-        self.message_of.clear();
-        // Native events go to the pipeline as they came; a vendor format's records are
-        // translated into contract lines first.
-        let native = self.translator.format() == Format::Loginwatch;
-        if native {
-            self.message_of.extend(0..payloads.len());
-        } else {
-            self.lines.clear();
-            for (i, payload) in payloads.iter().enumerate() {
-                results.push(match self.translator.translate(payload) {
-                    Translated::Event(event) => {
-                        self.lines.push(i as u64, event);
-                        self.message_of.push(i);
-                        Ok(0)
-                    }
-                    Translated::Skipped(skip) => {
-                        self.skipped.with_label_values(&[skip.code()]).inc();
-                        Ok(0)
-                    }
-                    Translated::Rejected(reject) => Err(reject),
-                });
-            }
-        }
         self.pipeline.locator_mut().follow(&self.locator.get());
         let mut hooks = Hooks {
-            message_of: &self.message_of,
             applied,
             network: network.zip(self.network.as_mut()),
         };
-        if native {
-            // Line i is message i: the pipeline's results are the messages'.
-            self.pipeline
-                .process_group_with(payloads, &mut hooks, results, out);
-        } else {
-            let lines = self.lines.slices();
-            self.pipeline
-                .process_group_with(&lines, &mut hooks, &mut self.results, out);
-            for (&i, result) in self.message_of.iter().zip(self.results.drain(..)) {
-                results[i] = result;
-            }
-        }
+        self.pipeline
+            .process_group_with(payloads, &mut hooks, results, out);
+        let skipped = self.pipeline.skipped();
+        add_deltas(&skipped, &self.skipped_counted, |c| c, &self.skipped);
+        self.skipped_counted = skipped;
         self.since_export += payloads.len() as u32;
         if self.since_export >= EXPORT_EVERY {
             self.export();
@@ -177,17 +141,16 @@ impl PartitionProcessor {
 }
 
 /// What a partition's group does around each event: the restored state's check, and the
-/// visits for the network stage sent as the event's message's.
+/// visits for the network stage sent as the event's message's (line `i` of the group is
+/// message `i`).
 struct Hooks<'a, 'f> {
-    /// The message of each line of the group.
-    message_of: &'a [usize],
     applied: &'a dyn Fn(usize, &str) -> bool,
     network: Option<(&'a mut NetworkSink<'f>, &'a mut NetworkSide)>,
 }
 
 impl GroupHooks for Hooks<'_, '_> {
     fn applied(&mut self, line: usize, account: &str) -> bool {
-        (self.applied)(self.message_of[line], account)
+        (self.applied)(line, account)
     }
 
     fn after(&mut self, line: usize, engine: &mut Engine) {
@@ -199,7 +162,7 @@ impl GroupHooks for Hooks<'_, '_> {
             let to = v.partition(n.partitions) as i32;
             n.encoded.clear();
             StageMessage::Visit(v).encode(&mut n.encoded);
-            send(self.message_of[line], to, &n.encoded);
+            send(line, to, &n.encoded);
         }
     }
 }

@@ -88,7 +88,7 @@ fn factory() -> (Factory, Telemetry) {
 }
 
 #[test]
-fn a_vendor_format_is_translated_skipped_and_rejected_before_the_pipeline() {
+fn a_vendor_format_is_decoded_skipped_and_rejected_by_the_pipeline() {
     let mut config = Config::default();
     config.input.format = loginwatch_model::Format::Keycloak;
     let (factory, telemetry) = factory_for(config, false);
