@@ -151,7 +151,7 @@ impl<L: Locate> Pipeline<L> {
         for (event, i) in group.drain(..).zip(lines_of.drain(..)) {
             if hooks.applied(i, event.account_id.as_str()) {
                 self.engine.observe_applied(&event);
-                self.pool.push(event);
+                self.recycle(event);
             } else {
                 let before = out.len();
                 self.observe(event, out);
@@ -197,7 +197,16 @@ impl<L: Locate> Pipeline<L> {
     fn observe(&mut self, event: LoginEvent, out: &mut Vec<Alert>) {
         let login = self.locator.locate_mut(event);
         self.engine.observe(&login, out);
-        self.pool.push(login.event);
+        self.recycle(login.event);
+    }
+
+    /// Keeps a processed event's buffers for the next decode. Only contract events are
+    /// decoded into pooled ones (a vendor's decoder makes its own), so only they come back:
+    /// the pool holds at most a group's events.
+    fn recycle(&mut self, event: LoginEvent) {
+        if self.format == Format::Loginwatch {
+            self.pool.push(event);
+        }
     }
 
     /// The engine (for its stats).
@@ -390,6 +399,10 @@ mod tests {
         assert_eq!(results, [Ok(0), Ok(0), Err("missing_field"), Ok(2)]);
         assert_eq!(out[0].event_ids, ["k1795514400000", "k1795514700000"]);
         assert_eq!(p.skipped()[0], ("not_login", 1));
+        assert!(
+            p.pool.is_empty(),
+            "a vendor's events are not pooled: nothing takes them back"
+        );
         assert_eq!(
             p.engine().stats().events,
             2,
