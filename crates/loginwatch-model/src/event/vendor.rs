@@ -12,8 +12,8 @@ use super::{
     RejectReason, MAX_ACCOUNT_ID_BYTES,
 };
 use crate::{country::CountryCode, time::EventTime};
+use node::{Node, NULL};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt;
 use std::net::IpAddr;
@@ -24,6 +24,7 @@ mod cloudtrail;
 mod entra;
 mod google_workspace;
 mod keycloak;
+mod node;
 mod okta;
 
 /// The input formats: loginwatch's own (CONTRACT §1) and the vendors' login records.
@@ -132,7 +133,7 @@ pub enum Decoded {
 /// Decodes one message of `format`: [`decode`](super::decode) for the native format, the
 /// vendor's decoder otherwise. `max_bytes` is the configured size limit, as for native events.
 pub fn decode_as(format: Format, bytes: &[u8], max_bytes: usize) -> Result<Decoded, Reject> {
-    let vendor: fn(&Value) -> Result<Decoded, RejectReason> = match format {
+    let vendor: fn(&Node<'_>) -> Result<Decoded, RejectReason> = match format {
         Format::Loginwatch => return super::decode(bytes, max_bytes).map(Decoded::Event),
         Format::Okta => okta::decode,
         Format::Entra => entra::decode,
@@ -147,10 +148,10 @@ pub fn decode_as(format: Format, bytes: &[u8], max_bytes: usize) -> Result<Decod
 }
 
 /// The message as a JSON object, after the checks every format passes.
-fn record(bytes: &[u8], max_bytes: usize) -> Result<Value, RejectReason> {
+fn record(bytes: &[u8], max_bytes: usize) -> Result<Node<'_>, RejectReason> {
     let text = prechecked(bytes, max_bytes)?;
     match serde_json::from_str(text) {
-        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(v @ Node::Object(_)) => Ok(v),
         Ok(_) => Err(RejectReason::NotJson("not a JSON object".into())),
         Err(e) => Err(RejectReason::NotJson(e.to_string())),
     }
@@ -158,10 +159,10 @@ fn record(bytes: &[u8], max_bytes: usize) -> Result<Value, RejectReason> {
 
 /// The value at a dotted `path` (`client.geographicalContext.city`; a number indexes an
 /// array: `request.ipChain.0.ip`); `None` when absent or null.
-fn get<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+fn get<'v, 'a>(v: &'v Node<'a>, path: &str) -> Option<&'v Node<'a>> {
     let found = path.split('.').try_fold(v, |v, key| match v {
-        Value::Object(m) => m.get(key),
-        Value::Array(a) => a.get(key.parse::<usize>().ok()?),
+        Node::Object(_) => v.field(key),
+        Node::Array(a) => a.get(key.parse::<usize>().ok()?),
         _ => None,
     })?;
     (!found.is_null()).then_some(found)
@@ -169,17 +170,17 @@ fn get<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
 
 /// The non-empty string at `path`; `None` when absent, empty or not a string (optional
 /// fields are read leniently: a vendor's odd value there loses the field, not the event).
-fn text<'a>(v: &'a Value, path: &str) -> Option<&'a str> {
+fn text<'a>(v: &'a Node<'_>, path: &str) -> Option<&'a str> {
     get(v, path)?.as_str().filter(|s| !s.trim().is_empty())
 }
 
 /// The string at `path`, which the contract needs: `missing_field` when absent or empty,
 /// `bad_field` when not a string.
-fn required<'a>(v: &'a Value, path: &'static str) -> Result<&'a str, RejectReason> {
+fn required<'a>(v: &'a Node<'_>, path: &'static str) -> Result<&'a str, RejectReason> {
     match get(v, path) {
         None => Err(RejectReason::MissingField(path)),
-        Some(Value::String(s)) if s.trim().is_empty() => Err(RejectReason::MissingField(path)),
-        Some(Value::String(s)) => Ok(s),
+        Some(Node::String(s)) if s.trim().is_empty() => Err(RejectReason::MissingField(path)),
+        Some(Node::String(s)) => Ok(s),
         Some(other) => Err(RejectReason::BadField {
             field: path,
             problem: format!("must be a string, got {}", describe(other)),
@@ -187,38 +188,38 @@ fn required<'a>(v: &'a Value, path: &'static str) -> Result<&'a str, RejectReaso
     }
 }
 
-fn describe(v: &Value) -> &'static str {
+fn describe(v: &Node<'_>) -> &'static str {
     match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+        Node::Null => "null",
+        Node::Bool(_) => "a boolean",
+        Node::Number(_) => "a number",
+        Node::String(_) => "a string",
+        Node::Array(_) => "an array",
+        Node::Object(_) => "an object",
     }
 }
 
 /// A number at `path`, written as a JSON number or as a string holding one (Auth0 writes
 /// coordinates as strings).
-fn number(v: &Value, path: &str) -> Option<f64> {
+fn number(v: &Node<'_>, path: &str) -> Option<f64> {
     match get(v, path)? {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
+        Node::Number(n) => n.as_f64(),
+        Node::String(s) => s.trim().parse().ok(),
         _ => None,
     }
 }
 
 /// An integer in `u32` at `path` (an ASN), as a number or a string of digits.
-fn integer(v: &Value, path: &str) -> Option<u32> {
+fn integer(v: &Node<'_>, path: &str) -> Option<u32> {
     match get(v, path)? {
-        Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
-        Value::String(s) => s.trim().parse().ok(),
+        Node::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        Node::String(s) => s.trim().parse().ok(),
         _ => None,
     }
 }
 
 /// The client address at `path`: `missing_field` when absent, `bad_ip` when unparsable.
-fn ip(v: &Value, path: &'static str) -> Result<IpAddr, RejectReason> {
+fn ip(v: &Node<'_>, path: &'static str) -> Result<IpAddr, RejectReason> {
     let s = required(v, path).map_err(|e| match e {
         RejectReason::BadField { .. } => RejectReason::BadIp(format!("<{path}>")),
         other => other,
@@ -227,17 +228,17 @@ fn ip(v: &Value, path: &'static str) -> Result<IpAddr, RejectReason> {
 }
 
 /// The event time at `path`: an RFC 3339 string or integer epoch milliseconds.
-fn time(v: &Value, path: &'static str) -> Result<EventTime, RejectReason> {
+fn time(v: &Node<'_>, path: &'static str) -> Result<EventTime, RejectReason> {
     let parsed = match get(v, path) {
         None => return Err(RejectReason::MissingField(path)),
-        Some(Value::String(s)) => EventTime::parse_rfc3339(s.trim()),
-        Some(Value::Number(n)) => n.as_i64().and_then(EventTime::from_millis),
+        Some(Node::String(s)) => EventTime::parse_rfc3339(s.trim()),
+        Some(Node::Number(n)) => n.as_i64().and_then(EventTime::from_millis),
         Some(_) => None,
     };
     parsed.ok_or_else(|| {
         RejectReason::BadTimestamp(format!(
             "{path}: {}",
-            get(v, path).map_or_else(String::new, Value::to_string)
+            get(v, path).map_or_else(String::new, |n| n.to_value().to_string())
         ))
     })
 }

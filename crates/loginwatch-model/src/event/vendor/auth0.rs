@@ -4,12 +4,12 @@
 //! login, `f`, `fp`, `fu` and the other "Login - Failure" codes a failed one, `slo` a
 //! logout, `ssa` (silent authentication) the session seen active; other codes are skipped.
 
+use super::Node;
 use super::{geo, get, ip, number, required, text, time, Decoded, Login, Skip};
 use crate::event::{EventType, Outcome, RejectReason};
-use serde_json::Value;
 use std::borrow::Cow;
 
-pub(super) fn decode(r: &Value) -> Result<Decoded, RejectReason> {
+pub(super) fn decode(r: &Node<'_>) -> Result<Decoded, RejectReason> {
     let r = unwrap(r);
     let (event_type, outcome) = match required(r, "type")? {
         "s" | "scoa" | "sens" => (EventType::Login, Outcome::Success),
@@ -20,7 +20,7 @@ pub(super) fn decode(r: &Value) -> Result<Decoded, RejectReason> {
     };
     // A failed login for an unknown user has an empty `user_id` and the name as typed.
     let account = match get(r, "user_id") {
-        Some(Value::String(s)) if !s.trim().is_empty() => s.as_str(),
+        Some(Node::String(s)) if !s.trim().is_empty() => s.as_ref(),
         _ => required(r, "user_name").map_err(|_| RejectReason::MissingField("user_id"))?,
     };
     let at = "location_info";
@@ -49,11 +49,11 @@ pub(super) fn decode(r: &Value) -> Result<Decoded, RejectReason> {
 
 /// The log event inside its wrappers: an EventBridge envelope's `detail`, a log stream's
 /// `data` (a record with a `type` of its own is the event itself).
-fn unwrap(r: &Value) -> &Value {
+fn unwrap<'v, 'a>(r: &'v Node<'a>) -> &'v Node<'a> {
     let mut r = r;
     for key in ["detail", "data"] {
         if get(r, "type").is_none() {
-            if let Some(inner @ Value::Object(_)) = get(r, key) {
+            if let Some(inner @ Node::Object(_)) = get(r, key) {
                 r = inner;
             }
         }

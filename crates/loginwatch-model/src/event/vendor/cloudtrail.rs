@@ -2,14 +2,14 @@
 //! `detail` is the record): `ConsoleLogin` is a login whose `responseElements.ConsoleLogin`
 //! says `Success` or `Failure`; every other event name is skipped.
 
+use super::Node;
 use super::{get, ip, required, text, time, Decoded, Login, Skip};
 use crate::event::{EventType, Outcome, RejectReason};
-use serde_json::Value;
 use std::borrow::Cow;
 
-pub(super) fn decode(r: &Value) -> Result<Decoded, RejectReason> {
+pub(super) fn decode(r: &Node<'_>) -> Result<Decoded, RejectReason> {
     let r = match get(r, "detail") {
-        Some(detail @ Value::Object(_)) if get(r, "eventName").is_none() => detail,
+        Some(detail @ Node::Object(_)) if get(r, "eventName").is_none() => detail,
         _ => r,
     };
     if get(r, "eventName").is_none() && get(r, "Records").is_some() {
@@ -51,7 +51,7 @@ pub(super) fn decode(r: &Value) -> Result<Decoded, RejectReason> {
 /// `userIdentity.arn`; without one (failed sign-ins often lack it) the ARN the account id and
 /// user name make for an IAM user or the root user, so that a user's failures and successes
 /// share an account; otherwise `<account id>:<user name>`.
-fn account(r: &Value) -> Result<Cow<'_, str>, RejectReason> {
+fn account<'a>(r: &'a Node<'_>) -> Result<Cow<'a, str>, RejectReason> {
     if let Some(arn) = text(r, "userIdentity.arn") {
         return Ok(Cow::Borrowed(arn));
     }

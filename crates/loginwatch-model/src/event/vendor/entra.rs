@@ -3,12 +3,12 @@
 //! `properties`. Interactive user sign-ins are logins, non-interactive ones (token
 //! refreshes) session activity; workload sign-ins and other categories are skipped.
 
+use super::Node;
 use super::{geo, get, integer, ip, number, required, text, time, Decoded, Login, Skip};
 use crate::event::{EventType, Outcome, RejectReason};
-use serde_json::Value;
 use std::borrow::Cow;
 
-pub(super) fn decode(r: &Value) -> Result<Decoded, RejectReason> {
+pub(super) fn decode(r: &Node<'_>) -> Result<Decoded, RejectReason> {
     let event_type = match text(r, "category") {
         Some("SignInLogs") => EventType::Login,
         Some("NonInteractiveUserSignInLogs") => EventType::Activity,
@@ -20,12 +20,12 @@ pub(super) fn decode(r: &Value) -> Result<Decoded, RejectReason> {
         None if text(r, "operationName").is_some_and(|op| op != "Sign-in activity") => {
             return Ok(Decoded::Skipped(Skip::NotLogin))
         }
-        None if get(r, "properties.isInteractive").and_then(Value::as_bool) == Some(false) => {
+        None if get(r, "properties.isInteractive").and_then(Node::as_bool) == Some(false) => {
             EventType::Activity
         }
         None => EventType::Login,
     };
-    let p = get(r, "properties").unwrap_or(&Value::Null);
+    let p = get(r, "properties").unwrap_or(&super::NULL);
     let client_ip = match get(r, "callerIpAddress") {
         Some(_) => ip(r, "callerIpAddress")?,
         None => ip(p, "ipAddress").map_err(|_| RejectReason::MissingField("callerIpAddress"))?,
@@ -63,12 +63,12 @@ pub(super) fn decode(r: &Value) -> Result<Decoded, RejectReason> {
 
 /// Error code 0 is a success, any other a failure: `properties.status.errorCode`, else the
 /// top-level `resultType` (a string of digits in the export).
-fn outcome(r: &Value) -> Result<Outcome, RejectReason> {
+fn outcome(r: &Node<'_>) -> Result<Outcome, RejectReason> {
     let code = get(r, "properties.status.errorCode").or_else(|| get(r, "resultType"));
     let zero = match code {
         None => return Err(RejectReason::MissingField("resultType")),
-        Some(Value::Number(n)) => n.as_i64() == Some(0),
-        Some(Value::String(s)) => match s.trim().parse::<i64>() {
+        Some(Node::Number(n)) => n.as_i64() == Some(0),
+        Some(Node::String(s)) => match s.trim().parse::<i64>() {
             Ok(n) => n == 0,
             Err(_) => {
                 return Err(RejectReason::BadField {

@@ -4,17 +4,17 @@
 //! change) or of another application is skipped. The login audit has no session, device or
 //! user agent.
 
+use super::Node;
 use super::{get, ip, required, text, time, Decoded, Login, Skip};
 use crate::event::{EventType, Outcome, RejectReason};
-use serde_json::Value;
 use std::borrow::Cow;
 
-pub(super) fn decode(r: &Value) -> Result<Decoded, RejectReason> {
+pub(super) fn decode(r: &Node<'_>) -> Result<Decoded, RejectReason> {
     if text(r, "id.applicationName").is_some_and(|app| app != "login") {
         return Ok(Decoded::Skipped(Skip::NotLogin));
     }
     let events = match get(r, "events") {
-        Some(Value::Array(events)) => events,
+        Some(Node::Array(events)) => events,
         None => return Err(RejectReason::MissingField("events")),
         Some(_) => {
             return Err(RejectReason::BadField {
@@ -35,8 +35,8 @@ pub(super) fn decode(r: &Value) -> Result<Decoded, RejectReason> {
     let timestamp = time(r, "id.time")?;
     // `uniqueQualifier` tells apart activities of the same time, so the pair names one.
     let event_id = match get(r, "id.uniqueQualifier") {
-        Some(Value::String(q)) => Some(format!("{q}@{timestamp}")),
-        Some(Value::Number(q)) => Some(format!("{q}@{timestamp}")),
+        Some(Node::String(q)) => Some(format!("{q}@{timestamp}")),
+        Some(Node::Number(q)) => Some(format!("{q}@{timestamp}")),
         _ => None,
     };
     Login {

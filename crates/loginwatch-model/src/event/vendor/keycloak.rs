@@ -4,12 +4,12 @@
 //! other types (token exchanges come from the client's servers, not the user) and admin
 //! events are skipped.
 
+use super::Node;
 use super::{get, ip, required, text, time, Decoded, Login, Skip};
 use crate::event::{EventType, Outcome, RejectReason};
-use serde_json::Value;
 use std::borrow::Cow;
 
-pub(super) fn decode(r: &Value) -> Result<Decoded, RejectReason> {
+pub(super) fn decode(r: &Node<'_>) -> Result<Decoded, RejectReason> {
     if get(r, "type").is_none() && get(r, "operationType").is_some() {
         // An AdminEventRepresentation: a change made through the admin console or API.
         return Ok(Decoded::Skipped(Skip::NotLogin));

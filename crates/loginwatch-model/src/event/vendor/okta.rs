@@ -2,12 +2,12 @@
 //! `outcome.result` says how it went, `user.session.end` a logout, `user.authentication.sso`
 //! the session seen active (an app opened through it); every other event type is skipped.
 
+use super::Node;
 use super::{geo, get, integer, ip, number, required, text, time, Decoded, Login, Skip};
 use crate::event::{EventType, Outcome, RejectReason};
-use serde_json::Value;
 use std::borrow::Cow;
 
-pub(super) fn decode(r: &Value) -> Result<Decoded, RejectReason> {
+pub(super) fn decode(r: &Node<'_>) -> Result<Decoded, RejectReason> {
     let event_type = match required(r, "eventType")? {
         "user.session.start" => EventType::Login,
         "user.session.end" => EventType::Logout,
@@ -36,7 +36,7 @@ pub(super) fn decode(r: &Value) -> Result<Decoded, RejectReason> {
     );
     if let Some(g) = &mut hint {
         g.asn = integer(r, "securityContext.asNumber");
-        g.proxy = get(r, "securityContext.isProxy").and_then(Value::as_bool) == Some(true);
+        g.proxy = get(r, "securityContext.isProxy").and_then(Node::as_bool) == Some(true);
     }
     // Okta writes "unknown" where it has no session (failed logins) and "UNKNOWN" where it
     // could not read the user agent: no value, not one shared by every such event.
