@@ -55,11 +55,14 @@ pub(crate) fn account_key(line: &[u8]) -> Option<&[u8]> {
     (rest[end] == b'"').then_some(&rest[..end])
 }
 
-/// The worker that owns `account` (where its lines go).
+/// The worker that owns `account` (where its lines go): what [`account_key`] finds in a line
+/// holding it, which is the id's own bytes unless JSON escapes some of them (then shard 0).
 pub(crate) fn shard_of_account(account: &str, workers: usize) -> usize {
-    // The line form of the id, so an id with escapes goes where its lines go.
-    let line = serde_json::json!({ "account_id": account }).to_string();
-    shard_of(line.as_bytes(), workers)
+    let escaped = account.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\');
+    if escaped {
+        return 0;
+    }
+    (xxhash_rust::xxh3::xxh3_64(account.as_bytes()) % workers as u64) as usize
 }
 
 fn shard_of(line: &[u8], workers: usize) -> usize {
@@ -250,6 +253,28 @@ pub(crate) fn replay_sharded(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_account_goes_where_its_lines_go() {
+        for account in [
+            "a-1",
+            "kim.dev@example.com",
+            "ünï",
+            "a\"b",
+            "a\\b",
+            "tab\there",
+            "",
+        ] {
+            let line = serde_json::json!({ "account_id": account, "ip": "x" }).to_string();
+            for workers in [1, 2, 3, 7] {
+                assert_eq!(
+                    shard_of_account(account, workers),
+                    shard_of(line.as_bytes(), workers),
+                    "{account:?} over {workers}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn finds_the_account_key_without_decoding() {
