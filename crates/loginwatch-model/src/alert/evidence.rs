@@ -5,7 +5,7 @@
 //! `serde_json::Value` map, whose keys come out in alphabetical order, and alerts already
 //! published must not change. So every struct lists its fields in byte order of their names
 //! (nested ones too), and the engine's raises (`new_account_until`, `watch_countries`) are
-//! written between the fields at their sorted place ([`raised`]). Absent values are
+//! written between the fields at their sorted place (`raised`). Absent values are
 //! written as `null`, never skipped, as before; numbers keep their types (an `f64` stays an
 //! `f64`, so `2400.0` stays `2400.0`). The tests check each kind against its `Value` form.
 //!
