@@ -182,6 +182,7 @@ impl loginwatch_service::ProcessorFactory for PanickyFactory {
     ) -> Box<dyn loginwatch_service::Processor> {
         let inner = common::TestFactory {
             delay: Duration::ZERO,
+            only: None,
         };
         Box::new(Panicky(inner.create(topic, partition, partitions)))
     }

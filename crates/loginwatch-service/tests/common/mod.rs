@@ -78,16 +78,19 @@ impl Processor for TestProcessor {
     }
 }
 
-/// Makes [`TestProcessor`]s that sleep `delay` per message (to stop a member mid-stream).
+/// Makes [`TestProcessor`]s that sleep `delay` per message (to stop a member mid-stream):
+/// all of them, or only partition `only`'s.
 pub struct TestFactory {
     pub delay: Duration,
+    pub only: Option<i32>,
 }
 
 impl ProcessorFactory for TestFactory {
-    fn create(&self, _topic: &str, _partition: i32, _partitions: u32) -> Box<dyn Processor> {
+    fn create(&self, _topic: &str, partition: i32, _partitions: u32) -> Box<dyn Processor> {
+        let slow = self.only.is_none_or(|p| p == partition);
         Box::new(TestProcessor {
             accounts: HashSet::new(),
-            delay: self.delay,
+            delay: if slow { self.delay } else { Duration::ZERO },
         })
     }
 }
@@ -188,7 +191,7 @@ pub struct Member {
 }
 
 pub fn start(config: ServiceConfig, delay: Duration) -> Member {
-    start_with(config, Arc::new(TestFactory { delay }))
+    start_with(config, Arc::new(TestFactory { delay, only: None }))
 }
 
 pub fn start_with(config: ServiceConfig, factory: Arc<dyn ProcessorFactory>) -> Member {

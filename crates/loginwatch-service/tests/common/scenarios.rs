@@ -361,25 +361,6 @@ pub async fn catch_up_under_backpressure(env: &Env) {
     member.stop().await;
 }
 
-/// Makes [`TestProcessor`]s of which `slow`'s sleeps `delay` per message.
-struct OneSlowPartition {
-    slow: i32,
-    delay: Duration,
-}
-
-impl ProcessorFactory for OneSlowPartition {
-    fn create(&self, _topic: &str, partition: i32, _partitions: u32) -> Box<dyn Processor> {
-        Box::new(TestProcessor {
-            accounts: HashSet::new(),
-            delay: if partition == self.slow {
-                self.delay
-            } else {
-                Duration::ZERO
-            },
-        })
-    }
-}
-
 /// A partition whose worker is far behind (its queue full, fetching it stopped) does not hold
 /// the member's other partitions back: what arrives for them while it is behind is read and
 /// committed at once, not after the slow partition's backlog.
@@ -396,9 +377,9 @@ pub async fn a_slow_partition_holds_no_other_back(env: &Env) {
     cfg.kafka.max_in_flight_per_partition = std::num::NonZeroUsize::new(4).expect("4");
     cfg.kafka.consumer.set("fetch.wait.max.ms", "20");
     // Its share of the backlog takes the slow partition's worker ~25 s.
-    let factory = OneSlowPartition {
-        slow,
+    let factory = TestFactory {
         delay: Duration::from_millis(500),
+        only: Some(slow),
     };
     let member = start_with(cfg, Arc::new(factory));
     let m = member.telemetry.metrics.clone();
