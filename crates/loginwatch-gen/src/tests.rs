@@ -84,7 +84,6 @@ fn events(bytes: &[u8]) -> Vec<LoginEvent> {
         .collect()
 }
 
-/// The place an IP belongs to in a world.
 /// Each labelled account's planted kind.
 fn kinds_by_account(labels: &Labels) -> HashMap<&str, Kind> {
     labels
@@ -94,6 +93,7 @@ fn kinds_by_account(labels: &Labels) -> HashMap<&str, Kind> {
         .collect()
 }
 
+/// The place an IP belongs to in a world.
 fn place_of(w: &PlaceWorld, ip: IpAddr) -> &Place {
     w.places
         .iter()

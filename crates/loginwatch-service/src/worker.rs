@@ -165,7 +165,7 @@ impl Worker {
             .with_label_values(&[&label]);
         let max_in_flight = self.shared.max_in_flight;
         let mut input = queue.stream();
-        // Messages as librdkafka fetched them (not copied), and when the group was taken.
+        // A group's messages as librdkafka fetched them (not copied).
         let mut group: Vec<BorrowedMessage<'_>> = Vec::with_capacity(GROUP_MESSAGES);
         while open || !pending.is_empty() {
             tokio::select! {
