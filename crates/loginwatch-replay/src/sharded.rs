@@ -59,14 +59,16 @@ pub(crate) fn account_key(line: &[u8]) -> Option<&[u8]> {
 /// holding it, which is the id's own bytes unless JSON escapes some of them (then shard 0).
 pub(crate) fn shard_of_account(account: &str, workers: usize) -> usize {
     let escaped = account.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\');
-    if escaped {
-        return 0;
-    }
-    (xxhash_rust::xxh3::xxh3_64(account.as_bytes()) % workers as u64) as usize
+    shard_of_key((!escaped).then_some(account.as_bytes()), workers)
 }
 
 fn shard_of(line: &[u8], workers: usize) -> usize {
-    account_key(line).map_or(0, |k| {
+    shard_of_key(account_key(line), workers)
+}
+
+/// The worker of an account's raw id bytes; shard 0 when they are unknown.
+fn shard_of_key(key: Option<&[u8]>, workers: usize) -> usize {
+    key.map_or(0, |k| {
         (xxhash_rust::xxh3::xxh3_64(k) % workers as u64) as usize
     })
 }
