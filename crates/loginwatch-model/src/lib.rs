@@ -15,6 +15,9 @@ pub mod country;
 pub mod event;
 pub mod time;
 
+#[cfg(test)]
+mod testkit;
+
 pub use alert::{
     Alert, AlertFormat, AlertKind, Evidence, Severity, UnknownAlertFormat, ALERT_SCHEMA,
 };

@@ -203,28 +203,10 @@ mod tests {
         }
 
         #[test]
-        fn reads_any_value_a_value_writes(v in any_json()) {
+        fn reads_any_value_a_value_writes(v in crate::testkit::any_json()) {
             let text = serde_json::to_string(&v).unwrap();
             let node: Node<'_> = serde_json::from_str(&text).unwrap();
             prop_assert_eq!(node.to_value(), serde_json::from_str::<Value>(&text).unwrap());
         }
-    }
-
-    fn any_json() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::from),
-            any::<i64>().prop_map(Value::from),
-            any::<u64>().prop_map(Value::from),
-            any::<f64>().prop_map(Value::from),
-            any::<String>().prop_map(Value::from),
-        ];
-        leaf.prop_recursive(3, 32, 5, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-                prop::collection::vec((any::<String>(), inner), 0..5)
-                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
-            ]
-        })
     }
 }
