@@ -20,19 +20,19 @@
 //! account, country and shared_ip subnet also appears once in `observables`. The tests in
 //! `tests/ocsf.rs` check the result against a copy of the published schema definitions.
 //!
-//! The finding is a tree of structs borrowing from the alert and from its evidence read as a
-//! JSON object, written straight to the output ([`write`]): the mapping reads the evidence as
-//! the object it is in the alert, whatever its kind (also evidence kept as read from JSON),
-//! and builds no JSON maps of its own. Every struct lists its fields in byte order of their
-//! names, the order in which the findings were first written (from `serde_json::Value` maps),
-//! so the bytes stay those; the pinned emission bytes (`loginwatch-detect`'s `bench` tests)
-//! check it.
+//! The finding is a tree of structs (`shape`) borrowing from the alert and from its evidence
+//! read as a JSON object, written straight to the output ([`write`]): this mapping reads the
+//! evidence as the object it is in the alert, whatever its kind (also evidence kept as read
+//! from JSON), and builds no JSON maps of its own. The pinned emission bytes
+//! (`loginwatch-detect`'s `bench` tests) check that the bytes are those of the sorted maps
+//! the findings were first written from.
+
+mod shape;
 
 use super::{Alert, AlertKind, Severity};
 use crate::time::EventTime;
-use serde::ser::SerializeMap;
-use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
+use shape::*;
 
 /// The OCSF schema version the findings follow (`metadata.version`).
 pub const SCHEMA_VERSION: &str = "1.3.0";
@@ -65,200 +65,6 @@ pub fn finding(alert: &Alert) -> Value {
     let evidence = alert.evidence.to_value();
     // Only maps with non-string keys fail to convert; the finding has none.
     serde_json::to_value(Finding::new(alert, &evidence)).unwrap_or(Value::Null)
-}
-
-/// A Detection Finding (fields in byte order, see the module docs).
-#[derive(Serialize)]
-struct Finding<'a> {
-    activity_id: u32,
-    activity_name: &'static str,
-    category_name: &'static str,
-    category_uid: u32,
-    class_name: &'static str,
-    class_uid: u32,
-    evidences: Vec<Entry<'a>>,
-    finding_info: Info<'a>,
-    message: &'a str,
-    metadata: Metadata,
-    observables: Vec<Observable<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    risk_score: Option<u8>,
-    severity: &'static str,
-    severity_id: u8,
-    status: &'static str,
-    status_id: u8,
-    time: i64,
-    timezone_offset: u8,
-    type_name: &'static str,
-    type_uid: u32,
-    unmapped: Unmapped<'a>,
-}
-
-#[derive(Serialize)]
-struct Info<'a> {
-    analytic: Analytic,
-    created_time: i64,
-    desc: &'a str,
-    first_seen_time: i64,
-    last_seen_time: i64,
-    related_events: Related<'a>,
-    title: &'static str,
-    types: [&'static str; 1],
-    uid: &'a str,
-}
-
-#[derive(Serialize)]
-struct Analytic {
-    name: &'static str,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    type_id: u8,
-}
-
-/// `related_events`: `{"uid": …}` per event id.
-struct Related<'a>(&'a [String]);
-
-impl Serialize for Related<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Uid<'a> {
-            uid: &'a str,
-        }
-        s.collect_seq(self.0.iter().map(|uid| Uid { uid }))
-    }
-}
-
-#[derive(Serialize)]
-struct Metadata {
-    product: Product,
-    version: &'static str,
-}
-
-#[derive(Serialize)]
-struct Product {
-    name: &'static str,
-    vendor_name: &'static str,
-    version: &'static str,
-}
-
-#[derive(Serialize)]
-struct Unmapped<'a> {
-    evidence: &'a super::Evidence,
-}
-
-/// One `evidences[]` entry: a login, the shared_ip network, a member, or the bare account.
-#[derive(Serialize)]
-struct Entry<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    actor: Option<Actor<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<Data<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    src_endpoint: Option<Endpoint<'a>>,
-}
-
-/// The actor of a login: the account, as a user with that name and unique id. (`actor`, not
-/// `evidences.user`, which OCSF added only in 1.3: the finding is valid from 1.2 to 1.8.)
-#[derive(Serialize)]
-struct Actor<'a> {
-    user: User<'a>,
-}
-
-#[derive(Serialize)]
-struct User<'a> {
-    name: &'a str,
-    uid: &'a str,
-}
-
-fn actor(account: &str) -> Option<Actor<'_>> {
-    Some(Actor {
-        user: User {
-            name: account,
-            uid: account,
-        },
-    })
-}
-
-#[derive(Serialize, Default)]
-struct Endpoint<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    autonomous_system: Option<System<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ip: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    location: Option<Location<'a>>,
-}
-
-impl Endpoint<'_> {
-    fn is_empty(&self) -> bool {
-        self.autonomous_system.is_none() && self.ip.is_none() && self.location.is_none()
-    }
-}
-
-#[derive(Serialize)]
-struct System<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-    number: u64,
-}
-
-/// A login's place: the evidence's `city`, `country`, `lat` and `lon` (as `long`), those
-/// that are not null.
-#[derive(Serialize)]
-struct Location<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    city: Option<&'a Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    country: Option<&'a Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    lat: Option<&'a Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    long: Option<&'a Value>,
-}
-
-/// An entry's `data`: fields of an evidence object, in its (byte) order.
-struct Data<'a> {
-    obj: &'a Map<String, Value>,
-    pick: Pick,
-}
-
-enum Pick {
-    /// The fields not named (nor null, nor `[]`): what the rest of the entry does not say.
-    Rest(&'static [&'static str]),
-    /// The fields named that are present.
-    Only(&'static [&'static str]),
-}
-
-impl<'a> Data<'a> {
-    fn fields(&self) -> impl Iterator<Item = (&'a String, &'a Value)> + '_ {
-        self.obj.iter().filter(move |(k, v)| match self.pick {
-            Pick::Rest(used) => {
-                !used.contains(&k.as_str())
-                    && !v.is_null()
-                    && v.as_array().is_none_or(|a| !a.is_empty())
-            }
-            Pick::Only(keys) => keys.contains(&k.as_str()),
-        })
-    }
-}
-
-impl Serialize for Data<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(None)?;
-        for (k, v) in self.fields() {
-            map.serialize_entry(k, v)?;
-        }
-        map.end()
-    }
-}
-
-#[derive(Serialize)]
-struct Observable<'a> {
-    name: &'static str,
-    #[serde(rename = "type")]
-    caption: &'static str,
-    type_id: u8,
-    value: &'a str,
 }
 
 impl<'a> Finding<'a> {
