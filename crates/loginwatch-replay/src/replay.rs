@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 pub struct Summary {
     pub lines: u64,
     pub blank_lines: u64,
-    pub events: u64,
     pub rejected: BTreeMap<&'static str, u64>,
     /// Records of a vendor format that are not login events, by [`Skip::code`].
     pub skipped: BTreeMap<&'static str, u64>,
@@ -64,16 +63,20 @@ impl Summary {
         *self.skipped.entry(skip.code()).or_default() += 1;
     }
 
-    /// Moves the records `pipeline` skipped (a vendor's records that are not login events,
-    /// which it decoded itself) from the accepted events, where each line's `Ok` counted
-    /// them, to `skipped`.
+    /// Counts the records `pipeline` skipped (a vendor's records that are not login events,
+    /// which it decoded itself).
     pub(crate) fn add_skipped<L: Locate>(&mut self, pipeline: &Pipeline<L>) {
         for (code, n) in pipeline.skipped() {
             if n > 0 {
                 *self.skipped.entry(code).or_default() += n;
-                self.events -= n;
             }
         }
+    }
+
+    /// Events accepted: every line that was not blank, rejected or skipped.
+    pub fn events(&self) -> u64 {
+        let skipped: u64 = self.skipped.values().sum();
+        self.lines - self.blank_lines - self.rejected_total() - skipped
     }
 
     /// Alerts written, all kinds together.
@@ -102,7 +105,7 @@ impl fmt::Display for Summary {
             secs,
             self.lines as f64 / secs
         )?;
-        writeln!(f, "  accepted:  {}", self.events)?;
+        writeln!(f, "  accepted:  {}", self.events())?;
         writeln!(
             f,
             "  rejected:  {}{}",
@@ -121,7 +124,7 @@ impl fmt::Display for Summary {
         )?;
         let l = &self.located;
         let by_db = self
-            .events
+            .events()
             .saturating_sub(l.hinted + l.not_found + l.no_database + l.unroutable);
         writeln!(
             f,
@@ -346,7 +349,6 @@ impl Outputs<'_> {
         pending.process(pipeline, |line_no, outcome| -> io::Result<()> {
             match outcome {
                 Ok(alerts) => {
-                    summary.events += 1;
                     for alert in alerts {
                         *summary.alerts.entry(alert.kind.as_str()).or_default() += 1;
                         self.format.write(&mut self.written, alert)?;

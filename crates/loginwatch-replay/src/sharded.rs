@@ -25,7 +25,6 @@ const QUEUE_BATCHES: usize = 8;
 struct Output {
     alerts: Vec<u8>,
     dead: Vec<u8>,
-    events: u64,
     rejected: Vec<&'static str>,
     alert_kinds: Vec<&'static str>,
 }
@@ -85,10 +84,7 @@ fn work(
         // Writing into a Vec cannot fail.
         let _ = batch.process(&mut pipeline, |line_no, outcome| -> io::Result<()> {
             match outcome {
-                Ok(alerts) => {
-                    out.events += 1;
-                    out.add_alerts(alerts, format)?;
-                }
+                Ok(alerts) => out.add_alerts(alerts, format)?,
                 Err(reject) => {
                     out.rejected.push(reject.reason.code());
                     write_dead_letter(&mut out.dead, line_no, &reject)?;
@@ -115,7 +111,6 @@ fn write_all(
     for out in rx {
         alerts_out.write_all(&out.alerts)?;
         dead.write_all(&out.dead)?;
-        summary.events += out.events;
         for code in out.rejected {
             *summary.rejected.entry(code).or_default() += 1;
         }
