@@ -87,7 +87,7 @@ pub use config::{
     SharedIpConfig,
 };
 pub use engine::{DropReason, Engine, EngineStats};
-pub use pipeline::{GroupHooks, Locate, Pipeline};
+pub use pipeline::{Decoder, Group, GroupHooks, Locate, Pipeline};
 pub use shared::{Owner, SharedIndex, SharedIndexStats};
 pub use snapshot::{Restore, SaveSummary, Saved, StateError, StateReader, StateWriter, Target};
 pub use stage::{Mail, NetworkStage, NetworkVisit, StageMessage, WireError};

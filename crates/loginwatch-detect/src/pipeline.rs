@@ -53,21 +53,133 @@ impl<F: Fn(LoginEvent) -> Login> Locate for F {
     }
 }
 
+/// The decoding stage of a [`Pipeline`]: records of one [`Format`] into events. A driver
+/// can run it on a thread of its own and hand the [`Group`]s it fills to the pipeline.
+#[derive(Debug, Clone)]
+pub struct Decoder {
+    format: Format,
+    max_event_bytes: usize,
+    /// Records skipped (not login events), by [`Skip::CODES`].
+    skipped: [u64; Skip::CODES.len()],
+}
+
+impl Decoder {
+    /// A decoder of `format` records, rejecting those over `max_event_bytes`.
+    pub fn new(format: Format, max_event_bytes: usize) -> Decoder {
+        Decoder {
+            format,
+            max_event_bytes,
+            skipped: [0; Skip::CODES.len()],
+        }
+    }
+
+    /// Decodes `lines` into `group` (whatever it held is forgotten; its spent events' buffers
+    /// are reused for contract events): its events in line order, and each line's result,
+    /// `Ok(0)` until [`Pipeline::observe_group`] counts its alerts, or its [`Reject`].
+    pub fn decode(&mut self, lines: &[&[u8]], group: &mut Group) {
+        group.events.clear();
+        group.lines_of.clear();
+        group.results.clear();
+        // A vendor's decoder builds its own events: only contract events are decoded into
+        // spent ones, so only they are kept (the pool holds at most a group's events).
+        group.reuse = self.format == Format::Loginwatch;
+        for (i, bytes) in lines.iter().enumerate() {
+            match self.decode_one(bytes, &mut group.spent) {
+                Ok(Some(event)) => {
+                    group.events.push(event);
+                    group.lines_of.push(i);
+                    group.results.push(Ok(0));
+                }
+                Ok(None) => group.results.push(Ok(0)),
+                Err(reject) => group.results.push(Err(reject)),
+            }
+        }
+    }
+
+    /// Decodes `bytes` into a spent event from `pool` (reusing its buffers), or a new one;
+    /// `None` for a vendor's record that is not a login event (counted).
+    fn decode_one(
+        &mut self,
+        bytes: &[u8],
+        pool: &mut Vec<LoginEvent>,
+    ) -> Result<Option<LoginEvent>, Reject> {
+        if self.format != Format::Loginwatch {
+            return match decode_as(self.format, bytes, self.max_event_bytes)? {
+                Decoded::Event(event) => Ok(Some(event)),
+                Decoded::Skipped(skip) => {
+                    let code = Skip::CODES.iter().position(|c| *c == skip.code());
+                    self.skipped[code.unwrap_or(0)] += 1;
+                    Ok(None)
+                }
+            };
+        }
+        let Some(mut event) = pool.pop() else {
+            return decode(bytes, self.max_event_bytes).map(Some);
+        };
+        match decode_into(bytes, self.max_event_bytes, &mut event) {
+            Ok(()) => Ok(Some(event)),
+            Err(reject) => {
+                pool.push(event);
+                Err(reject)
+            }
+        }
+    }
+
+    /// The records skipped so far because they are not login events, by [`Skip::code`] (in
+    /// [`Skip::CODES`] order).
+    pub fn skipped(&self) -> [(&'static str, u64); Skip::CODES.len()] {
+        std::array::from_fn(|i| (Skip::CODES[i], self.skipped[i]))
+    }
+}
+
+/// A group of records a [`Decoder`] decoded, then observed by [`Pipeline::observe_group`];
+/// reused from group to group (it keeps its events' buffers).
+#[derive(Debug, Default)]
+pub struct Group {
+    /// The events waiting to be observed, and their lines' indexes.
+    events: Vec<LoginEvent>,
+    lines_of: Vec<usize>,
+    results: Vec<Result<usize, Reject>>,
+    /// Events already observed, decoded into again so their string buffers are reused.
+    spent: Vec<LoginEvent>,
+    /// Whether observed events go to `spent` (contract events only).
+    reuse: bool,
+}
+
+impl Group {
+    /// Keeps an observed event's buffers for the next decode, if it will reuse them.
+    fn spend(&mut self, event: LoginEvent) {
+        if self.reuse {
+            self.spent.push(event);
+        }
+    }
+
+    /// Each line's outcome once the group was observed, in order: the alerts it caused,
+    /// taken in turn from `alerts` (what the observation appended, oldest first), or its
+    /// reject.
+    pub fn outcomes<'a>(
+        &'a self,
+        mut alerts: &'a [Alert],
+    ) -> impl Iterator<Item = Result<&'a [Alert], &'a Reject>> {
+        self.results.iter().map(move |result| match result {
+            Ok(n) => {
+                let (now, rest) = alerts.split_at(*n);
+                alerts = rest;
+                Ok(now)
+            }
+            Err(reject) => Err(reject),
+        })
+    }
+}
+
 /// Decoding, locating and detection for one shard of the stream.
 #[derive(Debug)]
 pub struct Pipeline<L: Locate> {
     locator: L,
     engine: Engine,
-    max_event_bytes: usize,
-    /// The format of the records it reads ([`Pipeline::set_format`]).
-    format: Format,
-    /// Records skipped (not login events), by [`Skip::CODES`].
-    skipped: [u64; Skip::CODES.len()],
-    /// Events of the group in flight ([`Pipeline::process_group`]) and their lines' indexes.
-    group: Vec<LoginEvent>,
-    lines_of: Vec<usize>,
-    /// Events already processed, decoded into again so their string buffers are reused.
-    pool: Vec<LoginEvent>,
+    decoder: Decoder,
+    /// The group in flight ([`Pipeline::process_group`]).
+    group: Group,
 }
 
 impl<L: Locate> Pipeline<L> {
@@ -76,12 +188,8 @@ impl<L: Locate> Pipeline<L> {
         Pipeline {
             locator,
             engine,
-            max_event_bytes,
-            format: Format::Loginwatch,
-            skipped: [0; Skip::CODES.len()],
-            group: Vec::new(),
-            lines_of: Vec::new(),
-            pool: Vec::new(),
+            decoder: Decoder::new(Format::Loginwatch, max_event_bytes),
+            group: Group::default(),
         }
     }
 
@@ -89,15 +197,18 @@ impl<L: Locate> Pipeline<L> {
     /// records are decoded straight into events ([`decode_as`]), not translated into contract
     /// lines first, and those that are not login events are counted ([`Pipeline::skipped`]).
     pub fn set_format(&mut self, format: Format) {
-        self.format = format;
+        self.decoder.format = format;
     }
 
     /// Processes one message; alerts are appended to `out`, oldest first. A bad message is
     /// returned as a [`Reject`] (reason plus original bytes) for the dead-letter output; a
     /// vendor's record that is not a login event is counted and is `Ok`, without alerts.
     pub fn process(&mut self, bytes: &[u8], out: &mut Vec<Alert>) -> Result<(), Reject> {
-        if let Some(event) = self.decode(bytes)? {
-            self.observe(event, out);
+        if let Some(event) = self.decoder.decode_one(bytes, &mut self.group.spent)? {
+            let login = self.locator.locate_mut(event);
+            self.engine.observe(&login, out);
+            self.group.reuse = self.decoder.format == Format::Loginwatch;
+            self.group.spend(login.event);
         }
         Ok(())
     }
@@ -125,88 +236,56 @@ impl<L: Locate> Pipeline<L> {
         results: &mut Vec<Result<usize, Reject>>,
         out: &mut Vec<Alert>,
     ) {
-        results.clear();
-        for (i, bytes) in lines.iter().enumerate() {
-            match self.decode(bytes) {
-                Ok(Some(event)) => {
-                    self.group.push(event);
-                    self.lines_of.push(i);
-                    results.push(Ok(0));
-                }
-                Ok(None) => results.push(Ok(0)),
-                Err(reject) => results.push(Err(reject)),
-            }
-        }
+        let mut group = std::mem::take(&mut self.group);
+        self.decoder.decode(lines, &mut group);
+        self.observe_group(&mut group, hooks, out);
+        std::mem::swap(results, &mut group.results);
+        self.group = group;
+    }
+
+    /// The second half of [`Pipeline::process_group_with`], for a group decoded by this
+    /// pipeline's [`Pipeline::decoder_mut`] or by a [`Decoder`] on another thread (with the
+    /// same format): locates and observes its events, appending their alerts to `out` and
+    /// counting them in [`Group::outcomes`].
+    pub fn observe_group(
+        &mut self,
+        group: &mut Group,
+        hooks: &mut impl GroupHooks,
+        out: &mut Vec<Alert>,
+    ) {
         for stage in 0..STAGES {
-            for event in &self.group {
+            for event in &group.events {
                 self.locator.prefetch(event, stage);
                 self.engine.prefetch(event, stage);
             }
         }
-        self.locator.prefetch_group(&self.group);
-        let (mut group, mut lines_of) = (
-            std::mem::take(&mut self.group),
-            std::mem::take(&mut self.lines_of),
-        );
-        for (event, i) in group.drain(..).zip(lines_of.drain(..)) {
+        self.locator.prefetch_group(&group.events);
+        let mut events = std::mem::take(&mut group.events);
+        for (k, event) in events.drain(..).enumerate() {
+            let i = group.lines_of[k];
             if hooks.applied(i, event.account_id.as_str()) {
                 self.engine.observe_applied(&event);
-                self.recycle(event);
+                group.spend(event);
             } else {
                 let before = out.len();
-                self.observe(event, out);
-                results[i] = Ok(out.len() - before);
+                let login = self.locator.locate_mut(event);
+                self.engine.observe(&login, out);
+                group.spend(login.event);
+                group.results[i] = Ok(out.len() - before);
             }
             hooks.after(i, &mut self.engine);
         }
-        (self.group, self.lines_of) = (group, lines_of);
+        group.events = events;
     }
 
-    /// Decodes `bytes` into a pooled event (reusing its buffers), or a new one; `None` for a
-    /// vendor's record that is not a login event (counted).
-    fn decode(&mut self, bytes: &[u8]) -> Result<Option<LoginEvent>, Reject> {
-        if self.format != Format::Loginwatch {
-            return match decode_as(self.format, bytes, self.max_event_bytes)? {
-                Decoded::Event(event) => Ok(Some(event)),
-                Decoded::Skipped(skip) => {
-                    let code = Skip::CODES.iter().position(|c| *c == skip.code());
-                    self.skipped[code.unwrap_or(0)] += 1;
-                    Ok(None)
-                }
-            };
-        }
-        let Some(mut event) = self.pool.pop() else {
-            return decode(bytes, self.max_event_bytes).map(Some);
-        };
-        match decode_into(bytes, self.max_event_bytes, &mut event) {
-            Ok(()) => Ok(Some(event)),
-            Err(reject) => {
-                self.pool.push(event);
-                Err(reject)
-            }
-        }
+    /// This pipeline's decoding stage.
+    pub fn decoder_mut(&mut self) -> &mut Decoder {
+        &mut self.decoder
     }
 
-    /// The records skipped so far because they are not login events, by [`Skip::code`] (in
-    /// [`Skip::CODES`] order).
+    /// The records skipped so far because they are not login events ([`Decoder::skipped`]).
     pub fn skipped(&self) -> [(&'static str, u64); Skip::CODES.len()] {
-        std::array::from_fn(|i| (Skip::CODES[i], self.skipped[i]))
-    }
-
-    /// Locates and observes one decoded event; its buffers go back to the pool.
-    fn observe(&mut self, event: LoginEvent, out: &mut Vec<Alert>) {
-        let login = self.locator.locate_mut(event);
-        self.engine.observe(&login, out);
-        self.recycle(login.event);
-    }
-
-    /// Keeps a processed event's buffers for the next decode. Only contract events are
-    /// decoded into pooled ones (a vendor's decoder makes its own), so only they come back:
-    /// the pool holds at most a group's events.
-    fn recycle(&mut self, event: LoginEvent) {
-        if self.format == Format::Loginwatch {
-            self.pool.push(event);
-        }
+        self.decoder.skipped()
     }
 
     /// The engine (for its stats).
@@ -339,6 +418,52 @@ mod tests {
         assert_eq!(grouped.engine().stats(), one.engine().stats());
     }
 
+    #[test]
+    fn a_group_decoded_by_another_decoder_gives_the_same_results() {
+        let lines: Vec<String> = (0..50)
+            .map(|i| match i % 11 {
+                10 => "not json".into(),
+                _ => format!(
+                    r#"{{"account_id":"acct-{}","ip":"{}","timestamp":"2026-11-24T10:{:02}:00Z"}}"#,
+                    i % 4,
+                    ["198.51.100.7", "203.0.113.9"][i % 3 % 2],
+                    i
+                ),
+            })
+            .collect();
+        let lines: Vec<&[u8]> = lines.iter().map(|l| l.as_bytes()).collect();
+        let code = |r: &Result<usize, Reject>| r.as_ref().map(|n| *n).map_err(|e| e.reason.code());
+
+        let mut whole = Pipeline::new(Fixed, engine_with(|_| {}), 4096);
+        let (mut want_alerts, mut want, mut results) = (Vec::new(), Vec::new(), Vec::new());
+        for chunk in lines.chunks(16) {
+            whole.process_group(chunk, &mut results, &mut want_alerts);
+            want.extend(results.iter().map(code));
+        }
+
+        let mut split = Pipeline::new(Fixed, engine_with(|_| {}), 4096);
+        let mut decoder = Decoder::new(Format::Loginwatch, 4096);
+        let (mut group, mut alerts, mut got, mut outcomes) =
+            (Group::default(), Vec::new(), Vec::new(), 0);
+        for chunk in lines.chunks(16) {
+            decoder.decode(chunk, &mut group);
+            let before = alerts.len();
+            split.observe_group(&mut group, &mut (), &mut alerts);
+            got.extend(group.results.iter().map(code));
+            outcomes += group.outcomes(&alerts[before..]).count();
+            assert!(
+                group.spent.len() <= 16,
+                "spent events are reused, not piled up"
+            );
+        }
+        assert_eq!(got, want);
+        assert!(want_alerts.len() > 3 && want.iter().any(|r| r.is_err()));
+        assert_eq!(outcomes, lines.len());
+        let ids = |a: &[Alert]| a.iter().map(|a| a.alert_id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&alerts), ids(&want_alerts));
+        assert_eq!(split.engine().stats(), whole.engine().stats());
+    }
+
     /// Counts the lines it was called after; line 2's event is already applied.
     #[derive(Default)]
     struct Noted(Vec<usize>);
@@ -400,7 +525,7 @@ mod tests {
         assert_eq!(out[0].event_ids, ["k1795514400000", "k1795514700000"]);
         assert_eq!(p.skipped()[0], ("not_login", 1));
         assert!(
-            p.pool.is_empty(),
+            p.group.spent.is_empty(),
             "a vendor's events are not pooled: nothing takes them back"
         );
         assert_eq!(

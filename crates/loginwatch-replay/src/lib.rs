@@ -4,13 +4,14 @@
 //! - [`replay()`]: a whole replay over the pipelines the caller built (one per worker thread,
 //!   engine `i` owner `i`), from saved state and back to it as [`ReplayOptions`] say; a
 //!   [`Summary`] at the end.
-//! - `replay`: one pipeline, reading a few lines ahead; `Lines`, input lines in one buffer,
-//!   processed in groups; [`read_bounded_line`], a line read with bounded memory.
-//! - `sharded`: several workers, accounts sharded by hash, bounded channels.
-//! - `normalize`: the input-format [`Translator`] that the sharded `replay` puts in front of
-//!   its workers' pipelines (its reader shards contract lines by account; one pipeline, and
-//!   `run`'s partitions, decode a vendor's records themselves), and [`normalize()`],
-//!   `loginwatch normalize`.
+//! - `replay`: the [`Summary`]; `Lines`, input lines in one buffer, decoded and observed in
+//!   groups; [`read_bounded_line`], a line read with bounded memory.
+//! - `sharded`: the reader, the workers (accounts sharded by hash) and the writer, over
+//!   bounded channels; with one worker the reader decodes.
+//! - `normalize`: the input-format [`Translator`] that `replay` with several workers puts in
+//!   front of their pipelines (its reader shards contract lines by account; with one worker
+//!   the reader, and `run`'s partitions, decode a vendor's records themselves), and
+//!   [`normalize()`], `loginwatch normalize`.
 //! - `state_file`: `--state-in`/`--state-out`, the engines' saved state in a file.
 //! - [`SharedLocator`]: the process's locator with a worker's own address cache.
 //!
@@ -27,7 +28,7 @@ pub use locator::{SharedLocator, IP_CACHE_SLOTS};
 pub use normalize::{normalize, NormalizeSummary, Translated, Translator};
 pub use replay::{read_bounded_line, Summary};
 
-use loginwatch_detect::{Pipeline, StateError};
+use loginwatch_detect::{Decoder, Pipeline, StateError};
 use loginwatch_model::{AlertFormat, Format};
 use std::io::{self, BufRead, Write};
 use std::path::PathBuf;
@@ -101,18 +102,24 @@ pub fn replay(
         None => None,
     };
     let (max, format) = (options.max_event_bytes, options.output_format);
-    let (mut summary, pipelines) = if let [one] = pipelines.as_mut_slice() {
-        // One pipeline decodes the input format itself: records pass through untranslated.
-        one.set_format(options.input_format);
-        let mut translator = Translator::new(Format::Loginwatch, max);
-        let summary = replay::replay(one, input, alerts, dead, &mut translator, format)?;
-        (summary, pipelines)
+    let (mut translator, decoder) = if pipelines.len() == 1 {
+        // The reader decodes the input format itself: records pass through untranslated.
+        let decoder = Decoder::new(options.input_format, max);
+        (Translator::new(Format::Loginwatch, max), Some(decoder))
     } else {
         // The reader must find each record's account to shard it: it translates a vendor's
         // records into contract lines, which the workers' pipelines decode.
-        let mut translator = Translator::new(options.input_format, max);
-        sharded::replay_sharded(pipelines, input, alerts, dead, &mut translator, format)?
+        (Translator::new(options.input_format, max), None)
     };
+    let (mut summary, pipelines) = sharded::replay_sharded(
+        pipelines,
+        input,
+        alerts,
+        dead,
+        &mut translator,
+        decoder,
+        format,
+    )?;
     summary.state_restored = restored;
     summary.located = located.counts();
     if let Some(path) = &options.state.output {

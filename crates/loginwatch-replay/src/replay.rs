@@ -1,16 +1,14 @@
-//! `loginwatch replay` over one pipeline: JSON lines in, alert JSON lines out, dead letters
-//! kept, a [`Summary`] at the end. Reads in a streaming fashion: memory is the engine's bounded
-//! state plus [`READ_AHEAD`] lines. [`Lines`] and [`read_bounded_line`] serve the sharded
-//! replay and `normalize` as well.
+//! What a replay is made of: its [`Summary`]; [`Lines`], input lines in one buffer, decoded
+//! and observed a group at a time; dead letters; [`read_bounded_line`], which keeps memory
+//! bounded whatever the input (`normalize` reads with it too).
 
-use crate::normalize::{for_each_record, Translated, Translator};
-use loginwatch_detect::{Engine, Locate, Pipeline, SaveSummary};
+use loginwatch_detect::{Decoder, Engine, Group, Locate, Pipeline, SaveSummary};
 use loginwatch_geo::LocateCounts;
-use loginwatch_model::{Alert, AlertFormat, Reject, Skip};
+use loginwatch_model::{Alert, Reject, Skip};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{self, BufRead, Write};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What a replay saw, printed on stderr at the end.
 #[derive(Debug, Default, Clone)]
@@ -63,10 +61,10 @@ impl Summary {
         *self.skipped.entry(skip.code()).or_default() += 1;
     }
 
-    /// Counts the records `pipeline` skipped (a vendor's records that are not login events,
-    /// which it decoded itself).
-    pub(crate) fn add_skipped<L: Locate>(&mut self, pipeline: &Pipeline<L>) {
-        for (code, n) in pipeline.skipped() {
+    /// Counts the records a decoder skipped (a vendor's records that are not login events,
+    /// which it decoded itself; [`Decoder::skipped`]).
+    pub(crate) fn add_skipped(&mut self, skipped: &[(&'static str, u64)]) {
+        for &(code, n) in skipped {
             if n > 0 {
                 *self.skipped.entry(code).or_default() += n;
             }
@@ -164,10 +162,6 @@ impl fmt::Display for Summary {
     }
 }
 
-/// Lines read before they are processed together (single-worker replay; workers take
-/// batches of 512). Alerts of a slow pipe so come out in bursts: `replay` reads files, the
-/// live mode is `run`.
-pub(crate) const READ_AHEAD: usize = 64;
 /// Lines a pipeline decodes before it observes them (see [`Pipeline::process_group`]).
 const GROUP_LINES: usize = 32;
 
@@ -196,31 +190,35 @@ impl Lines {
         self.ends.clear();
     }
 
-    /// Runs every line through `pipeline`, a group at a time, and hands each line's outcome
-    /// to `each` in order: its line number and the alerts it caused, or its reject.
-    pub(crate) fn process<L: Locate, E>(
-        &self,
-        pipeline: &mut Pipeline<L>,
-        mut each: impl FnMut(u64, Result<&[Alert], Reject>) -> Result<(), E>,
-    ) -> Result<(), E> {
-        let (mut alerts, mut results) = (Vec::new(), Vec::new());
+    /// Decodes every line with `decoder`, [`GROUP_LINES`] of them into each of `groups` (as
+    /// many as that takes; reused, with the buffers of the events they held).
+    pub(crate) fn decode(&self, decoder: &mut Decoder, groups: &mut Vec<Group>) {
+        groups.resize_with(self.ends.len().div_ceil(GROUP_LINES), Group::default);
         let mut slices: Vec<&[u8]> = Vec::with_capacity(GROUP_LINES);
         let mut start = 0;
-        for group in self.ends.chunks(GROUP_LINES) {
+        for (chunk, group) in self.ends.chunks(GROUP_LINES).zip(groups.iter_mut()) {
             slices.clear();
-            for &(_, end) in group {
+            for &(_, end) in chunk {
                 slices.push(&self.data[start..end]);
                 start = end;
             }
+            decoder.decode(&slices, group);
+        }
+    }
+
+    /// Runs the `groups` [`Lines::decode`] filled through `pipeline` and hands `each` every
+    /// line's outcome in order: its line number and the alerts it caused, or its reject.
+    pub(crate) fn observe<L: Locate, E>(
+        &self,
+        groups: &mut [Group],
+        pipeline: &mut Pipeline<L>,
+        mut each: impl FnMut(u64, Result<&[Alert], &Reject>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut alerts = Vec::new();
+        for (chunk, group) in self.ends.chunks(GROUP_LINES).zip(groups) {
             alerts.clear();
-            pipeline.process_group(&slices, &mut results, &mut alerts);
-            let mut caused = &alerts[..];
-            for (&(line_no, _), result) in group.iter().zip(results.drain(..)) {
-                let outcome = result.map(|n| {
-                    let (now, rest) = caused.split_at(n);
-                    caused = rest;
-                    now
-                });
+            pipeline.observe_group(group, &mut (), &mut alerts);
+            for (&(line_no, _), outcome) in chunk.iter().zip(group.outcomes(&alerts)) {
                 each(line_no, outcome)?;
             }
         }
@@ -276,92 +274,6 @@ pub fn read_bounded_line<R: BufRead + ?Sized>(
             }
             return Ok(true);
         }
-    }
-}
-
-/// Runs every line of `input` through `translator` and `pipeline` (which between them read the
-/// input format), writing alerts (as `format`) and dead letters.
-pub(crate) fn replay<L: Locate>(
-    pipeline: &mut Pipeline<L>,
-    input: &mut dyn BufRead,
-    alerts_out: &mut dyn Write,
-    dead_letters: &mut dyn Write,
-    translator: &mut Translator,
-    format: AlertFormat,
-) -> io::Result<Summary> {
-    let started = Instant::now();
-    let mut summary = Summary::default();
-    let mut pending = Lines::default();
-    let mut out = Outputs {
-        alerts: alerts_out,
-        dead_letters,
-        format,
-        written: Vec::new(),
-    };
-    let (lines, blank_lines) = for_each_record(input, translator, |line_no, t| {
-        match t {
-            Translated::Event(event) => pending.push(line_no, event),
-            Translated::Skipped(skip) => summary.skip(skip),
-            Translated::Rejected(reject) => out.reject(&mut summary, line_no, &reject)?,
-        }
-        if pending.len() >= READ_AHEAD {
-            out.flush_ahead(&mut pending, pipeline, &mut summary)?;
-        }
-        Ok(())
-    })?;
-    out.flush_ahead(&mut pending, pipeline, &mut summary)?;
-    (summary.lines, summary.blank_lines) = (lines, blank_lines);
-    out.alerts.flush()?;
-    out.dead_letters.flush()?;
-    summary.add_skipped(pipeline);
-    summary.add_engine(pipeline.engine());
-    summary.add_shared_index(pipeline.engine());
-    summary.elapsed = started.elapsed();
-    Ok(summary)
-}
-
-/// Where the one-worker replay's results go, counted in its summary.
-struct Outputs<'a> {
-    alerts: &'a mut dyn Write,
-    dead_letters: &'a mut dyn Write,
-    format: AlertFormat,
-    /// A batch's alerts, written into one buffer and handed to `alerts` at once (not every
-    /// JSON token through the `dyn Write`).
-    written: Vec<u8>,
-}
-
-impl Outputs<'_> {
-    /// Counts a rejected line and writes its dead letter.
-    fn reject(&mut self, summary: &mut Summary, line_no: u64, reject: &Reject) -> io::Result<()> {
-        *summary.rejected.entry(reject.reason.code()).or_default() += 1;
-        write_dead_letter(self.dead_letters, line_no, reject)
-    }
-
-    /// Runs the lines read ahead through `pipeline`, writing their alerts and dead letters;
-    /// `pending` is emptied.
-    fn flush_ahead<L: Locate>(
-        &mut self,
-        pending: &mut Lines,
-        pipeline: &mut Pipeline<L>,
-        summary: &mut Summary,
-    ) -> io::Result<()> {
-        self.written.clear();
-        pending.process(pipeline, |line_no, outcome| -> io::Result<()> {
-            match outcome {
-                Ok(alerts) => {
-                    for alert in alerts {
-                        *summary.alerts.entry(alert.kind.as_str()).or_default() += 1;
-                        self.format.write(&mut self.written, alert)?;
-                        self.written.push(b'\n');
-                    }
-                    Ok(())
-                }
-                Err(reject) => self.reject(summary, line_no, &reject),
-            }
-        })?;
-        self.alerts.write_all(&self.written)?;
-        pending.clear();
-        Ok(())
     }
 }
 

@@ -1,6 +1,8 @@
-//! `replay` on several cores: the reader thread shards lines by account across worker threads,
-//! each owning a [`Pipeline`] (so one account's events stay in order on one engine, no locks on
-//! the per-account path), and a writer thread writes their alerts and dead letters.
+//! `loginwatch replay`: the reader thread shards lines by account across worker threads, each
+//! owning a [`Pipeline`] (so one account's events stay in order on one engine, no locks on the
+//! per-account path), and a writer thread writes their alerts and dead letters. With one
+//! worker, the reader decodes the lines too (the worker's pipeline observes what it decoded),
+//! so reading and decoding run beside detection instead of before it.
 //!
 //! Every channel is bounded: `QUEUE_BATCHES` batches of up to `BATCH_LINES` lines per worker,
 //! and as many result batches towards the writer, so memory stays flat whatever the input size.
@@ -9,7 +11,7 @@
 use crate::locator::SharedLocator;
 use crate::normalize::{for_each_record, Translated, Translator};
 use crate::replay::{write_dead_letter, Lines, Summary};
-use loginwatch_detect::Pipeline;
+use loginwatch_detect::{Decoder, Group, Pipeline};
 use loginwatch_model::{Alert, AlertFormat};
 use std::io::{self, BufRead, Write};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -19,6 +21,22 @@ use std::time::Instant;
 const BATCH_LINES: usize = 512;
 /// Batches queued per worker (and per worker towards the writer).
 const QUEUE_BATCHES: usize = 8;
+
+/// Lines for a worker, decoded into groups by the reader or, when it did not, by the worker.
+#[derive(Default)]
+struct Batch {
+    lines: Lines,
+    groups: Vec<Group>,
+    decoded: bool,
+}
+
+impl Batch {
+    /// Forgets the lines, keeping the buffers (the groups' events' too).
+    fn clear(&mut self) {
+        self.lines.clear();
+        self.decoded = false;
+    }
+}
 
 /// What a worker made of a batch: serialized alerts and dead letters plus counts.
 #[derive(Default)]
@@ -74,24 +92,31 @@ fn shard_of_key(key: Option<&[u8]>, workers: usize) -> usize {
 
 fn work(
     mut pipeline: Pipeline<SharedLocator>,
-    rx: Receiver<Lines>,
+    rx: Receiver<Batch>,
     tx: SyncSender<Output>,
-    spares: SyncSender<Lines>,
+    spares: SyncSender<Batch>,
     format: AlertFormat,
 ) -> Pipeline<SharedLocator> {
     for mut batch in rx {
+        if !batch.decoded {
+            batch
+                .lines
+                .decode(pipeline.decoder_mut(), &mut batch.groups);
+        }
         let mut out = Output::default();
         // Writing into a Vec cannot fail.
-        let _ = batch.process(&mut pipeline, |line_no, outcome| -> io::Result<()> {
-            match outcome {
-                Ok(alerts) => out.add_alerts(alerts, format)?,
-                Err(reject) => {
-                    out.rejected.push(reject.reason.code());
-                    write_dead_letter(&mut out.dead, line_no, &reject)?;
+        let _ = batch
+            .lines
+            .observe(&mut batch.groups, &mut pipeline, |line_no, outcome| {
+                match outcome {
+                    Ok(alerts) => out.add_alerts(alerts, format)?,
+                    Err(reject) => {
+                        out.rejected.push(reject.reason.code());
+                        write_dead_letter(&mut out.dead, line_no, reject)?;
+                    }
                 }
-            }
-            Ok(())
-        });
+                io::Result::Ok(())
+            });
         // Back to the reader, buffers and all: fresh ones would cost it page faults.
         batch.clear();
         let _ = spares.try_send(batch);
@@ -126,16 +151,28 @@ fn write_all(
 /// Dead letters of records the input format rejected, sent to the writer once this big.
 const REJECTS_BYTES: usize = 64 * 1024;
 
-/// Reads `input`, translates it from the input format and feeds the workers; records the
-/// format rejects go to the writer as dead letters. Returns the line counts and skips.
+/// Reads `input`, translates it from the input format and feeds the workers, decoding their
+/// batches first with `decoder` when it is given (one worker); records the format rejects go
+/// to the writer as dead letters. Returns the line counts and skips.
 fn read_all(
     input: &mut dyn BufRead,
-    senders: &[SyncSender<Lines>],
-    spares: &Receiver<Lines>,
+    senders: &[SyncSender<Batch>],
+    spares: &Receiver<Batch>,
     translator: &mut Translator,
+    mut decoder: Option<&mut Decoder>,
     writer: &SyncSender<Output>,
 ) -> io::Result<Summary> {
-    let mut batches: Vec<Lines> = senders.iter().map(|_| Lines::default()).collect();
+    let mut batches: Vec<Batch> = senders.iter().map(|_| Batch::default()).collect();
+    let mut send_batch = |shard: usize, batch: &mut Batch| {
+        if let Some(decoder) = decoder.as_deref_mut() {
+            batch.lines.decode(decoder, &mut batch.groups);
+            batch.decoded = true;
+        }
+        let full = std::mem::replace(batch, spares.try_recv().unwrap_or_default());
+        senders[shard]
+            .send(full)
+            .map_err(|_| io::Error::other("a replay worker stopped"))
+    };
     let mut counts = Summary::default();
     let mut rejects = Output::default();
     let (lines, blank_lines) = for_each_record(input, translator, |line_no, t| {
@@ -154,21 +191,21 @@ fn read_all(
                 return Ok(());
             }
         };
-        let shard = shard_of(event, senders.len());
+        let shard = match senders.len() {
+            1 => 0,
+            n => shard_of(event, n),
+        };
         let batch = &mut batches[shard];
-        batch.push(line_no, event);
-        if batch.len() >= BATCH_LINES {
-            let full = std::mem::replace(batch, spares.try_recv().unwrap_or_default());
-            if senders[shard].send(full).is_err() {
-                return Err(io::Error::other("a replay worker stopped"));
-            }
+        batch.lines.push(line_no, event);
+        if batch.lines.len() >= BATCH_LINES {
+            send_batch(shard, batch)?;
         }
         Ok(())
     })?;
     (counts.lines, counts.blank_lines) = (lines, blank_lines);
-    for (shard, batch) in batches.into_iter().enumerate() {
-        if batch.len() > 0 && senders[shard].send(batch).is_err() {
-            return Err(io::Error::other("a replay worker stopped"));
+    for (shard, batch) in batches.iter_mut().enumerate() {
+        if batch.lines.len() > 0 {
+            send_batch(shard, batch)?;
         }
     }
     if !rejects.rejected.is_empty() {
@@ -185,13 +222,16 @@ fn send(writer: &SyncSender<Output>, out: Output) -> io::Result<()> {
 
 /// Replays `input` over one pipeline per worker (`pipelines.len()` workers, engine `i` named
 /// owner `i`), writing alerts as `format`; returns the summary and the pipelines (their
-/// engines' state).
+/// engines' state). With one worker the reader decodes with `decoder` (records of the input
+/// format: `translator` passes them through); with several, the reader translates records into
+/// contract lines (it must find each one's account) and the workers decode those.
 pub(crate) fn replay_sharded(
     pipelines: Vec<Pipeline<SharedLocator>>,
     input: &mut dyn BufRead,
     alerts_out: &mut (dyn Write + Send),
     dead: &mut (dyn Write + Send),
     translator: &mut Translator,
+    mut decoder: Option<Decoder>,
     format: AlertFormat,
 ) -> io::Result<(Summary, Vec<Pipeline<SharedLocator>>)> {
     let started = Instant::now();
@@ -200,17 +240,24 @@ pub(crate) fn replay_sharded(
         let (out_tx, out_rx) = sync_channel::<Output>(QUEUE_BATCHES * workers);
         let writer = scope.spawn(move || write_all(out_rx, alerts_out, dead));
         // Emptied batches come back to the reader for reuse (bounded; extras are dropped).
-        let (spare_tx, spare_rx) = sync_channel::<Lines>((QUEUE_BATCHES + 1) * workers);
+        let (spare_tx, spare_rx) = sync_channel::<Batch>((QUEUE_BATCHES + 1) * workers);
         let mut senders = Vec::with_capacity(workers);
         let mut handles = Vec::with_capacity(workers);
         for pipeline in pipelines {
-            let (tx, rx) = sync_channel::<Lines>(QUEUE_BATCHES);
+            let (tx, rx) = sync_channel::<Batch>(QUEUE_BATCHES);
             let (out_tx, spare_tx) = (out_tx.clone(), spare_tx.clone());
             senders.push(tx);
             handles.push(scope.spawn(move || work(pipeline, rx, out_tx, spare_tx, format)));
         }
         drop(spare_tx);
-        let read = read_all(input, &senders, &spare_rx, translator, &out_tx);
+        let read = read_all(
+            input,
+            &senders,
+            &spare_rx,
+            translator,
+            decoder.as_mut(),
+            &out_tx,
+        );
         drop(senders);
         let mut finished: Vec<_> = handles.into_iter().filter_map(|h| h.join().ok()).collect();
         // Every engine is done observing: the laptop-farm findings engines left for each
@@ -236,6 +283,9 @@ pub(crate) fn replay_sharded(
         summary.lines = counts.lines;
         summary.blank_lines = counts.blank_lines;
         summary.skipped = counts.skipped;
+        if let Some(decoder) = &decoder {
+            summary.add_skipped(&decoder.skipped());
+        }
         for p in &finished {
             summary.add_engine(p.engine());
         }
