@@ -45,9 +45,19 @@ struct Output {
     dead: Vec<u8>,
     rejected: Vec<&'static str>,
     alert_kinds: Vec<&'static str>,
+    /// The worker it goes back to once written, buffers and all (none: dropped).
+    worker: Option<usize>,
 }
 
 impl Output {
+    /// Forgets what was written, keeping the buffers.
+    fn clear(&mut self) {
+        self.alerts.clear();
+        self.dead.clear();
+        self.rejected.clear();
+        self.alert_kinds.clear();
+    }
+
     fn add_alerts(&mut self, alerts: &[Alert], format: AlertFormat) -> io::Result<()> {
         for alert in alerts {
             self.alert_kinds.push(alert.kind.as_str());
@@ -90,11 +100,14 @@ fn shard_of_key(key: Option<&[u8]>, workers: usize) -> usize {
     })
 }
 
+/// Worker `me`: observes the batches of `rx` and sends what they caused to the writer (`tx`),
+/// which hands the written outputs back through `written`.
 fn work(
+    me: usize,
     mut pipeline: Pipeline<SharedLocator>,
     rx: Receiver<Batch>,
     tx: SyncSender<Output>,
-    spares: SyncSender<Batch>,
+    (spares, written): (SyncSender<Batch>, Receiver<Output>),
     format: AlertFormat,
 ) -> Pipeline<SharedLocator> {
     for mut batch in rx {
@@ -103,7 +116,9 @@ fn work(
                 .lines
                 .decode(pipeline.decoder_mut(), &mut batch.groups);
         }
-        let mut out = Output::default();
+        // Buffers the writer is done with: fresh ones would cost page faults as they grow.
+        let mut out = written.try_recv().unwrap_or_default();
+        out.worker = Some(me);
         // Writing into a Vec cannot fail.
         let _ = batch
             .lines
@@ -127,20 +142,26 @@ fn work(
     pipeline
 }
 
+/// Writes the outputs of `rx` and hands each back to its worker (`written`).
 fn write_all(
     rx: Receiver<Output>,
+    written: Vec<SyncSender<Output>>,
     alerts_out: &mut dyn Write,
     dead: &mut dyn Write,
 ) -> io::Result<Summary> {
     let mut summary = Summary::default();
-    for out in rx {
+    for mut out in rx {
         alerts_out.write_all(&out.alerts)?;
         dead.write_all(&out.dead)?;
-        for code in out.rejected {
+        for &code in &out.rejected {
             *summary.rejected.entry(code).or_default() += 1;
         }
-        for kind in out.alert_kinds {
+        for &kind in &out.alert_kinds {
             *summary.alerts.entry(kind).or_default() += 1;
+        }
+        if let Some(back) = out.worker.and_then(|w| written.get(w)) {
+            out.clear();
+            let _ = back.try_send(out);
         }
     }
     alerts_out.flush()?;
@@ -238,16 +259,20 @@ pub(crate) fn replay_sharded(
     let workers = pipelines.len().max(1);
     std::thread::scope(|scope| {
         let (out_tx, out_rx) = sync_channel::<Output>(QUEUE_BATCHES * workers);
-        let writer = scope.spawn(move || write_all(out_rx, alerts_out, dead));
+        let (written_tx, written_rx): (Vec<_>, Vec<_>) = (0..workers)
+            .map(|_| sync_channel::<Output>(QUEUE_BATCHES))
+            .unzip();
+        let writer = scope.spawn(move || write_all(out_rx, written_tx, alerts_out, dead));
         // Emptied batches come back to the reader for reuse (bounded; extras are dropped).
         let (spare_tx, spare_rx) = sync_channel::<Batch>((QUEUE_BATCHES + 1) * workers);
         let mut senders = Vec::with_capacity(workers);
         let mut handles = Vec::with_capacity(workers);
-        for pipeline in pipelines {
+        for (me, (pipeline, written)) in pipelines.into_iter().zip(written_rx).enumerate() {
             let (tx, rx) = sync_channel::<Batch>(QUEUE_BATCHES);
-            let (out_tx, spare_tx) = (out_tx.clone(), spare_tx.clone());
+            let spares = (spare_tx.clone(), written);
+            let out_tx = out_tx.clone();
             senders.push(tx);
-            handles.push(scope.spawn(move || work(pipeline, rx, out_tx, spare_tx, format)));
+            handles.push(scope.spawn(move || work(me, pipeline, rx, out_tx, spares, format)));
         }
         drop(spare_tx);
         let read = read_all(
