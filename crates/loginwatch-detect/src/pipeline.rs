@@ -5,8 +5,9 @@
 use crate::Engine;
 use loginwatch_geo::Login;
 use loginwatch_model::{decode, decode_as, decode_into, Alert, Decoded, Format, LoginEvent};
-use loginwatch_model::{Reject, Skip};
+use loginwatch_model::{EventTime, Reject, Skip};
 use loginwatch_storage::hint::STAGES;
+use std::net::IpAddr;
 
 /// Turns an event into a located [`Login`]. The binary implements it over the GeoIP locator;
 /// any `Fn(LoginEvent) -> Login` closure is one too.
@@ -14,10 +15,14 @@ pub trait Locate {
     /// Locates one event (never fails: an unknown place is `location: None`).
     fn locate(&self, event: LoginEvent) -> Login;
 
-    /// Locates one event with access to this locator's own state (e.g. a per-worker cache);
-    /// must answer as [`Locate::locate`] does. The pipeline calls this one.
-    fn locate_mut(&mut self, event: LoginEvent) -> Login {
-        self.locate(event)
+    /// Locates `login.event` in place (its `location` and `net` are overwritten), with access
+    /// to this locator's own state (e.g. a per-worker cache); must answer as
+    /// [`Locate::locate`] does. The pipeline calls this one: its events stay where they were
+    /// decoded.
+    fn locate_in(&mut self, login: &mut Login) {
+        let unset = LoginEvent::login("", IpAddr::from([0, 0, 0, 0]), EventTime(0), "");
+        let event = std::mem::replace(&mut login.event, unset);
+        *login = self.locate(event);
     }
 
     /// Starts loading the memory that locating `event` will read, one level per `stage` (see
@@ -27,7 +32,7 @@ pub trait Locate {
     /// Starts loading, for a whole group at once, what locating its events will read that
     /// lies too many loads deep for the stages (database tree walks), so the group's misses
     /// overlap; called after the [`Locate::prefetch`] stages. A hint, none by default.
-    fn prefetch_group(&mut self, _events: &[LoginEvent]) {}
+    fn prefetch_group(&mut self, _logins: &[Login]) {}
 }
 
 /// What a driver does around each event of a group ([`Pipeline::process_group_with`]);
@@ -73,56 +78,53 @@ impl Decoder {
         }
     }
 
-    /// Decodes `lines` into `group` (whatever it held is forgotten; its spent events' buffers
-    /// are reused for contract events): its events in line order, and each line's result,
-    /// `Ok(0)` until [`Pipeline::observe_group`] counts its alerts, or its [`Reject`].
+    /// Decodes `lines` into `group` (whatever it held is forgotten; the buffers of the events
+    /// it held are reused): its events in line order, and each line's result, `Ok(0)` until
+    /// [`Pipeline::observe_group`] counts its alerts, or its [`Reject`].
     pub fn decode(&mut self, lines: &[&[u8]], group: &mut Group) {
-        group.events.clear();
+        group.len = 0;
         group.lines_of.clear();
         group.results.clear();
-        // A vendor's decoder builds its own events: only contract events are decoded into
-        // spent ones, so only they are kept (the pool holds at most a group's events).
-        group.reuse = self.format == Format::Loginwatch;
         for (i, bytes) in lines.iter().enumerate() {
-            match self.decode_one(bytes, &mut group.spent) {
-                Ok(Some(event)) => {
-                    group.events.push(event);
+            match self.decode_into(bytes, group) {
+                Ok(true) => {
                     group.lines_of.push(i);
                     group.results.push(Ok(0));
                 }
-                Ok(None) => group.results.push(Ok(0)),
+                Ok(false) => group.results.push(Ok(0)),
                 Err(reject) => group.results.push(Err(reject)),
             }
         }
     }
 
-    /// Decodes `bytes` into a spent event from `pool` (reusing its buffers), or a new one;
-    /// `None` for a vendor's record that is not a login event (counted).
-    fn decode_one(
-        &mut self,
-        bytes: &[u8],
-        pool: &mut Vec<LoginEvent>,
-    ) -> Result<Option<LoginEvent>, Reject> {
+    /// Decodes `bytes` as the group's next event, into the buffers of the event that slot
+    /// held last (contract events) or as a new one; false for a vendor's record that is not a
+    /// login event (counted).
+    fn decode_into(&mut self, bytes: &[u8], group: &mut Group) -> Result<bool, Reject> {
+        let slot = group.logins.get_mut(group.len);
         if self.format != Format::Loginwatch {
-            return match decode_as(self.format, bytes, self.max_event_bytes)? {
-                Decoded::Event(event) => Ok(Some(event)),
+            let event = match decode_as(self.format, bytes, self.max_event_bytes)? {
+                Decoded::Event(event) => event,
                 Decoded::Skipped(skip) => {
                     let code = Skip::CODES.iter().position(|c| *c == skip.code());
                     self.skipped[code.unwrap_or(0)] += 1;
-                    Ok(None)
+                    return Ok(false);
                 }
             };
-        }
-        let Some(mut event) = pool.pop() else {
-            return decode(bytes, self.max_event_bytes).map(Some);
-        };
-        match decode_into(bytes, self.max_event_bytes, &mut event) {
-            Ok(()) => Ok(Some(event)),
-            Err(reject) => {
-                pool.push(event);
-                Err(reject)
+            match slot {
+                Some(login) => login.event = event,
+                None => group.logins.push(unlocated(event)),
+            }
+        } else {
+            match slot {
+                Some(login) => decode_into(bytes, self.max_event_bytes, &mut login.event)?,
+                None => group
+                    .logins
+                    .push(unlocated(decode(bytes, self.max_event_bytes)?)),
             }
         }
+        group.len += 1;
+        Ok(true)
     }
 
     /// The records skipped so far because they are not login events, by [`Skip::code`] (in
@@ -136,24 +138,25 @@ impl Decoder {
 /// reused from group to group (it keeps its events' buffers).
 #[derive(Debug, Default)]
 pub struct Group {
-    /// The events waiting to be observed, and their lines' indexes.
-    events: Vec<LoginEvent>,
+    /// The group's events, located in place when observed; the first `len` are this group's
+    /// (not yet observed), the others' buffers wait for the next decode.
+    logins: Vec<Login>,
+    len: usize,
+    /// The line index of each of the group's events.
     lines_of: Vec<usize>,
     results: Vec<Result<usize, Reject>>,
-    /// Events already observed, decoded into again so their string buffers are reused.
-    spent: Vec<LoginEvent>,
-    /// Whether observed events go to `spent` (contract events only).
-    reuse: bool,
+}
+
+/// A decoded event, not yet located.
+fn unlocated(event: LoginEvent) -> Login {
+    Login {
+        event,
+        location: None,
+        net: Default::default(),
+    }
 }
 
 impl Group {
-    /// Keeps an observed event's buffers for the next decode, if it will reuse them.
-    fn spend(&mut self, event: LoginEvent) {
-        if self.reuse {
-            self.spent.push(event);
-        }
-    }
-
     /// Each line's outcome once the group was observed, in order: the alerts it caused,
     /// taken in turn from `alerts` (what the observation appended, oldest first), or its
     /// reject.
@@ -204,13 +207,15 @@ impl<L: Locate> Pipeline<L> {
     /// returned as a [`Reject`] (reason plus original bytes) for the dead-letter output; a
     /// vendor's record that is not a login event is counted and is `Ok`, without alerts.
     pub fn process(&mut self, bytes: &[u8], out: &mut Vec<Alert>) -> Result<(), Reject> {
-        if let Some(event) = self.decoder.decode_one(bytes, &mut self.group.spent)? {
-            let login = self.locator.locate_mut(event);
-            self.engine.observe(&login, out);
-            self.group.reuse = self.decoder.format == Format::Loginwatch;
-            self.group.spend(login.event);
-        }
-        Ok(())
+        let mut group = std::mem::take(&mut self.group);
+        self.decoder.decode(&[bytes], &mut group);
+        self.observe_group(&mut group, &mut (), out);
+        let result = match group.results.pop() {
+            Some(Err(reject)) => Err(reject),
+            _ => Ok(()),
+        };
+        self.group = group;
+        result
     }
 
     /// Processes `lines` in order with the same results as [`Pipeline::process`] on each:
@@ -253,29 +258,26 @@ impl<L: Locate> Pipeline<L> {
         hooks: &mut impl GroupHooks,
         out: &mut Vec<Alert>,
     ) {
+        let logins = &mut group.logins[..group.len];
         for stage in 0..STAGES {
-            for event in &group.events {
-                self.locator.prefetch(event, stage);
-                self.engine.prefetch(event, stage);
+            for login in logins.iter() {
+                self.locator.prefetch(&login.event, stage);
+                self.engine.prefetch(&login.event, stage);
             }
         }
-        self.locator.prefetch_group(&group.events);
-        let mut events = std::mem::take(&mut group.events);
-        for (k, event) in events.drain(..).enumerate() {
-            let i = group.lines_of[k];
-            if hooks.applied(i, event.account_id.as_str()) {
-                self.engine.observe_applied(&event);
-                group.spend(event);
+        self.locator.prefetch_group(logins);
+        for (login, &i) in logins.iter_mut().zip(&group.lines_of) {
+            if hooks.applied(i, login.event.account_id.as_str()) {
+                self.engine.observe_applied(&login.event);
             } else {
                 let before = out.len();
-                let login = self.locator.locate_mut(event);
-                self.engine.observe(&login, out);
-                group.spend(login.event);
+                self.locator.locate_in(login);
+                self.engine.observe(login, out);
                 group.results[i] = Ok(out.len() - before);
             }
             hooks.after(i, &mut self.engine);
         }
-        group.events = events;
+        group.len = 0;
     }
 
     /// This pipeline's decoding stage.
@@ -451,10 +453,7 @@ mod tests {
             split.observe_group(&mut group, &mut (), &mut alerts);
             got.extend(group.results.iter().map(code));
             outcomes += group.outcomes(&alerts[before..]).count();
-            assert!(
-                group.spent.len() <= 16,
-                "spent events are reused, not piled up"
-            );
+            assert!(group.logins.len() <= 16, "the events' slots are reused");
         }
         assert_eq!(got, want);
         assert!(want_alerts.len() > 3 && want.iter().any(|r| r.is_err()));
@@ -524,9 +523,10 @@ mod tests {
         assert_eq!(results, [Ok(0), Ok(0), Err("missing_field"), Ok(2)]);
         assert_eq!(out[0].event_ids, ["k1795514400000", "k1795514700000"]);
         assert_eq!(p.skipped()[0], ("not_login", 1));
-        assert!(
-            p.group.spent.is_empty(),
-            "a vendor's events are not pooled: nothing takes them back"
+        assert_eq!(
+            p.group.logins.len(),
+            2,
+            "one slot per event of the group, reused by the next"
         );
         assert_eq!(
             p.engine().stats().events,

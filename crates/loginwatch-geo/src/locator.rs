@@ -203,20 +203,30 @@ impl Locator {
     /// filled for routable addresses from whatever databases and lists are configured, and
     /// from the hint's own network view (its ASN where the database has none, its proxy flag).
     pub fn locate(&self, event: LoginEvent) -> Login {
+        let (location, net) = self.place(&event);
+        Login {
+            event,
+            location,
+            net,
+        }
+    }
+
+    /// What [`Locator::locate`] finds for `event`: its location and network.
+    pub fn place(&self, event: &LoginEvent) -> (Option<Location>, NetInfo) {
         let routable = is_routable(event.ip);
         let location = match event.geo.as_ref().and_then(hint_location) {
             Some(loc) => {
                 self.hinted.fetch_add(1, Ordering::Relaxed);
                 Some(loc)
             }
-            None if routable => self.lookup_city(&event),
+            None if routable => self.lookup_city(event),
             None => {
                 self.unroutable.fetch_add(1, Ordering::Relaxed);
                 None
             }
         };
         let net = if routable {
-            self.net_info(&event)
+            self.net_info(event)
         } else {
             NetInfo {
                 anon: crate::AnonFlags {
@@ -230,11 +240,7 @@ impl Locator {
             Some(hint) => self.with_hint(net, hint),
             None => net,
         };
-        Login {
-            event,
-            location,
-            net,
-        }
+        (location, net)
     }
 
     /// `net` with what an upstream hint says of the network: its ASN when no database gave
@@ -252,8 +258,22 @@ impl Locator {
     /// database walks when an address of the same network was resolved recently. Events with
     /// an upstream hint and unroutable addresses bypass the cache (they need no city lookup).
     pub fn locate_cached(&self, event: LoginEvent, cache: &mut IpCache) -> Login {
-        let Some(ip) = cached_as(&event) else {
-            return self.locate(event);
+        let (location, net) = self.place_cached(&event, cache);
+        Login {
+            event,
+            location,
+            net,
+        }
+    }
+
+    /// What [`Locator::locate_cached`] finds for `event`: its location and network.
+    pub fn place_cached(
+        &self,
+        event: &LoginEvent,
+        cache: &mut IpCache,
+    ) -> (Option<Location>, NetInfo) {
+        let Some(ip) = cached_as(event) else {
+            return self.place(event);
         };
         let (location, net) = match cache.get(ip) {
             Some(answer) => answer,
@@ -263,23 +283,23 @@ impl Locator {
             // Counted per lookup, as without the cache.
             self.count_miss(self.city_for(ip).is_some());
         }
-        Login {
-            event,
-            location,
-            net,
-        }
+        (location, net)
     }
 
     /// Warms the database walks that locating `events` through `cache` will make: those of the
     /// events whose network `cache` does not hold run together in every configured database
     /// (see `tree.rs`), so that the lookups that follow find the tree nodes cached. A hint: it
     /// changes no answer and counts nothing.
-    pub fn warm_misses(&self, events: &[LoginEvent], cache: &mut IpCache) {
+    pub fn warm_misses<'a>(
+        &self,
+        events: impl IntoIterator<Item = &'a LoginEvent>,
+        cache: &mut IpCache,
+    ) {
         let mut ips = std::mem::take(&mut cache.pending);
         ips.clear();
         ips.extend(
             events
-                .iter()
+                .into_iter()
                 .filter_map(cached_as)
                 .filter(|&ip| cache.find(ip).is_none()),
         );

@@ -48,15 +48,16 @@ impl Locate for SharedLocator {
         self.locator.locate(event)
     }
 
-    fn locate_mut(&mut self, event: LoginEvent) -> Login {
-        self.locator.locate_cached(event, &mut self.cache)
+    fn locate_in(&mut self, login: &mut Login) {
+        (login.location, login.net) = self.locator.place_cached(&login.event, &mut self.cache);
     }
 
     fn prefetch(&self, event: &LoginEvent, stage: usize) {
         self.cache.prefetch(event.ip.to_canonical(), stage);
     }
 
-    fn prefetch_group(&mut self, events: &[LoginEvent]) {
+    fn prefetch_group(&mut self, logins: &[Login]) {
+        let events = logins.iter().map(|l| &l.event);
         self.locator.warm_misses(events, &mut self.cache);
     }
 }
@@ -70,16 +71,20 @@ mod tests {
     fn a_reloaded_locator_is_followed_with_an_empty_cache() {
         let seoul = demo_world::city_ip(demo_world::find_city("Seoul").expect("a demo city"), 3);
         let line = format!(r#"{{"account_id":"a","ip":"{seoul}","timestamp":0}}"#);
-        let event = || loginwatch_model::decode(line.as_bytes(), 4096).expect("an event");
+        let event = loginwatch_model::decode(line.as_bytes(), 4096).expect("an event");
+        let mut login = Login {
+            event,
+            location: None,
+            net: Default::default(),
+        };
         let mut worker = SharedLocator::new(Arc::new(demo_world::locator()));
-        assert!(worker.locate_mut(event()).location.is_some());
+        worker.locate_in(&mut login);
+        assert!(login.location.is_some());
         // Databases without that address replace the demo world.
         let reloaded = Arc::new(Locator::new(None, None, None));
         worker.follow(&reloaded);
-        assert!(
-            worker.locate_mut(event()).location.is_none(),
-            "no stale answer"
-        );
+        worker.locate_in(&mut login);
+        assert!(login.location.is_none(), "no stale answer");
         worker.follow(&Arc::clone(&reloaded));
         assert!(Arc::ptr_eq(worker.locator(), &reloaded));
     }
