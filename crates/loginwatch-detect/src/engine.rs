@@ -157,6 +157,8 @@ pub struct Engine {
     others: Vec<Delivery>,
     /// With a network stage (`stage.rs`): the visits for it, until taken.
     stage: Option<Vec<NetworkVisit>>,
+    /// The changelog round being handed out ([`Engine::take_changes`]).
+    pub(crate) changes: crate::snapshot::Round<loginwatch_storage::InlineStr>,
 }
 
 impl Engine {
@@ -190,6 +192,7 @@ impl Engine {
             owner,
             others: Vec::new(),
             stage: None,
+            changes: Default::default(),
         })
     }
 

@@ -465,7 +465,8 @@ impl Restore for Engine {
 
 mod changes;
 mod read;
-pub use changes::{AccountChange, NetworkChange, RecordDecoder};
+pub(crate) use changes::Round;
+pub use changes::{AccountChange, NetworkChange, RecordDecoder, Taken};
 pub use read::StateReader;
 
 #[cfg(test)]

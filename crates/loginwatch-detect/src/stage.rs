@@ -282,6 +282,8 @@ pub struct NetworkStage {
     pub(crate) watermark: Watermark,
     keep_ms: Option<i64>,
     scratch: Vec<Delivery>,
+    /// The changelog round being handed out ([`NetworkStage::take_changes`]).
+    pub(crate) changes: crate::snapshot::Round<NetKey>,
 }
 
 impl NetworkStage {
@@ -296,6 +298,7 @@ impl NetworkStage {
             watermark: Watermark::default(),
             keep_ms: rules.shared_keep_ms,
             scratch: Vec::new(),
+            changes: Default::default(),
         })
     }
 

@@ -147,9 +147,16 @@ pub trait PartitionState {
     fn restore_clocks(&mut self, record: &[u8]) -> Result<(), String>;
     /// Every record is read back: restore-time bounds apply.
     fn finish_restore(&mut self);
-    /// Hands `f` each account changed since the last call with its record (`None` once
-    /// gone), tombstones first; returns how many.
-    fn take_changes(&mut self, f: &mut dyn FnMut(&str, Option<&[u8]>)) -> Result<usize, String>;
+    /// Hands `f` up to `max` of the accounts changed before this round of calls began,
+    /// each with its record as of now (`None` once gone), tombstones first. A round begins,
+    /// with every account changed since the last one began, when the last one was handed out
+    /// whole, so a flush can be spread over several calls. Returns whether this call ended
+    /// its round.
+    fn take_changes(
+        &mut self,
+        max: usize,
+        f: &mut dyn FnMut(&str, Option<&[u8]>),
+    ) -> Result<bool, String>;
     /// The clocks as one record, written last in each flush.
     fn clocks(&self) -> Result<Vec<u8>, String>;
     /// Takes one record of the network stage read back (`network` empty: its clocks; `None`:
@@ -157,14 +164,14 @@ pub trait PartitionState {
     fn restore_network(&mut self, _network: &str, _record: Option<&[u8]>) -> Result<(), String> {
         Err("a network stage's record, and this processor has no network stage".into())
     }
-    /// Hands `f` each network of the stage changed since the last call with its record
-    /// (`None` once gone), tombstones first, then the stage's clocks under an empty name;
-    /// returns how many.
+    /// [`PartitionState::take_changes`] for the network stage's networks, with the stage's
+    /// clocks as of the round's beginning under an empty name in the round's first call.
     fn take_network_changes(
         &mut self,
+        _max: usize,
         _f: &mut dyn FnMut(&str, Option<&[u8]>),
-    ) -> Result<usize, String> {
-        Ok(0)
+    ) -> Result<bool, String> {
+        Ok(true)
     }
 }
 

@@ -18,12 +18,16 @@
 //! offsets together.
 //!
 //! # Consistency (see the README, "What a crash replays")
-//! A flush waits until every output of the messages up to its offset is acknowledged, writes
-//! the changed accounts (tombstones first), then — once those are acknowledged — the flush
-//! record, and only then stores the next offset for commit. So the last flush record read
-//! back says where the restored state stands; the partition's messages up to it are
-//! skipped, and records after it (a flush cut short) belong to accounts whose state is ahead:
-//! their messages up to that record's offset only move the clocks.
+//! A flush is taken at an offset: the accounts changed up to it are encoded a few hundred at
+//! a time between the messages that follow (so a flush holds no message up for long), each
+//! record marked with the offset its state then reflects, which may be later than the
+//! flush's. The flush then waits until every output of the messages up to the newest of
+//! those offsets is acknowledged, writes the records (tombstones first), then — once those
+//! are acknowledged — the flush record, and only then stores the offset after the flush's
+//! for commit. So the last flush record read back says where the restored state stands; the
+//! partition's messages up to it are skipped, and records marked later than it (encoded
+//! after messages that followed it, or written by a flush cut short) belong to accounts whose
+//! state is ahead: their messages up to that record's offset only move the clocks.
 
 use crate::config::KafkaConfig;
 use crate::kafka::{client_config, Role};
@@ -385,11 +389,13 @@ fn take(
         {
             Ok(meta) => {
                 // Every record before this one in the log belongs to this flush or an
-                // earlier one.
+                // earlier one; a flush encoded between messages wrote some of its records
+                // as of later messages, which restore must still skip.
+                let network_through = meta.network_through.unwrap_or(-1);
+                out.ahead.retain(|_, at| *at > through);
+                out.networks_ahead.retain(|_, at| *at > network_through);
                 out.through = Some(through);
                 out.meta = meta;
-                out.ahead.clear();
-                out.networks_ahead.clear();
             }
             Err(why) => refuse(out, partition, why),
         }

@@ -33,7 +33,7 @@ mod network;
 mod state;
 use crate::output::Origin;
 use network::{NetworkInput, Outbox, LINGER};
-use state::Flushing;
+use state::{Encoding, Flushing, FLUSH_STEP};
 
 /// The most input messages a worker takes together from its queue (what is already there;
 /// it never waits for more): they go through the pipeline as one group and settle as one.
@@ -150,6 +150,8 @@ impl Worker {
         // What the last flush covered or is covering (one flush at a time: a flush's
         // records must not interleave with the next one's on the state topic).
         let mut flushed = progress(&None, &net);
+        // A flush is encoded a step at a time between input groups, then written.
+        let mut encoding: Option<Encoding> = None;
         let mut flushing: Option<Flushing> = None;
         let mut deliveries = tokio::time::interval(DELIVERY_POLL);
         deliveries.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -190,16 +192,11 @@ impl Worker {
                         break;
                     }
                 }
-                _ = flushes.tick(), if stateful.is_some() && flushing.is_none() && progress(&last, &net) != flushed => {
+                _ = flushes.tick(), if stateful.is_some() && flushing.is_none() && encoding.is_none() && progress(&last, &net) != flushed => {
                     let now = progress(&last, &net);
                     let seen = net.as_ref().map(|n| n.seen.clone()).unwrap_or_default();
-                    if self.send_outbox(&mut outbox).await.is_none() {
-                        break;
-                    }
-                    // The flush waits for what is in flight; the worker goes on meanwhile.
-                    let waiting = (std::mem::take(&mut pending), std::mem::take(&mut outbox.sending));
-                    match self.start_flush(waiting, now, seen) {
-                        Some(f) => flushing = Some(f),
+                    match self.begin_flush(now, seen) {
+                        Some(e) => encoding = Some(e),
                         None => break,
                     }
                     flushed = now;
@@ -274,26 +271,52 @@ impl Worker {
                         break;
                     }
                     tracked.set(self.processor.tracked_accounts() as i64);
+                    // A flush under way takes a step after each group.
+                    let step = (&mut encoding, &mut flushing);
+                    let now = progress(&last, &net);
+                    if self.flush_step(step, (&mut pending, &mut outbox), now, FLUSH_STEP).await.is_none() {
+                        break;
+                    }
+                }
+                // Nothing else to do: the flush under way takes a step.
+                () = std::future::ready(()), if encoding.is_some() => {
+                    let step = (&mut encoding, &mut flushing);
+                    let now = progress(&last, &net);
+                    if self.flush_step(step, (&mut pending, &mut outbox), now, FLUSH_STEP).await.is_none() {
+                        break;
+                    }
                 }
             }
         }
-        // A graceful end (the input closed, every output settled) flushes what is left.
+        // A graceful end (the input closed, every output settled) flushes what is left: the
+        // flush under way, then one of everything since.
         if !self.stop.is_cancelled() && stateful.is_some() {
-            if let Some((through, settled)) = match flushing.take() {
-                Some(f) => f.await,
-                None => None,
-            } {
-                self.flushed(through, settled);
-            }
             let now = progress(&last, &net);
-            if now != flushed && self.send_outbox(&mut outbox).await.is_some() {
-                let seen = net.as_ref().map(|n| n.seen.clone()).unwrap_or_default();
-                let waiting = (pending, std::mem::take(&mut outbox.sending));
-                if let Some(f) = self.start_flush(waiting, now, seen) {
-                    if let Some((through, settled)) = f.await {
-                        self.flushed(through, settled);
+            let mut last_flush = false;
+            loop {
+                let step = (&mut encoding, &mut flushing);
+                if self
+                    .flush_step(step, (&mut pending, &mut outbox), now, usize::MAX)
+                    .await
+                    .is_none()
+                {
+                    break;
+                }
+                if let Some(f) = flushing.take() {
+                    match f.await {
+                        Some((through, settled)) => self.flushed(through, settled),
+                        None => break,
                     }
                 }
+                if last_flush || now == flushed {
+                    break;
+                }
+                let seen = net.as_ref().map(|n| n.seen.clone()).unwrap_or_default();
+                match self.begin_flush(now, seen) {
+                    Some(e) => encoding = Some(e),
+                    None => break,
+                }
+                (flushed, last_flush) = (now, true);
             }
         }
         self.shared.metrics.in_flight.sub(self.unsettled as i64);

@@ -12,6 +12,46 @@ use crate::Engine;
 use loginwatch_storage::InlineStr;
 use std::borrow::Cow;
 
+/// The changes of one round of a changelog (a flush): taken when the round begins, handed
+/// out a chunk at a time ([`Engine::take_changes`]).
+#[derive(Debug)]
+pub(crate) struct Round<T>(Vec<T>);
+
+impl<T> Default for Round<T> {
+    fn default() -> Self {
+        Round(Vec::new())
+    }
+}
+
+impl<T> Round<T> {
+    /// Up to `max` of the round's changes, beginning a round with `begin()` when the last
+    /// one was handed out whole.
+    fn next(&mut self, max: usize, begin: impl FnOnce() -> Vec<T>) -> (Vec<T>, Taken) {
+        let began = self.0.is_empty();
+        if began {
+            self.0 = begin();
+        }
+        let chunk = self.0.split_off(self.0.len().saturating_sub(max));
+        let taken = Taken {
+            handed: chunk.len(),
+            began,
+            done: self.0.is_empty(),
+        };
+        (chunk, taken)
+    }
+}
+
+/// What one call of [`Engine::take_changes`] (or [`NetworkStage::take_changes`]) handed out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Taken {
+    /// Records and tombstones handed out.
+    pub handed: usize,
+    /// This call began a round.
+    pub began: bool,
+    /// The round is handed out whole.
+    pub done: bool,
+}
+
 /// One account's record as a changelog carries it: the account's state, framed, or `None`
 /// once the account is gone (evicted or expired: a tombstone).
 #[derive(Debug)]
@@ -26,18 +66,24 @@ impl Engine {
         self.accounts_mut().track_changes();
     }
 
-    /// Hands `f` every account that changed since the last call (touched, evicted or
-    /// expired), as a framed record or a tombstone, tombstones first; returns how many.
-    /// Memory: one record.
+    /// Hands `f` up to `max` of the accounts of this round (touched, evicted or expired
+    /// before it began), each as a framed record of its state now or a tombstone, tombstones
+    /// first. A round begins, with every account changed since the last one began, when the
+    /// last one was handed out whole: a changelog can spread a flush over several calls,
+    /// with other work between them. Memory: one record.
     ///
-    /// Tombstones first: written in this order to one log, any prefix of a flush that
+    /// Tombstones first: written in this order to one log (a caller spreading a round keeps
+    /// every chunk's tombstones ahead of every chunk's records), any prefix of a flush that
     /// survives a crash holds the removal of every account that a later record's event
     /// evicted, so the restored table never holds more than the engine did.
     pub fn take_changes(
         &mut self,
+        max: usize,
         mut f: impl FnMut(AccountChange<'_>),
-    ) -> Result<usize, StateError> {
-        let changed = self.accounts_mut().take_changed();
+    ) -> Result<Taken, StateError> {
+        let mut round = std::mem::take(&mut self.changes);
+        let (changed, taken) = round.next(max, || self.accounts_mut().take_changed());
+        self.changes = round;
         let (live, gone): (Vec<&InlineStr>, Vec<&InlineStr>) = changed
             .iter()
             .partition(|id| self.accounts().get(id.as_str()).is_some());
@@ -61,7 +107,7 @@ impl Engine {
                 });
             }
         }
-        Ok(changed.len())
+        Ok(taken)
     }
 
     /// The engine's clocks as one framed record.
@@ -106,14 +152,17 @@ impl NetworkStage {
         self.index.track_changes();
     }
 
-    /// Hands `f` every network that changed since the last call (visited, expired or
-    /// evicted), as a framed record or a tombstone, tombstones first (see
-    /// [`Engine::take_changes`]); returns how many.
+    /// Hands `f` up to `max` of the networks of this round (visited, expired or evicted
+    /// before it began), as framed records or tombstones, tombstones first (rounds as in
+    /// [`Engine::take_changes`]).
     pub fn take_changes(
         &mut self,
+        max: usize,
         mut f: impl FnMut(NetworkChange<'_>),
-    ) -> Result<usize, StateError> {
-        let changed = self.index.take_changed();
+    ) -> Result<Taken, StateError> {
+        let mut round = std::mem::take(&mut self.changes);
+        let (changed, taken) = round.next(max, || self.index.take_changed());
+        self.changes = round;
         let mut live = Vec::with_capacity(changed.len());
         for &key in &changed {
             if self.index.read_network(key, |n| n.is_some()) {
@@ -146,7 +195,7 @@ impl NetworkStage {
                 });
             }
         }
-        Ok(changed.len())
+        Ok(taken)
     }
 
     /// The stage's clocks as one framed record.

@@ -267,10 +267,18 @@ mod changelog {
     /// Writes the changes of a flush at `position`; with `torn`, only the first `torn`
     /// records and no clocks (the crash hit mid-flush).
     fn flush(engine: &mut Engine, topic: &mut Topic, position: usize, torn: Option<usize>) {
-        let mut records = Vec::new();
-        engine
-            .take_changes(|c| records.push((c.account.to_owned(), c.record.map(<[u8]>::to_vec))))
-            .unwrap();
+        // In chunks of 3, as a service spreads a flush, each chunk's tombstones ahead of
+        // every chunk's records.
+        let (mut gone, mut live) = (Vec::new(), Vec::new());
+        while !engine
+            .take_changes(3, |c| match c.record {
+                None => gone.push((c.account.to_owned(), None)),
+                Some(r) => live.push((c.account.to_owned(), Some(r.to_vec()))),
+            })
+            .unwrap()
+            .done
+        {}
+        let records: Vec<_> = gone.into_iter().chain(live).collect();
         let keep = torn.unwrap_or(records.len()).min(records.len());
         for (account, record) in records.into_iter().take(keep) {
             topic.accounts.insert(account, (position, record));

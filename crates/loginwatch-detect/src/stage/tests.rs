@@ -189,7 +189,7 @@ fn damaged_or_foreign_messages_are_refused() {
 /// Applies a changelog's records to `log` (a tombstone removes).
 fn keep(log: &mut BTreeMap<String, Vec<u8>>, stage: &mut NetworkStage) -> usize {
     stage
-        .take_changes(|c| match c.record {
+        .take_changes(usize::MAX, |c| match c.record {
             Some(r) => {
                 log.insert(c.network.to_owned(), r.to_vec());
             }
@@ -198,6 +198,7 @@ fn keep(log: &mut BTreeMap<String, Vec<u8>>, stage: &mut NetworkStage) -> usize 
             }
         })
         .unwrap()
+        .handed
 }
 
 #[test]

@@ -29,8 +29,12 @@ impl PartitionState for Log {
         Ok(())
     }
     fn finish_restore(&mut self) {}
-    fn take_changes(&mut self, _: &mut dyn FnMut(&str, Option<&[u8]>)) -> Result<usize, String> {
-        Ok(0)
+    fn take_changes(
+        &mut self,
+        _: usize,
+        _: &mut dyn FnMut(&str, Option<&[u8]>),
+    ) -> Result<bool, String> {
+        Ok(true)
     }
     fn clocks(&self) -> Result<Vec<u8>, String> {
         Ok(Vec::new())
@@ -191,4 +195,46 @@ fn network_records_and_their_flush() {
     take(&mut out, &mut log, Named::Network(b"8.8.4.0/24"), None, 0);
     assert!(!log.networks.contains_key("8.8.4.0/24"));
     assert!(out.networks_ahead.is_empty());
+}
+
+#[test]
+fn records_encoded_after_later_messages_stay_ahead_of_their_flush() {
+    let (mut out, mut log) = (Restored::default(), Log::default());
+    let meta = |network_through| FlushMeta {
+        network_through: Some(network_through),
+        seen: Seen::new(),
+    };
+    // A flush taken at offset 9 (network topic: 30), its records encoded while the messages
+    // up to 14 (network topic: 33) went on.
+    let records: [(Named<'_>, i64, &[u8]); 4] = [
+        (Named::Account(b"a"), 9, b"a1"),
+        (Named::Account(b"b"), 14, b"b1"),
+        (Named::Network(b"8.8.4.0/24"), 33, b"n1"),
+        (Named::Network(b"1.2.3.0/24"), 30, b"n2"),
+    ];
+    for (named, at, record) in records {
+        take(&mut out, &mut log, named, Some(&value(at, record)), 0);
+    }
+    let flush = |at, net| flush_value(at, &meta(net), b"c");
+    take(
+        &mut out,
+        &mut log,
+        Named::Account(b""),
+        Some(&flush(9, 30)),
+        0,
+    );
+    assert_eq!(out.through, Some(9));
+    assert!(!out.applied("a", 10), "as of the flush: nothing to skip");
+    assert!(out.applied("b", 14) && !out.applied("b", 15));
+    assert!(out.network_applied("8.8.4.0/24", 33) && !out.network_applied("8.8.4.0/24", 34));
+    assert!(!out.network_applied("1.2.3.0/24", 31));
+    // The next flush covers them.
+    take(
+        &mut out,
+        &mut log,
+        Named::Account(b""),
+        Some(&flush(20, 40)),
+        0,
+    );
+    assert!(out.ahead.is_empty() && out.networks_ahead.is_empty());
 }

@@ -1,7 +1,7 @@
 //! A worker's part in keeping its partition's state on the state topic: the restore before
 //! the first message, and flushes (see the module docs of `crate::state`).
 
-use super::network::Sending;
+use super::network::{Outbox, Sending};
 use super::{Pending, Settled, Shared, Worker};
 use crate::output::{enqueue, settle, OutRecord};
 use crate::state::{self, FlushMeta, Restored, Seen, StateSetup, FLUSH_ACCOUNT};
@@ -83,63 +83,127 @@ impl Worker {
         }
     }
 
-    /// Starts the flush of the state as of message `through`: encodes the changed accounts
-    /// and the clocks now, and returns the rest, which the worker awaits beside its input:
-    /// waiting for `waiting` — the outputs and network-topic batches in flight, since the
-    /// state records must not be durable before what they reflect — then writing the
-    /// records (see [`write_flush`]). It resolves to `through` and the settled outputs.
-    /// `None` if the state could not be encoded.
-    pub(super) fn start_flush(
+    /// Begins the flush of the state as of message `through` (and of the network topic's
+    /// message `network_through`): takes the clocks now; the changed accounts and networks
+    /// are then encoded by [`Worker::encode_flush`] steps between input groups, and the
+    /// records written by [`Worker::write_flush`]. `None` if the state cannot be encoded.
+    pub(super) fn begin_flush(
         &mut self,
-        (mut pending, mut sending): (FuturesOrdered<Pending>, Sending),
         (through, network_through): (i64, Option<i64>),
         seen: Seen,
-    ) -> Option<Flushing> {
-        let started = Instant::now();
+    ) -> Option<Encoding> {
+        let state = self.processor.state()?;
+        let clocks = match state.clocks() {
+            Ok(c) => c,
+            Err(e) => return self.unencodable(e),
+        };
+        Some(Encoding {
+            through,
+            meta: FlushMeta {
+                network_through,
+                seen,
+            },
+            clocks,
+            gone: Vec::new(),
+            live: Vec::new(),
+            accounts_done: false,
+            networks_done: false,
+            started: Instant::now(),
+        })
+    }
+
+    /// Encodes up to `max` more of the flush's changed accounts (then networks), each
+    /// record marked with the offset its state reflects now (`now`: where the input and the
+    /// network topic stand; restore skips the messages a record holds). `Some(true)` once
+    /// every change is encoded; `None` if the state cannot be encoded.
+    pub(super) fn encode_flush(
+        &mut self,
+        e: &mut Encoding,
+        (at, network_at): (i64, Option<i64>),
+        max: usize,
+    ) -> Option<bool> {
         let setup = self.shared.state.clone()?;
         let (topic, p, ns) = (&setup.topic, self.partition, &setup.namespace);
-        let (mut gone, mut live) = (Vec::new(), Vec::new());
         let state = self.processor.state()?;
-        let taken = state.take_changes(&mut |account, record| match record {
-            Some(r) => live.push(OutRecord::state(
-                topic,
-                p,
-                ns.key(account),
-                Some(state::value(through, r)),
-            )),
-            None => gone.push(OutRecord::state(topic, p, ns.key(account), None)),
-        });
-        // The network stage's networks, as of the network topic's offset.
-        let at = network_through.unwrap_or(-1);
-        let networks = taken.and_then(|_| {
-            state.take_network_changes(&mut |network, record| match record {
-                Some(r) => live.push(OutRecord::state(
-                    topic,
-                    p,
-                    ns.network_key(network),
-                    Some(state::value(at, r)),
-                )),
-                None => gone.push(OutRecord::state(topic, p, ns.network_key(network), None)),
-            })
-        });
-        let clocks = match networks.and_then(|_| state.clocks()) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(partition = p, error = %e, "the state could not be encoded; stopping the partition");
-                return None;
-            }
+        let (gone, live) = (&mut e.gone, &mut e.live);
+        let step = if !e.accounts_done {
+            state
+                .take_changes(max, &mut |account, record| match record {
+                    Some(r) => live.push(OutRecord::state(
+                        topic,
+                        p,
+                        ns.key(account),
+                        Some(state::value(at, r)),
+                    )),
+                    None => gone.push(OutRecord::state(topic, p, ns.key(account), None)),
+                })
+                .map(|done| e.accounts_done = done)
+        } else {
+            let at = network_at.unwrap_or(-1);
+            state
+                .take_network_changes(max, &mut |network, record| match record {
+                    Some(r) => live.push(OutRecord::state(
+                        topic,
+                        p,
+                        ns.network_key(network),
+                        Some(state::value(at, r)),
+                    )),
+                    None => gone.push(OutRecord::state(topic, p, ns.network_key(network), None)),
+                })
+                .map(|done| e.networks_done = done)
         };
-        let meta = FlushMeta {
-            network_through,
-            seen,
+        match step {
+            Ok(()) => Some(e.accounts_done && e.networks_done),
+            Err(err) => self.unencodable(err),
+        }
+    }
+
+    /// One step of the flush being encoded (`encoding`, up to `max` changes); once it is
+    /// encoded whole, sends the outbox and starts writing it (`flushing`), waiting for what
+    /// is in flight now. `None` when the worker must stop.
+    pub(super) async fn flush_step(
+        &mut self,
+        (encoding, flushing): (&mut Option<Encoding>, &mut Option<Flushing>),
+        (pending, outbox): (&mut FuturesOrdered<Pending>, &mut Outbox),
+        now: (i64, Option<i64>),
+        max: usize,
+    ) -> Option<()> {
+        let Some(e) = encoding.as_mut() else {
+            return Some(());
         };
+        if !self.encode_flush(e, now, max)? {
+            return Some(());
+        }
+        let e = encoding.take().expect("checked above");
+        self.send_outbox(outbox).await?;
+        let waiting = (std::mem::take(pending), std::mem::take(&mut outbox.sending));
+        *flushing = Some(self.write_flush(e, waiting)?);
+        Some(())
+    }
+
+    fn unencodable<T>(&self, error: String) -> Option<T> {
+        tracing::error!(partition = self.partition, %error, "the state could not be encoded; stopping the partition");
+        None
+    }
+
+    /// Writes an encoded flush, once `waiting` — the outputs and network-topic batches in
+    /// flight, since the state records must not be durable before what they reflect — is
+    /// durable: tombstones, records, then the flush record. The worker awaits it beside its
+    /// input; it resolves to the flush's offset and the settled outputs.
+    pub(super) fn write_flush(
+        &self,
+        e: Encoding,
+        (mut pending, mut sending): (FuturesOrdered<Pending>, Sending),
+    ) -> Option<Flushing> {
+        let setup = self.shared.state.clone()?;
         let closing = vec![OutRecord::state(
-            topic,
-            p,
-            ns.key(FLUSH_ACCOUNT),
-            Some(state::flush_value(through, &meta, &clocks)),
+            &setup.topic,
+            self.partition,
+            setup.namespace.key(FLUSH_ACCOUNT),
+            Some(state::flush_value(e.through, &e.meta, &e.clocks)),
         )];
-        let (sh, stop) = (self.shared.clone(), self.stop.clone());
+        let (sh, stop, through) = (self.shared.clone(), self.stop.clone(), e.through);
+        let (gone, live, started) = (e.gone, e.live, e.started);
         Some(Box::pin(async move {
             let settled = tokio::select! {
                 _ = stop.cancelled() => return None,
@@ -152,7 +216,7 @@ impl Worker {
                     settled
                 } => settled,
             };
-            write_flush(&sh, &stop, [gone, live, closing]).await?;
+            write_records(&sh, &stop, [gone, live, closing]).await?;
             sh.metrics
                 .state_flush_seconds
                 .observe(started.elapsed().as_secs_f64());
@@ -161,10 +225,24 @@ impl Worker {
     }
 }
 
-/// Writes a flush's batches (tombstones, records, the flush record), each acknowledged
-/// before the next is sent, so a crash leaves a prefix of the flush on the state topic;
-/// `None` if stopped first.
-async fn write_flush(
+/// A flush being encoded, a step at a time between input groups ([`Worker::begin_flush`]).
+pub(super) struct Encoding {
+    through: i64,
+    meta: FlushMeta,
+    clocks: Vec<u8>,
+    /// Every step's tombstones are written ahead of every step's records.
+    gone: Vec<OutRecord>,
+    live: Vec<OutRecord>,
+    accounts_done: bool,
+    networks_done: bool,
+    started: Instant,
+}
+
+/// Accounts (or networks) a worker encodes per step of a flush, between input groups:
+/// about a millisecond's work, so that a flush delays no message by much more.
+pub(super) const FLUSH_STEP: usize = 512;
+
+async fn write_records(
     sh: &Shared,
     stop: &CancellationToken,
     batches: [Vec<OutRecord>; 3],

@@ -42,10 +42,15 @@ impl PartitionState for PartitionProcessor {
         self.export();
     }
 
-    fn take_changes(&mut self, f: &mut dyn FnMut(&str, Option<&[u8]>)) -> Result<usize, String> {
+    fn take_changes(
+        &mut self,
+        max: usize,
+        f: &mut dyn FnMut(&str, Option<&[u8]>),
+    ) -> Result<bool, String> {
         self.pipeline
             .engine_mut()
-            .take_changes(|c| f(c.account, c.record))
+            .take_changes(max, |c| f(c.account, c.record))
+            .map(|taken| taken.done)
             .map_err(|e| e.to_string())
     }
 
@@ -83,18 +88,22 @@ impl PartitionState for PartitionProcessor {
 
     fn take_network_changes(
         &mut self,
+        max: usize,
         f: &mut dyn FnMut(&str, Option<&[u8]>),
-    ) -> Result<usize, String> {
+    ) -> Result<bool, String> {
         let Some(n) = &mut self.network else {
-            return Ok(0);
+            return Ok(true);
         };
-        let changed = n
+        let taken = n
             .stage
-            .take_changes(|c| f(c.network, c.record))
+            .take_changes(max, |c| f(c.network, c.record))
             .map_err(|e| e.to_string())?;
-        let clocks = n.stage.clocks_record().map_err(|e| e.to_string())?;
-        f("", Some(&clocks));
-        Ok(changed + 1)
+        if taken.began {
+            // Nothing moved the stage's clocks since the round began.
+            let clocks = n.stage.clocks_record().map_err(|e| e.to_string())?;
+            f("", Some(&clocks));
+        }
+        Ok(taken.done)
     }
 }
 

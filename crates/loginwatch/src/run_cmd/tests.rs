@@ -174,7 +174,9 @@ fn a_partition_restored_from_its_changes_goes_on_as_the_original() {
     let mut records: Vec<(String, Option<Vec<u8>>)> = Vec::new();
     let state = original.state().expect("stateful");
     state
-        .take_changes(&mut |a, r| records.push((a.to_owned(), r.map(<[u8]>::to_vec))))
+        .take_changes(usize::MAX, &mut |a, r| {
+            records.push((a.to_owned(), r.map(<[u8]>::to_vec)))
+        })
         .expect("encoded");
     let clocks = state.clocks().expect("clocks");
     assert_eq!(records.len(), 1);
