@@ -46,7 +46,7 @@ impl EventId {
     pub(crate) fn is(&self, s: &str) -> bool {
         match self {
             EventId::Derived(d) => parse_derived(s).as_ref() == Some(d),
-            EventId::Other(k) => k.as_str() == s,
+            EventId::Other(k) => k.is(s),
         }
     }
 }

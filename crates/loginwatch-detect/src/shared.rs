@@ -319,7 +319,7 @@ impl SharedIndex {
                 let found = members
                     .as_mut_slice()
                     .iter_mut()
-                    .find(|m| m.account.as_str() == v.account);
+                    .find(|m| m.account.is(v.account));
                 match found {
                     Some(m) => {
                         if v.time > m.last && day(v.time) != day(m.last) {

@@ -340,7 +340,7 @@ impl NetworkStage {
         let own = rule.judge(&self.index, v.ip, &visit, &mut self.scratch);
         let mut noted = false;
         for d in self.scratch.drain(..) {
-            noted |= d.account.as_str() == v.account;
+            noted |= d.account.is(&v.account);
             out.push(Mail {
                 owner: d.owner,
                 account: d.account,

@@ -30,6 +30,19 @@ impl InlineStr {
         }
     }
 
+    /// The string's bytes (no UTF-8 check: comparisons need none).
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            InlineStr::Inline { len, buf } => &buf[..usize::from(*len)],
+            InlineStr::Heap(s) => s.as_bytes(),
+        }
+    }
+
+    /// Whether this is `s` (compared as bytes).
+    pub fn is(&self, s: &str) -> bool {
+        self.as_bytes() == s.as_bytes()
+    }
+
     pub fn as_str(&self) -> &str {
         match self {
             // Always valid: copied from a `&str` (the whole string).
@@ -59,7 +72,7 @@ impl Hash for InlineStr {
 
 impl PartialEq for InlineStr {
     fn eq(&self, other: &Self) -> bool {
-        self.as_str() == other.as_str()
+        self.as_bytes() == other.as_bytes()
     }
 }
 
@@ -74,6 +87,13 @@ impl PartialOrd for InlineStr {
 impl Ord for InlineStr {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.as_str().cmp(other.as_str())
+    }
+}
+
+/// Lookups by bytes skip the UTF-8 check of [`InlineStr::as_str`] (the equality is the same).
+impl Borrow<[u8]> for InlineStr {
+    fn borrow(&self) -> &[u8] {
+        self.as_bytes()
     }
 }
 

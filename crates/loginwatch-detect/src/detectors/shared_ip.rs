@@ -195,9 +195,7 @@ fn pick(
 ) -> (bool, Option<Report>) {
     // Nothing new to alert (the common case on a busy network): no copies.
     if !members.iter().any(|m| !m.reported && counts(m)) {
-        let own = members
-            .iter()
-            .any(|m| m.reported && m.account.as_str() == account);
+        let own = members.iter().any(|m| m.reported && m.account.is(account));
         return (own, None);
     }
     let mut alert = Vec::new();
@@ -209,9 +207,7 @@ fn pick(
         }
         listed.push(m.clone());
     }
-    let own = members
-        .iter()
-        .any(|m| m.reported && m.account.as_str() == account);
+    let own = members.iter().any(|m| m.reported && m.account.is(account));
     if alert.is_empty() {
         return (own, None);
     }
@@ -219,7 +215,7 @@ fn pick(
     let alert = listed
         .iter()
         .enumerate()
-        .filter(|(_, m)| alert.iter().any(|a| a.as_str() == m.account.as_str()))
+        .filter(|(_, m)| alert.iter().any(|a| *a == m.account))
         .map(|(i, _)| i)
         .collect();
     let report = Report {
@@ -274,7 +270,7 @@ impl Detector for SharedIp {
             cx.note_risk(AlertKind::SharedIp, Severity::Medium, t);
         }
         for d in found {
-            if d.account.as_str() == cx.account {
+            if d.account.is(cx.account) {
                 out.push(d.finding);
             } else {
                 cx.others.push(d);
