@@ -72,7 +72,7 @@ impl Accounts {
     /// Removes one account (its tombstone was read back); whether it was tracked.
     pub(crate) fn remove(&mut self, id: &str) -> bool {
         let hash = self.table.hash(id);
-        let Some(at) = self.table.find(hash, id.as_bytes()) else {
+        let Some(at) = self.table.find_by(hash, |k| k.is(id)) else {
             return false;
         };
         let (key, state, _) = self.table.remove_at(at);
@@ -96,7 +96,7 @@ impl Accounts {
         let hash = self.table.hash(id);
         if stage == 0 {
             self.table.prefetch(hash);
-        } else if let Some(at) = self.table.find(hash, id.as_bytes()) {
+        } else if let Some(at) = self.table.find_by(hash, |k| k.is(id)) {
             self.table.get(at).1.prefetch(stage - 1);
         }
     }
@@ -108,7 +108,7 @@ impl Accounts {
             // One probe: the id is copied only the first time in a flush interval.
             changed.get_or_insert_with(id, InlineStr::new);
         }
-        let (at, created) = match self.table.find(hash, id.as_bytes()) {
+        let (at, created) = match self.table.find_by(hash, |k| k.is(id)) {
             Some(at) => (at, false),
             None => {
                 if self.table.len() >= self.max {
@@ -129,7 +129,7 @@ impl Accounts {
 
     /// The account `id`, if tracked.
     pub(crate) fn get(&self, id: &str) -> Option<(&AccountState, i64)> {
-        let at = self.table.find(self.table.hash(id), id.as_bytes())?;
+        let at = self.table.find_by(self.table.hash(id), |k| k.is(id))?;
         let (_, state, newest) = self.table.get(at);
         Some((state, newest))
     }
@@ -142,7 +142,7 @@ impl Accounts {
     /// Adds (or replaces) a saved account.
     pub(crate) fn restore(&mut self, id: &str, state: AccountState, newest: i64) {
         let hash = self.table.hash(id);
-        if let Some(at) = self.table.find(hash, id.as_bytes()) {
+        if let Some(at) = self.table.find_by(hash, |k| k.is(id)) {
             let (_, old, _) = self.table.remove_at(at);
             self.bytes = self
                 .bytes

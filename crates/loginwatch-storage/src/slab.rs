@@ -127,10 +127,13 @@ impl<K: Hash + Eq, V> SlabMap<K, V> {
     where
         K: Borrow<Q>,
     {
+        self.find_by(hash, |k| k.borrow() == key)
+    }
+
+    /// [`SlabMap::find`] with the key compared by `is` (e.g. without a conversion).
+    pub fn find_by(&self, hash: u64, is: impl Fn(&K) -> bool) -> Option<usize> {
         let entries = &self.entries;
-        let at = self
-            .index
-            .find(hash, |&i| entries[i as usize].0.borrow() == key)?;
+        let at = self.index.find(hash, |&i| is(&entries[i as usize].0))?;
         Some(*at as usize)
     }
 

@@ -90,13 +90,6 @@ impl Ord for InlineStr {
     }
 }
 
-/// Lookups by bytes skip the UTF-8 check of [`InlineStr::as_str`] (the equality is the same).
-impl Borrow<[u8]> for InlineStr {
-    fn borrow(&self) -> &[u8] {
-        self.as_bytes()
-    }
-}
-
 impl Borrow<str> for InlineStr {
     fn borrow(&self) -> &str {
         self.as_str()

@@ -215,7 +215,7 @@ fn pick(
     let alert = listed
         .iter()
         .enumerate()
-        .filter(|(_, m)| alert.iter().any(|a| *a == m.account))
+        .filter(|(_, m)| alert.contains(&m.account))
         .map(|(i, _)| i)
         .collect();
     let report = Report {
