@@ -248,6 +248,17 @@ impl<L: Locate> Pipeline<L> {
         self.group = group;
     }
 
+    /// [`Pipeline::process_group`], leaving the results in this pipeline's own group (its
+    /// events' buffers stay with this pipeline, warm in this thread's cache): see
+    /// [`Group::outcomes`].
+    pub fn process_in_place(&mut self, lines: &[&[u8]], out: &mut Vec<Alert>) -> &Group {
+        let mut group = std::mem::take(&mut self.group);
+        self.decoder.decode(lines, &mut group);
+        self.observe_group(&mut group, &mut (), out);
+        self.group = group;
+        &self.group
+    }
+
     /// The second half of [`Pipeline::process_group_with`], for a group decoded by this
     /// pipeline's [`Pipeline::decoder_mut`] or by a [`Decoder`] on another thread (with the
     /// same format): locates and observes its events, appending their alerts to `out` and

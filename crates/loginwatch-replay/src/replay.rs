@@ -190,39 +190,60 @@ impl Lines {
         self.ends.clear();
     }
 
-    /// Decodes every line with `decoder`, [`GROUP_LINES`] of them into each of `groups` (as
-    /// many as that takes; reused, with the buffers of the events they held).
-    pub(crate) fn decode(&self, decoder: &mut Decoder, groups: &mut Vec<Group>) {
-        groups.resize_with(self.ends.len().div_ceil(GROUP_LINES), Group::default);
+    /// Hands `f` each group of [`GROUP_LINES`] lines in turn: its index, its lines' numbers
+    /// and ends, and its lines.
+    fn for_each_group<E>(
+        &self,
+        mut f: impl FnMut(usize, &[(u64, usize)], &[&[u8]]) -> Result<(), E>,
+    ) -> Result<(), E> {
         let mut slices: Vec<&[u8]> = Vec::with_capacity(GROUP_LINES);
         let mut start = 0;
-        for (chunk, group) in self.ends.chunks(GROUP_LINES).zip(groups.iter_mut()) {
+        for (k, chunk) in self.ends.chunks(GROUP_LINES).enumerate() {
             slices.clear();
             for &(_, end) in chunk {
                 slices.push(&self.data[start..end]);
                 start = end;
             }
-            decoder.decode(&slices, group);
+            f(k, chunk, &slices)?;
         }
+        Ok(())
     }
 
-    /// Runs the `groups` [`Lines::decode`] filled through `pipeline` and hands `each` every
-    /// line's outcome in order: its line number and the alerts it caused, or its reject.
-    pub(crate) fn observe<L: Locate, E>(
+    /// Decodes every line with `decoder` into `groups`, a group of [`GROUP_LINES`] each (as
+    /// many as that takes; reused, with the buffers of the events they held).
+    pub(crate) fn decode(&self, decoder: &mut Decoder, groups: &mut Vec<Group>) {
+        groups.resize_with(self.ends.len().div_ceil(GROUP_LINES), Group::default);
+        let _ = self.for_each_group(|k, _, lines| {
+            decoder.decode(lines, &mut groups[k]);
+            Ok::<(), ()>(())
+        });
+    }
+
+    /// Runs the lines through `pipeline` a group at a time — the `groups` [`Lines::decode`]
+    /// filled when `decoded`, else decoded by the pipeline itself into its own group — and
+    /// hands `each` every line's outcome in order: its line number and the alerts it caused,
+    /// or its reject.
+    pub(crate) fn process<L: Locate, E>(
         &self,
-        groups: &mut [Group],
+        (groups, decoded): (&mut Vec<Group>, bool),
         pipeline: &mut Pipeline<L>,
         mut each: impl FnMut(u64, Result<&[Alert], &Reject>) -> Result<(), E>,
     ) -> Result<(), E> {
         let mut alerts = Vec::new();
-        for (chunk, group) in self.ends.chunks(GROUP_LINES).zip(groups) {
+        self.for_each_group(|k, chunk, lines| {
             alerts.clear();
-            pipeline.observe_group(group, &mut (), &mut alerts);
+            let group = if decoded {
+                let group = &mut groups[k];
+                pipeline.observe_group(group, &mut (), &mut alerts);
+                &*group
+            } else {
+                pipeline.process_in_place(lines, &mut alerts)
+            };
             for (&(line_no, _), outcome) in chunk.iter().zip(group.outcomes(&alerts)) {
                 each(line_no, outcome)?;
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 }
 

@@ -111,18 +111,14 @@ fn work(
     format: AlertFormat,
 ) -> Pipeline<SharedLocator> {
     for mut batch in rx {
-        if !batch.decoded {
-            batch
-                .lines
-                .decode(pipeline.decoder_mut(), &mut batch.groups);
-        }
         // Buffers the writer is done with: fresh ones would cost page faults as they grow.
         let mut out = written.try_recv().unwrap_or_default();
         out.worker = Some(me);
         // Writing into a Vec cannot fail.
+        let groups = (&mut batch.groups, batch.decoded);
         let _ = batch
             .lines
-            .observe(&mut batch.groups, &mut pipeline, |line_no, outcome| {
+            .process(groups, &mut pipeline, |line_no, outcome| {
                 match outcome {
                     Ok(alerts) => out.add_alerts(alerts, format)?,
                     Err(reject) => {
