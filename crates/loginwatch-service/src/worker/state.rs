@@ -126,30 +126,24 @@ impl Worker {
         let (topic, p, ns) = (&setup.topic, self.partition, &setup.namespace);
         let state = self.processor.state()?;
         let (gone, live) = (&mut e.gone, &mut e.live);
+        // A record marked with the offset `at`, or a tombstone.
+        let mut put = |key, record: Option<&[u8]>, at| {
+            let value = record.map(|r| state::value(at, r));
+            let list = if value.is_some() {
+                &mut *live
+            } else {
+                &mut *gone
+            };
+            list.push(OutRecord::state(topic, p, key, value));
+        };
         let step = if !e.accounts_done {
             state
-                .take_changes(max, &mut |account, record| match record {
-                    Some(r) => live.push(OutRecord::state(
-                        topic,
-                        p,
-                        ns.key(account),
-                        Some(state::value(at, r)),
-                    )),
-                    None => gone.push(OutRecord::state(topic, p, ns.key(account), None)),
-                })
+                .take_changes(max, &mut |account, r| put(ns.key(account), r, at))
                 .map(|done| e.accounts_done = done)
         } else {
             let at = network_at.unwrap_or(-1);
             state
-                .take_network_changes(max, &mut |network, record| match record {
-                    Some(r) => live.push(OutRecord::state(
-                        topic,
-                        p,
-                        ns.network_key(network),
-                        Some(state::value(at, r)),
-                    )),
-                    None => gone.push(OutRecord::state(topic, p, ns.network_key(network), None)),
-                })
+                .take_network_changes(max, &mut |net, r| put(ns.network_key(net), r, at))
                 .map(|done| e.networks_done = done)
         };
         match step {
