@@ -1,6 +1,7 @@
 //! [`Pipeline`]: bytes → [`decode`] (with a size limit; a vendor's records through
-//! [`decode_as`]) → [`Locate`] → [`Engine`]; the one path both drivers (`replay` and the Kafka
-//! service) use, so they produce the same alerts.
+//! [`decode_as`]) → [`Locate`] → [`Engine`], a [`Group`] of lines at a time; the one path both
+//! drivers (`replay` and the Kafka service) use, so they produce the same alerts. Its
+//! [`Decoder`] stage can run on a thread of its own ([`Pipeline::observe_group`]).
 
 use crate::Engine;
 use loginwatch_geo::Login;
@@ -207,15 +208,10 @@ impl<L: Locate> Pipeline<L> {
     /// returned as a [`Reject`] (reason plus original bytes) for the dead-letter output; a
     /// vendor's record that is not a login event is counted and is `Ok`, without alerts.
     pub fn process(&mut self, bytes: &[u8], out: &mut Vec<Alert>) -> Result<(), Reject> {
-        let mut group = std::mem::take(&mut self.group);
-        self.decoder.decode(&[bytes], &mut group);
-        self.observe_group(&mut group, &mut (), out);
-        let result = match group.results.pop() {
+        match self.own_group(&[bytes], &mut (), out).results.pop() {
             Some(Err(reject)) => Err(reject),
             _ => Ok(()),
-        };
-        self.group = group;
-        result
+        }
     }
 
     /// Processes `lines` in order with the same results as [`Pipeline::process`] on each:
@@ -241,28 +237,34 @@ impl<L: Locate> Pipeline<L> {
         results: &mut Vec<Result<usize, Reject>>,
         out: &mut Vec<Alert>,
     ) {
-        let mut group = std::mem::take(&mut self.group);
-        self.decoder.decode(lines, &mut group);
-        self.observe_group(&mut group, hooks, out);
+        let group = self.own_group(lines, hooks, out);
         std::mem::swap(results, &mut group.results);
-        self.group = group;
     }
 
     /// [`Pipeline::process_group`], leaving the results in this pipeline's own group (its
     /// events' buffers stay with this pipeline, warm in this thread's cache): see
     /// [`Group::outcomes`].
     pub fn process_in_place(&mut self, lines: &[&[u8]], out: &mut Vec<Alert>) -> &Group {
-        let mut group = std::mem::take(&mut self.group);
-        self.decoder.decode(lines, &mut group);
-        self.observe_group(&mut group, &mut (), out);
-        self.group = group;
-        &self.group
+        self.own_group(lines, &mut (), out)
     }
 
-    /// The second half of [`Pipeline::process_group_with`], for a group decoded by this
-    /// pipeline's [`Pipeline::decoder_mut`] or by a [`Decoder`] on another thread (with the
-    /// same format): locates and observes its events, appending their alerts to `out` and
-    /// counting them in [`Group::outcomes`].
+    /// Decodes `lines` into this pipeline's own group and observes it there.
+    fn own_group(
+        &mut self,
+        lines: &[&[u8]],
+        hooks: &mut impl GroupHooks,
+        out: &mut Vec<Alert>,
+    ) -> &mut Group {
+        let mut group = std::mem::take(&mut self.group);
+        self.decoder.decode(lines, &mut group);
+        self.observe_group(&mut group, hooks, out);
+        self.group = group;
+        &mut self.group
+    }
+
+    /// The second half of [`Pipeline::process_group_with`], for a group a [`Decoder`] of the
+    /// same format filled (e.g. on another thread): locates and observes its events in place,
+    /// appending their alerts to `out` and counting them in [`Group::outcomes`].
     pub fn observe_group(
         &mut self,
         group: &mut Group,
@@ -289,11 +291,6 @@ impl<L: Locate> Pipeline<L> {
             hooks.after(i, &mut self.engine);
         }
         group.len = 0;
-    }
-
-    /// This pipeline's decoding stage.
-    pub fn decoder_mut(&mut self) -> &mut Decoder {
-        &mut self.decoder
     }
 
     /// The records skipped so far because they are not login events ([`Decoder::skipped`]).

@@ -22,11 +22,13 @@ const BATCH_LINES: usize = 512;
 /// Batches queued per worker (and per worker towards the writer).
 const QUEUE_BATCHES: usize = 8;
 
-/// Lines for a worker, decoded into groups by the reader or, when it did not, by the worker.
+/// Lines for a worker and, when the reader decodes (one worker), the groups it decoded them
+/// into; otherwise the worker's pipeline decodes them into its own group.
 #[derive(Default)]
 struct Batch {
     lines: Lines,
     groups: Vec<Group>,
+    /// `groups` hold these lines.
     decoded: bool,
 }
 
