@@ -292,7 +292,6 @@ impl Worker {
         // flush under way, then one of everything since.
         if !self.stop.is_cancelled() && stateful.is_some() {
             let now = progress(&last, &net);
-            let mut last_flush = false;
             loop {
                 let step = (&mut encoding, &mut flushing);
                 if self
@@ -308,7 +307,7 @@ impl Worker {
                         None => break,
                     }
                 }
-                if last_flush || now == flushed {
+                if now == flushed {
                     break;
                 }
                 let seen = net.as_ref().map(|n| n.seen.clone()).unwrap_or_default();
@@ -316,7 +315,7 @@ impl Worker {
                     Some(e) => encoding = Some(e),
                     None => break,
                 }
-                (flushed, last_flush) = (now, true);
+                flushed = now;
             }
         }
         self.shared.metrics.in_flight.sub(self.unsettled as i64);
