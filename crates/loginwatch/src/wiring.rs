@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use loginwatch_detect::{Engine, Owner, Pipeline, SharedIndex};
 use loginwatch_geo::lists::{AsnSet, CidrSet};
 use loginwatch_geo::{demo_world, Locator};
-use loginwatch_replay::{ReplayOptions, SharedLocator, StateFiles, Summary};
+use loginwatch_replay::{ReplayOptions, Replayed, SharedLocator, StateFiles, Summary};
 use std::io::{BufRead, Write};
 use std::sync::Arc;
 
@@ -64,7 +64,8 @@ pub fn replay(
     alerts: &mut (dyn Write + Send),
     dead: &mut (dyn Write + Send),
 ) -> Result<Summary> {
-    replay_with_state(config, input, alerts, dead, &StateFiles::default())
+    let replayed = replay_with_state(config, input, alerts, dead, &StateFiles::default())?;
+    Ok(replayed.summary)
 }
 
 /// [`replay`], starting from saved state and saving the state at the end of the input, as
@@ -75,7 +76,7 @@ pub fn replay_with_state(
     alerts: &mut (dyn Write + Send),
     dead: &mut (dyn Write + Send),
     files: &StateFiles,
-) -> Result<Summary> {
+) -> Result<Replayed> {
     let locator = Arc::new(open_locator(config)?);
     let workers = match config.replay.workers {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
