@@ -131,6 +131,18 @@ fn parse_rfc3339(b: &[u8]) -> Option<i64> {
     (MIN_MS..=MAX_MS).contains(&ms).then_some(ms)
 }
 
+/// The two-digit texts `00` to `99`, one after another.
+const PAIRS: [u8; 200] = {
+    let mut t = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        t[2 * i] = b'0' + (i / 10) as u8;
+        t[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    t
+};
+
 /// An instant's RFC 3339 text, written without the formatting machinery (every alert
 /// carries several).
 struct Rfc3339 {
@@ -149,24 +161,23 @@ impl Rfc3339 {
         let (mi, rem) = (rem / 60_000, rem % 60_000);
         let (s, ms) = (rem / 1000, rem % 1000);
         let mut buf = *b"0000-00-00T00:00:00.000Z";
-        let mut put = |at: usize, n: u32, width: usize| {
-            let mut n = n;
-            for i in (at..at + width).rev() {
-                buf[i] = b'0' + (n % 10) as u8;
-                n /= 10;
-            }
+        let mut put = |at: usize, n: u32| {
+            let i = 2 * n as usize;
+            buf[at..at + 2].copy_from_slice(&PAIRS[i..i + 2]);
         };
-        put(0, y, 4);
-        put(5, m, 2);
-        put(8, d, 2);
-        put(11, h, 2);
-        put(14, mi, 2);
-        put(17, s, 2);
+        put(0, y / 100);
+        put(2, y % 100);
+        put(5, m);
+        put(8, d);
+        put(11, h);
+        put(14, mi);
+        put(17, s);
         let len = if ms == 0 {
             buf[19] = b'Z';
             20
         } else {
-            put(20, ms, 3);
+            put(21, ms % 100);
+            buf[20] = b'0' + (ms / 100) as u8;
             24
         };
         Some(Rfc3339 { buf, len })

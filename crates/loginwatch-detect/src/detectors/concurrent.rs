@@ -8,7 +8,7 @@
 //! low when fewer than 2 countries are involved (IP-only configurations). One step lower when
 //! the country requirement is met only thanks to anonymized logins.
 
-use super::{human_ms, round1};
+use super::{human_ms, round1, Listed};
 use crate::config::ConcurrentIpsConfig;
 use crate::detector::{Ctx, Detector, Finding};
 use crate::record::Record;
@@ -100,12 +100,11 @@ impl ConcurrentIps {
                 .filter_map(|r| r.country),
         );
         let (first, last) = (group.first()?, group.last()?);
-        let list: Vec<&str> = cs.iter().map(CountryCode::as_str).collect();
         let summary = format!(
             "{account} logged in from {} IPs in {} countries ({}) within {}",
             ips.len(),
             cs.len(),
-            list.join(", "),
+            Listed(cs),
             human_ms(last.time.0 - first.time.0)
         );
         let evidence = evidence::Concurrent {

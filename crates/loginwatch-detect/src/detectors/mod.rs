@@ -88,6 +88,21 @@ fn grouped(f: &mut fmt::Formatter<'_>, n: u64) -> fmt::Result {
     write!(f, ",{:03}", n % 1000)
 }
 
+/// Items for summaries, comma-separated: `KR, CN`.
+pub(crate) struct Listed<'a, T>(pub &'a [T]);
+
+impl<T: fmt::Display> fmt::Display for Listed<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, x) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            x.fmt(f)?;
+        }
+        Ok(())
+    }
+}
+
 /// A duration for summaries: `"45 s"`, `"12 min"`, `"3 h 5 min"`, `"2 d 4 h"`.
 pub(crate) fn human_ms(ms: i64) -> HumanMs {
     HumanMs(ms)
