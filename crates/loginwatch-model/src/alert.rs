@@ -2,6 +2,7 @@
 //! written in (native JSON, or an OCSF Detection Finding from [`ocsf`]).
 
 pub mod evidence;
+mod json;
 pub mod ocsf;
 
 pub use evidence::Evidence;
@@ -235,7 +236,10 @@ impl AlertFormat {
     /// Appends `alert` to `out` as one JSON object (no newline) in this format.
     pub fn write(self, out: &mut Vec<u8>, alert: &Alert) -> serde_json::Result<()> {
         match self {
-            AlertFormat::Loginwatch => write_json(out, alert),
+            AlertFormat::Loginwatch => {
+                json::Json::write(alert, out);
+                Ok(())
+            }
             AlertFormat::Ocsf => ocsf::write(out, alert),
         }
     }

@@ -145,14 +145,14 @@ const PAIRS: [u8; 200] = {
 
 /// An instant's RFC 3339 text, written without the formatting machinery (every alert
 /// carries several).
-struct Rfc3339 {
+pub(crate) struct Rfc3339 {
     buf: [u8; 24],
     len: usize,
 }
 
 impl Rfc3339 {
     /// The text of `t`, or `None` for a year outside 0–9999 (left to `write!`).
-    fn of(t: EventTime) -> Option<Rfc3339> {
+    pub(crate) fn of(t: EventTime) -> Option<Rfc3339> {
         let days = t.0.div_euclid(86_400_000);
         let in_day = t.0.rem_euclid(86_400_000) as u32;
         let (y, m, d) = civil_from_days(days);
@@ -181,6 +181,11 @@ impl Rfc3339 {
             24
         };
         Some(Rfc3339 { buf, len })
+    }
+
+    /// The text's bytes.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
     }
 
     fn as_str(&self) -> &str {

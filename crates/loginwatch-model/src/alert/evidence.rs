@@ -1,5 +1,6 @@
 //! An alert's `evidence` as typed data: one struct per kind ([`kinds`]) and the engine's
-//! severity raises, serialized straight to the output — no `serde_json::Value` in between.
+//! severity raises, written straight to the output — no `serde_json::Value` in between (the
+//! native alert by `json.rs`'s writer, other uses through serde).
 //!
 //! **The bytes are those of a sorted JSON object.** The evidence was first written as a
 //! `serde_json::Value` map, whose keys come out in alphabetical order, and alerts already
@@ -18,6 +19,7 @@
 pub mod kinds;
 mod raised;
 
+use super::json::{via_serde, Json};
 use super::AlertKind;
 use crate::country::CountryCode;
 use crate::time::EventTime;
@@ -174,6 +176,26 @@ fn typed(kind: AlertKind, value: &Value) -> Option<Evidence> {
         AlertKind::AccountRisk => Detail::AccountRisk(detail(v)?),
     };
     Some(Evidence { detail, raises })
+}
+
+impl Json for Evidence {
+    fn write(&self, out: &mut Vec<u8>) {
+        if !self.raises.is_empty() {
+            return via_serde(out, self);
+        }
+        match &self.detail {
+            Detail::ImpossibleTravel(d) => d.write(out),
+            Detail::ConcurrentIps(d) => d.write(out),
+            Detail::SharedIp(d) => d.write(out),
+            Detail::AnonymizedIp(d) => d.write(out),
+            Detail::LocationMismatch(d) => d.write(out),
+            Detail::SessionHijack(d) => d.write(out),
+            Detail::LongSession(d) => d.write(out),
+            Detail::SanctionedRegion(d) => d.write(out),
+            Detail::AccountRisk(d) => d.write(out),
+            Detail::Json(v) => via_serde(out, v),
+        }
+    }
 }
 
 impl Serialize for Evidence {

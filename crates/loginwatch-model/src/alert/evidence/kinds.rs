@@ -2,6 +2,7 @@
 //! their names** (`as_org` < `asn`: `_` sorts before letters): that order is the order of
 //! the keys in the output (see the parent module). Absent values are `null`, not skipped.
 
+use super::super::json::{json_struct, json_via_serde, write_str, Json};
 use super::super::{AlertKind, Severity};
 use crate::country::CountryCode;
 use crate::time::EventTime;
@@ -13,83 +14,93 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-/// One login as evidence (`from`, `to`, `login`, `logins[]`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Login {
-    /// The GeoIP accuracy radius, whole km.
-    pub accuracy_km: u16,
-    pub anonymizer: Anonymizers,
-    pub asn: Option<u32>,
-    pub city: Option<Arc<str>>,
-    pub country: Option<CountryCode>,
-    pub event_id: String,
-    pub ip: IpAddr,
-    /// Rounded to 4 decimals; `None` when the login was not located.
-    pub lat: Option<f64>,
-    pub lon: Option<f64>,
-    pub timestamp: EventTime,
+json_struct! {
+    /// One login as evidence (`from`, `to`, `login`, `logins[]`).
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Login {
+        /// The GeoIP accuracy radius, whole km.
+        pub accuracy_km: u16,
+        pub anonymizer: Anonymizers,
+        pub asn: Option<u32>,
+        pub city: Option<Arc<str>>,
+        pub country: Option<CountryCode>,
+        pub event_id: String,
+        pub ip: IpAddr,
+        /// Rounded to 4 decimals; `None` when the login was not located.
+        pub lat: Option<f64>,
+        pub lon: Option<f64>,
+        pub timestamp: EventTime,
+    }
 }
 
-/// `impossible_travel`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Travel {
-    pub anonymized: bool,
-    pub distance_km: f64,
-    pub elapsed_s: f64,
-    pub from: Login,
-    pub max_speed_kmh: f64,
-    pub min_distance_km: f64,
-    pub raw_distance_km: f64,
-    pub simultaneous: bool,
-    /// `None` for simultaneous logins (an infinite speed).
-    pub speed_kmh: Option<f64>,
-    pub to: Login,
+json_struct! {
+    /// `impossible_travel`.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Travel {
+        pub anonymized: bool,
+        pub distance_km: f64,
+        pub elapsed_s: f64,
+        pub from: Login,
+        pub max_speed_kmh: f64,
+        pub min_distance_km: f64,
+        pub raw_distance_km: f64,
+        pub simultaneous: bool,
+        /// `None` for simultaneous logins (an infinite speed).
+        pub speed_kmh: Option<f64>,
+        pub to: Login,
+    }
 }
 
-/// `concurrent_ips`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Concurrent {
-    pub countries: Vec<CountryCode>,
-    pub distinct_countries: usize,
-    pub distinct_ips: usize,
-    pub logins: Vec<Login>,
-    pub max_distance_km: f64,
-    pub span_s: f64,
-    pub window_s: f64,
+json_struct! {
+    /// `concurrent_ips`.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Concurrent {
+        pub countries: Vec<CountryCode>,
+        pub distinct_countries: usize,
+        pub distinct_ips: usize,
+        pub logins: Vec<Login>,
+        pub max_distance_km: f64,
+        pub span_s: f64,
+        pub window_s: f64,
+    }
 }
 
-/// `shared_ip`: the farm, the rule's settings, and its members.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SharedIp {
-    pub accounts: Vec<FarmMember>,
-    pub distinct_accounts: usize,
-    pub history_s: i64,
-    pub level: NetworkLevel,
-    pub min_days: u16,
-    pub min_logins: u16,
-    pub min_resident_share: f64,
-    pub min_share: f64,
-    /// The network in CIDR notation (`203.0.113.5/32`, `2001:db8::/64`).
-    pub network: String,
-    pub prefix_len: u8,
-    pub window_s: i64,
+json_struct! {
+    /// `shared_ip`: the farm, the rule's settings, and its members.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct SharedIp {
+        pub accounts: Vec<FarmMember>,
+        pub distinct_accounts: usize,
+        pub history_s: i64,
+        pub level: NetworkLevel,
+        pub min_days: u16,
+        pub min_logins: u16,
+        pub min_resident_share: f64,
+        pub min_share: f64,
+        /// The network in CIDR notation (`203.0.113.5/32`, `2001:db8::/64`).
+        pub network: String,
+        pub prefix_len: u8,
+        pub window_s: i64,
+    }
 }
 
-/// One account living on a shared_ip network.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FarmMember {
-    pub account_id: String,
-    pub days: u16,
-    pub event_id: String,
-    pub first_seen: EventTime,
-    pub last_seen: EventTime,
-    pub logins: u16,
-    pub share: f64,
+json_struct! {
+    /// One account living on a shared_ip network.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct FarmMember {
+        pub account_id: String,
+        pub days: u16,
+        pub event_id: String,
+        pub first_seen: EventTime,
+        pub last_seen: EventTime,
+        pub logins: u16,
+        pub share: f64,
+    }
 }
 
 /// Whether a farm was found on one address or on a prefix.
@@ -100,18 +111,20 @@ pub enum NetworkLevel {
     Prefix,
 }
 
-/// `anonymized_ip`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Anonymized {
-    pub as_org: Option<Arc<str>>,
-    pub asn: Option<u32>,
-    pub distinct_anonymizer_asns: usize,
-    pub flags: Anonymizers,
-    pub login: Login,
-    pub previous_as_org: Option<Arc<str>>,
-    pub previous_asn: Option<u32>,
-    pub reason: AnonymizedReason,
+json_struct! {
+    /// `anonymized_ip`.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Anonymized {
+        pub as_org: Option<Arc<str>>,
+        pub asn: Option<u32>,
+        pub distinct_anonymizer_asns: usize,
+        pub flags: Anonymizers,
+        pub login: Login,
+        pub previous_as_org: Option<Arc<str>>,
+        pub previous_asn: Option<u32>,
+        pub reason: AnonymizedReason,
+    }
 }
 
 /// Why an anonymized_ip alert was raised.
@@ -122,23 +135,25 @@ pub enum AnonymizedReason {
     Switch,
 }
 
-/// `location_mismatch`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LocationMismatch {
-    pub accept_language: Option<String>,
-    pub active_hours: u32,
-    pub claimed_country: Option<CountryCode>,
-    pub claimed_timezone: Option<Cow<'static, str>>,
-    pub country_share_pct: CountryShares,
-    pub hours_local: [u16; 24],
-    pub korean_first_logins: u16,
-    pub language_logins: u16,
-    pub located_logins: u16,
-    pub login: Login,
-    pub night_share: f64,
-    pub outside_share: f64,
-    pub reasons: Vec<MismatchReason>,
+json_struct! {
+    /// `location_mismatch`.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct LocationMismatch {
+        pub accept_language: Option<String>,
+        pub active_hours: u32,
+        pub claimed_country: Option<CountryCode>,
+        pub claimed_timezone: Option<Cow<'static, str>>,
+        pub country_share_pct: CountryShares,
+        pub hours_local: [u16; 24],
+        pub korean_first_logins: u16,
+        pub language_logins: u16,
+        pub located_logins: u16,
+        pub login: Login,
+        pub night_share: f64,
+        pub outside_share: f64,
+        pub reasons: Vec<MismatchReason>,
+    }
 }
 
 /// A location_mismatch rule that held.
@@ -150,28 +165,32 @@ pub enum MismatchReason {
     NightHours,
 }
 
-/// `session_hijack`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SessionHijack {
-    pub device_id: Option<String>,
-    pub login: Login,
-    pub now: SessionFingerprint,
-    pub original: SessionFingerprint,
-    pub reasons: Vec<HijackReason>,
-    pub session_first_seen: EventTime,
-    pub session_id: String,
+json_struct! {
+    /// `session_hijack`.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct SessionHijack {
+        pub device_id: Option<String>,
+        pub login: Login,
+        pub now: SessionFingerprint,
+        pub original: SessionFingerprint,
+        pub reasons: Vec<HijackReason>,
+        pub session_first_seen: EventTime,
+        pub session_id: String,
+    }
 }
 
-/// How a session looked when first seen, or now.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SessionFingerprint {
-    pub anonymized: bool,
-    pub asn: Option<u32>,
-    pub country: Option<CountryCode>,
-    /// A hash of the `device_id`, written as 8 hex digits.
-    pub device_fp: Option<DeviceFp>,
+json_struct! {
+    /// How a session looked when first seen, or now.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct SessionFingerprint {
+        pub anonymized: bool,
+        pub asn: Option<u32>,
+        pub country: Option<CountryCode>,
+        /// A hash of the `device_id`, written as 8 hex digits.
+        pub device_fp: Option<DeviceFp>,
+    }
 }
 
 /// A session_hijack reason.
@@ -183,19 +202,21 @@ pub enum HijackReason {
     Asn,
 }
 
-/// `long_session`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LongSession {
-    pub active_hour_count: u32,
-    pub active_hours_utc: HourSet,
-    pub duration_s: i64,
-    pub events_in_run: u32,
-    pub last_event: EventTime,
-    pub login: Login,
-    pub reasons: Vec<LongSessionReason>,
-    pub run_start: EventTime,
-    pub utc_day: EventTime,
+json_struct! {
+    /// `long_session`.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct LongSession {
+        pub active_hour_count: u32,
+        pub active_hours_utc: HourSet,
+        pub duration_s: i64,
+        pub events_in_run: u32,
+        pub last_event: EventTime,
+        pub login: Login,
+        pub reasons: Vec<LongSessionReason>,
+        pub run_start: EventTime,
+        pub utc_day: EventTime,
+    }
 }
 
 /// A long_session reason.
@@ -206,34 +227,40 @@ pub enum LongSessionReason {
     ActiveHours,
 }
 
-/// `sanctioned_region`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Sanctioned {
-    pub claimed_country: Option<CountryCode>,
-    pub country: CountryCode,
-    pub login: Login,
+json_struct! {
+    /// `sanctioned_region`.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Sanctioned {
+        pub claimed_country: Option<CountryCode>,
+        pub country: CountryCode,
+        pub login: Login,
+    }
 }
 
-/// `account_risk`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AccountRisk {
-    pub contributions: Vec<RiskContribution>,
-    pub horizon_s: i64,
-    pub score: u8,
-    pub threshold: u8,
+json_struct! {
+    /// `account_risk`.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct AccountRisk {
+        pub contributions: Vec<RiskContribution>,
+        pub horizon_s: i64,
+        pub score: u8,
+        pub threshold: u8,
+    }
 }
 
-/// One kind's part of a risk score.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RiskContribution {
-    pub kind: AlertKind,
-    pub last_seen: EventTime,
-    /// Rounded to one decimal.
-    pub points: f64,
-    pub severity: Severity,
+json_struct! {
+    /// One kind's part of a risk score.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct RiskContribution {
+        pub kind: AlertKind,
+        pub last_seen: EventTime,
+        /// Rounded to one decimal.
+        pub points: f64,
+        pub severity: Severity,
+    }
 }
 
 /// Anonymizer classes, written as their names in a fixed order (`["vpn","hosting"]`).
@@ -260,6 +287,19 @@ impl Anonymizers {
 impl Serialize for Anonymizers {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(self.names())
+    }
+}
+
+impl Json for Anonymizers {
+    fn write(&self, out: &mut Vec<u8>) {
+        out.push(b'[');
+        for (i, name) in self.names().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_str(out, name);
+        }
+        out.push(b']');
     }
 }
 
@@ -311,6 +351,21 @@ impl Serialize for CountryShares {
             m.serialize_entry(c.as_str(), v)?;
         }
         m.end()
+    }
+}
+
+impl Json for CountryShares {
+    fn write(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
+        for (i, (c, v)) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            c.write(out);
+            out.push(b':');
+            v.write(out);
+        }
+        out.push(b'}');
     }
 }
 
@@ -397,3 +452,13 @@ impl<'de> Deserialize<'de> for HourSet {
         d.deserialize_seq(V)
     }
 }
+
+json_via_serde!(
+    NetworkLevel,
+    AnonymizedReason,
+    MismatchReason,
+    HijackReason,
+    LongSessionReason,
+    DeviceFp,
+    HourSet,
+);

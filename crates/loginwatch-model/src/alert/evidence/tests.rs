@@ -298,3 +298,53 @@ fn helper_types_write_as_before() {
     assert!(serde_json::from_str::<DeviceFp>(r#""BEEF0000""#).is_err());
     assert!(serde_json::from_str::<Anonymizers>(r#"["vpn","cloud"]"#).is_err());
 }
+
+#[test]
+fn the_native_writer_writes_serdes_bytes() {
+    use crate::alert::json::Json;
+    for (kind, e) in all_samples() {
+        let mut out = b"[".to_vec();
+        e.write(&mut out);
+        let want = format!("[{}", serde_json::to_string(&e).unwrap());
+        assert_eq!(String::from_utf8(out).unwrap(), want, "{kind}");
+    }
+    let mut out = Vec::new();
+    Evidence::json(json!({"b": [1, 2.5, null], "a": "x\"y"})).write(&mut out);
+    assert_eq!(out, br#"{"a":"x\"y","b":[1,2.5,null]}"#);
+}
+
+proptest::proptest! {
+    /// Whole alerts, with any text in their strings and any numbers in their evidence.
+    #[test]
+    fn native_alerts_are_serdes_bytes(
+        account in ".{0,12}",
+        summary in "(.|\n|\t|\"|\\\\){0,24}",
+        city in ".{0,8}",
+        lat in proptest::num::f64::ANY,
+        lon in -1_800_000i64..1_800_000,
+        time in -62_167_219_200_000i64..253_402_300_800_000,
+        score in proptest::option::of(0u8..=100),
+        sample in 0usize..36,
+    ) {
+        let (kind, mut e) = all_samples().swap_remove(sample);
+        if let (Detail::ImpossibleTravel(t), true) = (&mut e.detail, sample % 2 == 0) {
+            t.from.city = Some(city.as_str().into());
+            t.from.lat = Some(lat);
+            t.to.lon = Some(lon as f64 / 1e4);
+            t.to.timestamp = EventTime(time);
+        }
+        let mut a = crate::Alert::new(
+            kind,
+            Severity::High,
+            &account,
+            EventTime(time),
+            summary,
+            vec![account.clone(), "ev-1".into()],
+            e,
+        );
+        a.risk_score = score;
+        let native = crate::AlertFormat::Loginwatch.to_vec(&a).unwrap();
+        let serde = serde_json::to_vec(&a).unwrap();
+        proptest::prop_assert_eq!(String::from_utf8(native).unwrap(), String::from_utf8(serde).unwrap());
+    }
+}

@@ -1,0 +1,257 @@
+//! The native alert JSON written straight into the output buffer ([`Json`]): each evidence
+//! struct writes its keys as byte strings fixed at compile time and its values by type, with
+//! no serializer in between. The bytes are those of `serde_json::to_writer` on the same value
+//! (the evidence module's rules: fields in name order, absent values `null`, numbers keeping
+//! their types); `tests` holds every kind, with and without the engine's raises, to it.
+//!
+//! What this path does not write itself goes through [`super::write_json`] (sonic-rs, the
+//! same bytes): strings with something to escape, non-finite or long floats, the enums named
+//! by their serde attributes, evidence read as plain JSON, and evidence carrying raises
+//! (`evidence/raised.rs` puts them at their sorted place).
+
+use super::{Alert, AlertKind, Severity};
+use crate::country::CountryCode;
+use crate::time::{EventTime, Rfc3339};
+use std::borrow::Cow;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// An alert as its contract JSON (CONTRACT §2), keys in the order `Alert` declares them.
+impl Json for Alert {
+    fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"schema\":");
+        self.schema.write(out);
+        out.extend_from_slice(b",\"alert_id\":");
+        self.alert_id.write(out);
+        out.extend_from_slice(b",\"kind\":");
+        self.kind.write(out);
+        out.extend_from_slice(b",\"severity\":");
+        self.severity.write(out);
+        out.extend_from_slice(b",\"account_id\":");
+        self.account_id.write(out);
+        out.extend_from_slice(b",\"event_time\":");
+        self.event_time.write(out);
+        out.extend_from_slice(b",\"detected_at\":");
+        self.detected_at.write(out);
+        out.extend_from_slice(b",\"summary\":");
+        self.summary.write(out);
+        out.extend_from_slice(b",\"event_ids\":");
+        self.event_ids.write(out);
+        out.extend_from_slice(b",\"evidence\":");
+        self.evidence.write(out);
+        if let Some(score) = self.risk_score {
+            out.extend_from_slice(b",\"risk_score\":");
+            score.write(out);
+        }
+        out.push(b'}');
+    }
+}
+
+/// A value written as native alert JSON (see the module docs).
+pub(crate) trait Json {
+    fn write(&self, out: &mut Vec<u8>);
+}
+
+/// Defines an evidence struct and its [`Json`] writer from one list of fields: each written
+/// as `"name":value`, in the order listed (which must be byte order of the names, as the
+/// evidence module requires; its tests check the bytes against serde's).
+macro_rules! json_struct {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $($(#[$field_meta:meta])* pub $field:ident: $ty:ty,)*
+        }
+    ) => {
+        $(#[$meta])*
+        pub struct $name {
+            $($(#[$field_meta])* pub $field: $ty,)*
+        }
+
+        impl $crate::alert::json::Json for $name {
+            fn write(&self, out: &mut Vec<u8>) {
+                // Every field leads with a comma; the first one's becomes the brace.
+                let start = out.len();
+                $(
+                    out.extend_from_slice(concat!(",\"", stringify!($field), "\":").as_bytes());
+                    $crate::alert::json::Json::write(&self.$field, out);
+                )*
+                match out.get_mut(start) {
+                    Some(first) => *first = b'{',
+                    None => out.push(b'{'),
+                }
+                out.push(b'}');
+            }
+        }
+    };
+}
+pub(crate) use json_struct;
+
+/// [`Json`] through serde (sonic-rs) for types whose text serde's attributes decide.
+macro_rules! json_via_serde {
+    ($($ty:ty),* $(,)?) => {$(
+        impl $crate::alert::json::Json for $ty {
+            fn write(&self, out: &mut Vec<u8>) {
+                $crate::alert::json::via_serde(out, self);
+            }
+        }
+    )*};
+}
+pub(crate) use json_via_serde;
+
+/// Writes `value` through serde; a value that cannot be written (a map with non-string
+/// keys, which alerts do not hold) writes `null`.
+pub(crate) fn via_serde<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    let start = out.len();
+    if super::write_json(out, value).is_err() {
+        out.truncate(start);
+        out.extend_from_slice(b"null");
+    }
+}
+
+/// A JSON string: copied between quotes when nothing in it needs escaping.
+pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        via_serde(out, s);
+    }
+}
+
+impl Json for str {
+    fn write(&self, out: &mut Vec<u8>) {
+        write_str(out, self);
+    }
+}
+
+impl Json for String {
+    fn write(&self, out: &mut Vec<u8>) {
+        write_str(out, self);
+    }
+}
+
+impl Json for Arc<str> {
+    fn write(&self, out: &mut Vec<u8>) {
+        write_str(out, self);
+    }
+}
+
+impl Json for Cow<'_, str> {
+    fn write(&self, out: &mut Vec<u8>) {
+        write_str(out, self);
+    }
+}
+
+impl Json for bool {
+    fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(if *self { b"true" } else { b"false" });
+    }
+}
+
+macro_rules! json_integer {
+    ($($ty:ty),*) => {$(
+        impl Json for $ty {
+            fn write(&self, out: &mut Vec<u8>) {
+                out.extend_from_slice(itoa::Buffer::new().format(*self).as_bytes());
+            }
+        }
+    )*};
+}
+json_integer!(u8, u16, u32, u64, usize, i64);
+
+impl Json for f64 {
+    fn write(&self, out: &mut Vec<u8>) {
+        let mut buf = [0u8; 24];
+        match super::short_decimal(*self, &mut buf) {
+            Some(text) => out.extend_from_slice(text),
+            None => via_serde(out, self),
+        }
+    }
+}
+
+impl Json for EventTime {
+    fn write(&self, out: &mut Vec<u8>) {
+        match Rfc3339::of(*self) {
+            Some(text) => {
+                out.push(b'"');
+                out.extend_from_slice(text.as_bytes());
+                out.push(b'"');
+            }
+            None => via_serde(out, self),
+        }
+    }
+}
+
+impl Json for AlertKind {
+    fn write(&self, out: &mut Vec<u8>) {
+        write_str(out, self.as_str());
+    }
+}
+
+impl Json for Severity {
+    fn write(&self, out: &mut Vec<u8>) {
+        write_str(out, self.as_str());
+    }
+}
+
+impl Json for CountryCode {
+    fn write(&self, out: &mut Vec<u8>) {
+        write_str(out, self.as_str());
+    }
+}
+
+impl Json for IpAddr {
+    fn write(&self, out: &mut Vec<u8>) {
+        use std::io::Write;
+        // An address's text has nothing to escape; writing to a `Vec` cannot fail.
+        let _ = write!(out, "\"{self}\"");
+    }
+}
+
+impl<T: Json> Json for Option<T> {
+    fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Some(v) => v.write(out),
+            None => out.extend_from_slice(b"null"),
+        }
+    }
+}
+
+impl<T: Json> Json for [T] {
+    fn write(&self, out: &mut Vec<u8>) {
+        out.push(b'[');
+        for (i, v) in self.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            v.write(out);
+        }
+        out.push(b']');
+    }
+}
+
+impl<T: Json> Json for Vec<T> {
+    fn write(&self, out: &mut Vec<u8>) {
+        self.as_slice().write(out);
+    }
+}
+
+impl<T: Json, const N: usize> Json for [T; N] {
+    fn write(&self, out: &mut Vec<u8>) {
+        self.as_slice().write(out);
+    }
+}
+
+impl<T: Json + ?Sized> Json for Box<T> {
+    fn write(&self, out: &mut Vec<u8>) {
+        (**self).write(out);
+    }
+}
+
+impl<T: Json> Json for Arc<T> {
+    fn write(&self, out: &mut Vec<u8>) {
+        (**self).write(out);
+    }
+}
