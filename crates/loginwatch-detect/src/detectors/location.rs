@@ -262,34 +262,43 @@ fn country_shares(p: &Profile) -> CountryShares {
 }
 
 fn sentence(account: &str, p: &Profile, r: u8, claimed: &str) -> String {
-    let mut parts = Vec::new();
+    use std::fmt::Write;
+    let mut s = String::with_capacity(192);
+    // Writing to a `String` cannot fail.
+    let _ = write!(s, "{account} claims {claimed}, but ");
+    let mut sep = "";
     if r & COUNTRY != 0 {
         let pct = 100.0 * f64::from(p.outside) / f64::from(p.located.max(1));
-        parts.push(format!(
+        let _ = write!(
+            s,
             "{pct:.0} % of its {} located logins came from outside {claimed}",
             p.located
-        ));
+        );
+        sep = "; ";
     }
     if r & LANGUAGE != 0 {
-        parts.push(format!(
-            "{} of {} logins prefer Korean",
+        let _ = write!(
+            s,
+            "{sep}{} of {} logins prefer Korean",
             p.korean, p.language
-        ));
+        );
+        sep = "; ";
     }
     if r & NIGHT != 0 {
         let zone = tz::zone_name(p.zone).unwrap_or("?");
         let pct = 100.0 * f64::from(p.night()) / f64::from(p.active().max(1));
-        parts.push(format!(
-            "{pct:.0} % of its {} active hours fall between 00:00 and 06:00 {zone}",
+        let _ = write!(
+            s,
+            "{sep}{pct:.0} % of its {} active hours fall between 00:00 and 06:00 {zone}",
             p.active()
-        ));
+        );
     }
-    format!("{account} claims {claimed}, but {}", parts.join("; "))
+    s
 }
 
 pub(crate) fn finding(account: &str, login: &loginwatch_geo::Login, p: &Profile, r: u8) -> Finding {
     let record = Record::from_login(login);
-    let claimed = p.claimed.map_or("?".to_owned(), |c| c.to_string());
+    let claimed = p.claimed.as_ref().map_or("?", CountryCode::as_str);
     let rules = r.count_ones();
     let base = if r == LANGUAGE {
         Severity::Low
@@ -318,7 +327,7 @@ pub(crate) fn finding(account: &str, login: &loginwatch_geo::Login, p: &Profile,
         kind: AlertKind::LocationMismatch,
         severity,
         time: record.time,
-        summary: sentence(account, p, r, &claimed),
+        summary: sentence(account, p, r, claimed),
         event_ids: vec![record.event_id.to_text()],
         evidence: evidence.into(),
         escalation: Escalation {
