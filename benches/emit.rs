@@ -4,8 +4,10 @@
 //! itself (windows, memory, the shared index) is not measured: what an alert costs to
 //! describe and write.
 //!
-//! Per case (`impossible_travel` … `account_risk`, and `impossible_travel_raised` with the
-//! watch-country and new-account raises in its evidence):
+//! Per case (`impossible_travel` … `account_risk`; `shared_ip_farm`, each member's alert of a
+//! farm of 15 found at once, which share one evidence as the engine's do, a new farm every
+//! 15th alert; and `impossible_travel_raised` with the watch-country and new-account raises in
+//! its evidence):
 //! - `build`: finding → alert (summary, evidence, event ids, alert id);
 //! - `write`: the alert → its JSON bytes (into a reused buffer);
 //! - `build_write`: both, what one alert costs from the detector to the output;

@@ -365,21 +365,13 @@ impl SharedIp {
         evidence: Arc<evidence::SharedIp>,
         t: i64,
     ) -> Finding {
-        let names: Vec<&str> = r
-            .members
-            .iter()
-            .take(6)
-            .map(|m| m.account.as_str())
-            .collect();
-        let more = r.members.len().saturating_sub(names.len());
-        let more = if more > 0 {
-            format!(" and {more} more")
-        } else {
-            String::new()
-        };
-        let summary = format!(
+        use std::fmt::Write;
+        let mut summary = String::with_capacity(256);
+        // Writing to a `String` cannot fail.
+        let _ = write!(
+            summary,
             "{} is one of {} accounts that live on {}: over {}, each logged in there on {}+ days \
-             with {:.0} %+ of its logins, the latest within {}: {}{more}",
+             with {:.0} %+ of its logins, the latest within {}: ",
             m.account.as_str(),
             r.members.len(),
             r.key.net(),
@@ -387,8 +379,18 @@ impl SharedIp {
             self.min_days,
             100.0 * self.min_share,
             human_ms(self.window_ms),
-            names.join(", "),
         );
+        const NAMED: usize = 6;
+        for (i, named) in r.members.iter().take(NAMED).enumerate() {
+            if i > 0 {
+                summary.push_str(", ");
+            }
+            summary.push_str(named.account.as_str());
+        }
+        let more = r.members.len().saturating_sub(NAMED);
+        if more > 0 {
+            let _ = write!(summary, " and {more} more");
+        }
         Finding {
             kind: AlertKind::SharedIp,
             severity,

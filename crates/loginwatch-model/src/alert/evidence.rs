@@ -186,7 +186,7 @@ impl Json for Evidence {
         match &self.detail {
             Detail::ImpossibleTravel(d) => d.write(out),
             Detail::ConcurrentIps(d) => d.write(out),
-            Detail::SharedIp(d) => d.write(out),
+            Detail::SharedIp(d) => super::json::write_farm(out, d),
             Detail::AnonymizedIp(d) => d.write(out),
             Detail::LocationMismatch(d) => d.write(out),
             Detail::SessionHijack(d) => d.write(out),

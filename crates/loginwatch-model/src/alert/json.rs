@@ -9,6 +9,7 @@
 //! by their serde attributes, evidence read as plain JSON, and evidence carrying raises
 //! (`evidence/raised.rs` puts them at their sorted place).
 
+use super::evidence::kinds::SharedIp;
 use super::{Alert, AlertKind, Severity};
 use crate::country::CountryCode;
 use crate::time::{EventTime, Rfc3339};
@@ -45,6 +46,29 @@ impl Json for Alert {
         }
         out.push(b'}');
     }
+}
+
+/// Writes a farm's shared_ip evidence. Its members' alerts share it (one `Arc`, built once)
+/// and are written one after another: while another alert still holds it, this thread keeps
+/// its bytes and copies them for the next member instead of writing the members again (a
+/// farm's evidence lists up to 64 accounts). One farm per thread is kept.
+pub(crate) fn write_farm(out: &mut Vec<u8>, farm: &Arc<SharedIp>) {
+    use std::cell::RefCell;
+    thread_local! {
+        static LAST: RefCell<(Option<Arc<SharedIp>>, Vec<u8>)> = const { RefCell::new((None, Vec::new())) };
+    }
+    if Arc::strong_count(farm) == 1 {
+        return farm.write(out);
+    }
+    LAST.with_borrow_mut(|(held, bytes)| {
+        // `held` keeps the farm alive, so an equal pointer is this very farm.
+        if !held.as_ref().is_some_and(|h| Arc::ptr_eq(h, farm)) {
+            bytes.clear();
+            farm.write(bytes);
+            *held = Some(Arc::clone(farm));
+        }
+        out.extend_from_slice(bytes);
+    });
 }
 
 /// A value written as native alert JSON (see the module docs).

@@ -348,3 +348,34 @@ proptest::proptest! {
         proptest::prop_assert_eq!(String::from_utf8(native).unwrap(), String::from_utf8(serde).unwrap());
     }
 }
+
+#[test]
+fn a_farms_evidence_is_written_once_for_its_members() {
+    use crate::alert::json::Json;
+    let farms: Vec<Arc<SharedIp>> = samples()
+        .into_iter()
+        .filter_map(|(_, e)| match e.detail {
+            Detail::SharedIp(f) => Some(f),
+            _ => None,
+        })
+        .flat_map(|f| {
+            let mut other = (*f).clone();
+            other.accounts.pop();
+            other.network = "198.51.100.0/24".into();
+            [f, Arc::new(other)]
+        })
+        .collect();
+    // Members' alerts of two farms, interleaved, each farm's shared by several alerts.
+    let alerts: Vec<Evidence> = [0, 0, 1, 0, 1, 1]
+        .into_iter()
+        .map(|i| Evidence::from(Arc::clone(&farms[i])))
+        .collect();
+    for e in &alerts {
+        let mut out = Vec::new();
+        e.write(&mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            serde_json::to_string(e).unwrap()
+        );
+    }
+}
