@@ -1,12 +1,13 @@
 //! An alert's `evidence` as typed data: one struct per kind ([`kinds`]) and the engine's
-//! severity raises, written straight to the output — no `serde_json::Value` in between (the
-//! native alert by `json.rs`'s writer, other uses through serde).
+//! severity raises, written straight to the output by the native alert's writer (`json.rs`)
+//! — no `serde_json::Value` in between. Through serde (values for OCSF and tools) the
+//! evidence is a struct, or with raises a map.
 //!
 //! **The bytes are those of a sorted JSON object.** The evidence was first written as a
 //! `serde_json::Value` map, whose keys come out in alphabetical order, and alerts already
 //! published must not change. So every struct lists its fields in byte order of their names
 //! (nested ones too), and the engine's raises (`new_account_until`, `watch_countries`) are
-//! written between the fields at their sorted place (`raised`). Absent values are
+//! written between the fields at their sorted place (`json::Pending`). Absent values are
 //! written as `null`, never skipped, as before; numbers keep their types (an `f64` stays an
 //! `f64`, so `2400.0` stays `2400.0`). The tests check each kind against its `Value` form.
 //!
@@ -17,9 +18,8 @@
 //! [`Detail::Json`], which writes back the object it was read as.
 
 pub mod kinds;
-mod raised;
 
-use super::json::{via_serde, Json};
+use super::json::{via_serde, Json, Pending};
 use super::AlertKind;
 use crate::country::CountryCode;
 use crate::time::EventTime;
@@ -132,11 +132,19 @@ impl Evidence {
     /// The evidence as a `serde_json::Value` (an object, for reading fields in tests and
     /// tools, and for OCSF).
     pub fn to_value(&self) -> Value {
-        match &self.detail {
-            Detail::Json(v) => v.clone(),
-            // Only maps with non-string keys fail to convert; the evidence has none.
-            _ => serde_json::to_value(self).unwrap_or(Value::Null),
+        // Only maps with non-string keys fail to convert; the evidence has none.
+        let mut v = match &self.detail {
+            Detail::Json(v) => return v.clone(),
+            d => serde_json::to_value(d).unwrap_or(Value::Null),
+        };
+        // A map's keys come out sorted: the raises at their place.
+        if let Some(until) = &self.raises.new_account_until {
+            insert(&mut v, "new_account_until", until);
         }
+        if let Some(countries) = &self.raises.watch_countries {
+            insert(&mut v, "watch_countries", countries);
+        }
+        v
     }
 }
 
@@ -180,19 +188,20 @@ fn typed(kind: AlertKind, value: &Value) -> Option<Evidence> {
 
 impl Json for Evidence {
     fn write(&self, out: &mut Vec<u8>) {
-        if !self.raises.is_empty() {
-            return via_serde(out, self);
-        }
+        let mut pending = Pending::new(&self.raises);
+        let before = |out: &mut Vec<u8>, next: Option<&str>| pending.before(out, next);
         match &self.detail {
-            Detail::ImpossibleTravel(d) => d.write(out),
-            Detail::ConcurrentIps(d) => d.write(out),
-            Detail::SharedIp(d) => super::json::write_farm(out, d),
-            Detail::AnonymizedIp(d) => d.write(out),
-            Detail::LocationMismatch(d) => d.write(out),
-            Detail::SessionHijack(d) => d.write(out),
-            Detail::LongSession(d) => d.write(out),
-            Detail::SanctionedRegion(d) => d.write(out),
-            Detail::AccountRisk(d) => d.write(out),
+            Detail::ImpossibleTravel(d) => d.write_with(out, before),
+            Detail::ConcurrentIps(d) => d.write_with(out, before),
+            Detail::SharedIp(d) if self.raises.is_empty() => super::json::write_farm(out, d),
+            Detail::SharedIp(d) => d.write_with(out, before),
+            Detail::AnonymizedIp(d) => d.write_with(out, before),
+            Detail::LocationMismatch(d) => d.write_with(out, before),
+            Detail::SessionHijack(d) => d.write_with(out, before),
+            Detail::LongSession(d) => d.write_with(out, before),
+            Detail::SanctionedRegion(d) => d.write_with(out, before),
+            Detail::AccountRisk(d) => d.write_with(out, before),
+            // Raises on JSON evidence are in its object.
             Detail::Json(v) => via_serde(out, v),
         }
     }
@@ -203,7 +212,7 @@ impl Serialize for Evidence {
         if self.raises.is_empty() {
             return self.detail.serialize(s);
         }
-        self.detail.serialize(raised::Raised::new(s, &self.raises))
+        self.to_value().serialize(s)
     }
 }
 

@@ -6,10 +6,11 @@
 //!
 //! What this path does not write itself goes through [`super::write_json`] (sonic-rs, the
 //! same bytes): strings with something to escape, non-finite or long floats, the enums named
-//! by their serde attributes, evidence read as plain JSON, and evidence carrying raises
-//! (`evidence/raised.rs` puts them at their sorted place).
+//! by their serde attributes, and evidence read as plain JSON. The engine's raises are
+//! written among an evidence struct's fields at their sorted place ([`Pending`]).
 
 use super::evidence::kinds::SharedIp;
+use super::evidence::Raises;
 use super::{Alert, AlertKind, Severity};
 use crate::country::CountryCode;
 use crate::time::{EventTime, Rfc3339};
@@ -45,6 +46,35 @@ impl Json for Alert {
             score.write(out);
         }
         out.push(b'}');
+    }
+}
+
+/// The engine's raises not yet written into an evidence object, each written at its sorted
+/// place: before the first key that sorts after it (`None`: the end).
+pub(crate) struct Pending<'a> {
+    new_account_until: Option<EventTime>,
+    watch_countries: Option<&'a [CountryCode]>,
+}
+
+impl<'a> Pending<'a> {
+    pub(crate) fn new(raises: &'a Raises) -> Self {
+        Pending {
+            new_account_until: raises.new_account_until,
+            watch_countries: raises.watch_countries.as_deref(),
+        }
+    }
+
+    /// Writes (each led by a comma) the raises that sort before `next`.
+    pub(crate) fn before(&mut self, out: &mut Vec<u8>, next: Option<&str>) {
+        let due = |key: &str| next.is_none_or(|n| key < n);
+        if self.new_account_until.is_some() && due("new_account_until") {
+            out.extend_from_slice(b",\"new_account_until\":");
+            self.new_account_until.take().write(out);
+        }
+        if self.watch_countries.is_some() && due("watch_countries") {
+            out.extend_from_slice(b",\"watch_countries\":");
+            self.watch_countries.take().write(out);
+        }
     }
 }
 
@@ -91,19 +121,34 @@ macro_rules! json_struct {
             $($(#[$field_meta])* pub $field: $ty,)*
         }
 
-        impl $crate::alert::json::Json for $name {
-            fn write(&self, out: &mut Vec<u8>) {
-                // Every field leads with a comma; the first one's becomes the brace.
+        impl $name {
+            /// Writes the object, calling `before` ahead of each key (with it) and of the
+            /// closing brace (with `None`): entries it writes there (each led by a comma) are
+            /// among the object's.
+            pub(crate) fn write_with(
+                &self,
+                out: &mut Vec<u8>,
+                mut before: impl FnMut(&mut Vec<u8>, Option<&str>),
+            ) {
+                // Every entry leads with a comma; the first one's becomes the brace.
                 let start = out.len();
                 $(
+                    before(out, Some(stringify!($field)));
                     out.extend_from_slice(concat!(",\"", stringify!($field), "\":").as_bytes());
                     $crate::alert::json::Json::write(&self.$field, out);
                 )*
+                before(out, None);
                 match out.get_mut(start) {
                     Some(first) => *first = b'{',
                     None => out.push(b'{'),
                 }
                 out.push(b'}');
+            }
+        }
+
+        impl $crate::alert::json::Json for $name {
+            fn write(&self, out: &mut Vec<u8>) {
+                self.write_with(out, |_, _| {});
             }
         }
     };
@@ -253,6 +298,12 @@ impl<T: Json> Json for [T] {
             v.write(out);
         }
         out.push(b']');
+    }
+}
+
+impl<T: Json + ?Sized> Json for &T {
+    fn write(&self, out: &mut Vec<u8>) {
+        (**self).write(out);
     }
 }
 
