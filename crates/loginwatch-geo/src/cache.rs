@@ -7,14 +7,21 @@
 //! - network tables (IPv4, IPv6): buckets of [`WAYS`] `(network, host bits, answer index)`
 //!   entries, a bucket chosen by the address's /24 (IPv4) or /64 (IPv6), so an entry is 8 or
 //!   20 bytes and a lookup reads one bucket (32 bytes for IPv4);
-//! - the distinct answers, stored once and found again by the database records they came from.
+//! - the distinct answers, stored once and found again by the database records they came from;
+//! - the city names of events located by their own `geo` hint (which bypass the tables): one
+//!   shared copy per name while at most [`MAX_HINT_CITIES`] are held (then it starts over),
+//!   instead of a copy per event kept by every window record.
 //!
 //! Owned by one worker, so hits take no lock and touch no shared cache line but the answer's.
 
 use crate::tree::Walk;
 use crate::types::{Location, NetInfo};
-use hashbrown::HashMap;
+use hashbrown::{HashMap, HashSet};
 use std::net::IpAddr;
+use std::sync::Arc;
+
+/// At most this many city names of hinted events are shared (~100 bytes each).
+pub const MAX_HINT_CITIES: usize = 4096;
 
 /// Entries per bucket: the networks of one /24 (or /64) that are kept at once.
 const WAYS: usize = 4;
@@ -139,6 +146,8 @@ pub struct IpCache {
     max_answers: usize,
     hits: u64,
     misses: u64,
+    /// City names of hinted events (see the module docs).
+    hint_cities: HashSet<Arc<str>>,
     /// Scratch of [`Locator::warm_misses`](crate::Locator::warm_misses): the group's
     /// addresses to walk, and their walks.
     pub(crate) pending: Vec<IpAddr>,
@@ -173,7 +182,27 @@ impl IpCache {
             misses: 0,
             pending: Vec::new(),
             walks: Vec::new(),
+            hint_cities: HashSet::new(),
         }
+    }
+
+    /// How many hinted city names are held.
+    #[cfg(test)]
+    pub(crate) fn hint_cities_held(&self) -> usize {
+        self.hint_cities.len()
+    }
+
+    /// The shared copy of a hinted event's city `name`.
+    pub(crate) fn hint_city(&mut self, name: &str) -> Arc<str> {
+        if let Some(known) = self.hint_cities.get(name) {
+            return Arc::clone(known);
+        }
+        if self.hint_cities.len() >= MAX_HINT_CITIES {
+            self.hint_cities.clear();
+        }
+        let name: Arc<str> = Arc::from(name);
+        self.hint_cities.insert(Arc::clone(&name));
+        name
     }
 
     /// Starts loading what a lookup will read for `ip` (canonical), one level per

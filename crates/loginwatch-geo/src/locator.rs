@@ -213,8 +213,17 @@ impl Locator {
 
     /// What [`Locator::locate`] finds for `event`: its location and network.
     pub fn place(&self, event: &LoginEvent) -> (Option<Location>, NetInfo) {
+        self.place_in(event, None)
+    }
+
+    /// [`Locator::place`], the city name of a hinted event shared through `cache`.
+    fn place_in(
+        &self,
+        event: &LoginEvent,
+        cache: Option<&mut IpCache>,
+    ) -> (Option<Location>, NetInfo) {
         let routable = is_routable(event.ip);
-        let location = match event.geo.as_ref().and_then(hint_location) {
+        let location = match event.geo.as_ref().and_then(|h| hint_location(h, cache)) {
             Some(loc) => {
                 self.hinted.fetch_add(1, Ordering::Relaxed);
                 Some(loc)
@@ -273,7 +282,7 @@ impl Locator {
         cache: &mut IpCache,
     ) -> (Option<Location>, NetInfo) {
         let Some(ip) = cached_as(event) else {
-            return self.place(event);
+            return self.place_in(event, Some(cache));
         };
         let (location, net) = match cache.get(ip) {
             Some(answer) => answer,
@@ -442,10 +451,16 @@ fn cached_as(event: &LoginEvent) -> Option<IpAddr> {
 }
 
 /// The hint as a location, when its coordinates are finite and in range. Accuracy defaults
-/// to 0 (unknown) and must be finite and non-negative.
-fn hint_location(hint: &GeoHint) -> Option<Location> {
+/// to 0 (unknown) and must be finite and non-negative. The city name is `cache`'s shared
+/// copy when there is a cache.
+fn hint_location(hint: &GeoHint, cache: Option<&mut IpCache>) -> Option<Location> {
     let city = hint.city.as_deref();
-    Location::checked(hint.lat, hint.lon, hint.accuracy_km, hint.country, city)
+    let Some(cache) = cache else {
+        return Location::checked(hint.lat, hint.lon, hint.accuracy_km, hint.country, city);
+    };
+    let mut location = Location::checked(hint.lat, hint.lon, hint.accuracy_km, hint.country, None)?;
+    location.city = city.filter(|c| !c.is_empty()).map(|c| cache.hint_city(c));
+    Some(location)
 }
 
 #[cfg(test)]

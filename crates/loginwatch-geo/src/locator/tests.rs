@@ -114,6 +114,34 @@ fn the_cache_answers_as_the_locator_does_and_counts_misses_alike() {
 }
 
 #[test]
+fn hinted_events_through_a_cache_share_their_city_name() {
+    let l = locator();
+    let mut cache = IpCache::new(4);
+    let mut named = |city: &str, ip: &str| {
+        let mut h = hint(48.8566, 2.3522);
+        h.city = Some(city.to_owned());
+        let e = event(ip, Some(h));
+        let (cached, plain) = (l.locate_cached(e.clone(), &mut cache), l.locate(e));
+        assert_eq!(cached, plain, "the same answer as without the cache");
+        cached.location.and_then(|loc| loc.city).expect("a city")
+    };
+    let (a, b, other) = (
+        named("Paris", "175.200.1.1"),
+        named("Paris", "10.0.0.1"),
+        named("Lyon", "175.200.1.1"),
+    );
+    assert!(std::sync::Arc::ptr_eq(&a, &b), "one copy of a name");
+    assert_eq!(&*other, "Lyon");
+    for i in 0..crate::cache::MAX_HINT_CITIES {
+        named(&format!("c{i}"), "175.200.1.1");
+    }
+    assert!(
+        cache.hint_cities_held() <= crate::cache::MAX_HINT_CITIES,
+        "bounded"
+    );
+}
+
+#[test]
 fn other_addresses_of_a_cached_network_hit() {
     let city = CityDb::from_bytes(testdb::geoip2_city_db()).unwrap();
     let l = Locator::new(Some(city), None, None);

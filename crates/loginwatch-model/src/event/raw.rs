@@ -229,7 +229,10 @@ impl RawGeo<'_> {
         Some(GeoHint {
             lat,
             lon,
-            country: text(self.country).and_then(|c| CountryCode::parse(&c)),
+            country: match &self.country {
+                Some(Any::Str(s)) => CountryCode::parse(s),
+                _ => None,
+            },
             city: text(self.city),
             accuracy_km,
             asn,
