@@ -18,33 +18,98 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+/// A value written as native alert JSON (see the module docs).
+pub(crate) trait Json {
+    fn write(&self, out: &mut Vec<u8>);
+}
+
+/// Writes `,"name":value` (the key's bytes fixed at compile time).
+macro_rules! entry {
+    ($out:expr, $name:ident, $value:expr) => {
+        $out.extend_from_slice(concat!(",\"", stringify!($name), "\":").as_bytes());
+        $crate::alert::json::Json::write($value, $out);
+    };
+}
+pub(crate) use entry;
+
+/// Defines an evidence struct and its [`Json`] writer from one list of fields: each written
+/// as `"name":value`, in the order listed (which must be byte order of the names, as the
+/// evidence module requires; its tests check the bytes against serde's).
+macro_rules! json_struct {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $($(#[$field_meta:meta])* pub $field:ident: $ty:ty,)*
+        }
+    ) => {
+        $(#[$meta])*
+        pub struct $name {
+            $($(#[$field_meta])* pub $field: $ty,)*
+        }
+
+        impl $name {
+            /// Writes the object, calling `before` ahead of each key (with it) and of the
+            /// closing brace (with `None`): entries it writes there (each led by a comma) are
+            /// among the object's.
+            pub(crate) fn write_with(
+                &self,
+                out: &mut Vec<u8>,
+                mut before: impl FnMut(&mut Vec<u8>, Option<&str>),
+            ) {
+                // Every entry leads with a comma; the first one's becomes the brace.
+                let start = out.len();
+                $(
+                    before(out, Some(stringify!($field)));
+                    $crate::alert::json::entry!(out, $field, &self.$field);
+                )*
+                before(out, None);
+                match out.get_mut(start) {
+                    Some(first) => *first = b'{',
+                    None => out.push(b'{'),
+                }
+                out.push(b'}');
+            }
+        }
+
+        impl $crate::alert::json::Json for $name {
+            fn write(&self, out: &mut Vec<u8>) {
+                self.write_with(out, |_, _| {});
+            }
+        }
+    };
+}
+pub(crate) use json_struct;
+
+/// [`Json`] through serde (sonic-rs) for types whose text serde's attributes decide.
+macro_rules! json_via_serde {
+    ($($ty:ty),* $(,)?) => {$(
+        impl $crate::alert::json::Json for $ty {
+            fn write(&self, out: &mut Vec<u8>) {
+                $crate::alert::json::via_serde(out, self);
+            }
+        }
+    )*};
+}
+pub(crate) use json_via_serde;
+
 /// An alert as its contract JSON (CONTRACT §2), keys in the order `Alert` declares them.
 impl Json for Alert {
     fn write(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"{\"schema\":");
-        self.schema.write(out);
-        out.extend_from_slice(b",\"alert_id\":");
-        self.alert_id.write(out);
-        out.extend_from_slice(b",\"kind\":");
-        self.kind.write(out);
-        out.extend_from_slice(b",\"severity\":");
-        self.severity.write(out);
-        out.extend_from_slice(b",\"account_id\":");
-        self.account_id.write(out);
-        out.extend_from_slice(b",\"event_time\":");
-        self.event_time.write(out);
-        out.extend_from_slice(b",\"detected_at\":");
-        self.detected_at.write(out);
-        out.extend_from_slice(b",\"summary\":");
-        self.summary.write(out);
-        out.extend_from_slice(b",\"event_ids\":");
-        self.event_ids.write(out);
-        out.extend_from_slice(b",\"evidence\":");
-        self.evidence.write(out);
-        if let Some(score) = self.risk_score {
-            out.extend_from_slice(b",\"risk_score\":");
-            score.write(out);
+        let start = out.len();
+        entry!(out, schema, &self.schema);
+        entry!(out, alert_id, &self.alert_id);
+        entry!(out, kind, &self.kind);
+        entry!(out, severity, &self.severity);
+        entry!(out, account_id, &self.account_id);
+        entry!(out, event_time, &self.event_time);
+        entry!(out, detected_at, &self.detected_at);
+        entry!(out, summary, &self.summary);
+        entry!(out, event_ids, &self.event_ids);
+        entry!(out, evidence, &self.evidence);
+        if let Some(score) = &self.risk_score {
+            entry!(out, risk_score, score);
         }
+        out[start] = b'{';
         out.push(b'}');
     }
 }
@@ -100,72 +165,6 @@ pub(crate) fn write_farm(out: &mut Vec<u8>, farm: &Arc<SharedIp>) {
         out.extend_from_slice(bytes);
     });
 }
-
-/// A value written as native alert JSON (see the module docs).
-pub(crate) trait Json {
-    fn write(&self, out: &mut Vec<u8>);
-}
-
-/// Defines an evidence struct and its [`Json`] writer from one list of fields: each written
-/// as `"name":value`, in the order listed (which must be byte order of the names, as the
-/// evidence module requires; its tests check the bytes against serde's).
-macro_rules! json_struct {
-    (
-        $(#[$meta:meta])*
-        pub struct $name:ident {
-            $($(#[$field_meta:meta])* pub $field:ident: $ty:ty,)*
-        }
-    ) => {
-        $(#[$meta])*
-        pub struct $name {
-            $($(#[$field_meta])* pub $field: $ty,)*
-        }
-
-        impl $name {
-            /// Writes the object, calling `before` ahead of each key (with it) and of the
-            /// closing brace (with `None`): entries it writes there (each led by a comma) are
-            /// among the object's.
-            pub(crate) fn write_with(
-                &self,
-                out: &mut Vec<u8>,
-                mut before: impl FnMut(&mut Vec<u8>, Option<&str>),
-            ) {
-                // Every entry leads with a comma; the first one's becomes the brace.
-                let start = out.len();
-                $(
-                    before(out, Some(stringify!($field)));
-                    out.extend_from_slice(concat!(",\"", stringify!($field), "\":").as_bytes());
-                    $crate::alert::json::Json::write(&self.$field, out);
-                )*
-                before(out, None);
-                match out.get_mut(start) {
-                    Some(first) => *first = b'{',
-                    None => out.push(b'{'),
-                }
-                out.push(b'}');
-            }
-        }
-
-        impl $crate::alert::json::Json for $name {
-            fn write(&self, out: &mut Vec<u8>) {
-                self.write_with(out, |_, _| {});
-            }
-        }
-    };
-}
-pub(crate) use json_struct;
-
-/// [`Json`] through serde (sonic-rs) for types whose text serde's attributes decide.
-macro_rules! json_via_serde {
-    ($($ty:ty),* $(,)?) => {$(
-        impl $crate::alert::json::Json for $ty {
-            fn write(&self, out: &mut Vec<u8>) {
-                $crate::alert::json::via_serde(out, self);
-            }
-        }
-    )*};
-}
-pub(crate) use json_via_serde;
 
 /// Writes `value` through serde; a value that cannot be written (a map with non-string
 /// keys, which alerts do not hold) writes `null`.
