@@ -107,11 +107,14 @@ impl ConcurrentIps {
             Listed(cs),
             human_ms(last.time.0 - first.time.0)
         );
+        let logins: Vec<_> = group.iter().map(Record::evidence).collect();
+        // The evidence's texts of the ids, not formatted twice.
+        let event_ids = logins.iter().map(|l| l.event_id.clone()).collect();
         let evidence = evidence::Concurrent {
             countries: cs.to_vec(),
             distinct_countries: cs.len(),
             distinct_ips: ips.len(),
-            logins: group.iter().map(Record::evidence).collect(),
+            logins,
             max_distance_km: round1(spread),
             span_s: (last.time.0 - first.time.0) as f64 / 1000.0,
             window_s: self.window_ms as f64 / 1000.0,
@@ -121,7 +124,7 @@ impl ConcurrentIps {
             severity: self.severity(ips.len(), cs.len(), plain.len()),
             time: last.time,
             summary,
-            event_ids: group.iter().map(|r| r.event_id.to_text()).collect(),
+            event_ids,
             evidence: evidence.into(),
             escalation: Escalation {
                 magnitude: ips.len() as f32,

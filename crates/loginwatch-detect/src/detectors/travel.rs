@@ -134,24 +134,27 @@ impl ImpossibleTravel {
             let flags = anon_flags(a.anon | b.anon).names().join(", ");
             let _ = write!(summary, " (through an anonymizer: {flags})");
         }
+        let (from, to) = (a.evidence(), b.evidence());
+        // The evidence's texts of the ids, not formatted twice.
+        let event_ids = vec![from.event_id.clone(), to.event_id.clone()];
         let evidence = evidence::Travel {
             anonymized,
             distance_km: round1(hop.distance_km),
             elapsed_s: hop.elapsed_ms as f64 / 1000.0,
-            from: a.evidence(),
+            from,
             max_speed_kmh: self.max_speed_kmh,
             min_distance_km: self.min_distance_km,
             raw_distance_km: round1(hop.raw_km),
             simultaneous,
             speed_kmh: hop.speed_kmh.is_finite().then(|| round1(hop.speed_kmh)),
-            to: b.evidence(),
+            to,
         };
         Finding {
             kind: AlertKind::ImpossibleTravel,
             severity: self.severity(&hop, anonymized),
             time: b.time,
             summary,
-            event_ids: vec![a.event_id.to_text(), b.event_id.to_text()],
+            event_ids,
             evidence: evidence.into(),
             escalation: Escalation {
                 magnitude: hop.speed_kmh as f32,

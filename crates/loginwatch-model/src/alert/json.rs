@@ -273,8 +273,23 @@ impl Json for CountryCode {
 impl Json for IpAddr {
     fn write(&self, out: &mut Vec<u8>) {
         use std::io::Write;
-        // An address's text has nothing to escape; writing to a `Vec` cannot fail.
-        let _ = write!(out, "\"{self}\"");
+        match self {
+            // `a.b.c.d`, as `Display` writes it, without the formatting machinery.
+            IpAddr::V4(a) => {
+                out.push(b'"');
+                for (i, octet) in a.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b'.');
+                    }
+                    out.extend_from_slice(itoa::Buffer::new().format(octet).as_bytes());
+                }
+                out.push(b'"');
+            }
+            // An address's text has nothing to escape; writing to a `Vec` cannot fail.
+            IpAddr::V6(a) => {
+                let _ = write!(out, "\"{a}\"");
+            }
+        }
     }
 }
 

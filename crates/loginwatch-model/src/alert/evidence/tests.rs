@@ -325,6 +325,7 @@ proptest::proptest! {
         time in -62_167_219_200_000i64..253_402_300_800_000,
         score in proptest::option::of(0u8..=100),
         sample in 0usize..36,
+        ip in proptest::arbitrary::any::<std::net::IpAddr>(),
     ) {
         let (kind, mut e) = all_samples().swap_remove(sample);
         if let (Detail::ImpossibleTravel(t), true) = (&mut e.detail, sample % 2 == 0) {
@@ -332,6 +333,7 @@ proptest::proptest! {
             t.from.lat = Some(lat);
             t.to.lon = Some(lon as f64 / 1e4);
             t.to.timestamp = EventTime(time);
+            t.to.ip = ip;
         }
         let mut a = crate::Alert::new(
             kind,
