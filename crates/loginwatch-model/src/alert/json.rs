@@ -2,7 +2,8 @@
 //! struct writes its keys as byte strings fixed at compile time and its values by type, with
 //! no serializer in between. The bytes are those of `serde_json::to_writer` on the same value
 //! (the evidence module's rules: fields in name order, absent values `null`, numbers keeping
-//! their types); `tests` holds every kind, with and without the engine's raises, to it.
+//! their types); the evidence tests hold every kind, with and without the engine's raises, to
+//! it, and whole alerts with any text and numbers in them.
 //!
 //! What this path does not write itself goes through [`super::write_json`] (sonic-rs, the
 //! same bytes): strings with something to escape, non-finite or long floats, the enums named
@@ -133,12 +134,10 @@ impl<'a> Pending<'a> {
     pub(crate) fn before(&mut self, out: &mut Vec<u8>, next: Option<&str>) {
         let due = |key: &str| next.is_none_or(|n| key < n);
         if self.new_account_until.is_some() && due("new_account_until") {
-            out.extend_from_slice(b",\"new_account_until\":");
-            self.new_account_until.take().write(out);
+            entry!(out, new_account_until, &self.new_account_until.take());
         }
         if self.watch_countries.is_some() && due("watch_countries") {
-            out.extend_from_slice(b",\"watch_countries\":");
-            self.watch_countries.take().write(out);
+            entry!(out, watch_countries, &self.watch_countries.take());
         }
     }
 }
