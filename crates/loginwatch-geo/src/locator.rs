@@ -454,12 +454,12 @@ fn cached_as(event: &LoginEvent) -> Option<IpAddr> {
 /// to 0 (unknown) and must be finite and non-negative. The city name is `cache`'s shared
 /// copy when there is a cache.
 fn hint_location(hint: &GeoHint, cache: Option<&mut IpCache>) -> Option<Location> {
-    let city = hint.city.as_deref();
-    let Some(cache) = cache else {
-        return Location::checked(hint.lat, hint.lon, hint.accuracy_km, hint.country, city);
-    };
     let mut location = Location::checked(hint.lat, hint.lon, hint.accuracy_km, hint.country, None)?;
-    location.city = city.filter(|c| !c.is_empty()).map(|c| cache.hint_city(c));
+    let city = hint.city.as_deref().filter(|c| !c.is_empty());
+    location.city = city.map(|c| match cache {
+        Some(cache) => cache.hint_city(c),
+        None => std::sync::Arc::from(c),
+    });
     Some(location)
 }
 

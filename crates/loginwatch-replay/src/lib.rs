@@ -87,7 +87,7 @@ pub struct ReplayOptions {
 pub struct Replayed {
     pub summary: Summary,
     /// The engines and their state, to inspect or to keep; a process about to exit may
-    /// leave them undropped (freeing 1 M accounts one by one takes ~0.4 s).
+    /// leave them undropped (freeing 1 M accounts one by one takes ~0.7 s).
     pub pipelines: Vec<Pipeline<SharedLocator>>,
 }
 
