@@ -115,9 +115,7 @@ impl<'a> Finding<'a> {
             timezone_offset: 0,
             type_name: "Detection Finding: Create",
             type_uid: TYPE_UID,
-            unmapped: Unmapped {
-                evidence: &alert.evidence,
-            },
+            unmapped: Unmapped { evidence },
         }
     }
 }

@@ -83,7 +83,8 @@ pub(super) struct Product {
 
 #[derive(Serialize)]
 pub(super) struct Unmapped<'a> {
-    pub(super) evidence: &'a crate::alert::Evidence,
+    /// The evidence object as the alert has it (the value the finding was built from).
+    pub(super) evidence: &'a serde_json::Value,
 }
 
 /// One `evidences[]` entry: a login, the shared_ip network, a member, or the bare account.
