@@ -36,9 +36,7 @@ use crate::Engine;
 use loginwatch_storage::stable_hash32;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::io::{self, Write};
-use std::sync::Arc;
 
 /// The file format this build writes and reads.
 pub const FORMAT_VERSION: u16 = 1;
@@ -195,19 +193,7 @@ impl<'a> AccountRecord<'a> {
 
 /// City and organisation names shared between restored records, as the GeoIP lookups share
 /// them between live ones.
-#[derive(Default)]
-struct Cities(HashSet<Arc<str>>);
-
-impl Cities {
-    fn share(&mut self, name: &mut Arc<str>) {
-        match self.0.get(&**name) {
-            Some(known) => *name = Arc::clone(known),
-            None => {
-                self.0.insert(Arc::clone(name));
-            }
-        }
-    }
-}
+type Cities = loginwatch_storage::Names;
 
 /// Encodes one record into `buf` (cleared first) with its frame: length (u32 LE), checksum
 /// (u32 LE) of what follows, record version, body. Files and the state topic use this frame.

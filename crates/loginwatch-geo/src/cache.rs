@@ -16,7 +16,8 @@
 
 use crate::tree::Walk;
 use crate::types::{Location, NetInfo};
-use hashbrown::{HashMap, HashSet};
+use hashbrown::HashMap;
+use loginwatch_storage::Names;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -147,7 +148,7 @@ pub struct IpCache {
     hits: u64,
     misses: u64,
     /// City names of hinted events (see the module docs).
-    hint_cities: HashSet<Arc<str>>,
+    hint_cities: Names,
     /// Scratch of [`Locator::warm_misses`](crate::Locator::warm_misses): the group's
     /// addresses to walk, and their walks.
     pub(crate) pending: Vec<IpAddr>,
@@ -182,7 +183,7 @@ impl IpCache {
             misses: 0,
             pending: Vec::new(),
             walks: Vec::new(),
-            hint_cities: HashSet::new(),
+            hint_cities: Names::bounded(MAX_HINT_CITIES),
         }
     }
 
@@ -194,15 +195,7 @@ impl IpCache {
 
     /// The shared copy of a hinted event's city `name`.
     pub(crate) fn hint_city(&mut self, name: &str) -> Arc<str> {
-        if let Some(known) = self.hint_cities.get(name) {
-            return Arc::clone(known);
-        }
-        if self.hint_cities.len() >= MAX_HINT_CITIES {
-            self.hint_cities.clear();
-        }
-        let name: Arc<str> = Arc::from(name);
-        self.hint_cities.insert(Arc::clone(&name));
-        name
+        self.hint_cities.get(name)
     }
 
     /// Starts loading what a lookup will read for `ip` (canonical), one level per

@@ -7,6 +7,7 @@
 //!   eviction of the least recently seen by those times ([`least_recent_cutoff`]).
 //! - [`list`]: [`InlineList`], a list whose only element lives inline.
 //! - [`text`]: [`InlineStr`], a string stored inline up to 22 bytes.
+//! - [`names`]: [`Names`], one shared copy of each name (cities, organisations).
 //! - [`pack`]: fixed-width counters and bit masks packed below a byte each, with size pins.
 //! - [`hash`]: [`stable_hash`], the one hash whose values may be stored (saved state).
 //! - [`hint`]: [`hint::prefetch`], the prefetch instruction for the grouped hot paths.
@@ -15,12 +16,14 @@
 pub mod hash;
 pub mod hint;
 pub mod list;
+pub mod names;
 pub mod pack;
 pub mod slab;
 pub mod text;
 
 pub use hash::{stable_hash, stable_hash32};
 pub use list::InlineList;
+pub use names::Names;
 pub use slab::{least_recent_cutoff, SlabMap};
 pub use text::InlineStr;
 
