@@ -123,7 +123,7 @@ impl Evidence {
     pub fn to_json(&self) -> String {
         let mut out = Vec::with_capacity(256);
         // Only maps with non-string keys fail to serialize; the evidence has none.
-        if super::write_json(&mut out, self).is_err() {
+        if super::json::write_json(&mut out, self).is_err() {
             out.clear();
         }
         String::from_utf8(out).unwrap_or_default()

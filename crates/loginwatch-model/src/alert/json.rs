@@ -5,10 +5,12 @@
 //! their types); the evidence tests hold every kind, with and without the engine's raises, to
 //! it, and whole alerts with any text and numbers in them.
 //!
-//! What this path does not write itself goes through [`super::write_json`] (sonic-rs, the
+//! What this path does not write itself goes through [`write_json`] (sonic-rs, the
 //! same bytes): strings with something to escape, non-finite or long floats, the enums named
 //! by their serde attributes, and evidence read as plain JSON. The engine's raises are
 //! written among an evidence struct's fields at their sorted place ([`Pending`]).
+//! [`write_json`] is also how OCSF findings and evidence text are written; both routes
+//! write the evidence's usual numbers by [`short_decimal`].
 
 use super::evidence::kinds::SharedIp;
 use super::evidence::Raises;
@@ -169,7 +171,7 @@ pub(crate) fn write_farm(out: &mut Vec<u8>, farm: &Arc<SharedIp>) {
 /// keys, which alerts do not hold) writes `null`.
 pub(crate) fn via_serde<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
     let start = out.len();
-    if super::write_json(out, value).is_err() {
+    if write_json(out, value).is_err() {
         out.truncate(start);
         out.extend_from_slice(b"null");
     }
@@ -231,7 +233,7 @@ json_integer!(u8, u16, u32, u64, usize, i64);
 impl Json for f64 {
     fn write(&self, out: &mut Vec<u8>) {
         let mut buf = [0u8; 24];
-        match super::short_decimal(*self, &mut buf) {
+        match short_decimal(*self, &mut buf) {
             Some(text) => out.extend_from_slice(text),
             None => via_serde(out, self),
         }
@@ -341,5 +343,133 @@ impl<T: Json + ?Sized> Json for Box<T> {
 impl<T: Json> Json for Arc<T> {
     fn write(&self, out: &mut Vec<u8>) {
         (**self).write(out);
+    }
+}
+
+/// Appends `value` to `out` as compact JSON: the bytes `serde_json::to_writer` writes (the same
+/// escapes, and the same float formatter, `zmij`), written by `sonic-rs`, whose string escaping
+/// scans 16 or 32 bytes at a time where serde_json looks at every byte of every key and value
+/// (a quarter of an alert's writing time). `tests::written_as_serde_json_writes` holds the two
+/// to the same bytes.
+pub(crate) fn write_json<T: serde::Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    value: &T,
+) -> serde_json::Result<()> {
+    let mut s = sonic_rs::Serializer::with_formatter(out, Compact);
+    value.serialize(&mut s).map_err(serde::ser::Error::custom)
+}
+
+/// sonic-rs's compact formatter, with a short path for the evidence's usual numbers.
+#[derive(Clone, Copy)]
+struct Compact;
+
+impl sonic_rs::format::Formatter for Compact {
+    fn write_f64<W: ?Sized + std::io::Write>(&mut self, w: &mut W, x: f64) -> std::io::Result<()> {
+        let mut buf = [0u8; 24];
+        match short_decimal(x, &mut buf) {
+            Some(text) => w.write_all(text),
+            None => sonic_rs::format::CompactFormatter.write_f64(w, x),
+        }
+    }
+}
+
+/// The shortest text of `x` when it is a decimal with at most 4 places (coordinates, km,
+/// seconds and shares are rounded so), written without the general float formatter:
+/// `37.5665`, `20.0`. `None` for anything else (and 0, whose sign needs care).
+///
+/// Why it is the text `zmij` writes: `x` is the double nearest to the decimal `d = k/10⁴`.
+/// Any other decimal of at most as many digits and up to 4 places lies at least 10⁻⁴ away
+/// from `d`, far more than half the spacing of doubles below 10⁹, so it reads back as
+/// another double: `d` with its trailing zeros trimmed is the shortest text that reads back
+/// as `x`, and in this range that text is written without an exponent.
+/// `tests::short_decimals_are_the_formatted_ones` holds the two together.
+fn short_decimal(x: f64, buf: &mut [u8; 24]) -> Option<&[u8]> {
+    let a = x.abs();
+    if !(1e-4..1e9).contains(&a) {
+        return None;
+    }
+    // Rounded by truncation (`round` is a library call without SSE4.1); any `k` that
+    // does not give `a` back is refused below, so rounding errors cannot reach the text.
+    let k = (a * 1e4 + 0.5) as u64;
+    if k as f64 / 1e4 != a {
+        return None;
+    }
+    let (mut whole, mut frac) = (k / 10_000, (k % 10_000) as u32);
+    let mut at = usize::from(x < 0.0);
+    buf[0] = b'-';
+    let start = at;
+    loop {
+        buf[at] = b'0' + (whole % 10) as u8;
+        at += 1;
+        whole /= 10;
+        if whole == 0 {
+            break;
+        }
+    }
+    buf[start..at].reverse();
+    buf[at] = b'.';
+    at += 1;
+    let mut places = 4;
+    while places > 1 && frac % 10 == 0 {
+        frac /= 10;
+        places -= 1;
+    }
+    for i in (0..places).rev() {
+        buf[at + i] = b'0' + (frac % 10) as u8;
+        frac /= 10;
+    }
+    Some(&buf[..at + places])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn written_as_serde_json_writes(v in crate::testkit::any_json()) {
+            let mut out = b"before ".to_vec();
+            write_json(&mut out, &v).unwrap();
+            let mut want = b"before ".to_vec();
+            serde_json::to_writer(&mut want, &v).unwrap();
+            prop_assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(&want));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn short_decimals_are_the_formatted_ones(
+            k in -10_000_000_000_000i64..10_000_000_000_000,
+            scale in 0u32..5,
+            x in proptest::num::f64::ANY,
+        ) {
+            let d = k as f64 / 10f64.powi(scale as i32);
+            for x in [d, x, d.next_up(), d.next_down()] {
+                let mut buf = [0u8; 24];
+                if let Some(text) = short_decimal(x, &mut buf) {
+                    prop_assert_eq!(std::str::from_utf8(text).unwrap(), serde_json::to_string(&x).unwrap());
+                }
+                let mut out = Vec::new();
+                write_json(&mut out, &x).unwrap();
+                prop_assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&x).unwrap());
+            }
+        }
+    }
+
+    #[test]
+    fn short_decimals_cover_the_usual_numbers() {
+        let mut buf = [0u8; 24];
+        for (x, text) in [
+            (37.5665, "37.5665"),
+            (20.0, "20.0"),
+            (-0.5, "-0.5"),
+            (540.0, "540.0"),
+        ] {
+            assert_eq!(short_decimal(x, &mut buf), Some(text.as_bytes()));
+        }
+        for x in [0.0, -0.0, 1e-5, 0.33333, 1e9, f64::NAN, f64::INFINITY] {
+            assert_eq!(short_decimal(x, &mut buf), None, "{x}");
+        }
     }
 }

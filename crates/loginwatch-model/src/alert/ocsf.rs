@@ -57,7 +57,7 @@ const NETWORK_FIELDS: &[&str] = &["distinct_accounts", "level", "network", "pref
 /// Appends the Detection Finding for `alert` to `out` as JSON.
 pub(super) fn write(out: &mut Vec<u8>, alert: &Alert) -> serde_json::Result<()> {
     let evidence = alert.evidence.to_value();
-    super::write_json(out, &Finding::new(alert, &evidence))
+    super::json::write_json(out, &Finding::new(alert, &evidence))
 }
 
 /// The Detection Finding for `alert`, as a JSON value (to read its fields).
