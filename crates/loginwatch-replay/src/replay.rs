@@ -213,9 +213,9 @@ impl Lines {
     /// many as that takes; reused, with the buffers of the events they held).
     pub(crate) fn decode(&self, decoder: &mut Decoder, groups: &mut Vec<Group>) {
         groups.resize_with(self.ends.len().div_ceil(GROUP_LINES), Group::default);
-        let _ = self.for_each_group(|k, _, lines| {
+        let Ok(()) = self.for_each_group(|k, _, lines| {
             decoder.decode(lines, &mut groups[k]);
-            Ok::<(), ()>(())
+            Ok::<(), std::convert::Infallible>(())
         });
     }
 

@@ -236,6 +236,9 @@ pub(super) struct Encoding {
 /// about a millisecond's work, so that a flush delays no message by much more.
 pub(super) const FLUSH_STEP: usize = 512;
 
+/// Writes a flush's batches (tombstones, records, the flush record), each acknowledged
+/// before the next is sent, so a crash leaves a prefix of the flush on the state topic;
+/// `None` if stopped first.
 async fn write_records(
     sh: &Shared,
     stop: &CancellationToken,
