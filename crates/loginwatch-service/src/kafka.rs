@@ -22,7 +22,11 @@ pub(crate) type Producer = FutureProducer<ServiceContext>;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Role {
     Consumer,
+    /// Writes alerts and dead letters.
     Producer,
+    /// Writes state and network-topic records: the producer's properties with
+    /// `kafka.state_linger` as its `linger.ms`.
+    StateWriter,
     /// Reads one state partition back (assigned, never a group member, never commits).
     StateReader,
     /// Reads one partition of the network topic for its input partition's worker (assigned,
@@ -52,7 +56,7 @@ pub(crate) fn properties(k: &KafkaConfig, role: Role) -> BTreeMap<String, String
             // its queue faster).
             put("fetch.queue.backoff.ms", "1".into());
         }
-        Role::Producer => {
+        Role::Producer | Role::StateWriter => {
             // Java clients' partitioner, so alerts of one account land where a Java producer
             // keyed by account_id would put them.
             put("partitioner", "murmur2_random".into());
@@ -61,7 +65,7 @@ pub(crate) fn properties(k: &KafkaConfig, role: Role) -> BTreeMap<String, String
     }
     let specific = match role {
         Role::Consumer | Role::StateReader | Role::NetworkReader => Some(&k.consumer),
-        Role::Producer => Some(&k.producer),
+        Role::Producer | Role::StateWriter => Some(&k.producer),
         Role::Admin => None,
     };
     for (name, value) in k
@@ -92,9 +96,12 @@ pub(crate) fn properties(k: &KafkaConfig, role: Role) -> BTreeMap<String, String
                 k.statistics_interval.as_millis().to_string(),
             );
         }
-        Role::Producer => {
+        Role::Producer | Role::StateWriter => {
             put("enable.idempotence", "true".into());
             put("statistics.interval.ms", "0".into());
+            if role == Role::StateWriter {
+                put("linger.ms", k.state_linger.as_millis().to_string());
+            }
         }
         Role::StateReader => {
             // Required by librdkafka's assign(); the reader never joins it nor commits.
@@ -194,6 +201,18 @@ mod tests {
         assert_eq!(p["client.id"], "common");
         assert_eq!(p["enable.idempotence"], "true");
         assert!(!p.contains_key("group.id"));
+        assert!(
+            !p.contains_key("linger.ms"),
+            "librdkafka's default for alerts"
+        );
+        // The state writer: the producer's properties, its own linger.
+        k.producer.set("linger.ms", "20");
+        k.producer.set("compression.type", "lz4");
+        let s = properties(&k, Role::StateWriter);
+        assert_eq!(s["linger.ms"], "100");
+        assert_eq!(s["compression.type"], "lz4");
+        assert_eq!(s["enable.idempotence"], "true");
+        assert_eq!(properties(&k, Role::Producer)["linger.ms"], "20");
         let line = describe(&k, Role::Producer);
         assert!(line.contains("sasl.password=[redacted]"), "{line}");
         assert!(!line.contains("hunter2"));

@@ -100,7 +100,15 @@ pub async fn run(
         None
     } else {
         let partitions = crate::state::ensure_topics(k).await?;
+        tracing::info!(properties = %describe(k, Role::StateWriter), "creating kafka state producer");
+        let producer = client_config(k, Role::StateWriter)
+            .create_with_context(context("state producer", None))
+            .map_err(|source| ServiceError::Client {
+                role: "state producer",
+                source,
+            })?;
         Some(Arc::new(StateSetup {
+            producer,
             partitions,
             network: (!k.network_topic.is_empty()).then(|| Arc::from(k.network_topic.as_str())),
             kafka: k.clone(),
@@ -172,11 +180,17 @@ async fn finish_kafka(shared: Shared, deadline: Instant) {
         .saturating_duration_since(Instant::now())
         .max(Duration::from_secs(1));
     let Shared {
-        consumer, producer, ..
+        consumer,
+        producer,
+        state,
+        ..
     } = shared;
     let closing = tokio::task::spawn_blocking(move || {
-        if let Err(e) = producer.flush(remaining) {
-            tracing::warn!(error = %e, "producer flush incomplete");
+        let state_producer = state.as_ref().map(|s| &s.producer);
+        for p in std::iter::once(&producer).chain(state_producer) {
+            if let Err(e) = p.flush(remaining) {
+                tracing::warn!(error = %e, "producer flush incomplete");
+            }
         }
         match consumer.commit_consumer_state(CommitMode::Sync) {
             Ok(()) => tracing::info!("offsets committed"),

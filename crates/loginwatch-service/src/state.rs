@@ -30,7 +30,7 @@
 //! state is ahead: their messages up to that record's offset only move the clocks.
 
 use crate::config::KafkaConfig;
-use crate::kafka::{client_config, Role};
+use crate::kafka::{client_config, Producer, Role};
 use crate::readiness::{Readiness, CHECK_STATE};
 use crate::redact::Redactor;
 use crate::PartitionState;
@@ -60,6 +60,8 @@ pub(crate) struct StateSetup {
     pub partitions: u32,
     /// The network stage's topic (`kafka.network_topic`), when there is one.
     pub network: Option<Arc<str>>,
+    /// Writes the state and network-topic records (`kafka.state_linger`).
+    pub producer: Producer,
 }
 
 /// Counts the partitions restoring now, for `/readyz` and a gauge.

@@ -59,6 +59,7 @@ type Pending = Pin<Box<dyn Future<Output = Settled> + Send>>;
 #[derive(Clone)]
 pub(crate) struct Shared {
     pub consumer: Arc<Consumer>,
+    /// Writes alerts and dead letters (state and network-topic records: [`StateSetup`]'s).
     pub producer: Producer,
     /// Shared by reference: cloned into every message's settling.
     pub metrics: Arc<Metrics>,

@@ -311,8 +311,8 @@ impl Worker {
                 continue;
             }
             let record = OutRecord::network(topic, partition as i32, std::mem::take(batch));
-            let delivery = enqueue(&sh.producer, &record, &sh.metrics, &self.stop).await?;
-            let (producer, metrics) = (sh.producer.clone(), sh.metrics.clone());
+            let delivery = enqueue(&setup.producer, &record, &sh.metrics, &self.stop).await?;
+            let (producer, metrics) = (setup.producer.clone(), sh.metrics.clone());
             outbox.sending.push(Box::pin(settle(
                 producer,
                 vec![record],

@@ -2,7 +2,9 @@
 //! the first message, and flushes (see the module docs of `crate::state`).
 
 use super::network::{Outbox, Sending};
-use super::{Pending, Settled, Shared, Worker};
+use super::{Pending, Settled, Worker};
+use crate::kafka::Producer;
+use crate::metrics::Metrics;
 use crate::output::{enqueue, settle, OutRecord};
 use crate::state::{self, FlushMeta, Restored, Seen, StateSetup, FLUSH_ACCOUNT};
 use crate::Processor;
@@ -210,7 +212,7 @@ impl Worker {
                     settled
                 } => settled,
             };
-            write_records(&sh, &stop, [gone, live, closing]).await?;
+            write_records(&setup.producer, &sh.metrics, &stop, [gone, live, closing]).await?;
             sh.metrics
                 .state_flush_seconds
                 .observe(started.elapsed().as_secs_f64());
@@ -240,7 +242,8 @@ pub(super) const FLUSH_STEP: usize = 512;
 /// before the next is sent, so a crash leaves a prefix of the flush on the state topic;
 /// `None` if stopped first.
 async fn write_records(
-    sh: &Shared,
+    producer: &Producer,
+    metrics: &Arc<Metrics>,
     stop: &CancellationToken,
     batches: [Vec<OutRecord>; 3],
 ) -> Option<()> {
@@ -250,7 +253,7 @@ async fn write_records(
         }
         let mut deliveries = Vec::with_capacity(records.len());
         for r in &records {
-            deliveries.push(enqueue(&sh.producer, r, &sh.metrics, stop).await?);
+            deliveries.push(enqueue(producer, r, metrics, stop).await?);
         }
         let (n, bytes) = (
             records.len(),
@@ -258,10 +261,10 @@ async fn write_records(
         );
         tokio::select! {
             _ = stop.cancelled() => return None,
-            () = settle(sh.producer.clone(), records, deliveries, sh.metrics.clone()) => {}
+            () = settle(producer.clone(), records, deliveries, metrics.clone()) => {}
         }
-        sh.metrics.state_records_written.inc_by(n as u64);
-        sh.metrics.state_bytes_written.inc_by(bytes as u64);
+        metrics.state_records_written.inc_by(n as u64);
+        metrics.state_bytes_written.inc_by(bytes as u64);
     }
     Some(())
 }
