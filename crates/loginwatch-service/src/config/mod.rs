@@ -86,7 +86,7 @@ pub struct KafkaConfig {
     /// `[kafka.producer]` says otherwise. Default `100ms`: a state record is written once a
     /// flush's records are encoded and waits only for the flush (nothing downstream does),
     /// so fewer, larger batches cost the broker and both clients less (at 140 k events/s
-    /// through tansu, p99 produce → alert 92–110 ms against 233–289 ms with everything at
+    /// through tansu, p99 produce → alert median 91 ms against 255 ms with everything at
     /// 5 ms; BENCHMARKS.md). At most `900s`.
     #[serde(with = "humantime_serde")]
     pub state_linger: Duration,
