@@ -87,7 +87,7 @@ pub(crate) fn account_key(line: &[u8]) -> Option<&[u8]> {
 /// The worker that owns `account` (where its lines go): what [`account_key`] finds in a line
 /// holding it, which is the id's own bytes unless JSON escapes some of them (then shard 0).
 pub(crate) fn shard_of_account(account: &str, workers: usize) -> usize {
-    let escaped = account.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\');
+    let escaped = loginwatch_model::alert::needs_escape(account.as_bytes());
     shard_of_key((!escaped).then_some(account.as_bytes()), workers)
 }
 

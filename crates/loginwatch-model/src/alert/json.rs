@@ -177,9 +177,23 @@ pub(crate) fn via_serde<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: 
     }
 }
 
+/// True when JSON must escape some byte of `s` (a control character, `"` or `\\`). Checked
+/// 16 bytes at a time without an early exit inside a block, so the compiler turns each block
+/// into a few vector compares; a byte-by-byte `any` is not vectorized.
+pub fn needs_escape(s: &[u8]) -> bool {
+    let escaped = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
+    let mut blocks = s.chunks_exact(16);
+    for block in &mut blocks {
+        if block.iter().fold(false, |any, &b| any | escaped(b)) {
+            return true;
+        }
+    }
+    blocks.remainder().iter().any(|&b| escaped(b))
+}
+
 /// A JSON string: copied between quotes when nothing in it needs escaping.
 pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    if !needs_escape(s.as_bytes()) {
         out.reserve(s.len() + 2);
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
@@ -454,6 +468,22 @@ mod tests {
                 write_json(&mut out, &x).unwrap();
                 prop_assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&x).unwrap());
             }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn escapes_found_in_blocks_as_byte_by_byte(
+            text in proptest::collection::vec(any::<u8>(), 0..80),
+            bad in proptest::sample::select(vec![0u8, 0x1f, b'"', b'\\']),
+            at in any::<proptest::sample::Index>(),
+        ) {
+            let naive = |s: &[u8]| s.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
+            prop_assert_eq!(needs_escape(&text), naive(&text));
+            let mut one = vec![b'a'; text.len() + 1];
+            let i = at.index(one.len());
+            one[i] = bad;
+            prop_assert!(needs_escape(&one));
         }
     }
 
