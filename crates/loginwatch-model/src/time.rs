@@ -132,7 +132,7 @@ fn parse_rfc3339(b: &[u8]) -> Option<i64> {
 }
 
 /// The two-digit texts `00` to `99`, one after another.
-const PAIRS: [u8; 200] = {
+pub(crate) const PAIRS: [u8; 200] = {
     let mut t = [0u8; 200];
     let mut i = 0;
     while i < 100 {

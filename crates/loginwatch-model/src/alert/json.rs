@@ -16,7 +16,7 @@ use super::evidence::kinds::SharedIp;
 use super::evidence::Raises;
 use super::{Alert, AlertKind, Severity};
 use crate::country::CountryCode;
-use crate::time::{EventTime, Rfc3339};
+use crate::time::{EventTime, Rfc3339, PAIRS};
 use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -408,30 +408,25 @@ fn short_decimal(x: f64, buf: &mut [u8; 24]) -> Option<&[u8]> {
     if k as f64 / 1e4 != a {
         return None;
     }
-    let (mut whole, mut frac) = (k / 10_000, (k % 10_000) as u32);
+    let (whole, frac) = (k / 10_000, (k % 10_000) as usize);
     let mut at = usize::from(x < 0.0);
     buf[0] = b'-';
-    let start = at;
-    loop {
-        buf[at] = b'0' + (whole % 10) as u8;
-        at += 1;
-        whole /= 10;
-        if whole == 0 {
-            break;
-        }
-    }
-    buf[start..at].reverse();
+    let mut whole_text = itoa::Buffer::new();
+    let whole = whole_text.format(whole).as_bytes();
+    buf[at..at + whole.len()].copy_from_slice(whole);
+    at += whole.len();
     buf[at] = b'.';
     at += 1;
-    let mut places = 4;
-    while places > 1 && frac % 10 == 0 {
-        frac /= 10;
-        places -= 1;
-    }
-    for i in (0..places).rev() {
-        buf[at + i] = b'0' + (frac % 10) as u8;
-        frac /= 10;
-    }
+    // The four places from two two-digit pairs, trailing zeros trimmed (one place at least).
+    let (hi, lo) = (frac / 100, frac % 100);
+    buf[at..at + 2].copy_from_slice(&PAIRS[2 * hi..2 * hi + 2]);
+    buf[at + 2..at + 4].copy_from_slice(&PAIRS[2 * lo..2 * lo + 2]);
+    let places = match frac {
+        f if f % 1000 == 0 => 1,
+        f if f % 100 == 0 => 2,
+        f if f % 10 == 0 => 3,
+        _ => 4,
+    };
     Some(&buf[..at + places])
 }
 
