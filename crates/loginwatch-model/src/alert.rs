@@ -6,7 +6,6 @@ mod json;
 pub mod ocsf;
 
 pub use evidence::Evidence;
-pub use json::needs_escape;
 
 use crate::time::EventTime;
 use serde::{Deserialize, Serialize};

@@ -13,6 +13,7 @@ use crate::normalize::{for_each_record, Translated, Translator};
 use crate::replay::{write_dead_letter, Lines, Summary};
 use loginwatch_detect::{Decoder, Group, Pipeline};
 use loginwatch_model::{Alert, AlertFormat};
+use std::borrow::Cow;
 use std::io::{self, BufRead, Write};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::Instant;
@@ -70,29 +71,35 @@ impl Output {
     }
 }
 
-/// The raw bytes of the `account_id` string value, found without decoding the line; `None`
-/// when absent or escaped (such lines all go to shard 0, where the decoder judges them).
-pub(crate) fn account_key(line: &[u8]) -> Option<&[u8]> {
+/// The `account_id` string of a line, found without decoding the whole line: the value's own
+/// bytes, or the decoded text when it holds escapes (as `\u00e9` from writers that escape
+/// every non-ASCII character); `None` when absent, not a string, or not valid JSON (such
+/// lines all go to shard 0, where the decoder judges them).
+pub(crate) fn account_key(line: &[u8]) -> Option<Cow<'_, [u8]>> {
     const KEY: &[u8] = b"\"account_id\"";
     let at = memchr::memmem::find(line, KEY)? + KEY.len();
     let rest = &line[at..];
     let colon = rest.iter().position(|&c| !c.is_ascii_whitespace())?;
     let rest = rest.get(colon..)?.strip_prefix(b":")?;
     let open = rest.iter().position(|&c| !c.is_ascii_whitespace())?;
-    let rest = rest.get(open..)?.strip_prefix(b"\"")?;
+    let value = rest.get(open..)?;
+    let rest = value.strip_prefix(b"\"")?;
     let end = memchr::memchr2(b'"', b'\\', rest)?;
-    (rest[end] == b'"').then_some(&rest[..end])
+    if rest[end] == b'"' {
+        return Some(Cow::Borrowed(&rest[..end]));
+    }
+    // Escapes: let the JSON parser read the string (it stops at its closing quote).
+    let mut strings = serde_json::Deserializer::from_slice(value).into_iter::<String>();
+    Some(Cow::Owned(strings.next()?.ok()?.into_bytes()))
 }
 
-/// The worker that owns `account` (where its lines go): what [`account_key`] finds in a line
-/// holding it, which is the id's own bytes unless JSON escapes some of them (then shard 0).
+/// The worker that owns `account` (where its lines go: [`account_key`] finds the id itself).
 pub(crate) fn shard_of_account(account: &str, workers: usize) -> usize {
-    let escaped = loginwatch_model::alert::needs_escape(account.as_bytes());
-    shard_of_key((!escaped).then_some(account.as_bytes()), workers)
+    shard_of_key(Some(account.as_bytes()), workers)
 }
 
 fn shard_of(line: &[u8], workers: usize) -> usize {
-    shard_of_key(account_key(line), workers)
+    shard_of_key(account_key(line).as_deref(), workers)
 }
 
 /// The worker of an account's raw id bytes; shard 0 when they are unknown.
@@ -333,15 +340,35 @@ mod tests {
             "a\"b",
             "a\\b",
             "tab\there",
+            "a/b",
+            "emoji 😀",
             "",
         ] {
             let line = serde_json::json!({ "account_id": account, "ip": "x" }).to_string();
+            // As writers that escape every non-ASCII character and `/` write it.
+            let mut escaped = String::from("{\"account_id\":\"");
+            for c in account.chars() {
+                match c {
+                    '"' | '\\' => escaped.extend(['\\', c]),
+                    '/' => escaped.push_str("\\/"),
+                    c if c.is_ascii() && !c.is_ascii_control() => escaped.push(c),
+                    c => {
+                        let mut units = [0u16; 2];
+                        for u in c.encode_utf16(&mut units) {
+                            escaped.push_str(&format!("\\u{u:04x}"));
+                        }
+                    }
+                }
+            }
+            escaped.push_str("\",\"ip\":\"x\"}");
             for workers in [1, 2, 3, 7] {
-                assert_eq!(
-                    shard_of_account(account, workers),
-                    shard_of(line.as_bytes(), workers),
-                    "{account:?} over {workers}"
-                );
+                for line in [&line, &escaped] {
+                    assert_eq!(
+                        shard_of_account(account, workers),
+                        shard_of(line.as_bytes(), workers),
+                        "{account:?} over {workers} in {line}"
+                    );
+                }
             }
         }
     }
@@ -349,14 +376,22 @@ mod tests {
     #[test]
     fn finds_the_account_key_without_decoding() {
         assert_eq!(
-            account_key(br#"{"account_id":"a-1","ip":"x"}"#),
+            account_key(br#"{"account_id":"a-1","ip":"x"}"#).as_deref(),
             Some(&b"a-1"[..])
         );
         assert_eq!(
-            account_key(br#"{"ip":"x", "account_id" : "b" }"#),
+            account_key(br#"{"ip":"x", "account_id" : "b" }"#).as_deref(),
             Some(&b"b"[..])
         );
-        assert_eq!(account_key(br#"{"account_id":"a\"b"}"#), None);
+        assert_eq!(
+            account_key(br#"{"account_id":"a\"b"}"#).as_deref(),
+            Some(&b"a\"b"[..])
+        );
+        assert_eq!(
+            account_key(br#"{"account_id":"\u00fcn\u00ef" }"#).as_deref(),
+            Some("ünï".as_bytes())
+        );
+        assert_eq!(account_key(br#"{"account_id":"bad \x escape"}"#), None);
         assert_eq!(account_key(br#"{"account_id":7}"#), None);
         assert_eq!(account_key(b"garbage"), None);
     }

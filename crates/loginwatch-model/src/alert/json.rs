@@ -180,7 +180,7 @@ pub(crate) fn via_serde<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: 
 /// True when JSON must escape some byte of `s` (a control character, `"` or `\\`). Checked
 /// 16 bytes at a time without an early exit inside a block, so the compiler turns each block
 /// into a few vector compares; a byte-by-byte `any` is not vectorized.
-pub fn needs_escape(s: &[u8]) -> bool {
+pub(crate) fn needs_escape(s: &[u8]) -> bool {
     let escaped = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
     let mut blocks = s.chunks_exact(16);
     for block in &mut blocks {
