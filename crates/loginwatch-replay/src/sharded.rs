@@ -102,7 +102,7 @@ fn shard_of(line: &[u8], workers: usize) -> usize {
     shard_of_key(account_key(line).as_deref(), workers)
 }
 
-/// The worker of an account's raw id bytes; shard 0 when they are unknown.
+/// The worker of an account's id bytes; shard 0 when they are unknown.
 fn shard_of_key(key: Option<&[u8]>, workers: usize) -> usize {
     key.map_or(0, |k| {
         (xxhash_rust::xxh3::xxh3_64(k) % workers as u64) as usize
