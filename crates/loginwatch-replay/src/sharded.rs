@@ -330,6 +330,45 @@ pub(crate) fn replay_sharded(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// A line holding `account` as serde_json writes it, and as writers that escape every
+    /// non-ASCII character and `/` (Python's `json.dumps`, say) write it.
+    fn lines_of(account: &str) -> (String, String) {
+        let line = serde_json::json!({ "account_id": account, "ip": "x" }).to_string();
+        let mut escaped = String::from("{\"account_id\":\"");
+        for c in account.chars() {
+            match c {
+                '"' | '\\' => escaped.extend(['\\', c]),
+                '/' => escaped.push_str("\\/"),
+                c if c.is_ascii() && !c.is_ascii_control() => escaped.push(c),
+                c => {
+                    let mut units = [0u16; 2];
+                    for u in c.encode_utf16(&mut units) {
+                        escaped.push_str(&format!("\\u{u:04x}"));
+                    }
+                }
+            }
+        }
+        escaped.push_str("\",\"ip\":\"x\"}");
+        (line, escaped)
+    }
+
+    proptest! {
+        #[test]
+        fn any_id_is_found_however_it_is_escaped(account in any::<String>(), junk in any::<Vec<u8>>()) {
+            let (line, escaped) = lines_of(&account);
+            for line in [line, escaped] {
+                let found = account_key(line.as_bytes());
+                prop_assert_eq!(found.as_deref(), Some(account.as_bytes()));
+            }
+            // Whatever the bytes, an answer and no panic.
+            let _ = account_key(&junk);
+            let mut cut = br#"{"account_id":"a\u00"#.to_vec();
+            cut.extend_from_slice(&junk);
+            let _ = account_key(&cut);
+        }
+    }
 
     #[test]
     fn an_account_goes_where_its_lines_go() {
@@ -344,23 +383,7 @@ mod tests {
             "emoji 😀",
             "",
         ] {
-            let line = serde_json::json!({ "account_id": account, "ip": "x" }).to_string();
-            // As writers that escape every non-ASCII character and `/` write it.
-            let mut escaped = String::from("{\"account_id\":\"");
-            for c in account.chars() {
-                match c {
-                    '"' | '\\' => escaped.extend(['\\', c]),
-                    '/' => escaped.push_str("\\/"),
-                    c if c.is_ascii() && !c.is_ascii_control() => escaped.push(c),
-                    c => {
-                        let mut units = [0u16; 2];
-                        for u in c.encode_utf16(&mut units) {
-                            escaped.push_str(&format!("\\u{u:04x}"));
-                        }
-                    }
-                }
-            }
-            escaped.push_str("\",\"ip\":\"x\"}");
+            let (line, escaped) = lines_of(account);
             for workers in [1, 2, 3, 7] {
                 for line in [&line, &escaped] {
                     assert_eq!(
