@@ -89,26 +89,20 @@ pub async fn run(
         })?;
     // The rebalance callback gives each assigned partition its own queue from it.
     let _ = consumer.context().consumer.set(Arc::downgrade(&consumer));
-    tracing::info!(properties = %describe(k, Role::Producer), "creating kafka producer");
-    let producer: Producer = client_config(k, Role::Producer)
-        .create_with_context(context("producer", None))
-        .map_err(|source| ServiceError::Client {
-            role: "producer",
-            source,
-        })?;
+    // Alerts and dead letters (`Role::Producer`), or state and network-topic records.
+    let create_producer = |role, name: &'static str| -> Result<Producer, ServiceError> {
+        tracing::info!(properties = %describe(k, role), "creating kafka {name}");
+        client_config(k, role)
+            .create_with_context(context(name, None))
+            .map_err(|source| ServiceError::Client { role: name, source })
+    };
+    let producer = create_producer(Role::Producer, "producer")?;
     let state_setup = if k.state_topic.is_empty() {
         None
     } else {
         let partitions = crate::state::ensure_topics(k).await?;
-        tracing::info!(properties = %describe(k, Role::StateWriter), "creating kafka state producer");
-        let producer = client_config(k, Role::StateWriter)
-            .create_with_context(context("state producer", None))
-            .map_err(|source| ServiceError::Client {
-                role: "state producer",
-                source,
-            })?;
         Some(Arc::new(StateSetup {
-            producer,
+            producer: create_producer(Role::StateWriter, "state producer")?,
             partitions,
             network: (!k.network_topic.is_empty()).then(|| Arc::from(k.network_topic.as_str())),
             kafka: k.clone(),
