@@ -33,7 +33,7 @@ use crate::state::{AccountState, NewAccount};
 use crate::suppress::Cooldowns;
 use crate::window::Window;
 use crate::Engine;
-use loginwatch_storage::stable_hash32;
+use loginwatch_storage::{stable_hash32, Names};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::io::{self, Write};
@@ -159,7 +159,7 @@ impl<'a> AccountRecord<'a> {
     }
 
     /// The account's state; `cities` shares city names between records.
-    fn into_state(self, cities: &mut Cities) -> Result<AccountState, &'static str> {
+    fn into_state(self, cities: &mut Names) -> Result<AccountState, &'static str> {
         self.window.check()?;
         self.cooldowns.check()?;
         if let Some(a) = &self.anon {
@@ -190,10 +190,6 @@ impl<'a> AccountRecord<'a> {
         Ok(s)
     }
 }
-
-/// City and organisation names shared between restored records, as the GeoIP lookups share
-/// them between live ones.
-type Cities = loginwatch_storage::Names;
 
 /// Encodes one record into `buf` (cleared first) with its frame: length (u32 LE), checksum
 /// (u32 LE) of what follows, record version, body. Files and the state topic use this frame.
@@ -350,7 +346,7 @@ enum Owned {
 
 impl Owned {
     /// The owned form of a decoded body (not the end record); an impossible value is refused.
-    fn of(body: Body<'_>, cities: &mut Cities) -> Result<Owned, String> {
+    fn of(body: Body<'_>, cities: &mut Names) -> Result<Owned, String> {
         match body {
             Body::Engine(clocks) => Ok(Owned::Engine(clocks)),
             Body::Index { next_sweep } => Ok(Owned::Index { next_sweep }),

@@ -3,13 +3,13 @@
 //! records decoded one after another; a network stage's networks and clocks the same way.
 
 use super::{
-    frame, unframe, AccountRecord, Body, Cities, EngineClocks, NetworkRecord, Owned, Saved,
-    StateError, Unframed,
+    frame, unframe, AccountRecord, Body, EngineClocks, NetworkRecord, Owned, Saved, StateError,
+    Unframed,
 };
 use crate::shared::NetKey;
 use crate::stage::{network_name, NetworkStage};
 use crate::Engine;
-use loginwatch_storage::InlineStr;
+use loginwatch_storage::{InlineStr, Names};
 use std::borrow::Cow;
 
 /// The changes of one round of a changelog (a flush): taken when the round begins, handed
@@ -255,7 +255,7 @@ impl NetworkStage {
 /// is done.
 #[derive(Default)]
 pub struct RecordDecoder {
-    cities: Cities,
+    cities: Names,
 }
 
 impl RecordDecoder {

@@ -1,9 +1,8 @@
 //! [`StateReader`]: reads a state file back record by record, refusing anything damaged
 //! with a [`StateError`] that names the record and its byte offset.
 
-use super::{
-    unframe, Body, Cities, Owned, Saved, StateError, Unframed, FORMAT_VERSION, MAGIC, MAX_RECORD,
-};
+use super::{unframe, Body, Owned, Saved, StateError, Unframed, FORMAT_VERSION, MAGIC, MAX_RECORD};
+use loginwatch_storage::Names;
 use std::io::{self, Read};
 
 /// Reads saved state record by record (see the module docs).
@@ -13,7 +12,9 @@ pub struct StateReader<R: Read> {
     records: u64,
     offset: u64,
     ended: bool,
-    cities: Cities,
+    /// City and organisation names shared between restored records, as the GeoIP lookups
+    /// share them between live ones.
+    cities: Names,
 }
 
 impl<R: Read> StateReader<R> {
@@ -37,7 +38,7 @@ impl<R: Read> StateReader<R> {
             records: 0,
             offset: head.len() as u64,
             ended: false,
-            cities: Cities::default(),
+            cities: Names::default(),
         })
     }
 
